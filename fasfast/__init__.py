@@ -1,0 +1,12 @@
+"""fasfast: fast face anti-spoofing for PyTorch.
+
+Sub-packages are imported lazily so that ``import fasfast`` and ``fasfast --help``
+stay instant: ``fasfast.ops`` (compiled DIIRF/FCAM and residual-pyramid operators),
+``fasfast.models`` (EulerNet, ConvNeXt-V2 classifier), ``fasfast.labels``,
+``fasfast.data``, ``fasfast.analysis`` (numba score analysis, no torch needed),
+``fasfast.engine``.
+"""
+
+__version__ = "0.1.0"
+
+__all__ = ["__version__"]

@@ -1,0 +1,7 @@
+"""``python -m fasfast ...`` (used by ``torchrun -m fasfast train ...``)."""
+
+import sys
+
+from fasfast.cli import main
+
+sys.exit(main())

@@ -1,0 +1,1 @@
+"""One module per ``fasfast`` sub-command (see :mod:`fasfast.cli`)."""

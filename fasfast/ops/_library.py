@@ -1,0 +1,47 @@
+"""Loads the compiled extension ``fasfast._C`` once and says what it provides."""
+
+from __future__ import annotations
+
+import warnings
+
+import torch
+
+try:
+    from fasfast import _C  # noqa: F401  (registers torch.ops.fasfast.*)
+
+    HAS_C = True
+    LOAD_ERROR: str | None = None
+except ImportError as exc:  # not built, or built against another torch
+    HAS_C = False
+    LOAD_ERROR = f"{type(exc).__name__}: {exc}"
+    warnings.warn(
+        "fasfast._C is not available ("
+        + LOAD_ERROR
+        + "); fasfast.ops falls back to the pure-PyTorch reference implementations "
+        "(correct but slower). Build it with `pip install --no-build-isolation -e .`.",
+        RuntimeWarning,
+        stacklevel=2,
+    )
+
+
+def compiled_backends() -> list[str]:
+    """Backends compiled into ``fasfast._C`` (``[]`` when it is not loaded)."""
+    if not HAS_C:
+        return []
+    return list(torch.ops.fasfast.compiled_backends())
+
+
+def has_kernel(op: str, device_type: str) -> bool:
+    """True when ``torch.ops.fasfast.<op>`` has a compiled kernel for ``device_type``."""
+    if not HAS_C:
+        return False
+    key = {"cpu": "CPU", "cuda": "CUDA"}[device_type]
+    try:
+        return torch._C._dispatch_has_kernel_for_dispatch_key(f"fasfast::{op}", key)
+    except RuntimeError:
+        return False
+
+
+def cuda_usable() -> bool:
+    """CUDA kernels compiled in and a CUDA device visible now."""
+    return "cuda" in compiled_backends() and torch.cuda.is_available()
