@@ -1,0 +1,16 @@
+#!/usr/bin/env bash
+# One batched GPU session (for the device tool: its time is short). Builds fasfast
+# against the machine's own torch, runs the CUDA tests, then every benchmark table
+# on the GPU; everything lands in $OUT (or ./gpu_out) to be copied into RESULTS.md.
+set -uo pipefail
+cd "$(dirname "$0")/.."
+OUT=${OUT:-gpu_out}
+mkdir -p "$OUT"
+nvidia-smi > "$OUT/nvidia-smi.txt" 2>&1
+python -c "import torch; print(torch.__version__, torch.version.cuda, torch.cuda.get_device_name(0))" | tee "$OUT/device.txt"
+pip install --no-build-isolation --no-deps -e . > "$OUT/build.log" 2>&1 || { tail -50 "$OUT/build.log"; exit 1; }
+fasfast info | tee "$OUT/info.txt"
+python -m pytest -q -m cuda tests 2>&1 | tail -30 | tee "$OUT/cuda_tests.txt"
+python benchmarks/ops_table.py --device cuda 2>&1 | tee "$OUT/ops_table.md"
+python benchmarks/train_step.py --device cuda --preset baseline --batch 16 --amp 2>&1 | tee "$OUT/train_step.md"
+python benchmarks/eval_throughput.py --device cuda 2>&1 | tee "$OUT/eval_throughput.md"

@@ -1,0 +1,290 @@
+"""Score files: :class:`ScoreSet`, :func:`read_scores`, :func:`write_scores`.
+
+Formats read (``format="auto"`` picks one from the first line):
+
+- ``csv``: a header naming ``score`` and ``label`` (``live``/``attack`` and synonyms such as
+  ``bonafide``/``real``/``spoof``/``fake``, or 1/0 where ``label_live_value`` says which
+  number means live, default ``"1"``), an id column ``id`` or ``path`` (else row numbers),
+  optional ``attack_type`` and ``video``. This is what the engine writes:
+  ``id,video,label,attack_type,score``.
+- ``bob``: the bob.pad CSV ``claimed_id,test_label,is_bonafide,attack_type,score``.
+- ``list``: lines ``path score`` joined with a ``labels`` file of lines
+  ``path label [attack_type]`` (or lines ``path score label`` without one).
+
+Every problem raises :class:`ScoreFileError` naming the file and line.
+"""
+
+from __future__ import annotations
+
+import csv
+import math
+import os
+from dataclasses import dataclass, field
+from pathlib import Path
+
+import numpy as np
+
+__all__ = ["ScoreFileError", "ScoreSet", "read_scores", "write_scores"]
+
+LIVE_WORDS = {"live", "bonafide", "bona_fide", "bona-fide", "bona fide", "real", "genuine",
+              "true", "positive"}
+ATTACK_WORDS = {"attack", "spoof", "fake", "false", "pa", "negative", "impostor"}
+
+
+class ScoreFileError(ValueError):
+    """A malformed score file; the message starts with ``path:line:``."""
+
+
+@dataclass
+class ScoreSet:
+    """Scores of one split. ``labels``: 1 = live, 0 = attack; higher score = live unless the
+    analysis is told otherwise. ``attack_types`` is "live" on live rows."""
+
+    ids: np.ndarray
+    labels: np.ndarray
+    scores: np.ndarray
+    attack_types: np.ndarray | None = None
+    videos: np.ndarray | None = None
+    name: str = field(default="", compare=False)
+
+    def __post_init__(self):
+        self.scores = np.asarray(self.scores, dtype=np.float64).reshape(-1)
+        n = self.scores.size
+        self.ids = np.asarray(self.ids).astype(str).reshape(-1)
+        self.labels = np.asarray(self.labels).astype(np.int64).reshape(-1)
+        for name in ("ids", "labels", "attack_types", "videos"):
+            v = getattr(self, name)
+            if v is None:
+                continue
+            v = np.asarray(v).reshape(-1)
+            if name in ("attack_types", "videos"):
+                v = v.astype(str)
+                setattr(self, name, v)
+            if v.size != n:
+                raise ValueError(f"ScoreSet length mismatch: {n} scores but {v.size} {name}")
+        bad = ~np.isin(self.labels, (0, 1))
+        if bad.any():
+            raise ValueError(f"ScoreSet labels must be 1 (live) or 0 (attack); got "
+                             f"{self.labels[bad][0]}")
+        if self.attack_types is None:
+            self.attack_types = np.where(self.labels == 1, "live", "attack")
+
+    def __len__(self) -> int:
+        return int(self.scores.size)
+
+    @property
+    def live(self) -> np.ndarray:
+        return self.scores[self.labels == 1]
+
+    @property
+    def attack(self) -> np.ndarray:
+        return self.scores[self.labels == 0]
+
+    def subset(self, mask) -> ScoreSet:
+        m = np.asarray(mask)
+        return ScoreSet(self.ids[m], self.labels[m], self.scores[m],
+                        None if self.attack_types is None else self.attack_types[m],
+                        None if self.videos is None else self.videos[m], self.name)
+
+    def aggregate(self, how: str = "mean", by: str = "video") -> ScoreSet:
+        """One row per ``video`` (or ``id``) with the aggregated score (labels must agree)."""
+        from fasfast.analysis.metrics import aggregate
+
+        keys = self.videos if by == "video" and self.videos is not None else self.ids
+        uniq, agg = aggregate(self.scores, keys, how)
+        _, first, inv = np.unique(keys, return_index=True, return_inverse=True)
+        inv = inv.reshape(-1)
+        lab = self.labels[first]
+        if not np.array_equal(lab[inv], self.labels):
+            raise ValueError(f"rows of one {by} carry different labels; cannot aggregate")
+        return ScoreSet(uniq, lab, agg, self.attack_types[first], uniq, self.name)
+
+    def check_two_classes(self, what: str = "") -> None:
+        n_live = int((self.labels == 1).sum())
+        n_att = len(self) - n_live
+        if n_live == 0 or n_att == 0:
+            where = f"{what}: " if what else ""
+            raise ValueError(f"{where}only one class present ({n_live} live, {n_att} attack); "
+                             "threshold selection needs both")
+
+
+def _parse_label(text: str, live_value: str, where: str) -> int:
+    t = text.strip().lower()
+    if t in LIVE_WORDS:
+        return 1
+    if t in ATTACK_WORDS:
+        return 0
+    try:
+        v = float(t)
+    except ValueError:
+        raise ScoreFileError(f"{where}: unknown label {text!r} (expected live/attack or 1/0)")\
+            from None
+    if v not in (0.0, 1.0):
+        raise ScoreFileError(f"{where}: numeric label {text!r} must be 0 or 1")
+    lv = str(live_value).strip().lower()
+    if lv in LIVE_WORDS:
+        lv = "1"
+    return 1 if int(v) == int(float(lv)) else 0
+
+
+def _parse_score(text: str, where: str) -> float:
+    try:
+        v = float(text)
+    except ValueError:
+        raise ScoreFileError(f"{where}: score {text!r} is not a number") from None
+    if not math.isfinite(v):
+        raise ScoreFileError(f"{where}: score {text!r} is not finite (NaN/inf)")
+    return v
+
+
+def _first_line(path: Path) -> str:
+    with open(path, encoding="utf-8-sig") as f:
+        for line in f:
+            if line.strip():
+                return line
+    raise ScoreFileError(f"{path}:1: file is empty")
+
+
+def _read_csv(path: Path, live_value: str, bob: bool) -> ScoreSet:
+    ids, labels, scores, types, videos = [], [], [], [], []
+    with open(path, newline="", encoding="utf-8-sig") as f:
+        rows = csv.reader(f)
+        header = None
+        for row in rows:
+            if not row or not "".join(row).strip():
+                continue
+            if header is None:
+                header = [h.strip().lower() for h in row]
+                col = {h: i for i, h in enumerate(header)}
+                if bob:
+                    need = ("test_label", "is_bonafide", "score")
+                else:
+                    need = ("label", "score")
+                missing = [h for h in need if h not in col]
+                if missing:
+                    raise ScoreFileError(
+                        f"{path}:{rows.line_num}: header lacks column(s) {', '.join(missing)}"
+                        f" (found: {', '.join(header)})")
+                id_col = col.get("test_label") if bob else next(
+                    (col[k] for k in ("id", "path", "sample", "file", "filename") if k in col),
+                    None)
+                continue
+            where = f"{path}:{rows.line_num}"
+            if len(row) != len(header):
+                raise ScoreFileError(f"{where}: expected {len(header)} fields, got {len(row)}")
+            if bob:
+                lab = _parse_label(row[col["is_bonafide"]], "1", where)
+            else:
+                lab = _parse_label(row[col["label"]], live_value, where)
+            s = _parse_score(row[col["score"]].strip(), where)
+            rid = row[id_col].strip() if id_col is not None else f"row{len(ids)}"
+            at = row[col["attack_type"]].strip() if "attack_type" in col else ""
+            ids.append(rid)
+            labels.append(lab)
+            scores.append(s)
+            types.append("live" if lab == 1 else (at or "attack"))
+            videos.append(row[col["video"]].strip() if "video" in col else rid)
+    if header is None:
+        raise ScoreFileError(f"{path}:1: file is empty")
+    if not scores:
+        raise ScoreFileError(f"{path}:{rows.line_num}: no score rows after the header")
+    return ScoreSet(np.array(ids), np.array(labels), np.array(scores), np.array(types),
+                    np.array(videos), name=path.stem)
+
+
+def _read_list(path: Path, labels_path, live_value: str) -> ScoreSet:
+    lab_map: dict[str, tuple[int, str]] = {}
+    if labels_path is not None:
+        lp = Path(labels_path)
+        if not lp.is_file():
+            raise ScoreFileError(f"{lp}:0: labels file not found")
+        with open(lp, encoding="utf-8-sig") as f:
+            for i, line in enumerate(f, 1):
+                tok = line.split()
+                if not tok or tok[0].startswith("#"):
+                    continue
+                if len(tok) not in (2, 3):
+                    raise ScoreFileError(f"{lp}:{i}: expected 'path label [attack_type]', got "
+                                         f"{len(tok)} fields")
+                lab = _parse_label(tok[1], live_value, f"{lp}:{i}")
+                lab_map[tok[0]] = (lab, tok[2] if len(tok) == 3 else "")
+    ids, labels, scores, types = [], [], [], []
+    with open(path, encoding="utf-8-sig") as f:
+        for i, line in enumerate(f, 1):
+            tok = line.split()
+            if not tok or tok[0].startswith("#"):
+                continue
+            where = f"{path}:{i}"
+            if len(tok) == 3:
+                lab, at = _parse_label(tok[2], live_value, where), ""
+            elif len(tok) == 2:
+                if tok[0] not in lab_map:
+                    if labels_path is None:
+                        raise ScoreFileError(f"{where}: 'path score' list needs a labels file "
+                                             "(--labels) or a third column with the label")
+                    raise ScoreFileError(f"{where}: {tok[0]!r} has no label in {labels_path}")
+                lab, at = lab_map[tok[0]]
+            else:
+                raise ScoreFileError(f"{where}: expected 'path score', got {len(tok)} fields")
+            ids.append(tok[0])
+            labels.append(lab)
+            scores.append(_parse_score(tok[1], where))
+            types.append("live" if lab == 1 else (at or "attack"))
+    if not scores:
+        raise ScoreFileError(f"{path}:1: no scores in file")
+    return ScoreSet(np.array(ids), np.array(labels), np.array(scores), np.array(types),
+                    np.array(ids), name=path.stem)
+
+
+def read_scores(
+    path: str | os.PathLike,
+    format: str = "auto",
+    label_live_value: str = "1",
+    labels: str | os.PathLike | None = None,
+) -> ScoreSet:
+    """Read a score file into a :class:`ScoreSet`.
+
+    Args:
+        path: the score file.  format: "auto" | "csv" | "bob" | "list".
+        label_live_value: which numeric label means live ("1" default, or "0").
+        labels: for ``list`` files, the ``path label [attack_type]`` file.
+    Raises:
+        ScoreFileError (a ValueError) with ``path:line:`` for any malformed content.
+    """
+    p = Path(path)
+    if not p.is_file():
+        raise ScoreFileError(f"{p}:0: score file not found")
+    if str(label_live_value).strip().lower() not in {"0", "1"} | LIVE_WORDS:
+        raise ValueError(f"label_live_value must be '1' or '0', got {label_live_value!r}")
+    if format == "auto":
+        first = _first_line(p).strip().lower()
+        if labels is not None:
+            format = "list"
+        elif "is_bonafide" in first:
+            format = "bob"
+        elif "," in first and "score" in first:
+            format = "csv"
+        elif len(first.split()) in (2, 3) and "," not in first:
+            format = "list"
+        else:
+            raise ScoreFileError(f"{p}:1: cannot tell the format: expected a CSV header with "
+                                 "'label' and 'score', a bob.pad CSV, or 'path score' lines")
+    if format in ("csv", "bob"):
+        return _read_csv(p, label_live_value, bob=format == "bob")
+    if format == "list":
+        return _read_list(p, labels, label_live_value)
+    raise ValueError(f"unknown format {format!r}; choose auto, csv, bob or list")
+
+
+def write_scores(path: str | os.PathLike, scores: ScoreSet) -> Path:
+    """Write ``id,video,label,attack_type,score`` (label live/attack; exact float repr)."""
+    p = Path(path)
+    p.parent.mkdir(parents=True, exist_ok=True)
+    videos = scores.videos if scores.videos is not None else scores.ids
+    with open(p, "w", newline="", encoding="utf-8") as f:
+        w = csv.writer(f)
+        w.writerow(["id", "video", "label", "attack_type", "score"])
+        for i in range(len(scores)):
+            w.writerow([scores.ids[i], videos[i], "live" if scores.labels[i] == 1 else "attack",
+                        scores.attack_types[i], repr(float(scores.scores[i]))])
+    return p

@@ -1,0 +1,220 @@
+"""Score-domain statistics of one class (paper 000, eq. 1-7).
+
+For scores sorted ascending ``P_1 <= ... <= P_N``:
+
+- ``mean``: ``sum(P)/N``, correctly rounded (the sum is exact, see ``_core.SortedScores``).
+- ``median``: as ``numpy.median``.
+- ``balance`` (eq. 3): the sample ``P_m`` minimising
+  ``|sum_{n<m}(P_m-P_n) - sum_{n>m}(P_n-P_m)| = |N*P_m - sum(P)|``, i.e. the sample nearest
+  the mean; ties go to the lower index. The comparison is exact (rational arithmetic on the
+  exact sum), so the chosen sample is exact.
+- ``weighted_balance`` (eq. 4): the sample minimising
+  ``|g(m)| = |sum_{n<m}(P_m-P_n)^2 - sum_{n>m}(P_n-P_m)^2|`` (ties to the lower index).
+  ``g`` is non-decreasing in ``m``: bisection with float64 prefix sums (snapshots every 256
+  samples of ``P - P_mid`` and its square), and when the two candidates are within the
+  float64 error bound of a tie, the decision is redone in exact rational arithmetic (exact
+  sums of ``P`` and ``P^2``). The chosen sample is exact.
+- Radius (eq. 5) ``max(c - min, max - c) / 2``; Normalize (eq. 6) ``(c - min) / (max - c)``,
+  ``inf`` when ``max == c`` (also when every score is equal); Density (eq. 7)
+  ``mean(|P - c|) / Radius``, 0 when Radius is 0 (float64 from the prefix sums, ~1e-12
+  relative).
+
+``convention="code"`` follows the authors' public code instead: Radius without the ``/2``,
+and the weighted balance weights each distance by the score, ``sum_{n<m} P_n (P_m - P_n) =
+sum_{n>m} P_n (P_n - P_m)``, whose minimiser is the sample nearest ``sum(P^2) / sum(P)``.
+"""
+
+from __future__ import annotations
+
+from dataclasses import asdict, dataclass
+from fractions import Fraction
+
+import numpy as np
+
+from fasfast.analysis._core import (
+    BLOCK,
+    CENTERS,
+    SortedScores,
+    _bins_to_int,
+    check_center,
+    check_convention,
+    kernels,
+    sort_scores,
+)
+
+__all__ = ["CENTERS", "DomainStats", "domain_stats", "domain_stats_all"]
+
+
+@dataclass(frozen=True)
+class DomainStats:
+    """One class's score domain: ``center``, ``radius``, ``normalize``, ``density`` (eq. 1-7),
+    the extreme scores ``min``/``max``, the count ``n`` and the centre ``method``."""
+
+    center: float
+    radius: float
+    normalize: float
+    density: float
+    min: float
+    max: float
+    n: int
+    method: str = "balance"
+
+    def as_dict(self) -> dict:
+        return asdict(self)
+
+
+def _nearest_sample(p: np.ndarray, target: Fraction, lo_v: float, hi_v: float) -> float:
+    """The sample of sorted ``p`` nearest the exact ``target`` (ties -> the smaller sample);
+    ``target`` must lie in ``[lo_v, hi_v]``."""
+    n = p.size
+    i0 = int(np.searchsorted(p, lo_v, side="left")) - 1
+    i1 = int(np.searchsorted(p, hi_v, side="right"))
+    cand = set(np.unique(p[max(i0, 0) : min(i1, n - 1) + 1]).tolist())
+    best_v, best_d = None, None
+    for v in sorted(cand):
+        d = abs(Fraction(v) - target)
+        if best_d is None or d < best_d:
+            best_v, best_d = v, d
+    return float(best_v)
+
+
+def _exact_sums(p: np.ndarray, m: int):
+    """Exact (sum p[:m], sum p[:m]**2, sum p[m:], sum p[m:]**2) as Fractions."""
+    bins = kernels().exact_split_sums(p, m)
+    return tuple(Fraction(_bins_to_int(bins[2 * k : 2 * k + 2]), 1 << 1074) for k in range(4))
+
+
+def _weighted_balance_exact(p: np.ndarray, m: int) -> float:
+    """Exact eq. 4 minimiser, walking from a float64 estimate ``m`` (rational arithmetic)."""
+    n = p.size
+    m = min(max(m, 0), n - 1)
+    s_lt, q_lt, s_ge, q_ge = _exact_sums(p, m)
+    s_all, q_all = s_lt + s_ge, q_lt + q_ge
+
+    def g(k, sl, ql):
+        x = Fraction(float(p[k]))
+        sr, qr = s_all - sl - x, q_all - ql - x * x
+        return k * x * x - 2 * x * sl + ql - (qr - 2 * x * sr + (n - 1 - k) * x * x)
+
+    cur = g(m, s_lt, q_lt)
+    if cur >= 0:
+        while m > 0:
+            x = Fraction(float(p[m - 1]))
+            prev = g(m - 1, s_lt - x, q_lt - x * x)
+            if prev < 0:
+                break
+            m, s_lt, q_lt, cur = m - 1, s_lt - x, q_lt - x * x, prev
+    else:
+        while m < n - 1 and cur < 0:
+            x = Fraction(float(p[m]))
+            m, s_lt, q_lt = m + 1, s_lt + x, q_lt + x * x
+            cur = g(m, s_lt, q_lt)
+    if cur < 0 or m == 0:
+        return float(p[m])
+    x = Fraction(float(p[m - 1]))
+    prev = g(m - 1, s_lt - x, q_lt - x * x)
+    return float(p[m - 1] if abs(prev) <= abs(cur) else p[m])
+
+
+def _weighted_balance(c: SortedScores) -> float:
+    p, n = c.p, c.n
+    m0, gp, gm, err = kernels().weighted_balance_search(
+        p, c.shift, c.snap_s, c.snap_q, BLOCK, c.sum_y, c.sum_y2)
+    m0 = int(m0)
+    certain = (m0 == 0 or abs(gp) > err) and (m0 == n or abs(gm) > err)
+    if m0 == n:
+        idx = n - 1
+    elif m0 == 0:
+        idx = 0
+    else:
+        certain = certain and abs(abs(gp) - abs(gm)) > 2 * err
+        idx = m0 - 1 if abs(gp) <= abs(gm) else m0
+    if not certain:  # a near-tie within float64 error: decide in exact arithmetic
+        return _weighted_balance_exact(p, m0)
+    return float(p[idx])
+
+
+def center_value(c: SortedScores, method: str, convention: str = "paper") -> float:
+    """The centre of one sorted class by ``method`` (see the module docstring)."""
+    p, n = c.p, c.n
+    key = ("center", method, convention)
+    if key in c._cache:
+        return c._cache[key]
+    if method == "mean":
+        v = c.mean()
+    elif method == "median":
+        v = float(p[n // 2]) if n % 2 else float((p[n // 2 - 1] + p[n // 2]) / 2)
+    elif method == "balance":
+        mu = c.mean()
+        v = _nearest_sample(
+            p, Fraction(c.total, n << 1074), np.nextafter(mu, -np.inf), np.nextafter(mu, np.inf)
+        )
+    elif method == "weighted_balance" and convention == "paper":
+        v = _weighted_balance(c)
+    elif method == "weighted_balance":
+        s = c.exact_sum
+        if s == 0:
+            v = float(p[0])
+        else:
+            target = _exact_sums(p, 0)[3] / s
+            target = min(max(target, Fraction(float(p[0]))), Fraction(float(p[-1])))
+            tf = float(target)
+            v = _nearest_sample(p, target, np.nextafter(tf, -np.inf), np.nextafter(tf, np.inf))
+    else:
+        check_center(method)
+        raise AssertionError
+    c._cache[key] = v
+    return v
+
+
+def _abs_dev_sum(c: SortedScores, ctr: float) -> float:
+    """``sum |p - ctr|`` from the prefix snapshots (float64)."""
+    p, n = c.p, c.n
+    k = int(np.searchsorted(p, ctr, side="left"))
+    sl, _ = kernels().prefix_sums(p, c.shift, c.snap_s, c.snap_q, BLOCK, k)
+    cs = ctr - c.shift
+    return (k * cs - sl) + ((c.sum_y - sl) - (n - k) * cs)
+
+
+def stats_from_sorted(
+    c: SortedScores, methods=("balance",), convention: str = "paper"
+) -> dict[str, DomainStats]:
+    """DomainStats of one sorted class for several centre methods."""
+    check_convention(convention)
+    for m in methods:
+        check_center(m)
+    p, n = c.p, c.n
+    lo, hi = float(p[0]), float(p[-1])
+    out = {}
+    for m in methods:
+        ctr = center_value(c, m, convention)
+        radius = max(ctr - lo, hi - ctr)
+        if convention == "paper":
+            radius /= 2
+        normalize = (ctr - lo) / (hi - ctr) if hi != ctr else float("inf")
+        density = _abs_dev_sum(c, ctr) / n / radius if radius > 0 else 0.0
+        out[m] = DomainStats(ctr, radius, normalize, density, lo, hi, n, m)
+    return out
+
+
+def domain_stats(scores, center: str = "balance", convention: str = "paper") -> DomainStats:
+    """Domain statistics of a 1-D array of scores.
+
+    Args:
+        scores: [N] finite scores (any float/int dtype; computed in float64).
+        center: "mean" | "median" | "balance" | "weighted_balance".
+        convention: "paper" (eq. 5 with the /2) or "code" (the authors' code, see module doc).
+    """
+    check_center(center)
+    check_convention(convention)
+    return stats_from_sorted(sort_scores(scores), (center,), convention)[center]
+
+
+def domain_stats_all(
+    scores, centers=CENTERS, convention: str = "paper"
+) -> dict[str, DomainStats]:
+    """``{center: DomainStats}`` for several centres with one sort."""
+    for m in centers:
+        check_center(m)
+    check_convention(convention)
+    return stats_from_sorted(sort_scores(scores), tuple(centers), convention)
