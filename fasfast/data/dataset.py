@@ -1,0 +1,369 @@
+"""PyTorch datasets: face-crop sequences for EulerNet, single frames for the classifier.
+
+Per-frame landmarks come from the landmark file beside the video
+(``<stem>.landmarks.npy`` / ``.json``, e.g. synthetic data) when present, else from the
+dlib :class:`~fasfast.labels.LandmarkDetector` run on the frames read. Faces are
+cropped with :func:`~fasfast.data.crop.crop_faces` (margin 1.3, square).
+
+Robustness: a video that cannot be listed (unreadable at construction) is left out and
+counted in ``stats["unreadable"]``; one that fails while an item is read is replaced by
+the next readable sample (``stats["replaced"]``, its path in ``stats["bad_files"]``), so
+an epoch never crashes on a bad file; a RuntimeError is raised only when every sample
+fails. Frames without a face are counted in ``stats["no_face_frames"]``. ``stats`` is
+per process: with DataLoader workers each worker counts its own (a warning is also
+emitted once per bad file).
+
+Randomness (training windows, augmentation) is drawn from
+``numpy.random.default_rng([seed, epoch, index])``; call :meth:`set_epoch` every epoch.
+
+With ``cache_dir`` every frame of a video is decoded, cropped and cached once
+(:class:`~fasfast.data.cache.CropCache`); later epochs decode nothing. Without it only
+the frames an item needs are decoded.
+"""
+
+from __future__ import annotations
+
+import warnings
+from pathlib import Path
+
+import numpy as np
+import torch
+from torch.utils.data import Dataset
+
+from fasfast.data.cache import CropCache, cache_key
+from fasfast.data.crop import crop_faces, crop_image
+from fasfast.data.protocols import Sample
+from fasfast.data.sequences import random_sequence, sample_sequences, window_span
+from fasfast.data.video import VideoReader, VideoReadError
+from fasfast.labels.landmarks import landmark_file_for, load_landmarks
+from fasfast.labels.maps import KINDS, make_label_map
+
+_READ_ERRORS = (VideoReadError, OSError, ValueError, IndexError)
+
+
+class _FaceSource:
+    """Frames, landmarks and crops of samples (shared by both datasets)."""
+
+    def __init__(self, image_size: int, margin: float, cache_dir, detector=None,
+                 crop: bool = True):
+        if int(image_size) < 8:
+            raise ValueError(f"image_size must be >= 8, got {image_size}")
+        self.image_size = int(image_size)
+        self.margin = float(margin)
+        self.crop = bool(crop)
+        self.cache = CropCache(cache_dir) if cache_dir is not None else None
+        self._detector = detector
+        self.stats = {"unreadable": 0, "replaced": 0, "bad_files": [], "no_face_frames": 0,
+                      "frames_read": 0, "detected_frames": 0}
+        self._warned: set[str] = set()
+
+    # -- landmarks
+    @property
+    def detector(self):
+        if self._detector is None:
+            from fasfast.labels.landmarks import shared_detector
+
+            self._detector = shared_detector()
+        return self._detector
+
+    def _file_landmarks(self, path: str):
+        f = landmark_file_for(path)
+        return (f, load_landmarks(f)) if f is not None else (None, None)
+
+    def _landmarks_for(self, frames, indices, file_lm):
+        out = []
+        for fr, i in zip(frames, indices):
+            if file_lm is not None and i < len(file_lm):
+                lm = file_lm[i]
+                out.append(lm if np.all(np.isfinite(lm)) else None)
+            else:
+                self.stats["detected_frames"] += 1
+                out.append(self.detector.landmarks(fr))
+        return out
+
+    def num_frames(self, sample: Sample) -> int:
+        return VideoReader(sample.path).num_frames
+
+    def _read(self, sample: Sample, indices):
+        path = sample.path
+        if Path(path).suffix.lower() == ".mat":
+            from fasfast.data.protocols import load_hyperspectral
+
+            arr = load_hyperspectral(path, prefer="png")
+            if arr.dtype != np.uint8:
+                arr = hyperspectral_to_rgb(arr)
+            return [arr for _ in indices]
+        return VideoReader(path).read(indices)
+
+    def _settings(self) -> dict:
+        return {"size": self.image_size, "margin": self.margin, "crop": self.crop}
+
+    def _crop(self, frames, indices, sample):
+        if not self.crop:
+            import cv2
+
+            crops = np.stack([cv2.resize(f, (self.image_size, self.image_size),
+                                         interpolation=cv2.INTER_AREA) for f in frames])
+            _, file_lm = self._file_landmarks(sample.path)
+            lms = np.full((len(frames), 68, 2), np.nan, np.float32)
+            if file_lm is not None:
+                for k, (fr, i) in enumerate(zip(frames, indices)):
+                    if i < len(file_lm):
+                        s = self.image_size / np.array([fr.shape[1], fr.shape[0]])
+                        lms[k] = file_lm[i] * s
+            return crops, lms, np.isfinite(lms).all(axis=(1, 2))
+        _, file_lm = self._file_landmarks(sample.path)
+        res = crop_faces(frames, self._landmarks_for(frames, indices, file_lm),
+                         self.image_size, self.margin)
+        return res.crops, res.landmarks, res.found
+
+    def load(self, sample: Sample, indices) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
+        """Crops uint8 [T,S,S,3], crop landmarks float32 [T,68,2], face found bool [T]."""
+        indices = [int(i) for i in indices]
+        if self.cache is not None:
+            lmf = landmark_file_for(sample.path)
+            key = cache_key(sample.path, self._settings(), [lmf])
+            entry = self.cache.get(key)
+            if entry is None:
+                n = self.num_frames(sample)
+                frames = self._read(sample, range(n))
+                crops, lms, found = self._crop(frames, list(range(n)), sample)
+                self.stats["frames_read"] += n
+                self.cache.put(key, crops=crops, landmarks=lms, found=found)
+                entry = {"crops": crops, "landmarks": lms, "found": found}
+            ix = np.asarray(indices)
+            crops, lms, found = entry["crops"][ix], entry["landmarks"][ix], entry["found"][ix]
+        else:
+            frames = self._read(sample, indices)
+            self.stats["frames_read"] += len(frames)
+            crops, lms, found = self._crop(frames, indices, sample)
+        self.stats["no_face_frames"] += int((~found).sum())
+        return crops, lms, found
+
+    def _bad(self, sample: Sample, err: Exception) -> None:
+        self.stats["replaced"] += 1
+        if sample.path not in self._warned:
+            self._warned.add(sample.path)
+            self.stats["bad_files"].append(sample.path)
+            warnings.warn(f"skipping unreadable sample {sample.path}: {err}", stacklevel=3)
+
+
+def hyperspectral_to_rgb(cube: np.ndarray) -> np.ndarray:
+    """30-band cube [H,W,C] -> RGB uint8 for display/crops: the mean of the last, middle and
+    first thirds of the bands as R, G, B, scaled by the cube's 99.5th percentile."""
+    c = cube.shape[2]
+    thirds = np.array_split(np.arange(c), 3)
+    rgb = np.stack([cube[..., thirds[2]].mean(2), cube[..., thirds[1]].mean(2),
+                    cube[..., thirds[0]].mean(2)], axis=2)
+    hi = np.percentile(rgb, 99.5) or 1.0
+    return np.clip(rgb / hi * 255, 0, 255).astype(np.uint8)
+
+
+def _to_tensor(images: np.ndarray) -> torch.Tensor:
+    """uint8 [..., H, W, 3] -> float32 [..., 3, H, W] in [0, 1]."""
+    t = torch.from_numpy(np.ascontiguousarray(images))
+    return t.movedim(-1, -3).float().div_(255.0)
+
+
+class SequenceDataset(Dataset):
+    """Sequences of ``length`` face crops ``interval`` frames apart with per-frame label maps.
+
+    ``train=False``: one item per (video, non-overlapping window); ``train=True``: one
+    item per video with a random window. Item: ``frames`` float32 [T,3,S,S] in [0, 1],
+    ``target`` float32 [T,M,M], ``label`` int64 [] (1 live), ``video`` str,
+    ``attack_type`` str, ``window`` int (window number), ``frame_index`` int64 [T],
+    ``no_face`` int (frames of the item without a detected face).
+    ``augment``: a callable ``(frames uint8 [T,S,S,3], landmarks [T,68,2], None, label=,
+    attack_type=, rng=) -> (frames, landmarks, maps)`` from :mod:`fasfast.data.augment`.
+    """
+
+    def __init__(self, samples, *, length: int = 4, interval: int = 3, image_size: int = 256,
+                 map_size: int = 32, label_kind: str = "location", train: bool = False,
+                 augment=None, cache_dir=None, seed: int = 0, margin: float = 1.3,
+                 detector=None, crop: bool = True):
+        if label_kind not in KINDS:
+            raise ValueError(f"unknown label_kind {label_kind!r}; expected one of {KINDS}")
+        samples = list(samples)
+        if not samples:
+            raise ValueError("SequenceDataset needs at least one sample")
+        self.length, self.interval = int(length), int(interval)
+        window_span(self.length, self.interval)
+        self.map_size = int(map_size)
+        self.label_kind = label_kind
+        self.train = bool(train)
+        self.augment = augment
+        self.seed = int(seed)
+        self.epoch = 0
+        self.source = _FaceSource(image_size, margin, cache_dir, detector, crop)
+        self.image_size = self.source.image_size
+        self.samples: list[Sample] = []
+        self.num_frames: list[int] = []
+        for s in samples:
+            try:
+                n = self.source.num_frames(s)
+            except _READ_ERRORS as e:
+                self.source.stats["unreadable"] += 1
+                self.source._bad(s, e)
+                self.source.stats["replaced"] -= 1
+                continue
+            self.samples.append(s)
+            self.num_frames.append(n)
+        if not self.samples:
+            raise RuntimeError(f"none of the {len(samples)} samples could be read; first bad "
+                               f"file: {self.source.stats['bad_files'][:1]}")
+        self.index: list[tuple[int, int, list[int]]] = []
+        if not self.train:
+            for si, n in enumerate(self.num_frames):
+                for wi, w in enumerate(sample_sequences(n, self.length, self.interval)):
+                    self.index.append((si, wi, w))
+
+    @property
+    def stats(self) -> dict:
+        return self.source.stats
+
+    def set_epoch(self, epoch: int) -> None:
+        """Change the random windows / augmentations drawn for the next epoch."""
+        self.epoch = int(epoch)
+
+    def __len__(self) -> int:
+        return len(self.samples) if self.train else len(self.index)
+
+    def _item(self, idx: int, rng) -> dict:
+        if self.train:
+            si = idx
+            w = random_sequence(self.num_frames[si], self.length, self.interval, rng)
+            wi = w[0] // window_span(self.length, self.interval)
+        else:
+            si, wi, w = self.index[idx]
+        s = self.samples[si]
+        crops, lms, found = self.source.load(s, w)
+        live = s.label == 1
+        if self.augment is not None:
+            crops, lms, _ = self.augment(crops, lms, None, label=s.label,
+                                         attack_type=s.attack_type, rng=rng)
+        maps = np.stack([
+            make_label_map(self.label_kind, lm if np.all(np.isfinite(lm)) else None,
+                           self.map_size, live, crop_size=self.image_size)
+            if self.label_kind == "binary" or np.all(np.isfinite(lm))
+            else np.zeros((self.map_size, self.map_size), np.float32)
+            for lm in lms])
+        return {
+            "frames": _to_tensor(crops),
+            "target": torch.from_numpy(maps),
+            "label": torch.tensor(int(s.label), dtype=torch.long),
+            "video": s.video_id,
+            "attack_type": s.attack_type,
+            "window": int(wi),
+            "frame_index": torch.tensor(w, dtype=torch.long),
+            "no_face": int((~found).sum()),
+        }
+
+    def __getitem__(self, idx: int) -> dict:
+        if idx < 0:
+            idx += len(self)
+        if not 0 <= idx < len(self):
+            raise IndexError(f"index {idx} out of range for {len(self)} items")
+        n = len(self)
+        for k in range(n):
+            j = (idx + k) % n
+            rng = np.random.default_rng([self.seed, self.epoch, j])
+            try:
+                return self._item(j, rng)
+            except _READ_ERRORS as e:
+                si = j if self.train else self.index[j][0]
+                self.source._bad(self.samples[si], e)
+        raise RuntimeError(f"every sample of the dataset failed to load ({n} tried); "
+                           f"bad files: {self.stats['bad_files'][:5]}")
+
+
+class FrameDataset(Dataset):
+    """Single face crops for frame classifiers.
+
+    ``train=True``: one item per video, a random frame; ``train=False``:
+    ``frames_per_video`` evenly spaced frames per video. Item: ``image`` float32 [3,S,S]
+    in [0, 1], ``label`` int64 [], ``video``, ``attack_type``, ``frame`` int.
+    ``crop=False`` resizes whole images (e.g. HySpeFAS, already face crops); a HySpeFAS
+    ``.mat`` sample is read through its PNG preview when present (else
+    :func:`hyperspectral_to_rgb`). ``augment``: ``(image uint8 [S,S,3], landmarks,
+    None, label=, attack_type=, rng=) -> (image, landmarks, maps)``.
+    """
+
+    def __init__(self, samples, *, image_size: int = 224, train: bool = False,
+                 frames_per_video: int = 4, augment=None, cache_dir=None, seed: int = 0,
+                 margin: float = 1.3, crop: bool = True, detector=None):
+        samples = list(samples)
+        if not samples:
+            raise ValueError("FrameDataset needs at least one sample")
+        if int(frames_per_video) < 1:
+            raise ValueError(f"frames_per_video must be >= 1, got {frames_per_video}")
+        self.train = bool(train)
+        self.augment = augment
+        self.seed = int(seed)
+        self.epoch = 0
+        self.source = _FaceSource(image_size, margin, cache_dir, detector, crop)
+        self.image_size = self.source.image_size
+        self.samples, self.num_frames = [], []
+        for s in samples:
+            try:
+                n = 1 if Path(s.path).suffix.lower() == ".mat" else self.source.num_frames(s)
+            except _READ_ERRORS as e:
+                self.source.stats["unreadable"] += 1
+                self.source._bad(s, e)
+                self.source.stats["replaced"] -= 1
+                continue
+            self.samples.append(s)
+            self.num_frames.append(n)
+        if not self.samples:
+            raise RuntimeError(f"none of the {len(samples)} samples could be read")
+        self.index: list[tuple[int, int]] = []
+        if not self.train:
+            for si, n in enumerate(self.num_frames):
+                k = min(int(frames_per_video), n)
+                for f in np.unique(np.round(np.linspace(0, n - 1, k)).astype(int)):
+                    self.index.append((si, int(f)))
+
+    @property
+    def stats(self) -> dict:
+        return self.source.stats
+
+    def set_epoch(self, epoch: int) -> None:
+        self.epoch = int(epoch)
+
+    def __len__(self) -> int:
+        return len(self.samples) if self.train else len(self.index)
+
+    def _item(self, idx: int, rng) -> dict:
+        if self.train:
+            si = idx
+            f = int(rng.integers(0, self.num_frames[si]))
+        else:
+            si, f = self.index[idx]
+        s = self.samples[si]
+        crops, lms, found = self.source.load(s, [f])
+        img, lm = crops[0], lms[0]
+        if self.augment is not None:
+            img, lm, _ = self.augment(img, lm, None, label=s.label, attack_type=s.attack_type,
+                                      rng=rng)
+        return {"image": _to_tensor(img), "label": torch.tensor(int(s.label), dtype=torch.long),
+                "video": s.video_id, "attack_type": s.attack_type, "frame": f,
+                "no_face": int((~found).sum())}
+
+    def __getitem__(self, idx: int) -> dict:
+        if idx < 0:
+            idx += len(self)
+        if not 0 <= idx < len(self):
+            raise IndexError(f"index {idx} out of range for {len(self)} items")
+        n = len(self)
+        for k in range(n):
+            j = (idx + k) % n
+            rng = np.random.default_rng([self.seed, self.epoch, j])
+            try:
+                return self._item(j, rng)
+            except _READ_ERRORS as e:
+                si = j if self.train else self.index[j][0]
+                self.source._bad(self.samples[si], e)
+        raise RuntimeError(f"every sample of the dataset failed to load ({n} tried); "
+                           f"bad files: {self.stats['bad_files'][:5]}")
+
+
+__all__ = ["SequenceDataset", "FrameDataset", "hyperspectral_to_rgb", "crop_image"]

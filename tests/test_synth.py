@@ -1,0 +1,145 @@
+"""Synthetic data: the OULU-NPU reader reads it back, same seed -> same bytes, cues exist."""
+
+import hashlib
+
+import numpy as np
+import pytest
+
+from fasfast.cli import main
+from fasfast.data import oulu_npu, summarize
+from fasfast.data.synth import SynthConfig, render_video, split_users
+from fasfast.data.video import VideoReader
+from fasfast.labels import load_landmarks
+
+SMALL = ["--subjects", "3", "--seconds", "0.6", "--fps", "10", "--size", "48", "--no-progress"]
+
+
+def _hashes(root):
+    return {p.relative_to(root).as_posix(): hashlib.sha256(p.read_bytes()).hexdigest()
+            for p in sorted(root.rglob("*")) if p.is_file()}
+
+
+@pytest.fixture(scope="module")
+def tree(tmp_path_factory):
+    root = tmp_path_factory.mktemp("synth") / "data"
+    assert main(["synth", "--out", str(root), "--phones", "2", *SMALL]) == 0
+    return root
+
+
+def test_cli_tree_read_back_by_oulu_reader(tree):
+    users = split_users(3)
+    for split in ("train", "dev", "test"):
+        s = oulu_npu(tree, "1", split)
+        sessions = {3} if split == "test" else {1, 2}
+        assert {x.meta["session"] for x in s} == sessions
+        assert {x.meta["user"] for x in s} == set(users[split])
+        summ = summarize(s)
+        n = len(users[split]) * 2 * len(sessions)  # users x phones x sessions
+        assert summ["types"] == {"live": n, "print": 2 * n, "replay": 2 * n, "digital": n}
+        # the protocol files and the naming rules agree
+        assert sorted(x.video_id for x in s) == sorted(
+            x.video_id for x in oulu_npu(tree, "1", split, source="rules"))
+    for proto in ("2", "3_1", "3_2", "4_1", "4_2"):
+        for split in ("train", "test"):
+            a = sorted(x.video_id for x in oulu_npu(tree, proto, split))
+            b = sorted(x.video_id for x in oulu_npu(tree, proto, split, source="rules"))
+            assert a == b and len(a) > 0
+    # videos and landmark files agree
+    for x in oulu_npu(tree, "1", "test"):
+        r = VideoReader(x.path)
+        lm = load_landmarks(x.path.replace(".avi", ".landmarks.npy"))
+        assert r.num_frames == 6 and lm.shape == (6, 68, 2)
+        assert np.all(lm > -5) and np.all(lm < 53)
+        frames = r.read([0, 5])
+        assert frames[0].shape == (48, 48, 3) and frames[0].dtype == np.uint8
+
+
+def test_same_seed_same_bytes(tmp_path):
+    few = [*SMALL, "--sessions", "1", "--files", "1,2,4,6"]
+    roots = {}
+    for name, seed in (("a", "0"), ("a2", "0"), ("b", "1")):
+        roots[name] = tmp_path / name
+        assert main(["synth", "--out", str(roots[name]), "--seed", seed, *few]) == 0
+    ha, ha2, hb = (_hashes(roots[k]) for k in ("a", "a2", "b"))
+    assert len([k for k in ha if k.endswith(".avi")]) == 3 * 4
+    assert ha == ha2
+    assert hb.keys() == ha.keys()
+    videos = [k for k in ha if k.endswith(".avi")]
+    assert all(ha[k] != hb[k] for k in videos)
+
+
+def test_bad_arguments(tmp_path, capsys):
+    assert main(["synth", "--out", str(tmp_path / "x"), "--subjects", "2", "--no-progress"]) == 2
+    assert "at least 3 subjects" in capsys.readouterr().err
+    assert main(["synth", "--out", str(tmp_path / "x"), "--files", "1,9", "--no-progress"]) == 2
+    with pytest.raises(ValueError, match="unknown file type"):
+        render_video(SynthConfig(subjects=3, seconds=0.2, size=48), 1, 1, 1, 7)
+
+
+def _aligned_residual(frames, lms):
+    """Std of what is left inside the face after aligning every frame to the first with
+    the similarity transform of its landmarks: non-rigid motion, fresh noise, pulse."""
+    import cv2
+
+    from fasfast.labels import face_location_map
+    from fasfast.labels.landmarks import _similarity
+
+    size = frames[0].shape[0]
+    mask = face_location_map(lms[0], size=size, crop_size=size) > 0.99
+    mask = cv2.erode(mask.astype(np.uint8), np.ones((5, 5), np.uint8)) > 0
+    ref = frames[0].astype(np.float64)
+    res = []
+    for k in range(1, len(frames)):
+        m = _similarity(lms[k].astype(np.float64), lms[0].astype(np.float64))
+        w = cv2.warpAffine(frames[k].astype(np.float32), m, (size, size),
+                           flags=cv2.INTER_LINEAR, borderMode=cv2.BORDER_REPLICATE)
+        res.append((w - ref)[mask])
+    return float(np.std(np.concatenate(res)))
+
+
+def test_attack_cues_are_present():
+    """Live frames change (fresh noise, motion); a print's content is one still with
+    fixed printed noise; replays repeat frames (judder); digital edits lose detail."""
+    cfg = SynthConfig(subjects=3, seconds=1.0, fps=15, size=96)
+    live, llm = render_video(cfg, 1, 1, 1, 1)
+    prt, plm = render_video(cfg, 1, 1, 1, 2)
+    rep, rlm = render_video(cfg, 1, 1, 1, 4)
+    dig, dlm = render_video(cfg, 1, 1, 1, 6)
+    for lm in (llm, plm, rlm, dlm):
+        assert lm.shape == (15, 68, 2) and np.all(np.isfinite(lm))
+    assert _aligned_residual(prt, plm) < 0.8 * _aligned_residual(live, llm)
+    # print landmarks move rigidly: pairwise distances keep their ratios
+    d0 = np.linalg.norm(plm[0, 36] - plm[0, 45])
+    d1 = np.linalg.norm(plm[7, 36] - plm[7, 45])
+    r0 = np.linalg.norm(plm[0, 8] - plm[0, 27]) / d0
+    r1 = np.linalg.norm(plm[7, 8] - plm[7, 27]) / d1
+    assert abs(r0 - r1) < 1e-3
+    # replay judder: the screen shows repeated source frames -> repeated landmark shapes
+    shape = rlm - rlm.mean(1, keepdims=True)
+    same = [np.allclose(np.linalg.norm(shape[k], axis=1), np.linalg.norm(shape[k + 1], axis=1),
+                        atol=0.05) for k in range(14)]
+    assert any(same)
+    # live faces blink: the eye opening of some frame is much smaller than the median
+    open_ = np.linalg.norm(llm[:, 37] - llm[:, 41], axis=1)
+    assert open_.min() < 0.5 * np.median(open_) or len(open_) < 15
+
+
+def test_faces_from_photos(tmp_path):
+    skimage_data = pytest.importorskip("skimage.data")
+    import cv2
+
+    faces = tmp_path / "faces"
+    faces.mkdir()
+    cv2.imwrite(str(faces / "a.png"), skimage_data.astronaut()[::2, ::2, ::-1])
+    (faces / "notes.txt").write_text("not an image")
+    out = tmp_path / "out"
+    assert main(["synth", "--out", str(out), "--faces", str(faces), *SMALL, "--size", "64",
+                 "--sessions", "1", "--files", "1,2,4,6"]) == 0
+    s = oulu_npu(out, "2", "train", source="rules")
+    assert {x.attack_type for x in s} == {"live", "print", "replay"}
+    lm = load_landmarks(s[0].path.replace(".avi", ".landmarks.npy"))
+    assert lm.shape == (6, 68, 2) and np.all((lm > 0) & (lm < 64))
+    empty = tmp_path / "empty"
+    empty.mkdir()
+    cv2.imwrite(str(empty / "grey.png"), np.full((40, 40, 3), 127, np.uint8))
+    assert main(["synth", "--out", str(tmp_path / "o2"), "--faces", str(empty), *SMALL]) == 2
