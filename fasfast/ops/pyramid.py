@@ -1,6 +1,163 @@
-"""Residual-pyramid operators (placeholder: dispatches to the reference until the
-compiled kernels land)."""
+"""Residual-pyramid operators (EulerNet eq. 4-6), fused.
 
-from fasfast.ops.reference import pool_concat, upsample_sub
+- :func:`upsample_sub` ``hi - upsample2x(lo)`` in one pass (no up-sampled tensor).
+- :func:`pool_concat` pools every input to the smallest size and concatenates along
+  channels in one pass.
+
+Both run the compiled kernels of ``fasfast._C`` (``torch.ops.fasfast.*``: CPU float32 /
+float64; CUDA float32 / float64 / float16 / bfloat16) when they exist for the input's
+device and dtype, else the pure-PyTorch :mod:`fasfast.ops.reference`. The compiled ops
+carry fake kernels and autograd formulas, so they differentiate and compile under
+``torch.compile(fullgraph=True)``.
+
+Internal op schemas (declared in ``csrc/pyramid.cpp``)::
+
+    upsample_sub(Tensor hi, Tensor lo, str mode) -> Tensor
+    upsample_sub_backward(Tensor grad, str mode) -> Tensor            # grad_lo
+    pool_concat(Tensor[] tensors, str kind, bool with_indices) -> (Tensor out, Tensor indices)
+    pool_concat_backward(Tensor grad, Tensor indices, SymInt[] offsets, SymInt[] channels,
+                         SymInt[] ratios, str kind) -> Tensor[]
+"""
+
+from __future__ import annotations
+
+from collections.abc import Sequence
+
+import torch
+
+from fasfast.ops import reference
+from fasfast.ops._checks import check_pool_concat, check_upsample_sub
+from fasfast.ops._library import HAS_C, has_kernel
 
 __all__ = ["upsample_sub", "pool_concat"]
+
+_OPS = ("upsample_sub", "upsample_sub_backward", "pool_concat", "pool_concat_backward")
+_KERNEL_DTYPES = {
+    "cpu": (torch.float32, torch.float64),
+    "cuda": (torch.float32, torch.float64, torch.float16, torch.bfloat16),
+}
+# Resolved once at import: a plain dict lookup keeps the dispatch traceable by dynamo.
+_HAS_KERNEL = {dev: all(has_kernel(op, dev) for op in _OPS) for dev in _KERNEL_DTYPES}
+
+
+def _use_kernel(t: torch.Tensor) -> bool:
+    dev = t.device.type
+    return _HAS_KERNEL.get(dev, False) and t.dtype in _KERNEL_DTYPES[dev]
+
+
+def _index_dtype(max_ratio) -> torch.dtype:
+    # Local arg-max offsets dy * r + dx fit a byte while r <= 16.
+    return torch.uint8 if max_ratio <= 16 else torch.int32
+
+
+def upsample_sub(hi: torch.Tensor, lo: torch.Tensor, mode: str = "bilinear") -> torch.Tensor:
+    """``hi - upsample2x(lo)``, the residual of the pyramid (EulerNet eq. 4-5).
+
+    hi: [N, C, 2H, 2W]; lo: [N, C, H, W]; mode "bilinear" (the numbers of
+    ``F.interpolate(scale_factor=2, mode="bilinear", align_corners=False)``) or "nearest".
+    Returns a contiguous [N, C, 2H, 2W] tensor of hi's dtype.
+    """
+    check_upsample_sub(hi, lo, mode)
+    if _use_kernel(hi):
+        return torch.ops.fasfast.upsample_sub(hi, lo, mode)
+    return reference.upsample_sub(hi, lo, mode)
+
+
+def pool_concat(tensors: Sequence[torch.Tensor], kind: str = "max") -> torch.Tensor:
+    """Pool each input to the smallest input's size and concatenate along channels.
+
+    tensors: non-empty list of [N, C_i, H_i, W_i]; each H_i, W_i is the same integer multiple
+    r_i of the smallest size (h, w); kind "max" or "avg" (kernel = stride = r_i, as
+    ``F.max_pool2d`` / ``F.avg_pool2d``; max ties go to the first element in row-major order).
+    Returns [N, sum C_i, h, w], the inputs in list order (EulerNet eq. 6).
+    """
+    check_pool_concat(tensors, kind)
+    tensors = list(tensors)
+    if _use_kernel(tensors[0]):
+        with_indices = (
+            kind == "max" and torch.is_grad_enabled() and any(t.requires_grad for t in tensors)
+        )
+        return torch.ops.fasfast.pool_concat(tensors, kind, with_indices)[0]
+    return reference.pool_concat(tensors, kind)
+
+
+# --------------------------------------------------------------------------- registrations
+
+if HAS_C:
+
+    @torch.library.register_fake("fasfast::upsample_sub")
+    def _upsample_sub_fake(hi, lo, mode):
+        return hi.new_empty(hi.shape)
+
+    @torch.library.register_fake("fasfast::upsample_sub_backward")
+    def _upsample_sub_backward_fake(grad, mode):
+        n, c, h2, w2 = grad.shape
+        return grad.new_empty((n, c, h2 // 2, w2 // 2))
+
+    @torch.library.register_fake("fasfast::pool_concat")
+    def _pool_concat_fake(tensors, kind, with_indices):
+        h = min(t.shape[2] for t in tensors)
+        w = min(t.shape[3] for t in tensors)
+        ctot = sum(t.shape[1] for t in tensors)
+        n = tensors[0].shape[0]
+        idx_dtype = _index_dtype(max(t.shape[2] // h for t in tensors))
+        out = tensors[0].new_empty((n, ctot, h, w))
+        idx_shape = (n, ctot, h, w) if (with_indices and kind == "max") else (0,)
+        return out, tensors[0].new_empty(idx_shape, dtype=idx_dtype)
+
+    @torch.library.register_fake("fasfast::pool_concat_backward")
+    def _pool_concat_backward_fake(grad, indices, offsets, channels, ratios, kind):
+        n, _, h, w = grad.shape
+        return [grad.new_empty((n, c, h * r, w * r)) for c, r in zip(channels, ratios)]
+
+    def _upsample_sub_setup(ctx, inputs, output):
+        ctx.mode = inputs[2]
+
+    def _upsample_sub_backward(ctx, grad):
+        # d/dhi is the identity: hand grad on as it is (no copy).
+        grad_lo = torch.ops.fasfast.upsample_sub_backward(grad, ctx.mode)
+        return grad, grad_lo, None
+
+    torch.library.register_autograd(
+        "fasfast::upsample_sub", _upsample_sub_backward, setup_context=_upsample_sub_setup
+    )
+
+    def _pool_concat_setup(ctx, inputs, output):
+        tensors, kind, with_indices = inputs
+        ctx.kind = kind
+        ctx.with_indices = with_indices
+        ctx.sizes = [(t.shape[1], t.shape[2]) for t in tensors]
+        ctx.save_for_backward(output[1])
+
+    def _pool_concat_backward(ctx, grad, grad_indices):
+        (indices,) = ctx.saved_tensors
+        h = grad.shape[2]
+        grads: list[torch.Tensor | None] = [None] * len(ctx.sizes)
+        pooled, offsets, channels, ratios = [], [], [], []
+        offset = 0
+        for i, (c, hi) in enumerate(ctx.sizes):
+            r = hi // h
+            if r == 1:  # a plain slice of grad, as torch.cat's backward
+                grads[i] = grad.narrow(1, offset, c)
+            else:
+                pooled.append(i)
+                offsets.append(offset)
+                channels.append(c)
+                ratios.append(r)
+            offset += c
+        if pooled:
+            if ctx.kind == "max" and not ctx.with_indices:
+                raise RuntimeError(
+                    "fasfast::pool_concat was called with with_indices=False, so its max "
+                    "pooling cannot be differentiated; use fasfast.ops.pool_concat"
+                )
+            outs = torch.ops.fasfast.pool_concat_backward(
+                grad, indices, offsets, channels, ratios, ctx.kind
+            )
+            for i, g in zip(pooled, outs):
+                grads[i] = g
+        return grads, None, None
+
+    torch.library.register_autograd(
+        "fasfast::pool_concat", _pool_concat_backward, setup_context=_pool_concat_setup
+    )

@@ -1,0 +1,436 @@
+// CUDA kernels of the residual-pyramid operators (schemas: csrc/pyramid.cpp; per-element
+// math: csrc/pyramid_math.h, the same functions the CPU kernels call).
+//
+// One thread per output element (grid-stride loops), consecutive threads along W so that
+// loads and stores coalesce; the current stream; float32 / float64 / float16 / bfloat16
+// with float32 (float64 for double) arithmetic. 32-bit index arithmetic whenever every
+// tensor fits, 64-bit otherwise. pool_concat handles up to kMaxInputs inputs per launch
+// (their pointers, channel counts, offsets and ratios passed by value) and loops over
+// chunks beyond that.
+//
+// The current stream is taken through c10's device-generic interface (the same
+// cudaStream_t at::cuda::getCurrentCUDAStream() returns): the c10/cuda and ATen/cuda headers
+// need files that CPU builds of torch lack, and this file must compile (nvcc) there too.
+#include <ATen/Dispatch.h>
+#include <ATen/OpMathType.h>
+#include <ATen/ops/empty.h>
+#include <c10/core/DeviceGuard.h>
+#include <c10/core/impl/DeviceGuardImplInterface.h>
+#include <cuda_runtime.h>
+#include <torch/library.h>
+
+#include <algorithm>
+#include <climits>
+#include <string>
+#include <vector>
+
+#include "pyramid_math.h"
+
+namespace fasfast {
+namespace {
+
+using namespace fasfast::pyramid;
+
+constexpr int kThreads = 256;
+constexpr int kMaxInputs = 8;
+
+int64_t blocks_for(int64_t total) {
+  const int64_t b = (total + kThreads - 1) / kThreads;
+  return std::max<int64_t>(1, std::min<int64_t>(b, int64_t(1) << 30));
+}
+
+template <typename index_t>
+__device__ __forceinline__ index_t thread_start() {
+  return static_cast<index_t>(blockIdx.x) * static_cast<index_t>(blockDim.x) +
+         static_cast<index_t>(threadIdx.x);
+}
+
+template <typename index_t>
+__device__ __forceinline__ index_t thread_step() {
+  return static_cast<index_t>(gridDim.x) * static_cast<index_t>(blockDim.x);
+}
+
+int parse_mode(c10::string_view mode) {
+  if (mode == "bilinear") return kBilinear;
+  if (mode == "nearest") return kNearest;
+  TORCH_CHECK(false, "fasfast::upsample_sub: mode must be 'nearest' or 'bilinear', got '",
+              std::string(mode), "'");
+  return 0;
+}
+
+int parse_kind(c10::string_view kind) {
+  if (kind == "max") return kMax;
+  if (kind == "avg") return kAvg;
+  TORCH_CHECK(false, "fasfast::pool_concat: kind must be 'max' or 'avg', got '", std::string(kind),
+              "'");
+  return 0;
+}
+
+// The current CUDA stream of `device` (what at::cuda::getCurrentCUDAStream returns).
+cudaStream_t current_stream(const c10::Device& device) {
+  const c10::Stream s = c10::impl::getDeviceGuardImpl(c10::DeviceType::CUDA)->getStream(device);
+  return static_cast<cudaStream_t>(s.native_handle());
+}
+
+void check_launch(const char* what) {
+  const cudaError_t err = cudaGetLastError();
+  TORCH_CHECK(err == cudaSuccess, what, ": CUDA kernel launch failed: ", cudaGetErrorString(err));
+}
+
+bool fits_int32(int64_t n) { return n < static_cast<int64_t>(INT_MAX); }
+
+// ------------------------------------------------------------------------- upsample_sub
+
+template <typename scalar_t, typename index_t>
+__global__ void upsample_sub_kernel(const scalar_t* __restrict__ hi,
+                                    const scalar_t* __restrict__ lo, scalar_t* __restrict__ out,
+                                    index_t total, index_t h, index_t w, int mode) {
+  using acc_t = at::opmath_type<scalar_t>;
+  const index_t w2 = 2 * w, h2 = 2 * h;
+  for (index_t i = thread_start<index_t>(); i < total; i += thread_step<index_t>()) {
+    const index_t x = i % w2;
+    const index_t t = i / w2;
+    const index_t y = t % h2;
+    const index_t p = t / h2;
+    const acc_t v = upsample_sub_element<acc_t>(static_cast<acc_t>(hi[i]), lo + p * h * w, h, w, y,
+                                                x, mode);
+    out[i] = static_cast<scalar_t>(v);
+  }
+}
+
+template <typename scalar_t, typename index_t>
+__global__ void upsample_sub_backward_kernel(const scalar_t* __restrict__ g,
+                                             scalar_t* __restrict__ grad_lo, index_t total,
+                                             index_t h, index_t w, int mode) {
+  using acc_t = at::opmath_type<scalar_t>;
+  for (index_t i = thread_start<index_t>(); i < total; i += thread_step<index_t>()) {
+    const index_t x = i % w;
+    const index_t t = i / w;
+    const index_t y = t % h;
+    const index_t p = t / h;
+    const acc_t v = upsample_sub_adjoint_element<acc_t>(g + p * 4 * h * w, h, w, y, x, mode);
+    grad_lo[i] = static_cast<scalar_t>(v);
+  }
+}
+
+void check_cuda(const at::Tensor& t, const char* what) {
+  TORCH_CHECK(t.is_cuda(), what, " must be a CUDA tensor, got ", t.device());
+  TORCH_CHECK(t.is_floating_point(), what, " must be floating point, got ", t.scalar_type());
+}
+
+at::Tensor upsample_sub_cuda(const at::Tensor& hi, const at::Tensor& lo, c10::string_view mode) {
+  const int m = parse_mode(mode);
+  check_cuda(hi, "upsample_sub: hi");
+  check_cuda(lo, "upsample_sub: lo");
+  TORCH_CHECK(hi.device() == lo.device(), "upsample_sub: hi and lo are on different devices");
+  TORCH_CHECK(hi.dim() == 4 && lo.dim() == 4, "upsample_sub: hi and lo must be [N, C, H, W]");
+  TORCH_CHECK(hi.scalar_type() == lo.scalar_type(), "upsample_sub: hi and lo dtypes differ");
+  TORCH_CHECK(hi.size(0) == lo.size(0) && hi.size(1) == lo.size(1) &&
+                  hi.size(2) == 2 * lo.size(2) && hi.size(3) == 2 * lo.size(3),
+              "upsample_sub: hi ", hi.sizes(), " must be [N, C, 2H, 2W] for lo ", lo.sizes());
+  const c10::DeviceGuard guard(hi.device());
+  const at::Tensor hc = hi.contiguous();
+  const at::Tensor lc = lo.contiguous();
+  at::Tensor out = at::empty(hi.sizes(), hi.options().memory_format(at::MemoryFormat::Contiguous));
+  const int64_t total = out.numel();
+  if (total == 0) return out;
+  const int64_t h = lo.size(2), w = lo.size(3);
+  const cudaStream_t stream = current_stream(guard.current_device());
+  AT_DISPATCH_FLOATING_TYPES_AND2(at::kHalf, at::kBFloat16, hi.scalar_type(),
+                                  "fasfast::upsample_sub (CUDA)", [&] {
+    if (fits_int32(total)) {
+      upsample_sub_kernel<scalar_t, int32_t><<<blocks_for(total), kThreads, 0, stream>>>(
+          hc.data_ptr<scalar_t>(), lc.data_ptr<scalar_t>(), out.data_ptr<scalar_t>(),
+          static_cast<int32_t>(total), static_cast<int32_t>(h), static_cast<int32_t>(w), m);
+    } else {
+      upsample_sub_kernel<scalar_t, int64_t><<<blocks_for(total), kThreads, 0, stream>>>(
+          hc.data_ptr<scalar_t>(), lc.data_ptr<scalar_t>(), out.data_ptr<scalar_t>(), total, h, w,
+          m);
+    }
+    check_launch("fasfast::upsample_sub");
+  });
+  return out;
+}
+
+at::Tensor upsample_sub_backward_cuda(const at::Tensor& grad, c10::string_view mode) {
+  const int m = parse_mode(mode);
+  check_cuda(grad, "upsample_sub_backward: grad");
+  TORCH_CHECK(grad.dim() == 4 && grad.size(2) % 2 == 0 && grad.size(3) % 2 == 0,
+              "upsample_sub_backward: grad must be [N, C, 2H, 2W], got ", grad.sizes());
+  const c10::DeviceGuard guard(grad.device());
+  const at::Tensor gc = grad.contiguous();
+  const int64_t h = grad.size(2) / 2, w = grad.size(3) / 2;
+  at::Tensor out = at::empty({grad.size(0), grad.size(1), h, w}, grad.options());
+  const int64_t total = out.numel();
+  if (total == 0) return out;
+  const cudaStream_t stream = current_stream(guard.current_device());
+  AT_DISPATCH_FLOATING_TYPES_AND2(at::kHalf, at::kBFloat16, grad.scalar_type(),
+                                  "fasfast::upsample_sub_backward (CUDA)", [&] {
+    if (fits_int32(gc.numel())) {
+      upsample_sub_backward_kernel<scalar_t, int32_t><<<blocks_for(total), kThreads, 0, stream>>>(
+          gc.data_ptr<scalar_t>(), out.data_ptr<scalar_t>(), static_cast<int32_t>(total),
+          static_cast<int32_t>(h), static_cast<int32_t>(w), m);
+    } else {
+      upsample_sub_backward_kernel<scalar_t, int64_t><<<blocks_for(total), kThreads, 0, stream>>>(
+          gc.data_ptr<scalar_t>(), out.data_ptr<scalar_t>(), total, h, w, m);
+    }
+    check_launch("fasfast::upsample_sub_backward");
+  });
+  return out;
+}
+
+// -------------------------------------------------------------------------- pool_concat
+
+// Up to kMaxInputs inputs of one launch, passed by value. Channel offsets are relative to
+// the launch's first output channel `c0`.
+struct PoolSegments {
+  const void* in[kMaxInputs];
+  void* grad_in[kMaxInputs];
+  int64_t chan[kMaxInputs];
+  int64_t off[kMaxInputs + 1];  // off[count] = channels of the launch
+  int64_t start[kMaxInputs + 1];  // backward: first element of each input (prefix of numel)
+  int ratio[kMaxInputs];
+  int count;
+};
+
+template <typename scalar_t, typename idx_t, typename index_t>
+__global__ void pool_concat_kernel(PoolSegments seg, scalar_t* __restrict__ out,
+                                   idx_t* __restrict__ idx, index_t total, index_t ctot, index_t c0,
+                                   index_t h, index_t w, int kind) {
+  using acc_t = at::opmath_type<scalar_t>;
+  const index_t cl = static_cast<index_t>(seg.off[seg.count]);
+  for (index_t i = thread_start<index_t>(); i < total; i += thread_step<index_t>()) {
+    const index_t x = i % w;
+    index_t t = i / w;
+    const index_t y = t % h;
+    t /= h;
+    const index_t c = t % cl;
+    const index_t n = t / cl;
+    int e = 0;
+    while (e + 1 < seg.count && c >= static_cast<index_t>(seg.off[e + 1])) ++e;
+    const int r = seg.ratio[e];
+    const index_t ck = static_cast<index_t>(seg.chan[e]);
+    const index_t wk = w * r;
+    const index_t plane = n * ck + (c - static_cast<index_t>(seg.off[e]));
+    const scalar_t* in =
+        static_cast<const scalar_t*>(seg.in[e]) + (plane * (h * r) + y * r) * wk + x * r;
+    const index_t o = ((n * ctot + c0 + c) * h + y) * w + x;
+    if (kind == kMax) {
+      acc_t best;
+      int arg;
+      max_window<acc_t>(in, wk, r, best, arg);
+      out[o] = static_cast<scalar_t>(best);
+      if (idx != nullptr) idx[o] = static_cast<idx_t>(arg);
+    } else {
+      out[o] = static_cast<scalar_t>(avg_window<acc_t>(in, wk, r));
+    }
+  }
+}
+
+// One thread per input-gradient element of the launch's inputs (concatenated).
+template <typename scalar_t, typename idx_t, typename index_t>
+__global__ void pool_concat_backward_kernel(PoolSegments seg, const scalar_t* __restrict__ g,
+                                            const idx_t* __restrict__ idx, index_t total,
+                                            index_t ctot, index_t h, index_t w, int kind) {
+  using acc_t = at::opmath_type<scalar_t>;
+  for (index_t i = thread_start<index_t>(); i < total; i += thread_step<index_t>()) {
+    int e = 0;
+    while (e + 1 < seg.count && i >= static_cast<index_t>(seg.start[e + 1])) ++e;
+    const index_t local = i - static_cast<index_t>(seg.start[e]);
+    const int r = seg.ratio[e];
+    const index_t ck = static_cast<index_t>(seg.chan[e]);
+    const index_t wk = w * r, hk = h * r;
+    const index_t xx = local % wk;
+    index_t t = local / wk;
+    const index_t yy = t % hk;
+    t /= hk;
+    const index_t c = t % ck;
+    const index_t n = t / ck;
+    const index_t o = ((n * ctot + static_cast<index_t>(seg.off[e]) + c) * h + yy / r) * w + xx / r;
+    const acc_t go = static_cast<acc_t>(g[o]);
+    acc_t v;
+    if (kind == kMax && r > 1) {
+      v = max_route<acc_t>(go, static_cast<int>(idx[o]), static_cast<int>((yy % r) * r + xx % r));
+    } else if (kind == kMax) {
+      v = go;
+    } else {
+      v = avg_route<acc_t>(go, r);
+    }
+    static_cast<scalar_t*>(seg.grad_in[e])[local] = static_cast<scalar_t>(v);
+  }
+}
+
+std::tuple<at::Tensor, at::Tensor> pool_concat_cuda(at::TensorList tensors, c10::string_view kind,
+                                                    bool with_indices) {
+  const int k = parse_kind(kind);
+  TORCH_CHECK(!tensors.empty(), "fasfast::pool_concat: needs a non-empty list of tensors");
+  std::vector<at::Tensor> ts;
+  for (const auto& t : tensors) {
+    check_cuda(t, "pool_concat: tensors");
+    TORCH_CHECK(t.dim() == 4, "fasfast::pool_concat: every tensor must be [N, C, H, W], got ",
+                t.sizes());
+  }
+  int64_t n = tensors[0].size(0), h = INT64_MAX, w = INT64_MAX, ctot = 0, max_ratio = 1;
+  for (const auto& t : tensors) {
+    TORCH_CHECK(t.size(0) == n, "fasfast::pool_concat: batch sizes differ");
+    TORCH_CHECK(t.scalar_type() == tensors[0].scalar_type() && t.device() == tensors[0].device(),
+                "fasfast::pool_concat: tensors must share dtype and device");
+    h = std::min(h, t.size(2));
+    w = std::min(w, t.size(3));
+  }
+  TORCH_CHECK(h > 0 && w > 0, "fasfast::pool_concat: empty spatial size");
+  const c10::DeviceGuard guard(tensors[0].device());
+  std::vector<int64_t> ratios, offsets;
+  bool small = true;
+  for (const auto& t : tensors) {
+    const int64_t r = t.size(2) / h;
+    TORCH_CHECK(t.size(2) == r * h && t.size(3) == r * w, "fasfast::pool_concat: size ",
+                t.size(2), "x", t.size(3),
+                " is not the same integer multiple of the smallest size ", h, "x", w);
+    ts.push_back(t.contiguous());
+    ratios.push_back(r);
+    offsets.push_back(ctot);
+    ctot += t.size(1);
+    max_ratio = std::max(max_ratio, r);
+    small = small && fits_int32(t.numel());
+  }
+  const auto opts = tensors[0].options();
+  const auto idx_dtype = max_ratio <= 16 ? at::kByte : at::kInt;
+  at::Tensor out = at::empty({n, ctot, h, w}, opts);
+  const bool want_idx = with_indices && k == kMax;
+  at::Tensor idx = at::empty(want_idx ? at::IntArrayRef({n, ctot, h, w}) : at::IntArrayRef({0}),
+                             opts.dtype(idx_dtype));
+  if (out.numel() == 0) return {out, idx};
+  small = small && fits_int32(out.numel());
+  const cudaStream_t stream = current_stream(guard.current_device());
+  AT_DISPATCH_FLOATING_TYPES_AND2(at::kHalf, at::kBFloat16, out.scalar_type(),
+                                  "fasfast::pool_concat (CUDA)", [&] {
+    auto launch = [&](auto* ip, auto index_tag) {
+      using idx_t = std::remove_pointer_t<decltype(ip)>;
+      using index_t = decltype(index_tag);
+      for (size_t first = 0; first < ts.size(); first += kMaxInputs) {
+        PoolSegments seg{};
+        seg.count = static_cast<int>(std::min<size_t>(kMaxInputs, ts.size() - first));
+        int64_t cl = 0;
+        for (int e = 0; e < seg.count; ++e) {
+          const auto& t = ts[first + e];
+          seg.in[e] = t.data_ptr<scalar_t>();
+          seg.chan[e] = t.size(1);
+          seg.ratio[e] = static_cast<int>(ratios[first + e]);
+          seg.off[e] = cl;
+          cl += t.size(1);
+        }
+        seg.off[seg.count] = cl;
+        const int64_t total = n * cl * h * w;
+        if (total == 0) continue;
+        pool_concat_kernel<scalar_t, idx_t, index_t><<<blocks_for(total), kThreads, 0, stream>>>(
+            seg, out.data_ptr<scalar_t>(), ip, static_cast<index_t>(total),
+            static_cast<index_t>(ctot), static_cast<index_t>(offsets[first]),
+            static_cast<index_t>(h), static_cast<index_t>(w), k);
+        check_launch("fasfast::pool_concat");
+      }
+    };
+    auto with_index_type = [&](auto* ip) {
+      if (small) {
+        launch(ip, int32_t{});
+      } else {
+        launch(ip, int64_t{});
+      }
+    };
+    if (!want_idx) {
+      with_index_type(static_cast<uint8_t*>(nullptr));
+    } else if (idx_dtype == at::kByte) {
+      with_index_type(idx.data_ptr<uint8_t>());
+    } else {
+      with_index_type(idx.data_ptr<int32_t>());
+    }
+  });
+  return {out, idx};
+}
+
+std::vector<at::Tensor> pool_concat_backward_cuda(const at::Tensor& grad, const at::Tensor& indices,
+                                                  at::IntArrayRef offsets, at::IntArrayRef channels,
+                                                  at::IntArrayRef ratios, c10::string_view kind) {
+  const int k = parse_kind(kind);
+  check_cuda(grad, "pool_concat_backward: grad");
+  TORCH_CHECK(grad.dim() == 4, "pool_concat_backward: grad must be [N, C, h, w]");
+  TORCH_CHECK(offsets.size() == channels.size() && offsets.size() == ratios.size(),
+              "pool_concat_backward: offsets, channels and ratios must have the same length");
+  const c10::DeviceGuard guard(grad.device());
+  const at::Tensor gc = grad.contiguous();
+  const int64_t n = grad.size(0), ctot = grad.size(1), h = grad.size(2), w = grad.size(3);
+  bool need_idx = false;
+  bool small = fits_int32(gc.numel());
+  std::vector<at::Tensor> outs;
+  for (size_t e = 0; e < ratios.size(); ++e) {
+    TORCH_CHECK(ratios[e] >= 1 && offsets[e] >= 0 && offsets[e] + channels[e] <= ctot,
+                "pool_concat_backward: entry ", e, " does not fit grad ", grad.sizes());
+    need_idx = need_idx || (k == kMax && ratios[e] > 1);
+    outs.push_back(at::empty({n, channels[e], h * ratios[e], w * ratios[e]}, grad.options()));
+  }
+  if (need_idx) {
+    TORCH_CHECK(indices.sizes() == grad.sizes(),
+                "pool_concat_backward: max pooling needs the indices of the forward (shape ",
+                grad.sizes(), "), got ", indices.sizes());
+    TORCH_CHECK(indices.device() == grad.device() &&
+                    (indices.scalar_type() == at::kByte || indices.scalar_type() == at::kInt),
+                "pool_concat_backward: indices must be uint8 or int32 on grad's device");
+  }
+  const at::Tensor ic = need_idx ? indices.contiguous() : indices;
+  const cudaStream_t stream = current_stream(guard.current_device());
+  AT_DISPATCH_FLOATING_TYPES_AND2(at::kHalf, at::kBFloat16, grad.scalar_type(),
+                                  "fasfast::pool_concat_backward (CUDA)", [&] {
+    auto launch = [&](const auto* ip, auto index_tag) {
+      using idx_t = std::remove_const_t<std::remove_pointer_t<decltype(ip)>>;
+      using index_t = decltype(index_tag);
+      for (size_t first = 0; first < outs.size(); first += kMaxInputs) {
+        PoolSegments seg{};
+        seg.count = static_cast<int>(std::min<size_t>(kMaxInputs, outs.size() - first));
+        int64_t total = 0;
+        for (int e = 0; e < seg.count; ++e) {
+          const auto& gi = outs[first + e];
+          seg.grad_in[e] = gi.data_ptr<scalar_t>();
+          seg.chan[e] = channels[first + e];
+          seg.off[e] = offsets[first + e];
+          seg.ratio[e] = static_cast<int>(ratios[first + e]);
+          seg.start[e] = total;
+          total += gi.numel();
+        }
+        seg.start[seg.count] = total;
+        if (total == 0) continue;
+        pool_concat_backward_kernel<scalar_t, idx_t, index_t>
+            <<<blocks_for(total), kThreads, 0, stream>>>(
+                seg, gc.data_ptr<scalar_t>(), ip, static_cast<index_t>(total),
+                static_cast<index_t>(ctot), static_cast<index_t>(h), static_cast<index_t>(w), k);
+        check_launch("fasfast::pool_concat_backward");
+      }
+    };
+    int64_t all = 0;
+    for (const auto& gi : outs) all += gi.numel();
+    auto with_index_type = [&](const auto* ip) {
+      if (small && fits_int32(all)) {
+        launch(ip, int32_t{});
+      } else {
+        launch(ip, int64_t{});
+      }
+    };
+    if (!need_idx) {
+      with_index_type(static_cast<const uint8_t*>(nullptr));
+    } else if (ic.scalar_type() == at::kByte) {
+      with_index_type(ic.data_ptr<uint8_t>());
+    } else {
+      with_index_type(ic.data_ptr<int32_t>());
+    }
+  });
+  return outs;
+}
+
+}  // namespace
+}  // namespace fasfast
+
+TORCH_LIBRARY_IMPL(fasfast, CUDA, m) {
+  m.impl("upsample_sub", &fasfast::upsample_sub_cuda);
+  m.impl("upsample_sub_backward", &fasfast::upsample_sub_backward_cuda);
+  m.impl("pool_concat", &fasfast::pool_concat_cuda);
+  m.impl("pool_concat_backward", &fasfast::pool_concat_backward_cuda);
+}
