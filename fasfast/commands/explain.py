@@ -1,4 +1,10 @@
-"""``fasfast explain`` (not implemented yet)."""
+"""``fasfast explain CHECKPOINT VIDEO --out DIR``: Grad-CAM of EulerNet's stages on a video.
+
+Writes, for the first windows of the video (T frames, ``interval`` apart, face-cropped as in
+training): one overlay PNG per frame and layer (stage 1-3 after their FCAM, the residual
+pyramid) plus the predicted map, and ``gradcam.png``, a grid like the EulerNet paper's
+Fig. 8 (one row per checkpoint when ``--compare`` adds models, e.g. without FCAM / pyramid).
+"""
 
 from __future__ import annotations
 
@@ -7,9 +13,64 @@ import sys
 
 
 def add_arguments(parser: argparse.ArgumentParser) -> None:
-    pass
+    parser.add_argument("checkpoint", help="EulerNet checkpoint (fasfast train)")
+    parser.add_argument("video", help="video to explain")
+    parser.add_argument("--out", required=True, help="output folder")
+    parser.add_argument("--compare", nargs="*", default=[], metavar="CKPT",
+                        help="more EulerNet checkpoints: extra rows of the comparison figure")
+    parser.add_argument("--windows", type=int, default=1, help="windows to explain (1)")
+    parser.add_argument("--interval", type=int, default=3, help="frames between sequence frames")
+    parser.add_argument("--layers", default="fcam1,fcam2,fcam3,pyramid",
+                        help="module names to explain (default fcam1,fcam2,fcam3,pyramid)")
+    parser.add_argument("--target", choices=("score", "attack", "predicted"), default="score",
+                        help="what to explain: the live score (default), 1 - score, or the "
+                             "predicted class")
+    parser.add_argument("--device", default="cpu")
 
 
 def run(args: argparse.Namespace) -> int:
-    print("fasfast explain: not implemented yet", file=sys.stderr)
-    return 2
+    import json
+    from pathlib import Path
+
+    from fasfast.diagnostics.gradcam import GradCAM, comparison_figure, write_overlays
+    from fasfast.diagnostics.inputs import video_sequences
+    from fasfast.engine import CheckpointError, load_model
+
+    out = Path(args.out)
+    layers = [s.strip() for s in args.layers.split(",") if s.strip()]
+    try:
+        models = []
+        for ck in [args.checkpoint, *args.compare]:
+            model, meta = load_model(ck, args.device)
+            if meta.get("kind") != "eulernet":
+                raise ValueError(f"{ck} holds a {meta.get('kind')} model; Grad-CAM needs EulerNet")
+            models.append((Path(ck), model))
+        cfg = models[0][1].config
+        x, starts = video_sequences(args.video, cfg.image_size, cfg.frames, args.interval,
+                                    args.windows)
+        x = x.to(args.device)
+        rows, summary = {}, {"video": str(args.video), "windows": starts, "models": []}
+        for k, (ck, model) in enumerate(models):
+            if model.config.image_size != cfg.image_size or model.config.frames != cfg.frames:
+                raise ValueError(f"{ck}: input size / frames differ from {models[0][0]}")
+            res = GradCAM(model, layers, args.target)(x)
+            c = model.config
+            tag = (f"({chr(97 + k % 26)}) {ck.parent.name or ck.stem}\nlabel={c.label}\n"
+                   f"FCAM {'on' if c.use_fcam else 'off'}, "
+                   f"pyramid {'on' if c.use_pyramid else 'off'}")
+            frames = x.detach().cpu().permute(0, 1, 3, 4, 2).numpy()
+            for w in range(x.shape[0]):
+                write_overlays(out / f"model{k}" / f"window{starts[w]}", frames[w], res, index=w)
+            rows[tag] = (res, 0, 0)
+            summary["models"].append({"checkpoint": str(ck), "config": c.to_dict(),
+                                      "scores": [float(s) for s in res.scores]})
+        fig = comparison_figure(out / "gradcam.png", frames[0][0], rows)
+        (out / "gradcam.json").write_text(json.dumps(summary, indent=2))
+        print(f"wrote {fig} and overlays under {out}")
+        for m in summary["models"]:
+            print(f"  {m['checkpoint']}: sequence scores "
+                  + ", ".join(f"{s:.3f}" for s in m["scores"]))
+    except (FileNotFoundError, ValueError, CheckpointError) as e:
+        print(f"fasfast explain: error: {e}", file=sys.stderr)
+        return 2
+    return 0

@@ -1,15 +1,135 @@
-"""``fasfast reproduce`` (not implemented yet)."""
+"""``fasfast reproduce {ablation,augmentation,thresholds}``: the papers' experiments re-run.
+
+- ``ablation``: EulerNet presets baseline, C1..C5 (paper 003, Table I, Fig. 7)
+- ``augmentation``: ConvNeXt-V2 with / without down-sampling and blur on a cross-domain
+  split (paper 000, Tables 1-6)
+- ``thresholds``: thresholds chosen on train, applied to dev (paper 000, Table 7, Fig. 7)
+
+Each writes ``<out>/REPORT.md`` with the tables, PNG figures and a plain statement of where
+the result agrees or disagrees with the paper. Budgets: ``--quick`` fits a 2-core CPU (a few
+minutes each), ``--tiny`` is for CI (seconds, numbers meaningless), the default is the full
+GPU budget. Without ``--data`` a synthetic data set is generated under ``<work>/data``.
+"""
 
 from __future__ import annotations
 
 import argparse
 import sys
 
+EXPERIMENTS = ("ablation", "augmentation", "thresholds")
+
+
+def _common(p: argparse.ArgumentParser, name: str) -> None:
+    b = p.add_mutually_exclusive_group()
+    b.add_argument("--quick", dest="budget", action="store_const", const="quick",
+                   help="CPU budget: small images, few epochs (a few minutes)")
+    b.add_argument("--tiny", dest="budget", action="store_const", const="tiny",
+                   help="CI budget: seconds; checks the pipeline, numbers are meaningless")
+    b.add_argument("--full", dest="budget", action="store_const", const="full",
+                   help="the full budget (default; meant for a GPU)")
+    p.set_defaults(budget="full")
+    p.add_argument("--out", default=f"runs/reproduce/{name}", help="report folder")
+    p.add_argument("--work", default=None,
+                   help="folder for data, checkpoints and caches (default <out>/work)")
+    p.add_argument("--data", default=None,
+                   help="OULU-NPU-shaped data root (default: generate synthetic data)")
+    p.add_argument("--seed", type=int, default=0)
+    p.add_argument("--epochs", type=int, default=None, help="override the budget's epochs")
+    p.add_argument("--subjects", type=int, default=None,
+                   help="synthetic subjects (override the budget)")
+    p.add_argument("--workers", type=int, default=None, help="data loader workers")
+    p.add_argument("--no-progress", dest="progress", action="store_false",
+                   help="no progress bars")
+
 
 def add_arguments(parser: argparse.ArgumentParser) -> None:
-    pass
+    parser.formatter_class = argparse.RawDescriptionHelpFormatter
+    parser.epilog = (
+        "examples:\n"
+        "  fasfast reproduce ablation --quick --out docs/reproduce/ablation\n"
+        "  fasfast reproduce augmentation --quick\n"
+        "  fasfast reproduce thresholds --checkpoint runs/x/best.pt --data data/oulu\n"
+    )
+    sub = parser.add_subparsers(dest="experiment", metavar="EXPERIMENT")
+    p = sub.add_parser("ablation", help="EulerNet Table I ablation + Fig. 7 curves")
+    _common(p, "ablation")
+    p.add_argument("--seeds", type=int, default=None, help="seeds per preset (override)")
+    p.add_argument("--presets", default="C1,C2,C3,C4,C5,baseline",
+                   help="comma-separated presets (default all of Table I)")
+    p = sub.add_parser("augmentation", help="down-sampling / blur on a cross-domain split")
+    _common(p, "augmentation")
+    p.add_argument("--protocols", default="p2.1,p2.2", help="p2.1 and/or p2.2")
+    p.add_argument("--variants", default="orig,down,blur,extend",
+                   help="comma-separated from orig, down, blur, extend")
+    p.add_argument("--model", default=None, help="timm classifier (override the budget)")
+    p = sub.add_parser("thresholds", help="Table 7: thresholds from train applied to dev")
+    _common(p, "thresholds")
+    p.add_argument("--checkpoint", default=None,
+                   help="trained checkpoint (default: train a small EulerNet first)")
+    p.add_argument("--dataset", default="oulu", help="oulu | uniattack | list")
+    p.add_argument("--protocol", default="1")
+    p.add_argument("--level", default=None, choices=("frame", "sequence", "video"),
+                   help="score level (default: sequence for EulerNet, frame for classifiers)")
+    p.add_argument("--center", default="balance",
+                   choices=("mean", "median", "balance", "weighted_balance"))
+
+
+def _split(text: str) -> tuple[str, ...]:
+    return tuple(s.strip() for s in text.split(",") if s.strip())
 
 
 def run(args: argparse.Namespace) -> int:
-    print("fasfast reproduce: not implemented yet", file=sys.stderr)
-    return 2
+    if getattr(args, "experiment", None) not in EXPERIMENTS:
+        print("fasfast reproduce: choose an experiment: " + ", ".join(EXPERIMENTS),
+              file=sys.stderr)
+        return 2
+    from pathlib import Path
+
+    from fasfast.reproduce.report import get_budget
+
+    over = {"epochs": args.epochs, "subjects": args.subjects, "workers": args.workers}
+    if args.experiment == "augmentation":
+        over["cls_epochs"] = over.pop("epochs")
+        over["cls_model"] = args.model
+    if args.experiment == "ablation":
+        over["seeds"] = args.seeds
+    try:
+        budget = get_budget(args.budget, **over)
+        if args.budget == "full":
+            import torch
+
+            if not torch.cuda.is_available():
+                print("note: the full budget is meant for a GPU; use --quick on a CPU",
+                      file=sys.stderr)
+        out = Path(args.out)
+        work = Path(args.work) if args.work else None
+        common = dict(data=args.data, work=work, seed=args.seed, progress=args.progress)
+        if args.experiment == "ablation":
+            from fasfast.reproduce.ablation import PRESETS, run_ablation
+
+            presets = _split(args.presets)
+            bad = [p for p in presets if p not in PRESETS]
+            if bad or not presets:
+                raise ValueError(f"unknown preset(s) {bad}; choose from {PRESETS}")
+            run_ablation(out, budget, presets=presets, **common)
+        elif args.experiment == "augmentation":
+            from fasfast.reproduce.augmentation import PROTOCOLS, VARIANTS, run_augmentation
+
+            protocols, variants = _split(args.protocols), _split(args.variants)
+            bad = [p for p in protocols if p not in PROTOCOLS] + [
+                v for v in variants if v not in VARIANTS]
+            if bad or not protocols or not variants:
+                raise ValueError(f"unknown protocol / variant {bad}; protocols {tuple(PROTOCOLS)}"
+                                 f", variants {VARIANTS}")
+            run_augmentation(out, budget, protocols=protocols, variants=variants, **common)
+        else:
+            from fasfast.reproduce.thresholds import run_thresholds
+
+            run_thresholds(out, budget, checkpoint=args.checkpoint, dataset=args.dataset,
+                           protocol=args.protocol, level=args.level, center=args.center,
+                           **common)
+    except (FileNotFoundError, ValueError) as e:
+        print(f"fasfast reproduce {args.experiment}: error: {e}", file=sys.stderr)
+        return 2
+    print(f"report: {Path(args.out) / 'REPORT.md'}")
+    return 0

@@ -1,0 +1,33 @@
+"""Re-runs of the papers' experiments on synthetic (or your own) data.
+
+- :func:`run_ablation` (``fasfast reproduce ablation``): EulerNet Table I + Fig. 7
+- :func:`run_augmentation` (``fasfast reproduce augmentation``): paper 000 Tables 1-6
+- :func:`run_thresholds` (``fasfast reproduce thresholds``): paper 000 Table 7 + Fig. 7
+
+Each writes ``<out>/REPORT.md`` (tables, figures, and where the synthetic result agrees or
+disagrees with the paper), ``results.json`` and PNG figures. Budgets: :data:`BUDGETS`
+("tiny" for CI, "quick" for a CPU, "full" for a GPU).
+"""
+
+from __future__ import annotations
+
+from fasfast.reproduce.report import BUDGETS, Budget, get_budget
+
+__all__ = ["BUDGETS", "Budget", "get_budget", "run_ablation", "run_augmentation",
+           "run_thresholds"]
+
+
+def __getattr__(name: str):
+    if name == "run_ablation":
+        from fasfast.reproduce.ablation import run_ablation
+
+        return run_ablation
+    if name == "run_augmentation":
+        from fasfast.reproduce.augmentation import run_augmentation
+
+        return run_augmentation
+    if name == "run_thresholds":
+        from fasfast.reproduce.thresholds import run_thresholds
+
+        return run_thresholds
+    raise AttributeError(name)

@@ -1,0 +1,127 @@
+"""Grad-CAM on EulerNet: shapes, non-constant maps, an autograd oracle, overlays, errors."""
+
+from __future__ import annotations
+
+import numpy as np
+import pytest
+import torch
+import torch.nn.functional as F
+
+from fasfast.diagnostics.gradcam import (
+    DEFAULT_LAYERS,
+    GradCAM,
+    comparison_figure,
+    overlay,
+    write_overlays,
+)
+from fasfast.models import EulerNet, EulerNetConfig
+
+S = 32
+
+
+def _model(preset="baseline", fused=False):
+    torch.manual_seed(0)
+    cfg = EulerNetConfig.preset(preset, image_size=S, widths=(8, 12, 8), fused=fused)
+    return EulerNet(cfg).eval()
+
+
+def _input(b=2):
+    g = torch.Generator().manual_seed(3)
+    return torch.rand(b, 4, 3, S, S, generator=g)
+
+
+@pytest.mark.parametrize("preset", ["baseline", "C2"])  # C2: no FCAM, no pyramid
+def test_maps_have_input_size_and_are_not_constant(preset):
+    model, x = _model(preset), _input()
+    res = GradCAM(model)(x)
+    # The ReLU of Grad-CAM keeps the evidence FOR the target only: where a layer holds none
+    # for "live", it holds evidence for "attack" (the opposite gradient), so one of the two
+    # maps of every layer and frame carries spatial structure.
+    opp = GradCAM(model, target="attack")(x)
+    assert set(res.cams) == set(DEFAULT_LAYERS)
+    informative = 0
+    for name, cam in res.cams.items():
+        assert cam.shape == (2, 4, S, S), name
+        assert cam.min() >= 0 and cam.max() <= 1
+        for b in range(2):
+            for t in range(4):
+                pair = (cam[b, t], opp.cams[name][b, t])
+                best = max(pair, key=lambda c: c.std())
+                assert best.std() > 1e-2, (name, b, t)  # not constant
+                assert best.max() == pytest.approx(1.0) and best.min() == pytest.approx(0.0)
+                informative += int(cam[b, t].std() > 1e-2)
+                assert res.constant[name][b, t] == (cam[b, t].std() == 0)
+    assert informative > 0
+    assert res.native == {"fcam1": (16, 16), "fcam2": (8, 8), "fcam3": (4, 4), "pyramid": (4, 4)}
+    assert res.pred.shape == (2, 4, S, S) and res.scores.shape == (2,)
+
+
+def test_matches_autograd_oracle_without_hooks():
+    model = _model()
+    x = _input(1)
+    res = GradCAM(model, layers=("fcam2",))(x)
+    # Oracle: recompute the forward by hand and take the gradient of the score w.r.t. fcam2's output.
+    xn = (x.reshape(4, 3, S, S) - model.mean) / model.std
+    a1 = model.fcam1(model.stage1(model.stem(xn)))
+    a2 = model.fcam2(model.stage2(a1))
+    a3 = model.fcam3(model.stage3(a2))
+    maps = torch.sigmoid(model.head(model.pyramid(a1, a2, a3)))
+    (g,) = torch.autograd.grad(maps.mean(), a2)
+    cam = torch.relu((g.mean(dim=(2, 3), keepdim=True) * a2).sum(1, keepdim=True))
+    cam = F.interpolate(cam, size=(S, S), mode="bilinear", align_corners=False)[:, 0].detach().double()
+    lo = cam.flatten(1).min(1).values.view(-1, 1, 1)
+    hi = cam.flatten(1).max(1).values.view(-1, 1, 1)
+    rng_ = (hi - lo).numpy()
+    ref = np.where(rng_ > 0, (cam - lo).numpy() / np.where(rng_ > 0, rng_, 1), 0.0)
+    assert (rng_ > 0).any()  # at least one informative frame is compared
+    np.testing.assert_allclose(res.cams["fcam2"][0], ref, atol=1e-4)
+    assert res.scores[0] == pytest.approx(float(maps.mean().detach()), rel=1e-5)
+
+
+def test_sequences_in_a_batch_are_independent():
+    model = _model()
+    x = _input(2)
+    both = GradCAM(model)(x)
+    one = GradCAM(model)(x[1:])
+    for name in both.cams:
+        np.testing.assert_allclose(both.cams[name][1], one.cams[name][0], atol=1e-4)
+
+
+def test_model_left_in_its_mode_and_without_hooks():
+    model = _model().train()
+    GradCAM(model)(_input(1))
+    assert model.training
+    assert all(not m._forward_hooks for m in model.modules())
+
+
+def test_overlays_and_figure_are_written(tmp_path):
+    model = _model()
+    x = _input(1)
+    res = GradCAM(model)(x)
+    frames = x[0].permute(0, 2, 3, 1).numpy()
+    paths = write_overlays(tmp_path / "ov", frames, res)
+    assert len(paths) == 4 * (len(DEFAULT_LAYERS) + 1) and all(p.stat().st_size > 0 for p in paths)
+    import cv2
+
+    img = cv2.imread(str(paths[0]))
+    assert img.shape == (S, S, 3)
+    fig = comparison_figure(tmp_path / "fig8.png", frames[0], {"ours": (res, 0, 0), "again": (res, 0, 1)})
+    assert fig.stat().st_size > 1000
+
+
+def test_overlay_blends_heat_over_frame(rng):
+    frame = rng.integers(0, 256, (8, 8, 3), dtype=np.uint8)
+    cam = rng.random((8, 8))
+    out = overlay(frame, cam, weight=0.0)
+    np.testing.assert_array_equal(out, frame)
+    assert not np.array_equal(overlay(frame, cam, weight=0.5), frame)
+    with pytest.raises(ValueError, match="differ in size"):
+        overlay(frame, cam[:4])
+
+
+def test_bad_layer_and_input_raise():
+    model = _model()
+    with pytest.raises(ValueError, match="no module"):
+        GradCAM(model, layers=("stage9",))
+    with pytest.raises(ValueError, match=r"\[B, T, 3, S, S\]"):
+        GradCAM(model)(torch.rand(4, 3, S, S))
