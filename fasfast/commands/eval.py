@@ -1,15 +1,47 @@
-"""``fasfast eval`` (not implemented yet)."""
+"""``fasfast eval``: score splits with a checkpoint, thresholds on dev applied to test."""
 
 from __future__ import annotations
 
 import argparse
-import sys
 
 
 def add_arguments(parser: argparse.ArgumentParser) -> None:
-    pass
+    parser.add_argument("checkpoint", help="checkpoint (.pt) written by fasfast train")
+    parser.add_argument("--data-root", "--root", dest="data_root", required=True,
+                        help="data set root")
+    parser.add_argument("--dataset", default="oulu", choices=("oulu", "uniattack", "list"))
+    parser.add_argument("--protocol", default="1")
+    parser.add_argument("--select-split", default="dev",
+                        help="split the thresholds are chosen on (default dev)")
+    parser.add_argument("--apply-split", default="test",
+                        help="split they are applied to (default test; 'none' for none)")
+    parser.add_argument("--level", default="video", choices=("frame", "sequence", "video"),
+                        help="score level of the thresholds and the report (default video)")
+    parser.add_argument("--out", default=None, help="output folder (default <ckpt dir>/eval)")
+    parser.add_argument("--batch-size", type=int, default=16)
+    parser.add_argument("--workers", "-j", type=int, default=2)
+    parser.add_argument("--device", default="auto")
+    parser.add_argument("--amp", action=argparse.BooleanOptionalAction, default=True)
+    parser.add_argument("--limit", type=int, default=0, help="at most N videos per split")
+    parser.add_argument("--cache-dir", default=None)
+    parser.add_argument("--center", default="balance",
+                        help="centre of the score domains (mean|median|balance|weighted_balance)")
+    parser.add_argument("--title", default=None)
+    parser.add_argument("--no-progress", action="store_true")
 
 
 def run(args: argparse.Namespace) -> int:
-    print("fasfast eval: not implemented yet", file=sys.stderr)
-    return 2
+    from pathlib import Path
+
+    from fasfast.engine.evaluate import evaluate
+
+    out = args.out or str(Path(args.checkpoint).resolve().parent / "eval")
+    apply_split = None if str(args.apply_split).lower() == "none" else args.apply_split
+    evaluate(
+        args.checkpoint, args.data_root, args.protocol, args.select_split, apply_split, out,
+        dataset=args.dataset, level=args.level, batch_size=args.batch_size,
+        workers=args.workers, device=args.device, amp=args.amp, limit=args.limit,
+        cache_dir=args.cache_dir, center=args.center, title=args.title,
+        progress=not args.no_progress,
+    )
+    return 0

@@ -1,15 +1,49 @@
-"""``fasfast predict`` (not implemented yet)."""
+"""``fasfast predict``: live-or-attack decisions with scores for unlabeled inputs."""
 
 from __future__ import annotations
 
 import argparse
-import sys
 
 
 def add_arguments(parser: argparse.ArgumentParser) -> None:
-    pass
+    parser.add_argument("inputs", nargs="+", metavar="INPUT",
+                        help="videos, image folders (frames of one clip), folders of videos, "
+                        "or images")
+    parser.add_argument("--checkpoint", "-c", required=True, help="checkpoint (.pt)")
+    group = parser.add_mutually_exclusive_group()
+    group.add_argument("--threshold", type=float, default=None,
+                       help="decision threshold (live iff score >= threshold)")
+    group.add_argument("--threshold-from", default=None, metavar="REPORT",
+                       help="summary.json / table7.json of fasfast eval, or a report.json / "
+                       "report folder of fasfast analyze")
+    parser.add_argument("--method", default="balance",
+                        help="which threshold of --threshold-from (default balance; e.g. acer, "
+                        "cross, fake_border, live_border)")
+    parser.add_argument("--per-image", action="store_true",
+                        help="decide every image of an image folder on its own")
+    parser.add_argument("--out", "-o", default=None, help="write the decisions (.csv or .json)")
+    parser.add_argument("--batch-size", type=int, default=32)
+    parser.add_argument("--workers", "-j", type=int, default=2)
+    parser.add_argument("--device", default="auto")
+    parser.add_argument("--no-progress", action="store_true")
 
 
 def run(args: argparse.Namespace) -> int:
-    print("fasfast predict: not implemented yet", file=sys.stderr)
-    return 2
+    from fasfast.engine.predict import format_predictions, predict, write_predictions
+
+    preds = predict(
+        args.inputs, args.checkpoint, threshold=args.threshold,
+        threshold_from=args.threshold_from, method=args.method, per_image=args.per_image,
+        batch_size=args.batch_size, workers=args.workers, device=args.device,
+        progress=not args.no_progress,
+    )
+    print(format_predictions(preds))
+    if preds:
+        print(f"threshold {preds[0].threshold:.4f}: {preds[0].note or 'given'}")
+    counts = {}
+    for p in preds:
+        counts[p.decision] = counts.get(p.decision, 0) + 1
+    print("  ".join(f"{k}: {v}" for k, v in sorted(counts.items())))
+    if args.out:
+        print(f"written: {write_predictions(args.out, preds)}")
+    return 0

@@ -1,0 +1,218 @@
+"""Evaluation: score splits with a checkpoint, pick thresholds on one, apply to another.
+
+``evaluate(ckpt, root, protocol)`` writes into ``out_dir``::
+
+    scores/<split>_<level>.csv   id,video,label,attack_type,score (levels: frame,
+                                 sequence (EulerNet), video; label live/attack;
+                                 higher = live) - the analysis module's format
+    table7.md / table7.json      thresholds chosen on ``select_split`` (every method of
+                                 fasfast.analysis) applied to ``apply_split`` (paper 000,
+                                 Table 7 layout)
+    report/                      fasfast.analysis.write_report: report.{json,md,html},
+                                 domain plots, ROC/DET
+    summary.json                 checkpoint, data, per-method metrics on both splits
+
+Under torchrun, every rank scores its share of the items and rank 0 gathers them
+(each item exactly once) and writes.
+"""
+
+from __future__ import annotations
+
+import json
+from pathlib import Path
+
+import torch
+
+from fasfast.engine import distributed as du
+from fasfast.engine.checkpoint import load_model
+from fasfast.engine.config import TrainConfig
+from fasfast.engine.data import labelled_only, make_dataset, read_split
+from fasfast.engine.scoring import Scores, score_dataset
+
+LEVELS = ("frame", "sequence", "video")
+
+
+def _train_config_of(meta: dict) -> TrainConfig:
+    d = dict(meta.get("train_config") or {})
+    try:
+        return TrainConfig.from_dict(d)
+    except (TypeError, ValueError):
+        known = {k: v for k, v in d.items() if k in TrainConfig.__dataclass_fields__}
+        return TrainConfig.from_dict(known)
+
+
+def score_split(
+    model,
+    meta: dict,
+    *,
+    dataset: str,
+    data_root: str | Path,
+    protocol: str,
+    split: str,
+    batch_size: int = 16,
+    workers: int = 2,
+    device: torch.device | str = "cpu",
+    amp: bool = True,
+    limit: int = 0,
+    cache_dir: str | None = None,
+    interval: int | None = None,
+    progress: bool = True,
+) -> Scores:
+    """Score one split of a data set with ``model`` (every rank its share; gathered)."""
+    from fasfast import models
+
+    tcfg = _train_config_of(meta)
+    tcfg.dataset, tcfg.data_root, tcfg.protocol = dataset, str(data_root), str(protocol)
+    if cache_dir is not None:
+        tcfg.cache_dir = cache_dir
+    if interval is not None:
+        tcfg.interval = interval
+    kind = meta["kind"]
+    tcfg.model = "eulernet" if kind == "eulernet" else meta["model_config"]["model_name"]
+    if kind == "eulernet":
+        mcfg = models.EulerNetConfig.from_dict(meta["model_config"])
+    else:
+        mcfg = models.ClassifierConfig.from_dict(meta["model_config"])
+    samples = labelled_only(read_split(dataset, data_root, protocol, split, limit), split)
+    if not samples:
+        raise ValueError(f"split {split!r} has no labelled samples to evaluate")
+    ds = make_dataset(tcfg, samples, train=False, model_config=mcfg, seed=tcfg.seed)
+    device = torch.device(device)
+    return score_dataset(
+        model, ds, kind=kind, batch_size=batch_size, workers=workers, device=device,
+        amp=amp and device.type == "cuda", progress=progress, desc=f"score {split}",
+    )
+
+
+def write_score_files(out_dir: Path, split: str, scores: Scores) -> dict[str, Path]:
+    """``scores/<split>_<level>.csv`` for every level present."""
+    from fasfast.engine._adapters import write_rows
+
+    paths = {}
+    for level, rows in scores.levels().items():
+        p = out_dir / "scores" / f"{split}_{level}.csv"
+        write_rows(p, rows)
+        paths[level] = p
+    return paths
+
+
+def evaluate(
+    checkpoint: str | Path,
+    data_root: str | Path,
+    protocol: str = "1",
+    select_split: str = "dev",
+    apply_split: str | None = "test",
+    out_dir: str | Path = "runs/eval",
+    *,
+    dataset: str = "oulu",
+    level: str = "video",
+    batch_size: int = 16,
+    workers: int = 2,
+    device: str = "auto",
+    amp: bool = True,
+    limit: int = 0,
+    cache_dir: str | None = None,
+    center: str = "balance",
+    title: str | None = None,
+    progress: bool = True,
+    verbose: bool = True,
+) -> dict:
+    """Score ``select_split`` and ``apply_split``, choose thresholds on the first with
+    every method, apply them to the second, write score files, Table 7 and the report.
+
+    Returns the summary dict (also written to ``summary.json``) on every rank; only
+    rank 0 writes files.
+    """
+    if level not in LEVELS:
+        raise ValueError(f"level must be one of {LEVELS}, got {level!r}")
+    info = du.setup(device)
+    try:
+        model, meta = load_model(checkpoint, info.device)
+        out_dir = Path(out_dir)
+        common = dict(
+            dataset=dataset, data_root=data_root, protocol=protocol, batch_size=batch_size,
+            workers=workers, device=info.device, amp=amp, limit=limit, cache_dir=cache_dir,
+            progress=progress,
+        )
+        splits = [select_split] + ([apply_split] if apply_split else [])
+        scored = {s: score_split(model, meta, split=s, **common) for s in splits}
+        summary: dict = {}
+        if info.is_main:
+            summary = report_from_scores(
+                scored, select_split, apply_split, out_dir, level=level, center=center,
+                title=title or f"{meta['kind']} - {dataset} protocol {protocol}",
+                extra={"checkpoint": str(checkpoint), "dataset": dataset,
+                       "data_root": str(data_root), "protocol": str(protocol),
+                       "epoch": meta.get("epoch"), "model_config": meta["model_config"]},
+                verbose=verbose,
+            )
+        du.barrier()
+        return du.broadcast_object(summary)
+    finally:
+        du.cleanup(info)
+
+
+def report_from_scores(
+    scored: dict[str, Scores],
+    select_split: str,
+    apply_split: str | None,
+    out_dir: Path,
+    *,
+    level: str = "video",
+    center: str = "balance",
+    title: str = "fasfast evaluation",
+    extra: dict | None = None,
+    verbose: bool = True,
+) -> dict:
+    """Write score files, Table 7 and the analysis report for already-scored splits."""
+    from fasfast.engine._adapters import make_report, rows_for_level, table7
+
+    out_dir.mkdir(parents=True, exist_ok=True)
+    files = {s: {k: str(v) for k, v in write_score_files(out_dir, s, sc).items()}
+             for s, sc in scored.items()}
+    sel_rows = rows_for_level(scored[select_split], level)
+    app_rows = rows_for_level(scored[apply_split], level) if apply_split else None
+    table = table7(sel_rows, app_rows, select_split, apply_split, center=center)
+    (out_dir / "table7.md").write_text(table["markdown"] + "\n")
+    (out_dir / "table7.json").write_text(json.dumps(table["rows"], indent=2))
+    report = make_report(out_dir / "report", sel_rows, app_rows, center=center, title=title,
+                         names=(select_split, apply_split or "apply"))
+    summary = {
+        "title": title,
+        "level": level,
+        "select_split": select_split,
+        "apply_split": apply_split,
+        "center": center,
+        "score_files": files,
+        "table7": table["rows"],
+        "thresholds": table["thresholds"],
+        "report_dir": str(out_dir / "report"),
+        "report_files": report.get("files", {}) if isinstance(report, dict) else {},
+        "counts": {
+            s: {"videos": len(sc.video), "items": sc.items, "loss": sc.loss}
+            for s, sc in scored.items()
+        },
+        **(extra or {}),
+    }
+    (out_dir / "summary.json").write_text(json.dumps(summary, indent=2, default=_json_default))
+    if verbose:
+        print(f"\nThresholds chosen on {select_split} ({level} level), applied to "
+              f"{apply_split or '-'}:\n")
+        print(table["terminal"])
+        print(f"\nreport: {out_dir / 'report'}")
+    return summary
+
+
+def _json_default(o):
+    try:
+        import numpy as np
+
+        if isinstance(o, np.generic):
+            return o.item()
+        if isinstance(o, np.ndarray):
+            return o.tolist()
+    except ImportError:  # pragma: no cover
+        pass
+    if isinstance(o, Path):
+        return str(o)
+    return str(o)

@@ -1,0 +1,222 @@
+"""Prediction on unlabeled inputs: live / attack decisions with scores.
+
+Inputs (any mix):
+
+- a video file (``.avi``, ``.mp4``, ...): one decision per video (EulerNet: mean over its
+  non-overlapping 4-frame sequences; classifier: mean over sampled frames);
+- a folder of images: the frames of one clip in name order (a webcam-style frame
+  directory); with ``per_image=True`` every image is decided on its own;
+- a folder of videos: every video in it;
+- an image file: a one-frame clip (EulerNet repeats the frame over the sequence).
+
+Faces come from the landmark file beside the input (``<stem>.landmarks.npy``) or dlib's
+detector. Sequences / frames in which no face was found are not scored; an input with
+no scorable sequence gets the decision ``no-face`` (never a guess). Inputs that cannot be
+decoded get ``error``.
+
+Threshold: ``threshold``; or ``threshold_from`` = a ``summary.json`` / ``table7.json`` of
+``fasfast eval``, a ``report.json`` of ``fasfast analyze`` / the report folder, with
+``method`` (default "balance", the paper's choice); else the threshold stored in the
+checkpoint (the dev ACER point of its best epoch); else 0.5.
+"""
+
+from __future__ import annotations
+
+import csv
+import json
+import math
+from collections import OrderedDict
+from dataclasses import asdict, dataclass
+from pathlib import Path
+
+import torch
+from torch.utils.data import DataLoader
+
+VIDEO_EXTS = (".avi", ".mp4", ".mov", ".mkv", ".webm", ".m4v", ".mpg", ".mpeg", ".wmv")
+IMAGE_EXTS = (".png", ".jpg", ".jpeg", ".bmp", ".tif", ".tiff", ".webp")
+
+
+@dataclass
+class Prediction:
+    input: str
+    kind: str  # video | frames | image
+    decision: str  # live | attack | no-face | error
+    score: float | None
+    threshold: float
+    units: int  # sequences (EulerNet) / frames (classifier) scored
+    skipped_no_face: int  # sequences / frames left out because a face was missing
+    note: str = ""
+
+
+def collect_inputs(inputs, per_image: bool = False) -> list[tuple[str, str]]:
+    """Expand the user's inputs into ``(path, kind)`` pairs; missing paths raise."""
+    out: list[tuple[str, str]] = []
+    for item in inputs:
+        p = Path(item)
+        if not p.exists():
+            raise FileNotFoundError(f"input not found: {p}")
+        if p.is_dir():
+            entries = sorted(q for q in p.iterdir() if q.is_file())
+            videos = [q for q in entries if q.suffix.lower() in VIDEO_EXTS]
+            images = [q for q in entries if q.suffix.lower() in IMAGE_EXTS]
+            if videos:
+                out += [(str(q), "video") for q in videos]
+            if images:
+                if per_image:
+                    out += [(str(q), "image") for q in images]
+                elif not videos:
+                    out.append((str(p), "frames"))
+            if not videos and not images:
+                raise ValueError(f"folder {p} holds no videos or images")
+        elif p.suffix.lower() in VIDEO_EXTS:
+            out.append((str(p), "video"))
+        elif p.suffix.lower() in IMAGE_EXTS:
+            out.append((str(p), "image"))
+        else:
+            raise ValueError(f"unsupported input {p}: expected a video ({', '.join(VIDEO_EXTS)}),"
+                             f" an image or a folder")
+    return out
+
+
+def threshold_from_file(path: str | Path, method: str = "balance") -> float:
+    """The ``method`` threshold from an eval summary / table7 / analysis report."""
+    p = Path(path)
+    if p.is_dir():
+        for cand in ("summary.json", "report.json", "report/report.json", "table7.json"):
+            if (p / cand).is_file():
+                p = p / cand
+                break
+        else:
+            raise FileNotFoundError(f"no summary.json / report.json / table7.json in {path}")
+    if not p.is_file():
+        raise FileNotFoundError(f"threshold file not found: {p}")
+    try:
+        data = json.loads(p.read_text())
+    except ValueError as e:
+        raise ValueError(f"{p} is not a JSON report: {e}") from e
+    found: dict[str, float] = {}
+    if isinstance(data, dict) and isinstance(data.get("thresholds"), dict):
+        found.update({k: v for k, v in data["thresholds"].items() if isinstance(v, (int, float))})
+    rows = data if isinstance(data, list) else (data.get("table7") or data.get("table") or [])
+    for r in rows if isinstance(rows, list) else []:
+        if isinstance(r, dict) and "key" in r and "threshold" in r:
+            found.setdefault(r["key"], r["threshold"])
+    if not found:
+        raise ValueError(f"{p} holds no thresholds (expected fasfast eval / analyze output)")
+    if method not in found:
+        raise ValueError(f"{p} has no {method!r} threshold; it has: {', '.join(found)}")
+    t = float(found[method])
+    if not math.isfinite(t):
+        raise ValueError(f"{p}: the {method!r} threshold is not finite ({t})")
+    return t
+
+
+def predict(
+    inputs,
+    checkpoint: str | Path,
+    *,
+    threshold: float | None = None,
+    threshold_from: str | Path | None = None,
+    method: str = "balance",
+    per_image: bool = False,
+    batch_size: int = 32,
+    workers: int = 2,
+    device: str = "auto",
+    frames_per_video: int = 8,
+    interval: int | None = None,
+    progress: bool = True,
+) -> list[Prediction]:
+    """Score ``inputs`` with the checkpoint's model; one :class:`Prediction` per input."""
+    from fasfast.data import FrameDataset, Sample, SequenceDataset
+    from fasfast.engine.checkpoint import load_model
+    from fasfast.engine.distributed import pick_device
+
+    if threshold is not None and threshold_from is not None:
+        raise ValueError("give either threshold or threshold_from, not both")
+    dev = pick_device(device)
+    model, meta = load_model(checkpoint, dev)
+    note = ""
+    if threshold is None and threshold_from is not None:
+        threshold = threshold_from_file(threshold_from, method)
+        note = f"{method} threshold from {threshold_from}"
+    if threshold is None:
+        stored = (meta.get("best_metrics") or {}).get("dev_threshold")
+        if stored is not None and math.isfinite(float(stored)):
+            threshold, note = float(stored), "dev threshold stored in the checkpoint"
+        else:
+            threshold, note = 0.5, "default 0.5 (no threshold given or stored)"
+    threshold = float(threshold)
+
+    items = collect_inputs(inputs, per_image)
+    kinds = dict(items)
+    samples = [Sample(path, -1, "unknown", path, "test", {"kind": k}) for path, k in items]
+    mc = meta["model_config"]
+    tcfg = meta.get("train_config") or {}
+    if meta["kind"] == "eulernet":
+        ds = SequenceDataset(
+            samples, length=int(mc["frames"]), interval=int(interval or tcfg.get("interval", 3)),
+            image_size=int(mc["image_size"]), map_size=int(mc["image_size"]) // 8,
+            label_kind="binary", train=False,
+        )
+    else:
+        ds = FrameDataset(samples, image_size=int(mc["image_size"]), train=False,
+                          frames_per_video=frames_per_video)
+    loader = DataLoader(ds, batch_size=batch_size, shuffle=False, num_workers=workers,
+                        pin_memory=dev.type == "cuda")
+    bar = loader
+    if progress:
+        from tqdm.auto import tqdm
+
+        bar = tqdm(loader, desc="predict", leave=False, dynamic_ncols=True)
+    scores: dict[str, list[float]] = OrderedDict((p, []) for p, _ in items)
+    skipped: dict[str, int] = {p: 0 for p, _ in items}
+    with torch.no_grad():
+        for batch in bar:
+            x = batch["frames" if meta["kind"] == "eulernet" else "image"].to(dev)
+            s = model.score(x).float().cpu()
+            for i, vid in enumerate(batch["video"]):
+                if int(batch["no_face"][i]) > 0:
+                    skipped[vid] += 1
+                else:
+                    scores[vid].append(float(s[i]))
+    bad = set(ds.stats.get("bad_files", []))
+    out = []
+    for path, vals in scores.items():
+        kind = kinds[path]
+        if path in bad and not vals:
+            out.append(Prediction(path, kind, "error", None, threshold, 0, skipped[path],
+                                  "cannot be decoded"))
+        elif not vals:
+            out.append(Prediction(path, kind, "no-face", None, threshold, 0, skipped[path],
+                                  "no face found" + (" in any sequence" if skipped[path] else "")))
+        else:
+            score = sum(vals) / len(vals)
+            out.append(Prediction(path, kind, "live" if score >= threshold else "attack", score,
+                                  threshold, len(vals), skipped[path], note))
+    return out
+
+
+def write_predictions(path: str | Path, preds: list[Prediction]) -> Path:
+    """CSV (or JSON when the name ends in .json) of the predictions."""
+    path = Path(path)
+    path.parent.mkdir(parents=True, exist_ok=True)
+    rows = [asdict(p) for p in preds]
+    if path.suffix == ".json":
+        path.write_text(json.dumps(rows, indent=2))
+        return path
+    with open(path, "w", newline="") as fh:
+        w = csv.DictWriter(fh, fieldnames=list(rows[0]) if rows else ["input"])
+        w.writeheader()
+        for r in rows:
+            r = dict(r, score="" if r["score"] is None else repr(r["score"]))
+            w.writerow(r)
+    return path
+
+
+def format_predictions(preds: list[Prediction]) -> str:
+    head = ["decision", "score", "threshold", "units", "no-face", "input"]
+    body = [[p.decision, "-" if p.score is None else f"{p.score:.4f}", f"{p.threshold:.4f}",
+             str(p.units), str(p.skipped_no_face), p.input] for p in preds]
+    widths = [max(len(r[i]) for r in [head] + body) for i in range(len(head))]
+    lines = ["  ".join(c.ljust(w) for c, w in zip(r, widths)).rstrip() for r in [head] + body]
+    return "\n".join(lines)

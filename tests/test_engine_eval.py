@@ -1,0 +1,149 @@
+"""Engine: scoring, sharding, thresholds from files, prediction (no-face, errors)."""
+
+from __future__ import annotations
+
+import json
+
+import numpy as np
+import pytest
+import torch
+from engine_support import IMAGE, WIDTHS, tiny_data
+
+from fasfast.engine import checkpoint as ck
+
+
+@pytest.fixture(scope="module")
+def root(tmp_path_factory):
+    return tiny_data(tmp_path_factory)
+
+
+@pytest.fixture(scope="module")
+def ckpt(tmp_path_factory):
+    """An untrained tiny EulerNet checkpoint with a stored dev threshold."""
+    from fasfast.engine import TrainConfig
+    from fasfast.models import EulerNet, EulerNetConfig
+
+    torch.manual_seed(0)
+    m = EulerNet(EulerNetConfig.preset("tiny", image_size=IMAGE, widths=WIDTHS))
+    path = tmp_path_factory.mktemp("evalck") / "m.pt"
+    ck.save_checkpoint(path, {
+        "kind": "eulernet", "model_config": m.config.to_dict(), "model": m.state_dict(),
+        "epoch": 1, "train_config": TrainConfig(image_size=IMAGE, widths=WIDTHS).to_dict(),
+        "best_metrics": {"dev_threshold": 0.123, "epoch": 1},
+    })
+    return path
+
+
+def test_shards_cover_every_item_once():
+    from fasfast.engine.distributed import shard_indices
+
+    for n in (0, 1, 7, 10):
+        for world in (1, 2, 3):
+            parts = [shard_indices(n, r, world) for r in range(world)]
+            flat = sorted(i for p in parts for i in p)
+            assert flat == list(range(n))
+
+
+def test_threshold_metrics_against_brute_force(rng):
+    from fasfast.engine._adapters import threshold_metrics
+
+    live = rng.normal(0.7, 0.15, 40)
+    attack = rng.normal(0.4, 0.15, 60)
+    rows = [(f"l{i}", f"l{i}", 1, "live", float(s)) for i, s in enumerate(live)]
+    rows += [(f"a{i}", f"a{i}", 0, "print" if i % 2 else "replay", float(s))
+             for i, s in enumerate(attack)]
+    m = threshold_metrics(rows, "balance")
+    t = m["threshold"]
+    bpcer = np.mean(live < t)
+    apcer = max(np.mean(attack[1::2] >= t), np.mean(attack[0::2] >= t))  # max over types
+    assert m["bpcer"] == pytest.approx(bpcer) and m["apcer"] == pytest.approx(apcer)
+    assert m["acer"] == pytest.approx((apcer + bpcer) / 2)
+    one_class = threshold_metrics(rows[:5], "acer")
+    assert np.isnan(one_class["acer"])
+
+
+def test_score_split_and_predict_agree(root, ckpt, tmp_path):
+    """predict() on two videos gives the mean of their sequence scores from score_split()."""
+    from fasfast.data import oulu_npu
+    from fasfast.engine.evaluate import score_split
+    from fasfast.engine.predict import predict, write_predictions
+
+    model, meta = ck.load_model(ckpt)
+    sc = score_split(model, meta, dataset="oulu", data_root=root, protocol="1", split="test",
+                     workers=0, progress=False)
+    samples = oulu_npu(root, "1", "test")[:2]
+    preds = predict([s.path for s in samples], ckpt, threshold=0.5, workers=0, progress=False)
+    by_video = {r[0]: r[4] for r in sc.video}
+    for s, p in zip(samples, preds):
+        assert p.input == s.path and p.kind == "video"
+        assert p.score == pytest.approx(by_video[s.video_id], abs=1e-5)
+        assert p.decision == ("live" if p.score >= 0.5 else "attack")
+        assert p.units == 2 and p.skipped_no_face == 0
+    # the stored dev threshold is the default
+    preds2 = predict([samples[0].path], ckpt, workers=0, progress=False)
+    assert preds2[0].threshold == pytest.approx(0.123) and "stored" in preds2[0].note
+    out = write_predictions(tmp_path / "p.csv", preds)
+    assert out.read_text().splitlines()[0].startswith("input,kind,decision,score")
+
+
+def test_predict_reports_no_face_and_errors(ckpt, tmp_path):
+    """Frames without a face are not guessed; undecodable inputs are reported."""
+    import cv2
+
+    from fasfast.engine.predict import predict
+
+    frames = tmp_path / "webcam"
+    frames.mkdir()
+    g = np.random.default_rng(0)
+    for i in range(6):  # textured noise: no face for dlib to find
+        img = (g.random((80, 80, 3)) * 255).astype(np.uint8)
+        cv2.imwrite(str(frames / f"{i:04d}.png"), img)
+    bad = tmp_path / "broken.avi"
+    bad.write_bytes(b"this is not a video" * 10)
+    preds = predict([str(frames), str(bad)], ckpt, threshold=0.5, workers=0, progress=False)
+    by = {p.input: p for p in preds}
+    assert by[str(frames)].kind == "frames" and by[str(frames)].decision == "no-face"
+    assert by[str(frames)].score is None and by[str(frames)].skipped_no_face >= 1
+    assert by[str(bad)].decision == "error" and by[str(bad)].score is None
+    with pytest.raises(FileNotFoundError, match="input not found"):
+        predict([str(tmp_path / "missing.mp4")], ckpt, workers=0, progress=False)
+
+
+def test_threshold_from_files(tmp_path):
+    from fasfast.engine.predict import threshold_from_file
+
+    (tmp_path / "summary.json").write_text(json.dumps({"thresholds": {"balance": 0.31,
+                                                                      "acer": 0.4}}))
+    assert threshold_from_file(tmp_path, "balance") == 0.31
+    assert threshold_from_file(tmp_path / "summary.json", "acer") == 0.4
+    (tmp_path / "t7.json").write_text(json.dumps([{"key": "cross", "threshold": 0.2}]))
+    assert threshold_from_file(tmp_path / "t7.json", "cross") == 0.2
+    with pytest.raises(ValueError, match="no 'balance' threshold; it has: cross"):
+        threshold_from_file(tmp_path / "t7.json", "balance")
+    (tmp_path / "x.json").write_text("{}")
+    with pytest.raises(ValueError, match="holds no thresholds"):
+        threshold_from_file(tmp_path / "x.json")
+
+
+def test_predict_cli(root, ckpt, tmp_path, capsys):
+    from fasfast.cli import main
+    from fasfast.data import oulu_npu
+
+    video = oulu_npu(root, "1", "test")[0].path
+    (tmp_path / "summary.json").write_text(json.dumps({"thresholds": {"balance": 0.0}}))
+    rc = main(["predict", video, "-c", str(ckpt), "--threshold-from", str(tmp_path),
+               "--workers", "0", "--no-progress", "-o", str(tmp_path / "out.json")])
+    assert rc == 0
+    text = capsys.readouterr().out
+    assert "live" in text and "balance threshold from" in text
+    assert json.loads((tmp_path / "out.json").read_text())[0]["decision"] == "live"
+
+
+def test_evaluate_select_only(root, ckpt, tmp_path):
+    from fasfast.engine import evaluate
+
+    s = evaluate(ckpt, root, "1", "dev", None, tmp_path / "ev", workers=0, progress=False,
+                 verbose=False, level="sequence")
+    assert s["apply_split"] is None and s["level"] == "sequence"
+    assert all("dev" in r and "None" not in r for r in s["table7"])
+    assert (tmp_path / "ev" / "report" / "report.json").is_file()
