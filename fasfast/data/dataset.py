@@ -165,7 +165,42 @@ def _to_tensor(images: np.ndarray) -> torch.Tensor:
     return t.movedim(-1, -3).float().div_(255.0)
 
 
-class SequenceDataset(Dataset):
+class _SkippingDataset(Dataset):
+    """Shared item access of the datasets: an item whose file fails to read is counted
+    (``stats``) and replaced by the next readable one; ``set_epoch`` re-draws windows and
+    augmentations. Subclasses set ``samples``, ``index``, ``train``, ``seed``, ``epoch``,
+    ``source`` and implement ``_item(idx, rng)``."""
+
+    @property
+    def stats(self) -> dict:
+        return self.source.stats
+
+    def set_epoch(self, epoch: int) -> None:
+        """Change the random windows / augmentations drawn for the next epoch."""
+        self.epoch = int(epoch)
+
+    def __len__(self) -> int:
+        return len(self.samples) if self.train else len(self.index)
+
+    def __getitem__(self, idx: int) -> dict:
+        if idx < 0:
+            idx += len(self)
+        if not 0 <= idx < len(self):
+            raise IndexError(f"index {idx} out of range for {len(self)} items")
+        n = len(self)
+        for k in range(n):
+            j = (idx + k) % n
+            rng = np.random.default_rng([self.seed, self.epoch, j])
+            try:
+                return self._item(j, rng)
+            except _READ_ERRORS as e:
+                si = j if self.train else self.index[j][0]
+                self.source._bad(self.samples[si], e)
+        raise RuntimeError(f"every sample of the dataset failed to load ({n} tried); "
+                           f"bad files: {self.stats['bad_files'][:5]}")
+
+
+class SequenceDataset(_SkippingDataset):
     """Sequences of ``length`` face crops ``interval`` frames apart with per-frame label maps.
 
     ``train=False``: one item per (video, non-overlapping window); ``train=True``: one
@@ -217,16 +252,6 @@ class SequenceDataset(Dataset):
                 for wi, w in enumerate(sample_sequences(n, self.length, self.interval)):
                     self.index.append((si, wi, w))
 
-    @property
-    def stats(self) -> dict:
-        return self.source.stats
-
-    def set_epoch(self, epoch: int) -> None:
-        """Change the random windows / augmentations drawn for the next epoch."""
-        self.epoch = int(epoch)
-
-    def __len__(self) -> int:
-        return len(self.samples) if self.train else len(self.index)
 
     def _item(self, idx: int, rng) -> dict:
         if self.train:
@@ -258,25 +283,9 @@ class SequenceDataset(Dataset):
             "no_face": int((~found).sum()),
         }
 
-    def __getitem__(self, idx: int) -> dict:
-        if idx < 0:
-            idx += len(self)
-        if not 0 <= idx < len(self):
-            raise IndexError(f"index {idx} out of range for {len(self)} items")
-        n = len(self)
-        for k in range(n):
-            j = (idx + k) % n
-            rng = np.random.default_rng([self.seed, self.epoch, j])
-            try:
-                return self._item(j, rng)
-            except _READ_ERRORS as e:
-                si = j if self.train else self.index[j][0]
-                self.source._bad(self.samples[si], e)
-        raise RuntimeError(f"every sample of the dataset failed to load ({n} tried); "
-                           f"bad files: {self.stats['bad_files'][:5]}")
 
 
-class FrameDataset(Dataset):
+class FrameDataset(_SkippingDataset):
     """Single face crops for frame classifiers.
 
     ``train=True``: one item per video, a random frame; ``train=False``:
@@ -322,16 +331,6 @@ class FrameDataset(Dataset):
                 for f in np.unique(np.round(np.linspace(0, n - 1, k)).astype(int)):
                     self.index.append((si, int(f)))
 
-    @property
-    def stats(self) -> dict:
-        return self.source.stats
-
-    def set_epoch(self, epoch: int) -> None:
-        self.epoch = int(epoch)
-
-    def __len__(self) -> int:
-        return len(self.samples) if self.train else len(self.index)
-
     def _item(self, idx: int, rng) -> dict:
         if self.train:
             si = idx
@@ -348,22 +347,6 @@ class FrameDataset(Dataset):
                 "video": s.video_id, "attack_type": s.attack_type, "frame": f,
                 "no_face": int((~found).sum())}
 
-    def __getitem__(self, idx: int) -> dict:
-        if idx < 0:
-            idx += len(self)
-        if not 0 <= idx < len(self):
-            raise IndexError(f"index {idx} out of range for {len(self)} items")
-        n = len(self)
-        for k in range(n):
-            j = (idx + k) % n
-            rng = np.random.default_rng([self.seed, self.epoch, j])
-            try:
-                return self._item(j, rng)
-            except _READ_ERRORS as e:
-                si = j if self.train else self.index[j][0]
-                self.source._bad(self.samples[si], e)
-        raise RuntimeError(f"every sample of the dataset failed to load ({n} tried); "
-                           f"bad files: {self.stats['bad_files'][:5]}")
 
 
 __all__ = ["SequenceDataset", "FrameDataset", "hyperspectral_to_rgb", "crop_image"]

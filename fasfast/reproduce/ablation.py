@@ -111,7 +111,7 @@ def train_preset(preset: str, data_root: Path, work: Path, budget: Budget, seed:
         model="eulernet", preset=preset, image_size=budget.image_size,
         widths=tuple(budget.widths), dataset="oulu", data_root=str(data_root), protocol="1",
         epochs=budget.epochs, batch_size=budget.batch_size, max_steps=budget.max_steps,
-        lr=budget.lr, limit=budget.limit,
+        lr=budget.lr, limit=budget.limit, optimizer=budget.optimizer, balance=budget.balance,
         out_dir=str(work / f"{preset}_seed{seed}"), seed=seed, workers=budget.workers,
         tensorboard=False, progress=progress, threshold_method="acer", cache_dir=cache_dir,
     )

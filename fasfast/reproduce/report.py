@@ -55,6 +55,10 @@ class Budget:
     cls_max_steps: int
     cls_batch_size: int
     lr: float | None = None  # EulerNet lr (None: the recipe's 1e-4)
+    # EulerNet optimizer (None: the recipe's Ranger). Short CPU budgets use Adam: RAdam's
+    # rectification acts as a warm-up longer than the whole run (see fasfast demo).
+    optimizer: str | None = None
+    balance: bool = False  # repeat live training videos to match the attacks
     limit: int = 0  # >0: at most this many videos per split (balanced live / attack)
     workers: int = 0
 
@@ -66,11 +70,13 @@ BUDGETS: dict[str, Budget] = {
     "tiny": Budget("tiny", subjects=3, seconds=1.0, fps=12.0, synth_size=64, image_size=32,
                    widths=(8, 12, 8), epochs=2, max_steps=2, batch_size=4, seeds=1,
                    cls_model="convnextv2_atto", cls_image_size=32, cls_epochs=1,
-                   cls_max_steps=2, cls_batch_size=8, lr=1e-3, limit=8),
+                   cls_max_steps=2, cls_batch_size=8, lr=1e-3, limit=8,
+                   optimizer="adam", balance=True),
     "quick": Budget("quick", subjects=6, seconds=2.0, fps=15.0, synth_size=96, image_size=64,
                     widths=(8, 12, 8), epochs=15, max_steps=0, batch_size=4, seeds=1,
                     cls_model="convnextv2_atto", cls_image_size=48, cls_epochs=3,
-                    cls_max_steps=0, cls_batch_size=16, lr=3e-3, limit=24),
+                    cls_max_steps=0, cls_batch_size=16, lr=3e-3, limit=24,
+                    optimizer="adam", balance=True),
     "full": Budget("full", subjects=24, seconds=4.0, fps=30.0, synth_size=320, image_size=256,
                    widths=(128, 196, 128), epochs=50, max_steps=0, batch_size=16, seeds=3,
                    cls_model="convnextv2_base", cls_image_size=224, cls_epochs=30,

@@ -76,7 +76,7 @@ def quick_model(data_root: Path, work: Path, budget: Budget, seed: int,
         model="eulernet", preset="baseline", image_size=budget.image_size,
         widths=tuple(budget.widths), dataset="oulu", data_root=str(data_root), protocol="1",
         epochs=budget.epochs, batch_size=budget.batch_size, max_steps=budget.max_steps,
-        lr=budget.lr, limit=budget.limit,
+        lr=budget.lr, limit=budget.limit, optimizer=budget.optimizer, balance=budget.balance,
         out_dir=str(work / "model"), seed=seed, workers=budget.workers, tensorboard=False,
         progress=progress, cache_dir=str(work / "cache"),
     )
