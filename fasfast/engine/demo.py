@@ -18,7 +18,7 @@ from pathlib import Path
 @dataclass
 class DemoConfig:
     out_dir: str = "fasfast-demo"
-    subjects: int = 6
+    subjects: int = 18  # 9 train / 3 dev / 6 test: fewer subjects over-fit to identity
     seconds: float = 2.0
     fps: float = 15.0
     video_size: int = 112
@@ -34,7 +34,7 @@ class DemoConfig:
     lr: float = 3e-3
     balance: bool = True  # repeat live videos (1 live : 5 attacks in OULU-NPU's layout)
     max_steps: int = 0
-    time_limit: float = 300.0  # training stops after the epoch that passes this (seconds)
+    time_limit: float = 360.0  # training stops after the epoch that passes this (seconds)
     workers: int = 0
     seed: int = 0
     progress: bool = True

@@ -72,7 +72,7 @@ BUDGETS: dict[str, Budget] = {
                    cls_model="convnextv2_atto", cls_image_size=32, cls_epochs=1,
                    cls_max_steps=2, cls_batch_size=8, lr=1e-3, limit=8,
                    optimizer="adam", balance=True),
-    "quick": Budget("quick", subjects=6, seconds=2.0, fps=15.0, synth_size=96, image_size=64,
+    "quick": Budget("quick", subjects=12, seconds=2.0, fps=15.0, synth_size=96, image_size=64,
                     widths=(8, 12, 8), epochs=15, max_steps=0, batch_size=4, seeds=1,
                     cls_model="convnextv2_atto", cls_image_size=48, cls_epochs=3,
                     cls_max_steps=0, cls_batch_size=16, lr=3e-3, limit=24,
