@@ -279,8 +279,9 @@ def run_ablation(out: Path, budget: Budget, data: str | Path | None = None,
         ["EulerNet", f"image {budget.image_size}, widths {tuple(budget.widths)}, T=4, "
          f"interval 3"],
         ["training", f"{budget.epochs} epochs, batch {budget.batch_size}, "
-         f"{'all' if not budget.max_steps else budget.max_steps} steps/epoch, Ranger lr "
-         f"{budget.lr or 1e-4:g}, "
+         f"{'all' if not budget.max_steps else budget.max_steps} steps/epoch, "
+         f"{budget.optimizer or 'Ranger'} lr {budget.lr or 1e-4:g}"
+         f"{', live videos repeated to balance the classes' if budget.balance else ''}, "
          f"seeds {seed}..{seed + budget.seeds - 1}"
          + (f"; at most {budget.limit} videos per split" if budget.limit else "")],
         ["selection", "best dev ACER checkpoint; dev ACER at the dev ACER (EER) threshold; "

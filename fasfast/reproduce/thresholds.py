@@ -83,6 +83,15 @@ def quick_model(data_root: Path, work: Path, budget: Budget, seed: int,
     return Path(train(cfg).best_checkpoint)
 
 
+def _chance_note(aucs: dict) -> str:
+    """A warning for the settings table when a split's AUC is close to chance."""
+    near = [s for s, a in aucs.items() if abs(a - 0.5) < 0.15]
+    if not near:
+        return ""
+    return (f" (near 0.5 on {', '.join(near)}: the model is close to chance there and the "
+            "comparison says little)")
+
+
 def _figure(train, dev, thresholds: dict, center: str):
     import matplotlib
 
@@ -213,8 +222,8 @@ def run_thresholds(out: Path, budget: Budget, checkpoint: str | Path | None = No
                   if data is None else f"{dataset} protocol {protocol} at {data_root}")],
         ["scores", f"{level} level; train {ds['train'][0]} live / {ds['train'][1]} attack, "
                    f"dev {ds['dev'][0]} live / {ds['dev'][1]} attack"],
-        ["separability", f"AUC train {aucs['train']:.3f}, dev {aucs['dev']:.3f} (near 0.5: "
-                         "the model is at chance and the comparison says little)"],
+        ["separability", f"AUC train {aucs['train']:.3f}, dev {aucs['dev']:.3f}"
+                         + _chance_note(aucs)],
         ["domains", f"centre: {center}"],
         ["time", f"{time.time() - t0:.0f} s"],
     ], align="ll")
