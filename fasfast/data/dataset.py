@@ -182,6 +182,25 @@ class _SkippingDataset(Dataset):
     def __len__(self) -> int:
         return len(self.samples) if self.train else len(self.index)
 
+    def _keep_readable(self, samples, count_frames) -> None:
+        """Keep the samples whose frames can be counted (``self.samples``, ``self.num_frames``);
+        unreadable files are counted in ``stats`` and left out."""
+        self.samples: list[Sample] = []
+        self.num_frames: list[int] = []
+        for s in samples:
+            try:
+                n = count_frames(s)
+            except _READ_ERRORS as e:
+                self.source.stats["unreadable"] += 1
+                self.source._bad(s, e)
+                self.source.stats["replaced"] -= 1
+                continue
+            self.samples.append(s)
+            self.num_frames.append(n)
+        if not self.samples:
+            raise RuntimeError(f"none of the {len(samples)} samples could be read; first bad "
+                               f"file: {self.source.stats['bad_files'][:1]}")
+
     def __getitem__(self, idx: int) -> dict:
         if idx < 0:
             idx += len(self)
@@ -231,21 +250,7 @@ class SequenceDataset(_SkippingDataset):
         self.epoch = 0
         self.source = _FaceSource(image_size, margin, cache_dir, detector, crop)
         self.image_size = self.source.image_size
-        self.samples: list[Sample] = []
-        self.num_frames: list[int] = []
-        for s in samples:
-            try:
-                n = self.source.num_frames(s)
-            except _READ_ERRORS as e:
-                self.source.stats["unreadable"] += 1
-                self.source._bad(s, e)
-                self.source.stats["replaced"] -= 1
-                continue
-            self.samples.append(s)
-            self.num_frames.append(n)
-        if not self.samples:
-            raise RuntimeError(f"none of the {len(samples)} samples could be read; first bad "
-                               f"file: {self.source.stats['bad_files'][:1]}")
+        self._keep_readable(samples, self.source.num_frames)
         self.index: list[tuple[int, int, list[int]]] = []
         if not self.train:
             for si, n in enumerate(self.num_frames):
@@ -311,19 +316,9 @@ class FrameDataset(_SkippingDataset):
         self.epoch = 0
         self.source = _FaceSource(image_size, margin, cache_dir, detector, crop)
         self.image_size = self.source.image_size
-        self.samples, self.num_frames = [], []
-        for s in samples:
-            try:
-                n = 1 if Path(s.path).suffix.lower() == ".mat" else self.source.num_frames(s)
-            except _READ_ERRORS as e:
-                self.source.stats["unreadable"] += 1
-                self.source._bad(s, e)
-                self.source.stats["replaced"] -= 1
-                continue
-            self.samples.append(s)
-            self.num_frames.append(n)
-        if not self.samples:
-            raise RuntimeError(f"none of the {len(samples)} samples could be read")
+        self._keep_readable(
+            samples,
+            lambda s: 1 if Path(s.path).suffix.lower() == ".mat" else self.source.num_frames(s))
         self.index: list[tuple[int, int]] = []
         if not self.train:
             for si, n in enumerate(self.num_frames):
