@@ -18,6 +18,7 @@
 #include <vector>
 
 #include "common.h"
+#include "pyramid_common.h"
 #include "pyramid_math.h"
 
 namespace fasfast {
@@ -29,22 +30,6 @@ constexpr int64_t kGrain = 16384;  // elements per parallel task, at least
 
 int64_t rows_grain(int64_t row_len) {
   return std::max<int64_t>(1, kGrain / std::max<int64_t>(1, row_len));
-}
-
-int parse_mode(c10::string_view mode) {
-  if (mode == "bilinear") return kBilinear;
-  if (mode == "nearest") return kNearest;
-  TORCH_CHECK(false, "fasfast::upsample_sub: mode must be 'nearest' or 'bilinear', got '",
-              std::string(mode), "'");
-  return 0;
-}
-
-int parse_kind(c10::string_view kind) {
-  if (kind == "max") return kMax;
-  if (kind == "avg") return kAvg;
-  TORCH_CHECK(false, "fasfast::pool_concat: kind must be 'max' or 'avg', got '", std::string(kind),
-              "'");
-  return 0;
 }
 
 void check_cpu_float(const at::Tensor& t, const char* what) {
@@ -239,46 +224,6 @@ at::Tensor upsample_sub_backward_cpu(const at::Tensor& grad, c10::string_view mo
 
 // -------------------------------------------------------------------------- pool_concat
 
-struct PoolLayout {
-  int64_t n = 0, h = 0, w = 0, ctot = 0, max_ratio = 1;
-  std::vector<int64_t> offsets, ratios;
-};
-
-PoolLayout pool_layout(const std::vector<at::Tensor>& ts) {
-  TORCH_CHECK(!ts.empty(), "fasfast::pool_concat: needs a non-empty list of tensors");
-  PoolLayout L;
-  for (const auto& t : ts) {
-    TORCH_CHECK(t.dim() == 4, "fasfast::pool_concat: every tensor must be [N, C, H, W], got ",
-                t.sizes());
-  }
-  L.n = ts[0].size(0);
-  L.h = ts[0].size(2);
-  L.w = ts[0].size(3);
-  for (const auto& t : ts) {
-    TORCH_CHECK(t.size(0) == L.n, "fasfast::pool_concat: batch sizes differ");
-    TORCH_CHECK(t.scalar_type() == ts[0].scalar_type() && t.device() == ts[0].device(),
-                "fasfast::pool_concat: tensors must share dtype and device");
-    L.h = std::min(L.h, t.size(2));
-    L.w = std::min(L.w, t.size(3));
-  }
-  TORCH_CHECK(L.h > 0 && L.w > 0, "fasfast::pool_concat: empty spatial size");
-  for (const auto& t : ts) {
-    const int64_t r = t.size(2) / L.h;
-    TORCH_CHECK(t.size(2) == r * L.h && t.size(3) == r * L.w,
-                "fasfast::pool_concat: size ", t.size(2), "x", t.size(3),
-                " is not the same integer multiple of the smallest size ", L.h, "x", L.w);
-    L.offsets.push_back(L.ctot);
-    L.ratios.push_back(r);
-    L.ctot += t.size(1);
-    L.max_ratio = std::max(L.max_ratio, r);
-  }
-  return L;
-}
-
-at::ScalarType index_dtype(int64_t max_ratio) {
-  return max_ratio <= 16 ? at::kByte : at::kInt;
-}
-
 // One output row: pool the r rows starting at `in` (row length ws * r) into ws outputs.
 template <typename scalar_t, typename idx_t>
 inline void pool_row(const scalar_t* __restrict__ in, int r, int64_t ws, int kind,
@@ -461,26 +406,9 @@ std::vector<at::Tensor> pool_concat_backward_cpu(const at::Tensor& grad, const a
                                                  at::IntArrayRef ratios, c10::string_view kind) {
   const int k = parse_kind(kind);
   check_cpu_float(grad, "pool_concat_backward: grad");
-  TORCH_CHECK(grad.dim() == 4, "pool_concat_backward: grad must be [N, C, h, w]");
-  TORCH_CHECK(offsets.size() == channels.size() && offsets.size() == ratios.size(),
-              "pool_concat_backward: offsets, channels and ratios must have the same length");
+  const bool need_idx = check_pool_concat_backward(grad, indices, offsets, channels, ratios, k);
   const at::Tensor gc = grad.contiguous();
   const int64_t n = grad.size(0), ctot = grad.size(1), h = grad.size(2), w = grad.size(3);
-  bool need_idx = false;
-  for (size_t e = 0; e < ratios.size(); ++e) {
-    TORCH_CHECK(ratios[e] >= 1 && offsets[e] >= 0 && channels[e] >= 0 &&
-                    offsets[e] + channels[e] <= ctot,
-                "pool_concat_backward: entry ", e, " does not fit grad ", grad.sizes());
-    need_idx = need_idx || (k == kMax && ratios[e] > 1);
-  }
-  if (need_idx) {
-    TORCH_CHECK(indices.sizes() == grad.sizes(),
-                "pool_concat_backward: max pooling needs the indices of the forward (shape ",
-                grad.sizes(), "), got ", indices.sizes());
-    TORCH_CHECK(indices.device() == grad.device() &&
-                    (indices.scalar_type() == at::kByte || indices.scalar_type() == at::kInt),
-                "pool_concat_backward: indices must be uint8 or int32 on grad's device");
-  }
   const at::Tensor ic = need_idx ? indices.contiguous() : indices;
   std::vector<at::Tensor> outs;
   AT_DISPATCH_FLOATING_TYPES(grad.scalar_type(), "fasfast::pool_concat_backward (CPU)", [&] {

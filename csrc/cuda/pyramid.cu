@@ -24,6 +24,7 @@
 #include <string>
 #include <vector>
 
+#include "pyramid_common.h"
 #include "pyramid_math.h"
 
 namespace fasfast {
@@ -48,22 +49,6 @@ __device__ __forceinline__ index_t thread_start() {
 template <typename index_t>
 __device__ __forceinline__ index_t thread_step() {
   return static_cast<index_t>(gridDim.x) * static_cast<index_t>(blockDim.x);
-}
-
-int parse_mode(c10::string_view mode) {
-  if (mode == "bilinear") return kBilinear;
-  if (mode == "nearest") return kNearest;
-  TORCH_CHECK(false, "fasfast::upsample_sub: mode must be 'nearest' or 'bilinear', got '",
-              std::string(mode), "'");
-  return 0;
-}
-
-int parse_kind(c10::string_view kind) {
-  if (kind == "max") return kMax;
-  if (kind == "avg") return kAvg;
-  TORCH_CHECK(false, "fasfast::pool_concat: kind must be 'max' or 'avg', got '", std::string(kind),
-              "'");
-  return 0;
 }
 
 // The current CUDA stream of `device` (what at::cuda::getCurrentCUDAStream returns).
@@ -263,39 +248,21 @@ __global__ void pool_concat_backward_kernel(PoolSegments seg, const scalar_t* __
 std::tuple<at::Tensor, at::Tensor> pool_concat_cuda(at::TensorList tensors, c10::string_view kind,
                                                     bool with_indices) {
   const int k = parse_kind(kind);
-  TORCH_CHECK(!tensors.empty(), "fasfast::pool_concat: needs a non-empty list of tensors");
   std::vector<at::Tensor> ts;
+  ts.reserve(tensors.size());
   for (const auto& t : tensors) {
     check_cuda(t, "pool_concat: tensors");
-    TORCH_CHECK(t.dim() == 4, "fasfast::pool_concat: every tensor must be [N, C, H, W], got ",
-                t.sizes());
-  }
-  int64_t n = tensors[0].size(0), h = INT64_MAX, w = INT64_MAX, ctot = 0, max_ratio = 1;
-  for (const auto& t : tensors) {
-    TORCH_CHECK(t.size(0) == n, "fasfast::pool_concat: batch sizes differ");
-    TORCH_CHECK(t.scalar_type() == tensors[0].scalar_type() && t.device() == tensors[0].device(),
-                "fasfast::pool_concat: tensors must share dtype and device");
-    h = std::min(h, t.size(2));
-    w = std::min(w, t.size(3));
-  }
-  TORCH_CHECK(h > 0 && w > 0, "fasfast::pool_concat: empty spatial size");
-  const c10::DeviceGuard guard(tensors[0].device());
-  std::vector<int64_t> ratios, offsets;
-  bool small = true;
-  for (const auto& t : tensors) {
-    const int64_t r = t.size(2) / h;
-    TORCH_CHECK(t.size(2) == r * h && t.size(3) == r * w, "fasfast::pool_concat: size ",
-                t.size(2), "x", t.size(3),
-                " is not the same integer multiple of the smallest size ", h, "x", w);
     ts.push_back(t.contiguous());
-    ratios.push_back(r);
-    offsets.push_back(ctot);
-    ctot += t.size(1);
-    max_ratio = std::max(max_ratio, r);
-    small = small && fits_int32(t.numel());
   }
-  const auto opts = tensors[0].options();
-  const auto idx_dtype = max_ratio <= 16 ? at::kByte : at::kInt;
+  const PoolLayout L = pool_layout(ts);
+  const int64_t n = L.n, h = L.h, w = L.w, ctot = L.ctot;
+  const std::vector<int64_t>& ratios = L.ratios;
+  const std::vector<int64_t>& offsets = L.offsets;
+  const c10::DeviceGuard guard(ts[0].device());
+  bool small = true;
+  for (const auto& t : ts) small = small && fits_int32(t.numel());
+  const auto opts = ts[0].options();
+  const auto idx_dtype = index_dtype(L.max_ratio);
   at::Tensor out = at::empty({n, ctot, h, w}, opts);
   const bool want_idx = with_indices && k == kMax;
   at::Tensor idx = at::empty(want_idx ? at::IntArrayRef({n, ctot, h, w}) : at::IntArrayRef({0}),
@@ -353,28 +320,14 @@ std::vector<at::Tensor> pool_concat_backward_cuda(const at::Tensor& grad, const 
                                                   at::IntArrayRef ratios, c10::string_view kind) {
   const int k = parse_kind(kind);
   check_cuda(grad, "pool_concat_backward: grad");
-  TORCH_CHECK(grad.dim() == 4, "pool_concat_backward: grad must be [N, C, h, w]");
-  TORCH_CHECK(offsets.size() == channels.size() && offsets.size() == ratios.size(),
-              "pool_concat_backward: offsets, channels and ratios must have the same length");
+  const bool need_idx = check_pool_concat_backward(grad, indices, offsets, channels, ratios, k);
   const c10::DeviceGuard guard(grad.device());
   const at::Tensor gc = grad.contiguous();
   const int64_t n = grad.size(0), ctot = grad.size(1), h = grad.size(2), w = grad.size(3);
-  bool need_idx = false;
   bool small = fits_int32(gc.numel());
   std::vector<at::Tensor> outs;
   for (size_t e = 0; e < ratios.size(); ++e) {
-    TORCH_CHECK(ratios[e] >= 1 && offsets[e] >= 0 && offsets[e] + channels[e] <= ctot,
-                "pool_concat_backward: entry ", e, " does not fit grad ", grad.sizes());
-    need_idx = need_idx || (k == kMax && ratios[e] > 1);
     outs.push_back(at::empty({n, channels[e], h * ratios[e], w * ratios[e]}, grad.options()));
-  }
-  if (need_idx) {
-    TORCH_CHECK(indices.sizes() == grad.sizes(),
-                "pool_concat_backward: max pooling needs the indices of the forward (shape ",
-                grad.sizes(), "), got ", indices.sizes());
-    TORCH_CHECK(indices.device() == grad.device() &&
-                    (indices.scalar_type() == at::kByte || indices.scalar_type() == at::kInt),
-                "pool_concat_backward: indices must be uint8 or int32 on grad's device");
   }
   const at::Tensor ic = need_idx ? indices.contiguous() : indices;
   const cudaStream_t stream = current_stream(guard.current_device());
