@@ -30,12 +30,9 @@
 #include <cstring>
 #include <vector>
 
-#if defined(__linux__)
-#include <sys/mman.h>
-#endif
-
 #include "diirf_common.h"
 #include "diirf_math.h"
+#include "output_cache.h"
 
 namespace fasfast {
 namespace diirf {
@@ -168,27 +165,6 @@ void store_partial(std::vector<double>& partials, int64_t task, const auto& g) {
   partials[task * 5 + 2] = static_cast<double>(g.b2);
   partials[task * 5 + 3] = static_cast<double>(g.a1);
   partials[task * 5 + 4] = static_cast<double>(g.a2);
-}
-
-// Outputs are fresh allocations, and on Linux first touching a large one costs a page fault
-// per 4 KiB page, which can take longer than the kernel itself. Hint the kernel to back
-// the 2 MiB-aligned interior of large outputs with transparent huge pages (effective when
-// /sys/kernel/mm/transparent_hugepage/enabled is "madvise" or "always"; a no-op else).
-// Done before the first write. torch does the same for every allocation when
-// THP_MEM_ALLOC_ENABLE=1.
-at::Tensor empty_output(at::IntArrayRef sizes, const at::TensorOptions& options) {
-  at::Tensor t = at::empty(sizes, options);
-#if defined(__linux__) && defined(MADV_HUGEPAGE)
-  constexpr uintptr_t kHuge = uintptr_t(2) << 20;
-  const size_t nbytes = t.nbytes();
-  if (nbytes >= 2 * kHuge) {
-    const auto begin = reinterpret_cast<uintptr_t>(t.data_ptr());
-    const uintptr_t lo = (begin + kHuge - 1) & ~(kHuge - 1);
-    const uintptr_t hi = (begin + nbytes) & ~(kHuge - 1);
-    if (hi > lo) (void)madvise(reinterpret_cast<void*>(lo), hi - lo, MADV_HUGEPAGE);
-  }
-#endif
-  return t;
 }
 
 void check_cpu(const at::Tensor& t, const char* op, const char* name) {

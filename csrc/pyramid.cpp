@@ -20,6 +20,7 @@
 #include "common.h"
 #include "pyramid_common.h"
 #include "pyramid_math.h"
+#include "output_cache.h"
 
 namespace fasfast {
 namespace {
@@ -135,7 +136,7 @@ at::Tensor upsample_sub_cpu(const at::Tensor& hi, const at::Tensor& lo, c10::str
               "upsample_sub: hi ", hi.sizes(), " must be [N, C, 2H, 2W] for lo ", lo.sizes());
   const at::Tensor hc = hi.contiguous();
   const at::Tensor lc = lo.contiguous();
-  at::Tensor out = at::empty(hi.sizes(), hi.options().memory_format(at::MemoryFormat::Contiguous));
+  at::Tensor out = empty_output(hi.sizes(), hi.options());
   const int64_t planes = lo.size(0) * lo.size(1), h = lo.size(2), w = lo.size(3);
   if (out.numel() == 0) return out;
   AT_DISPATCH_FLOATING_TYPES(hi.scalar_type(), "fasfast::upsample_sub (CPU)", [&] {
@@ -211,7 +212,7 @@ at::Tensor upsample_sub_backward_cpu(const at::Tensor& grad, c10::string_view mo
               "upsample_sub_backward: grad must be [N, C, 2H, 2W], got ", grad.sizes());
   const at::Tensor gc = grad.contiguous();
   const int64_t h = grad.size(2) / 2, w = grad.size(3) / 2, planes = grad.size(0) * grad.size(1);
-  at::Tensor out = at::empty({grad.size(0), grad.size(1), h, w}, grad.options());
+  at::Tensor out = empty_output({grad.size(0), grad.size(1), h, w}, grad.options());
   if (out.numel() == 0) return out;
   AT_DISPATCH_FLOATING_TYPES(grad.scalar_type(), "fasfast::upsample_sub_backward (CPU)", [&] {
     const AdjArgs<scalar_t> args{gc.data_ptr<scalar_t>(), out.data_ptr<scalar_t>(), h, w, m};
@@ -367,9 +368,9 @@ std::tuple<at::Tensor, at::Tensor> pool_concat_cpu(at::TensorList tensors, c10::
   const PoolLayout L = pool_layout(ts);
   const auto opts = ts[0].options();
   const auto idx_dtype = index_dtype(L.max_ratio);
-  at::Tensor out = at::empty({L.n, L.ctot, L.h, L.w}, opts);
+  at::Tensor out = empty_output({L.n, L.ctot, L.h, L.w}, opts);
   const bool want_idx = with_indices && k == kMax;
-  at::Tensor idx = want_idx ? at::empty({L.n, L.ctot, L.h, L.w}, opts.dtype(idx_dtype))
+  at::Tensor idx = want_idx ? empty_output({L.n, L.ctot, L.h, L.w}, opts.dtype(idx_dtype))
                             : at::empty({0}, opts.dtype(idx_dtype));
   if (out.numel() == 0) return {out, idx};
   std::vector<int64_t> chans;
@@ -414,7 +415,7 @@ std::vector<at::Tensor> pool_concat_backward_cpu(const at::Tensor& grad, const a
   AT_DISPATCH_FLOATING_TYPES(grad.scalar_type(), "fasfast::pool_concat_backward (CPU)", [&] {
     for (size_t e = 0; e < ratios.size(); ++e) {
       const int64_t r = ratios[e], ck = channels[e];
-      at::Tensor gi = at::empty({n, ck, h * r, w * r}, grad.options());
+      at::Tensor gi = empty_output({n, ck, h * r, w * r}, grad.options());
       outs.push_back(gi);
       if (gi.numel() == 0) continue;
       auto run = [&](const auto* ip) {

@@ -19,55 +19,44 @@ _LOW26 = np.uint64((1 << 26) - 1)
 
 
 @njit(**_NB)
-def exact_sum_bins(p):
-    """Exact sum of ``p`` as integer bins; returns ``(bins int64[2, 2047], n_nonfinite)``.
-
+def _bins_add(bins, row, k):
+    """Add the float64 with bits ``k`` to ``bins[row]`` (high mantissa part) and
+    ``bins[row + 1]`` (low part) at its exponent; returns False (adding nothing) for inf/NaN.
     A finite float64 is ``m * 2**(e - 1) * 2**-1074`` with integer mantissa ``m < 2**53`` and
-    biased exponent ``e = max(E, 1)``. The mantissa is split in a 27-bit high and a 26-bit low
-    part added into ``bins[0, e]`` and ``bins[1, e]`` (no overflow below 2**36 samples).
-    ``sum = sum_e (bins[0, e] * 2**26 + bins[1, e]) * 2**(e - 1) * 2**-1074`` exactly.
+    biased exponent ``e = max(E, 1)``; ``m`` is split in a 27-bit high and a 26-bit low part.
     """
-    bins = np.zeros((2, 2047), np.int64)
-    bad = 0
-    u = p.view(np.uint64)
-    for i in range(u.size):
-        k = u[i]
-        e = np.int64((k >> np.uint64(52)) & np.uint64(0x7FF))
-        if e == 0x7FF:
-            bad += 1
-            continue
-        m = k & _MANT
-        if e == 0:
-            e = 1
-        else:
-            m |= _HIDDEN
-        hi = np.int64(m >> np.uint64(26))
-        lo = np.int64(m & _LOW26)
-        if k >> np.uint64(63):
-            bins[0, e] -= hi
-            bins[1, e] -= lo
-        else:
-            bins[0, e] += hi
-            bins[1, e] += lo
-    return bins, bad
-
-
-@njit(**_NB)
-def _add_bits(bins, row, b):
-    e = np.int64((b >> np.uint64(52)) & np.uint64(0x7FF))
-    m = b & _MANT
+    e = np.int64((k >> np.uint64(52)) & np.uint64(0x7FF))
+    if e == 0x7FF:
+        return False
+    m = k & _MANT
     if e == 0:
         e = 1
     else:
         m |= _HIDDEN
     hi = np.int64(m >> np.uint64(26))
     lo = np.int64(m & _LOW26)
-    if b >> np.uint64(63):
-        bins[row, e] -= hi
-        bins[row + 1, e] -= lo
-    else:
-        bins[row, e] += hi
-        bins[row + 1, e] += lo
+    if k >> np.uint64(63):
+        hi = -hi
+        lo = -lo
+    bins[row, e] += hi
+    bins[row + 1, e] += lo
+    return True
+
+
+@njit(**_NB)
+def exact_sum_bins(p):
+    """Exact sum of ``p`` as integer bins; returns ``(bins int64[2, 2047], n_nonfinite)``.
+
+    ``sum = sum_e (bins[0, e] * 2**26 + bins[1, e]) * 2**(e - 1) * 2**-1074`` exactly (see
+    :func:`_bins_add`; no overflow below 2**36 samples).
+    """
+    bins = np.zeros((2, 2047), np.int64)
+    bad = 0
+    u = p.view(np.uint64)
+    for i in range(u.size):
+        if not _bins_add(bins, 0, u[i]):
+            bad += 1
+    return bins, bad
 
 
 @njit(**_NB)
@@ -89,20 +78,35 @@ def exact_split_sums(p, m):
         buf[1] = sq
         buf[2] = ((xh * xh - sq) + 2.0 * xh * xl) + xl * xl
         r = 0 if i < m else 4
-        _add_bits(bins, r, ub[0])
+        _bins_add(bins, r, ub[0])
         if buf[2] != 0.0:
-            _add_bits(bins, r + 2, ub[2])
-        _add_bits(bins, r + 2, ub[1])
+            _bins_add(bins, r + 2, ub[2])
+        _bins_add(bins, r + 2, ub[1])
     return bins
+
+
+@njit(**_NB)
+def _neumaier(s, c, x):
+    """Add ``x`` to the compensated sum ``(s, c)``."""
+    t = s + x
+    if abs(s) >= abs(x):
+        c += (s - t) + x
+    else:
+        c += (x - t) + s
+    return t, c
 
 
 @njit(**_NB)
 def class_pass(p, shift, block):
     """One pass over a sorted class: exact sum bins (as :func:`exact_sum_bins`) and
-    Neumaier-compensated running sums of ``y = p - shift`` and ``y**2`` with snapshots
+    compensated running sums of ``y = p - shift`` and ``y**2`` with snapshots
     ``snap_s[k] = sum(y[:k*block])``, ``snap_q[k] = sum(y[:k*block]**2)``.
 
-    Returns ``(bins, n_nonfinite, snap_s, snap_q, sum_y, sum_y2)``.
+    Blockwise: in a block whose first and last scores share sign and exponent (so, sorted,
+    all of its scores do) the mantissas are summed as integers in one vectorisable loop;
+    within a block ``y`` and ``y**2`` are summed with four accumulators, and block sums are
+    added to Neumaier-compensated totals. Returns
+    ``(bins, n_nonfinite, snap_s, snap_q, sum_y, sum_y2)``.
     """
     n = p.size
     nb = n // block + 1
@@ -115,55 +119,72 @@ def class_pass(p, shift, block):
     cs = 0.0
     q = 0.0
     cq = 0.0
-    mask = block - 1
-    cur_e = np.int64(-1)
-    acc_hi = np.int64(0)
-    acc_lo = np.int64(0)
-    for i in range(n):
-        if (i & mask) == 0:
-            snap_s[i // block] = s + cs
-            snap_q[i // block] = q + cq
-        k = u[i]
-        e = np.int64((k >> np.uint64(52)) & np.uint64(0x7FF))
-        if e == 0x7FF:
-            bad += 1
-            continue
-        m = k & _MANT
-        if e == 0:
-            e = 1
-        else:
-            m |= _HIDDEN
-        hi = np.int64(m >> np.uint64(26))
-        lo = np.int64(m & _LOW26)
-        if k >> np.uint64(63):
-            hi = -hi
-            lo = -lo
-        if e != cur_e:  # sorted input: the exponent changes rarely, keep the bin in registers
-            if cur_e >= 0:
-                bins[0, cur_e] += acc_hi
-                bins[1, cur_e] += acc_lo
-            cur_e = e
-            acc_hi = np.int64(0)
-            acc_lo = np.int64(0)
-        acc_hi += hi
-        acc_lo += lo
-        y = p[i] - shift
-        t = s + y
-        if abs(s) >= abs(y):
-            cs += (s - t) + y
-        else:
-            cs += (y - t) + s
-        s = t
-        y2 = y * y
-        t = q + y2
-        if q >= y2:
-            cq += (q - t) + y2
-        else:
-            cq += (y2 - t) + q
-        q = t
-    if cur_e >= 0:
-        bins[0, cur_e] += acc_hi
-        bins[1, cur_e] += acc_lo
+    for b in range(nb):
+        start = b * block
+        snap_s[b] = s + cs
+        snap_q[b] = q + cq
+        stop = min(start + block, n)
+        if stop <= start:
+            break
+        top = u[start] >> np.uint64(52)
+        e = np.int64(top & np.uint64(0x7FF))
+        if top == (u[stop - 1] >> np.uint64(52)) and e != 0x7FF:
+            hidden = _HIDDEN if e != 0 else np.uint64(0)
+            acc_hi = np.uint64(0)
+            acc_lo = np.uint64(0)
+            for i in range(start, stop):
+                m = (u[i] & _MANT) | hidden
+                acc_hi += m >> np.uint64(26)
+                acc_lo += m & _LOW26
+            e = max(e, 1)
+            if top >> np.uint64(11):
+                bins[0, e] -= np.int64(acc_hi)
+                bins[1, e] -= np.int64(acc_lo)
+            else:
+                bins[0, e] += np.int64(acc_hi)
+                bins[1, e] += np.int64(acc_lo)
+            s0 = 0.0
+            s1 = 0.0
+            s2 = 0.0
+            s3 = 0.0
+            q0 = 0.0
+            q1 = 0.0
+            q2 = 0.0
+            q3 = 0.0
+            i = start
+            while i + 4 <= stop:
+                y0 = p[i] - shift
+                y1 = p[i + 1] - shift
+                y2 = p[i + 2] - shift
+                y3 = p[i + 3] - shift
+                s0 += y0
+                s1 += y1
+                s2 += y2
+                s3 += y3
+                q0 += y0 * y0
+                q1 += y1 * y1
+                q2 += y2 * y2
+                q3 += y3 * y3
+                i += 4
+            while i < stop:
+                y0 = p[i] - shift
+                s0 += y0
+                q0 += y0 * y0
+                i += 1
+            bs = (s0 + s1) + (s2 + s3)
+            bq = (q0 + q1) + (q2 + q3)
+        else:  # sign or exponent changes inside the block, or inf/NaN: one by one
+            bs = 0.0
+            bq = 0.0
+            for i in range(start, stop):
+                if not _bins_add(bins, 0, u[i]):
+                    bad += 1
+                    continue
+                y0 = p[i] - shift
+                bs += y0
+                bq += y0 * y0
+        s, cs = _neumaier(s, cs, bs)
+        q, cq = _neumaier(q, cq, bq)
     return bins, bad, snap_s, snap_q, s + cs, q + cq
 
 
@@ -224,37 +245,55 @@ def weighted_balance_search(p, shift, snap_s, snap_q, block, sy, qy):
     return m0, gp, gm, 16.0 * (n + block + 4) * 2.220446049250313e-16 * sc
 
 
+_NO_COST = np.iinfo(np.int64).max
+
+
 @njit(**_NB)
-def sweep(live, attack):
-    """One merge pass over the sorted classes (each padded with one trailing ``+inf``); all
-    decisions on exact integer counts.
+def sweep_segment(live, attack, i, j, steps, first):
+    """``steps`` steps of the merge pass over the sorted classes (each padded with one
+    trailing ``+inf``) from ``(i, j)``, which must start a tie group (every score before it
+    is smaller than every score from it on); all decisions on exact integer counts.
 
     Thresholds ``t`` are grouped in the intervals ``(u_{k-1}, u_k]`` between consecutive
     distinct observed scores (``u_0 = -inf``, last interval ``(u_K, +inf)``); on each, with
-    ``a = #{attack >= t}`` and ``b = #{live < t}``, ACER is ``(a/M + b/N)/2`` and the crossing
-    measure ``a/M - b/N``. Returns ``(acer_lo, acer_hi, best_cost, eer_lo, eer_hi, auc2)``:
-    the inf/sup of the thresholds with minimum ``a*N + b*M``, the ends of the union of the
-    intervals with minimum ``|a*N - b*M|``, the minimum cost, and ``2 * #pairs(live > attack)
-    + #pairs(live == attack)``.
+    ``a = #{attack >= t}`` and ``b = #{live < t}``, the ACER cost is ``a*N + b*M`` and the
+    crossing measure ``x = a*N - b*M`` (non-increasing in ``t``). The first segment
+    (``first``) also covers ``(-inf, u_1]``; a segment covers the interval that ends at the
+    score after its last one.
+
+    Returns ``(acer_lo, acer_hi, best_cost, pos_x, pos_lo, pos_hi, neg_x, neg_lo, neg_hi,
+    strict, ties)``: the inf/sup of the thresholds with minimum cost and that cost; the last
+    interval with ``x > 0`` (``pos_x = 0`` if none) and the first with ``x <= 0``
+    (``neg_x = 1`` if none); ``#pairs(live > attack)`` and ``#pairs(live == attack)`` over
+    the live scores of the segment. Combine with :func:`combine_sweeps`, finish with
+    :func:`finish_sweep`.
     """
-    n = live.size - 1  # both arrays end with a +inf sentinel
+    n = live.size - 1
     m = attack.size - 1
     nn = np.int64(n)
     mm = np.int64(m)
-    # the interval (-inf, u_1]: everything accepted, a = M, b = 0
-    best = mm * nn
-    acer_lo = -np.inf
-    acer_hi = min(live[0], attack[0])
-    bestd = mm * nn
-    eer_lo = -np.inf
-    eer_hi = acer_hi
-    i = 0
-    j = 0
-    gi = 0  # indices at the start of the current tie group
-    gj = 0
+    if first:  # the interval (-inf, u_1]: everything accepted, a = M, b = 0
+        best = mm * nn
+        acer_lo = -np.inf
+        acer_hi = min(live[0], attack[0])
+        pos_x = mm * nn
+        pos_lo = -np.inf
+        pos_hi = acer_hi
+    else:
+        best = _NO_COST
+        acer_lo = np.nan
+        acer_hi = np.nan
+        pos_x = np.int64(0)
+        pos_lo = np.nan
+        pos_hi = np.nan
+    neg_x = np.int64(1)
+    neg_lo = np.nan
+    neg_hi = np.nan
+    gi = i  # indices at the start of the current tie group
+    gj = j
     strict = np.int64(0)  # sum over live of #{attack < live}
     ties = np.int64(0)
-    for _ in range(n + m):
+    for _ in range(steps):
         xl = live[i]
         xa = attack[j]
         tl = np.int64(xl <= xa)  # live first within a tie: j counts only smaller attacks
@@ -268,22 +307,89 @@ def sweep(live, attack):
             gi = i
             gj = j
             a = mm - j
-            b = np.int64(i)
-            cost = a * nn + b * mm
+            cost = a * nn + i * mm
             if cost < best:
                 best = cost
                 acer_lo = v
                 acer_hi = nxt
             elif cost == best:
                 acer_hi = nxt
-            d = abs(a * nn - b * mm)
-            if d < bestd:
-                bestd = d
-                eer_lo = v
-                eer_hi = nxt
-            elif d == bestd:
-                eer_hi = nxt
-    return acer_lo, acer_hi, best, eer_lo, eer_hi, 2 * strict + ties
+            x = a * nn - i * mm
+            if x > 0:  # x only falls: record until it crosses zero, then once
+                pos_x = x
+                pos_lo = v
+                pos_hi = nxt
+            elif neg_x > 0:
+                neg_x = x
+                neg_lo = v
+                neg_hi = nxt
+    return (acer_lo, acer_hi, best, pos_x, pos_lo, pos_hi, neg_x, neg_lo, neg_hi,
+            strict, ties)
+
+
+@njit(**_NB)
+def merge_split(live, attack):
+    """``(i, j)``: a tie-group boundary near the middle of the merged order of two padded
+    sorted classes (``live[:i]`` and ``attack[:j]`` are the scores below ``v``, the merged
+    median); ``(0, 0)`` when there is none."""
+    n = live.size - 1
+    m = attack.size - 1
+    k = (n + m) // 2
+    lo = max(0, k - m)
+    hi = min(k, n)
+    while lo < hi:  # i live and k - i attack scores are the k smallest
+        i = (lo + hi) // 2
+        if live[i] < attack[k - i - 1]:
+            lo = i + 1
+        else:
+            hi = i
+    v = min(live[lo], attack[k - lo])
+    return np.searchsorted(live[:n], v), np.searchsorted(attack[:m], v)
+
+
+def combine_sweeps(left, right):
+    """One :func:`sweep_segment` result for two adjacent segments."""
+    if right[2] < left[2]:
+        acer = right[0:3]
+    elif right[2] == left[2]:
+        acer = (left[0], right[1], left[2])
+    else:
+        acer = left[0:3]
+    pos = right[3:6] if right[3] > 0 else left[3:6]
+    neg = left[6:9] if left[6] <= 0 else right[6:9]
+    return (*acer, *pos, *neg, int(left[9]) + int(right[9]), int(left[10]) + int(right[10]))
+
+
+def finish_sweep(res):
+    """``(acer_lo, acer_hi, best_cost, eer_lo, eer_hi, auc2)`` from a whole-range result:
+    the EER intervals are those with minimum ``|x|``, the last positive or the first
+    non-positive ``x`` or both; ``auc2 = 2 * #pairs(live > attack) + #pairs(live == attack)``.
+    """
+    pos_x, pos_lo, pos_hi, neg_x, neg_lo, neg_hi = res[3:9]
+    if pos_x < -neg_x:
+        eer = (pos_lo, pos_hi)
+    elif pos_x == -neg_x:
+        eer = (pos_lo, neg_hi)
+    else:
+        eer = (neg_lo, neg_hi)
+    return (res[0], res[1], int(res[2]), float(eer[0]), float(eer[1]),
+            2 * int(res[9]) + int(res[10]))
+
+
+def sweep(live, attack, run_pair=None):
+    """The whole merge pass (see :func:`sweep_segment`); returns
+    ``(acer_lo, acer_hi, best_cost, eer_lo, eer_hi, auc2)``. With ``run_pair`` (a
+    ``(fn, args_a, args_b)`` runner, e.g. on two threads) the merged order is cut at its
+    median and the halves run concurrently."""
+    n = live.size - 1
+    m = attack.size - 1
+    if run_pair is not None:
+        i, j = merge_split(live, attack)
+        if i + j > 0:
+            left, right = run_pair(sweep_segment, (live, attack, 0, 0, i + j, True),
+                                   (live, attack, i, j, n + m - i - j, False))
+            return finish_sweep(combine_sweeps(left, right))
+    return finish_sweep(sweep_segment(live, attack, 0, 0, n + m, True))
 
 
 @njit(**_NB)

@@ -50,6 +50,8 @@ from fasfast.analysis._core import (
     count_ge,
     count_lt,
     kernels,
+    parallel_enabled,
+    run_pair,
     sort_pair,
 )
 from fasfast.analysis.stats import DomainStats, stats_from_sorted
@@ -141,7 +143,9 @@ class Pair:
     @property
     def sweep(self):
         if self._sweep is None:
-            self._sweep = kernels().sweep(self.L.padded, self.A.padded)
+            n = self.L.n + self.A.n
+            runner = (lambda fn, a, b: run_pair(fn, a, b, n)) if parallel_enabled(n) else None
+            self._sweep = kernels().sweep(self.L.padded, self.A.padded, runner)
         return self._sweep
 
     # rates in the internal frame

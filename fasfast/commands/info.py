@@ -30,6 +30,7 @@ def collect() -> dict:
         "cuda_available": torch.cuda.is_available(),
         "cuda_kernels_usable": ops.cuda_usable(),
         "cuda_device": torch.cuda.get_device_name(0) if torch.cuda.is_available() else None,
+        "cpu_output_cache_mb": ops.output_cache_info()["limit_bytes"] >> 20,
     }
 
 

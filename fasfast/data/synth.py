@@ -515,22 +515,25 @@ def _video_print(ctx: _Ctx, rng, printer: int):
     photo_noise = rng.normal(0, 0.012, still[0].shape).astype(np.float32)
     img = np.clip(still[0] + photo_noise, 0, 1)
     # printing: contrast / saturation loss, paper tint, halftone screen, paper texture
-    contrast = rng.uniform(0.65, 0.9)
-    sat = rng.uniform(0.55, 0.85) if printer == 2 else rng.uniform(0.7, 0.95)
+    contrast = rng.uniform(0.75, 0.95)
+    sat = rng.uniform(0.65, 0.9) if printer == 2 else rng.uniform(0.75, 0.95)
     grey = img.mean(2, keepdims=True)
     img = grey + (img - grey) * sat
     img = img.mean() + (img - img.mean()) * contrast
-    img = img * rng.uniform(0.9, 1.0) + np.array([0.05, 0.045, 0.03], np.float32) * rng.uniform(0.5, 1.5)
+    img = img * rng.uniform(0.92, 1.0) + np.array([0.05, 0.045, 0.03], np.float32) * rng.uniform(0.3, 1.0)
     yy, xx = np.mgrid[0:size, 0:size].astype(np.float32)
-    period = rng.uniform(2.2, 3.5) if printer == 2 else rng.uniform(3.0, 4.5)
+    # halftone screen: the period is relative to the frame (its diagonal components ~3.5-5.5
+    # px in a 64 px face crop), so it survives the camera blur and the crop resampling
+    period = size * (rng.uniform(0.055, 0.065) if printer == 2 else rng.uniform(0.062, 0.075))
     ang = np.deg2rad(rng.uniform(10, 50))
     u = xx * np.cos(ang) + yy * np.sin(ang)
     v = -xx * np.sin(ang) + yy * np.cos(ang)
     dots = 0.5 + 0.5 * np.cos(2 * np.pi * u / period) * np.cos(2 * np.pi * v / period)
-    amp = rng.uniform(0.02, 0.09)
+    amp = rng.uniform(0.08, 0.22)
     img = img * (1 - amp * dots)[..., None]
-    texture = cv2.GaussianBlur(rng.normal(0, 1, (size, size)).astype(np.float32), (0, 0), 1.2)
-    img = img + rng.uniform(0.01, 0.025) * texture[..., None]
+    texture = cv2.GaussianBlur(rng.normal(0, 1, (size, size)).astype(np.float32), (0, 0),
+                               max(1.0, size / 90))
+    img = img + rng.uniform(0.015, 0.03) * texture[..., None]
     img = np.clip(img, 0, 1).astype(np.float32)
     mats = _rigid_shake(rng, ctx.n, ctx.fps, rng.uniform(0.4, 1.5), rng.uniform(0.8, 2.5),
                         rng.uniform(0.05, 0.3), ctx.place.centre)
@@ -557,14 +560,16 @@ def _video_replay(ctx: _Ctx, rng, display: int):
     n_src = int(src_idx[-1]) + 1
     clip, lms, _ = _live_clip(ctx, rng, rng.uniform(0.0, 0.015), n=n_src, fps=src_fps)
     yy, xx = np.mgrid[0:size, 0:size].astype(np.float32)
-    pitch = rng.uniform(2.0, 3.0)
-    grid_amp = rng.uniform(0.03, 0.1)
+    # pixel grid: pitch relative to the frame (~3.5-5 px in a 64 px face crop) so it survives
+    # the camera blur and the crop resampling
+    pitch = size * rng.uniform(0.036, 0.05)
+    grid_amp = rng.uniform(0.06, 0.15)
     sub = np.stack([np.cos(2 * np.pi * (xx / pitch - k / 3)) for k in range(3)], -1) * 0.5 + 0.5
     rows = (0.5 + 0.5 * np.cos(2 * np.pi * yy / pitch))[..., None]
     grid = 1 - grid_amp * (0.6 * sub + 0.4 * rows)
     gamma = rng.uniform(0.7, 0.85) if rng.uniform() < 0.5 else rng.uniform(1.15, 1.35)
     tint = np.array([0.95, 1.0, 1.07], np.float32) * rng.uniform(0.97, 1.03, 3).astype(np.float32)
-    moire_amp = rng.uniform(0.02, 0.07)
+    moire_amp = rng.uniform(0.03, 0.08)
     mf = rng.uniform(0.05, 0.12)
     mang = rng.uniform(0, np.pi)
     glare_c = rng.uniform(0.2, 0.8, 2) * size

@@ -33,6 +33,10 @@ class DemoConfig:
     optimizer: str = "adam"
     lr: float = 3e-3
     balance: bool = True  # repeat live videos (1 live : 5 attacks in OULU-NPU's layout)
+    # brightness / contrast / saturation jitter (one draw per sequence): protocol 1 tests on
+    # session 3's darker, tinted light, and global colour must not stand in for the artefacts
+    color_jitter: float = 0.3
+    schedule: str = "constant"
     max_steps: int = 0
     time_limit: float = 360.0  # training stops after the epoch that passes this (seconds)
     workers: int = 0
@@ -77,6 +81,7 @@ def run_demo(cfg: DemoConfig | None = None, **overrides) -> dict:
         model="eulernet", preset="tiny", image_size=cfg.image_size, widths=cfg.widths,
         dataset="oulu", data_root=str(data_root), protocol="1", epochs=cfg.epochs,
         batch_size=cfg.batch_size, lr=cfg.lr, optimizer=cfg.optimizer, balance=cfg.balance,
+        color_jitter=cfg.color_jitter, schedule=cfg.schedule,
         out_dir=str(out / "train"), seed=cfg.seed,
         workers=cfg.workers, max_steps=cfg.max_steps, time_limit=cfg.time_limit,
         cache_dir=str(out / "cache"), progress=cfg.progress, tensorboard=True,

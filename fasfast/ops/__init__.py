@@ -6,7 +6,14 @@
 """
 
 from fasfast.ops import reference
-from fasfast.ops._library import HAS_C, compiled_backends, cuda_usable, has_kernel
+from fasfast.ops._library import (
+    HAS_C,
+    compiled_backends,
+    cuda_usable,
+    has_kernel,
+    output_cache_clear,
+    output_cache_info,
+)
 from fasfast.ops.diirf import diirf, fcam_gate
 from fasfast.ops.pyramid import pool_concat, upsample_sub
 
@@ -20,4 +27,6 @@ __all__ = [
     "compiled_backends",
     "cuda_usable",
     "has_kernel",
+    "output_cache_info",
+    "output_cache_clear",
 ]

@@ -45,3 +45,21 @@ def has_kernel(op: str, device_type: str) -> bool:
 def cuda_usable() -> bool:
     """CUDA kernels compiled in and a CUDA device visible now."""
     return "cuda" in compiled_backends() and torch.cuda.is_available()
+
+
+def output_cache_info() -> dict:
+    """The CPU output cache of the compiled kernels (csrc/output_cache.h): freed output
+    blocks (>= 1 MiB) kept for reuse, up to ``FASFAST_CPU_CACHE_MB`` (default 512, 0 = off).
+
+    Returns ``{"cached_bytes", "limit_bytes", "hits", "misses"}`` (zeros without ``_C``).
+    """
+    if not HAS_C:
+        return {"cached_bytes": 0, "limit_bytes": 0, "hits": 0, "misses": 0}
+    cached, limit, hits, misses = torch.ops.fasfast.output_cache_info()
+    return {"cached_bytes": cached, "limit_bytes": limit, "hits": hits, "misses": misses}
+
+
+def output_cache_clear() -> None:
+    """Return every cached output block to the system."""
+    if HAS_C:
+        torch.ops.fasfast.output_cache_clear()

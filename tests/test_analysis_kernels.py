@@ -1,0 +1,144 @@
+"""The numba kernels under the analysis: the blockwise class pass and the segmented sweep.
+
+The public functions are held to brute force in the other analysis tests; these tests hit
+the paths that only large inputs take there (two-thread sweep, whole-block integer sums).
+"""
+
+import math
+import zlib
+from fractions import Fraction
+
+import numpy as np
+import pytest
+from _analysis_oracle import thresholds_oracle
+
+from fasfast.analysis import _kernels as K
+from fasfast.analysis import select_thresholds
+from fasfast.analysis import thresholds as thresholds_mod
+from fasfast.analysis._core import BLOCK, _bins_to_int
+
+
+def _padded(x):
+    return np.r_[np.sort(np.asarray(x, np.float64)), np.inf]
+
+
+def _cases(rng):
+    for _ in range(40):
+        n, m = (int(v) for v in rng.integers(1, 60, 2))
+        kind = rng.integers(0, 3)
+        if kind == 0:  # heavy ties
+            yield rng.integers(0, 6, n) / 8.0, rng.integers(0, 6, m) / 8.0
+        elif kind == 1:
+            yield rng.normal(0.6, 0.2, n), rng.normal(0.4, 0.2, m)
+        else:  # one class far below the other
+            yield rng.uniform(0.5, 1.0, n), rng.uniform(-1.0, 0.0, m)
+
+
+def _boundaries(live, attack):
+    """Every tie-group boundary (i, j) of the merged order except (0, 0)."""
+    vals = np.unique(np.r_[live[:-1], attack[:-1]])
+    for v in vals[1:]:
+        yield int(np.searchsorted(live[:-1], v)), int(np.searchsorted(attack[:-1], v))
+
+
+def test_sweep_segments_combine_to_the_whole():
+    rng = np.random.default_rng(11)
+    for live, attack in _cases(rng):
+        L, A = _padded(live), _padded(attack)
+        n, m = L.size - 1, A.size - 1
+        whole = K.sweep(L, A)
+        assert K.sweep(L, A, lambda fn, a, b: (fn(*a), fn(*b))) == whole
+        for i, j in _boundaries(L, A):
+            left = K.sweep_segment(L, A, 0, 0, i + j, True)
+            right = K.sweep_segment(L, A, i, j, n + m - i - j, False)
+            assert K.finish_sweep(K.combine_sweeps(left, right)) == whole, (i, j)
+
+
+def test_sweep_auc_and_eer_brute_force():
+    rng = np.random.default_rng(12)
+    for live, attack in _cases(rng):
+        L, A = _padded(live), _padded(attack)
+        acer_lo, acer_hi, best, eer_lo, eer_hi, auc2 = K.sweep(L, A)
+        want_auc2 = int(2 * (live[:, None] > attack[None, :]).sum()
+                        + (live[:, None] == attack[None, :]).sum())
+        assert auc2 == want_auc2
+        # |a*N - b*M| over every distinct interval, by brute force
+        n, m = live.size, attack.size
+        u = np.unique(np.r_[live, attack])
+        ends = np.r_[u, np.inf]
+        starts = np.r_[-np.inf, u]
+        gaps = [abs(int((attack >= t).sum()) * n - int((live < t).sum()) * m) for t in ends]
+        k = [i for i, g in enumerate(gaps) if g == min(gaps)]
+        assert (eer_lo, eer_hi) == (starts[k[0]], ends[k[-1]])
+        costs = [int((attack >= t).sum()) * n + int((live < t).sum()) * m for t in ends]
+        k = [i for i, c in enumerate(costs) if c == min(costs)]
+        assert (acer_lo, acer_hi, best) == (starts[k[0]], ends[k[-1]], min(costs))
+
+
+def test_merge_split_is_a_tie_boundary_near_the_middle():
+    rng = np.random.default_rng(13)
+    for live, attack in _cases(rng):
+        L, A = _padded(live), _padded(attack)
+        i, j = K.merge_split(L, A)
+        if i + j == 0:
+            continue
+        v = min(L[i], A[j])
+        assert L[:i].max(initial=-np.inf) < v and A[:j].max(initial=-np.inf) < v
+        assert L[i] >= v and A[j] >= v
+
+
+@pytest.mark.parametrize("kind", ["ties", "overlap", "separable"])
+def test_thresholds_through_the_two_thread_path(monkeypatch, kind):
+    monkeypatch.setattr(thresholds_mod, "parallel_enabled", lambda n: True)
+    rng = np.random.default_rng(zlib.crc32(kind.encode()))
+    for _ in range(15):
+        n, m = (int(v) for v in rng.integers(1, 50, 2))
+        if kind == "ties":
+            live, attack = rng.integers(0, 9, n) / 16 + 0.25, rng.integers(0, 9, m) / 16
+        elif kind == "overlap":
+            live, attack = rng.normal(0.5, 0.2, n), rng.normal(0.45, 0.2, m)
+        else:
+            live, attack = rng.uniform(0.6, 1.0, n), rng.uniform(0.0, 0.4, m)
+        got = select_thresholds(live, attack)
+        want = thresholds_oracle(live, attack)
+        for f in ("acer", "acer_left", "acer_right", "min_acer", "eer"):
+            assert getattr(got, f) == want[f], (kind, f)
+
+
+def _mixed_scores(rng, n):
+    """Random doubles over many exponents and both signs, with zeros and subnormals."""
+    x = rng.normal(0, 1, n) * np.exp2(rng.integers(-60, 60, n))
+    x[rng.random(n) < 0.05] = 0.0
+    sub = rng.random(n) < 0.03
+    x[sub] = rng.normal(0, 1, sub.sum()) * 5e-320
+    # long runs in one binade so whole blocks take the integer path
+    x[: n // 3] = rng.uniform(1.0, 2.0, n // 3)
+    return np.sort(x)
+
+
+def test_class_pass_exact_sum_and_snapshots():
+    rng = np.random.default_rng(14)
+    for n in (1, 3, BLOCK - 1, BLOCK, BLOCK + 1, 5 * BLOCK, 7 * BLOCK + 13):
+        p = _mixed_scores(rng, n)
+        shift = float(p[n // 2])
+        bins, bad, snap_s, snap_q, sy, sq = K.class_pass(p, shift, BLOCK)
+        assert bad == 0
+        assert Fraction(_bins_to_int(bins), 1 << 1074) == sum(Fraction(float(v)) for v in p)
+        y = p - shift
+        assert snap_s.size == n // BLOCK + 1
+        for k in range(snap_s.size):
+            part = y[: k * BLOCK]
+            scale = np.abs(part).sum() + 1e-300
+            assert abs(snap_s[k] - math.fsum(part)) <= 1e-13 * scale
+            assert abs(snap_q[k] - math.fsum(part * part)) <= 1e-13 * ((part * part).sum() + 1e-300)
+        assert abs(sy - math.fsum(y)) <= 1e-13 * (np.abs(y).sum() + 1e-300)
+        assert abs(sq - math.fsum(y * y)) <= 1e-13 * ((y * y).sum() + 1e-300)
+
+
+def test_class_pass_counts_non_finite():
+    rng = np.random.default_rng(15)
+    p = np.sort(np.r_[rng.uniform(1, 2, 3 * BLOCK), -np.inf, np.inf, np.inf, np.nan])
+    bins, bad, *_ = K.class_pass(p, 1.5, BLOCK)
+    assert bad == 4
+    finite = p[np.isfinite(p)]
+    assert Fraction(_bins_to_int(bins), 1 << 1074) == sum(Fraction(float(v)) for v in finite)
