@@ -43,11 +43,13 @@ constexpr int64_t kStrip = 32;
 
 // Work partition, a function of the shape alone (never of the thread count, so that the
 // coefficient-gradient sums are reproducible): tasks of `block` consecutive pixels of one
-// image n. Long blocks stream x in long contiguous rows (hardware prefetch); at least
-// kMinTasks tasks keep the threads busy on small levels.
-constexpr int64_t kMaxBlock = 2048;
+// image n. Long blocks stream x in long contiguous rows: the hardware prefetcher restarts
+// at every row, so rows of 1 KiB (the old 256-pixel minimum at the 32x32 level) ran at
+// half the speed of 4 KiB rows and more. At least kMinTasks tasks keep a few threads busy
+// on small levels (measured on the 2-core machine: see benchmarks/RESULTS.md).
+constexpr int64_t kMaxBlock = 8192;
 constexpr int64_t kMinBlock = 256;
-constexpr int64_t kMinTasks = 16;
+constexpr int64_t kMinTasks = 4;
 
 struct Partition {
   int64_t block = 0, nblk = 0, tasks = 0;

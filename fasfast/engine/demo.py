@@ -25,7 +25,7 @@ class DemoConfig:
     phones: int = 2
     image_size: int = 64  # EulerNet input side (map = image_size / 8)
     widths: tuple[int, int, int] = (16, 24, 16)
-    epochs: int = 60
+    epochs: int = 30  # ~4.5 min on an idle 2-core CPU; time_limit caps slower machines
     batch_size: int = 8
     # Adam, not the paper's Ranger: RAdam's variance rectification acts as a warm-up over
     # the first hundreds of steps, about the length of the whole demo (`fasfast train`
@@ -36,7 +36,7 @@ class DemoConfig:
     # brightness / contrast / saturation jitter (one draw per sequence): protocol 1 tests on
     # session 3's darker, tinted light, and global colour must not stand in for the artefacts
     color_jitter: float = 0.3
-    schedule: str = "constant"
+    schedule: str = "cosine"  # over `epochs`: the last epochs settle (stable dev threshold)
     max_steps: int = 0
     time_limit: float = 360.0  # training stops after the epoch that passes this (seconds)
     workers: int = 0
