@@ -31,6 +31,19 @@ def test_help_does_not_import_torch():
     assert r.stdout.strip() == "False"
 
 
+def test_command_help_does_not_import_torch():
+    """Every sub-command's ``--help`` builds its parser without torch (it stays instant)."""
+    code = ("import sys; from fasfast.cli import COMMANDS, build_parser\n"
+            "heavy = []\n"
+            "for name in COMMANDS:\n"
+            "    build_parser(name)\n"
+            "    if 'torch' in sys.modules: heavy.append(name); break\n"
+            "print(heavy)")
+    r = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, timeout=60)
+    assert r.returncode == 0, r.stderr
+    assert r.stdout.strip() == "[]"
+
+
 def test_every_command_module_builds_its_parser():
     from fasfast.cli import build_parser
 

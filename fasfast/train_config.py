@@ -1,0 +1,283 @@
+"""Training configuration: one dataclass, filled from defaults < YAML file < CLI flags.
+
+No torch import here, and it lives outside ``fasfast.engine`` (whose ``__init__`` imports
+the engine, torch included), so ``fasfast train --help`` stays instant.
+``fasfast.engine.config`` re-exports it.
+
+Example YAML (every key is a :class:`TrainConfig` field)::
+
+    model: eulernet
+    preset: tiny
+    use_fcam: false          # ablation switches over the preset
+    data_root: data/oulu
+    dataset: oulu
+    protocol: "1"
+    epochs: 50
+"""
+
+from __future__ import annotations
+
+import argparse
+import dataclasses
+import json
+from dataclasses import dataclass, field, fields
+from pathlib import Path
+from typing import Any
+
+# Per-model recipe defaults, applied where the user left a field at None.
+EULERNET_DEFAULTS = {
+    "optimizer": "lookahead_radam",  # Ranger = RAdam + Lookahead (paper 003)
+    "lr": 1e-4,
+    "weight_decay": 0.0,
+    "schedule": "constant",
+    "warmup_epochs": 0.0,
+    "label_smoothing": 0.0,
+    "cutmix": 0.0,
+}
+CLASSIFIER_DEFAULTS = {
+    "optimizer": "adamw",  # paper 000: ConvNeXt-V2 + AdamW, warm-up then cosine
+    "lr": 4e-4,
+    "weight_decay": 0.05,
+    "schedule": "cosine",
+    "warmup_epochs": 1.0,
+    "label_smoothing": 0.1,
+    "cutmix": 1.0,
+}
+
+DATASETS = ("oulu", "uniattack", "list")
+SCHEDULES = ("constant", "cosine", "step")
+
+
+@dataclass
+class TrainConfig:
+    """Everything a training run needs. ``None`` means "the model recipe's default"."""
+
+    # model
+    model: str = "eulernet"  # "eulernet" or a timm "convnextv2_*" name
+    preset: str = "tiny"  # EulerNet preset: baseline, C1..C5, tiny
+    image_size: int | None = None  # override of the preset / classifier input size
+    widths: tuple[int, int, int] | None = None  # EulerNet stage widths override
+    use_fcam: bool | None = None  # ablation switches (None: the preset's value)
+    use_pyramid: bool | None = None
+    label: str | None = None  # "location" | "binary" | "depth"
+    fused: bool | None = None  # compiled fasfast.ops (True) or the reference ops
+    drop_path_rate: float = 0.1  # classifier only
+    init: str | None = None  # local weights file (checkpoint or state_dict) to start from
+    # data
+    dataset: str = "oulu"  # oulu | uniattack | list
+    data_root: str = ""
+    protocol: str = "1"
+    length: int = 4  # frames per sequence
+    interval: int = 3  # frames between sequence frames
+    cache_dir: str | None = None
+    limit: int = 0  # >0: at most this many videos per split (quick runs)
+    balance: bool = False  # repeat live training videos to about as many as attacks
+    # augmentation
+    hflip: bool = True
+    color_jitter: float = 0.0  # strength (0 = off)
+    blur: float = 0.0  # probability of Gaussian blur on every sample (0 = off)
+    downsample: str = ""  # class-specific down-sampling, e.g. "live:2" or "attack:2,4,8"
+    downsample_p: float = 0.5
+    cutmix: float | None = None  # CutMix alpha (classifier; 0 = off)
+    label_smoothing: float | None = None  # classifier
+    # optimisation
+    optimizer: str | None = None
+    lr: float | None = None
+    weight_decay: float | None = None
+    schedule: str | None = None  # constant | cosine | step
+    warmup_epochs: float | None = None
+    epochs: int = 50
+    batch_size: int = 16
+    eval_batch_size: int = 0  # 0: same as batch_size
+    grad_clip: float = 0.0
+    max_steps: int = 0  # >0: at most this many optimizer steps per epoch
+    time_limit: float = 0.0  # >0: stop after the epoch during which this many seconds passed
+    # run
+    out_dir: str = "runs/fasfast"
+    seed: int = 0
+    amp: bool = True  # autocast on CUDA (ignored on CPU)
+    amp_dtype: str = "bf16"  # bf16 | fp16 (fp16 uses a GradScaler)
+    device: str = "auto"
+    workers: int = 2
+    resume: str | None = None  # a checkpoint path, or "auto" = <out_dir>/last.pt when present
+    eval_every: int = 1
+    threshold_method: str = "acer"  # which dev threshold defines "dev ACER" (best checkpoint)
+    tensorboard: bool = True
+    progress: bool = True
+    deterministic: bool = False
+    extra: dict[str, Any] = field(default_factory=dict)  # free-form, stored in checkpoints
+
+    # ------------------------------------------------------------------ helpers
+    @property
+    def is_eulernet(self) -> bool:
+        return self.model.lower() == "eulernet"
+
+    def resolved(self) -> TrainConfig:
+        """A copy with the model recipe's defaults filled in and values checked."""
+        cfg = dataclasses.replace(self)
+        defaults = EULERNET_DEFAULTS if cfg.is_eulernet else CLASSIFIER_DEFAULTS
+        for key, value in defaults.items():
+            if getattr(cfg, key) is None:
+                setattr(cfg, key, value)
+        cfg.validate()
+        return cfg
+
+    def validate(self) -> None:
+        m = self.model.lower()
+        if m != "eulernet" and not m.startswith("convnext"):
+            raise ValueError(f"model must be 'eulernet' or a timm 'convnextv2_*' name, got {self.model!r}")
+        if self.dataset not in DATASETS:
+            raise ValueError(f"dataset must be one of {DATASETS}, got {self.dataset!r}")
+        if self.schedule is not None and self.schedule not in SCHEDULES:
+            raise ValueError(f"schedule must be one of {SCHEDULES}, got {self.schedule!r}")
+        if self.epochs < 1:
+            raise ValueError(f"epochs must be >= 1, got {self.epochs}")
+        if self.batch_size < 1:
+            raise ValueError(f"batch_size must be >= 1, got {self.batch_size}")
+        if self.lr is not None and not self.lr > 0:
+            raise ValueError(f"lr must be > 0, got {self.lr}")
+        if self.amp_dtype not in ("bf16", "fp16"):
+            raise ValueError(f"amp_dtype must be 'bf16' or 'fp16', got {self.amp_dtype!r}")
+        if self.label is not None and self.label not in ("location", "binary", "depth"):
+            raise ValueError(f"label must be location, binary or depth, got {self.label!r}")
+        if self.length < 1 or self.interval < 1:
+            raise ValueError("length and interval must be >= 1")
+        parse_downsample(self.downsample)
+
+    def model_overrides(self) -> dict:
+        """EulerNet preset overrides given by this config (only the fields that are set)."""
+        out = {}
+        for key in ("image_size", "widths", "use_fcam", "use_pyramid", "label", "fused"):
+            value = getattr(self, key)
+            if value is not None:
+                out[key] = tuple(value) if key == "widths" else value
+        if self.is_eulernet and self.length != 4:
+            out["frames"] = self.length
+        return out
+
+    def to_dict(self) -> dict:
+        d = dataclasses.asdict(self)
+        if d["widths"] is not None:
+            d["widths"] = list(d["widths"])
+        return d
+
+    @classmethod
+    def from_dict(cls, d: dict) -> TrainConfig:
+        names = {f.name for f in fields(cls)}
+        unknown = sorted(set(d) - names)
+        if unknown:
+            raise ValueError(f"unknown TrainConfig key(s): {', '.join(unknown)}")
+        d = dict(d)
+        if d.get("widths") is not None:
+            d["widths"] = tuple(int(w) for w in d["widths"])
+        return cls(**d)
+
+    @classmethod
+    def from_yaml(cls, path: str | Path, **overrides) -> TrainConfig:
+        """Read a YAML (or JSON) file of TrainConfig keys; ``overrides`` win over the file."""
+        path = Path(path)
+        if not path.is_file():
+            raise FileNotFoundError(f"config file not found: {path}")
+        text = path.read_text()
+        if path.suffix == ".json":
+            data = json.loads(text)
+        else:
+            import yaml
+
+            data = yaml.safe_load(text) or {}
+        if not isinstance(data, dict):
+            raise ValueError(f"config file {path} must hold a mapping of TrainConfig keys")
+        data.update(overrides)
+        return cls.from_dict(data)
+
+    def save_yaml(self, path: str | Path) -> None:
+        import yaml
+
+        Path(path).write_text(yaml.safe_dump(self.to_dict(), sort_keys=False))
+
+
+def parse_downsample(spec: str) -> list[tuple[str, tuple[int, ...]]]:
+    """Parse "live:2;attack:2,4,8" (or "all:2") into [(class, factors), ...]."""
+    out = []
+    if not spec:
+        return out
+    for part in spec.replace(" ", "").split(";"):
+        if not part:
+            continue
+        if ":" not in part:
+            raise ValueError(f"downsample spec {spec!r}: expected CLASS:F1,F2 (e.g. live:2)")
+        cls_name, facs = part.split(":", 1)
+        try:
+            factors = tuple(int(f) for f in facs.split(",") if f)
+        except ValueError:
+            raise ValueError(f"downsample spec {spec!r}: factors must be integers") from None
+        if not factors or any(f < 1 for f in factors):
+            raise ValueError(f"downsample spec {spec!r}: factors must be >= 1")
+        out.append((cls_name, factors))
+    return out
+
+
+# --------------------------------------------------------------------------- CLI
+_HELP = {
+    "model": "eulernet or a timm convnextv2_* classifier name",
+    "preset": "EulerNet preset: baseline, C1..C5, tiny",
+    "widths": "EulerNet stage widths, e.g. 32,48,32",
+    "use_fcam": "FCAM on/off (ablation)",
+    "use_pyramid": "residual pyramid on/off (off = plain concatenation)",
+    "label": "label map: location | binary | depth",
+    "fused": "use the compiled fasfast.ops (default) or the pure-PyTorch reference",
+    "init": "local weights file to initialise from (no downloads)",
+    "dataset": "oulu | uniattack | list",
+    "data_root": "data set root folder",
+    "protocol": "protocol, e.g. 1, 3_2 (OULU-NPU) or p1, p2.1 (UniAttackData)",
+    "downsample": "class-specific down-sampling, e.g. 'live:2' or 'attack:2,4,8'",
+    "blur": "probability of Gaussian blur",
+    "limit": "at most N videos per split (quick runs)",
+    "balance": "repeat the live training videos to match the attacks in number",
+    "max_steps": "at most N steps per epoch (quick runs)",
+    "time_limit": "stop after the epoch during which this many seconds passed",
+    "resume": "checkpoint to resume from, or 'auto' (<out>/last.pt)",
+    "threshold_method": "dev threshold that defines the dev ACER of an epoch",
+    "amp": "mixed precision on CUDA",
+}
+_FLAG_ALIASES = {"out_dir": ["--out"], "data_root": ["--root"], "workers": ["-j"]}
+_CLI_SKIP = {"extra"}
+
+
+def add_train_arguments(parser: argparse.ArgumentParser) -> None:
+    """One flag per TrainConfig field (``--batch-size`` ...); all default to "not given"."""
+    parser.add_argument("--config", help="YAML file of TrainConfig keys (flags override it)")
+    for f in fields(TrainConfig):
+        if f.name in _CLI_SKIP:
+            continue
+        flag = "--" + f.name.replace("_", "-")
+        names = [flag, *_FLAG_ALIASES.get(f.name, [])]
+        kw: dict[str, Any] = {"dest": f.name, "default": argparse.SUPPRESS, "help": _HELP.get(f.name)}
+        t = str(f.type)
+        if "bool" in t:
+            kw["action"] = argparse.BooleanOptionalAction
+        elif f.name == "widths":
+            kw["type"] = _int_tuple
+        elif "int" in t and "float" not in t:
+            kw["type"] = int
+        elif "float" in t:
+            kw["type"] = float
+        else:
+            kw["type"] = str
+        parser.add_argument(*names, **kw)
+
+
+def _int_tuple(text: str) -> tuple[int, ...]:
+    try:
+        return tuple(int(v) for v in text.replace(" ", "").split(","))
+    except ValueError:
+        raise argparse.ArgumentTypeError(f"expected integers separated by commas, got {text!r}") from None
+
+
+def config_from_args(args: argparse.Namespace) -> TrainConfig:
+    """Defaults < ``--config`` YAML < flags given on the command line."""
+    given = {f.name: getattr(args, f.name) for f in fields(TrainConfig) if hasattr(args, f.name)}
+    cfg_file = getattr(args, "config", None)
+    if cfg_file:
+        return TrainConfig.from_yaml(cfg_file, **given)
+    return TrainConfig.from_dict(given)
