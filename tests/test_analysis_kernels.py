@@ -25,13 +25,20 @@ def _padded(x):
 def _cases(rng):
     for _ in range(40):
         n, m = (int(v) for v in rng.integers(1, 60, 2))
-        kind = rng.integers(0, 3)
+        kind = rng.integers(0, 4)
         if kind == 0:  # heavy ties
             yield rng.integers(0, 6, n) / 8.0, rng.integers(0, 6, m) / 8.0
         elif kind == 1:
             yield rng.normal(0.6, 0.2, n), rng.normal(0.4, 0.2, m)
-        else:  # one class far below the other
+        elif kind == 2:  # one class far below the other
             yield rng.uniform(0.5, 1.0, n), rng.uniform(-1.0, 0.0, m)
+        else:  # long same-class runs with ties inside and across the classes
+            yield (np.repeat(rng.integers(0, 12, 8), rng.integers(1, 9, 8)) / 4.0,
+                   np.repeat(rng.integers(0, 12, 8), rng.integers(1, 9, 8)) / 4.0 + 0.125 * (
+                       rng.random() < 0.5))
+
+
+RUN_MINS = (1, 2, 3, 8, 10**9)  # 10**9: never in bulk (the plain one-by-one merge)
 
 
 def _boundaries(live, attack):
@@ -41,24 +48,46 @@ def _boundaries(live, attack):
         yield int(np.searchsorted(live[:-1], v)), int(np.searchsorted(attack[:-1], v))
 
 
-def test_sweep_segments_combine_to_the_whole():
+@pytest.mark.parametrize("run_min", RUN_MINS)
+def test_sweep_segments_combine_to_the_whole(run_min):
     rng = np.random.default_rng(11)
     for live, attack in _cases(rng):
         L, A = _padded(live), _padded(attack)
         n, m = L.size - 1, A.size - 1
-        whole = K.sweep(L, A)
-        assert K.sweep(L, A, lambda fn, a, b: (fn(*a), fn(*b))) == whole
+        whole = K.sweep(L, A, run_min=10**9)
+        assert K.sweep(L, A, run_min=run_min) == whole
+        assert K.sweep(L, A, lambda fn, a, b: (fn(*a), fn(*b)), run_min=run_min) == whole
         for i, j in _boundaries(L, A):
-            left = K.sweep_segment(L, A, 0, 0, i + j, True)
-            right = K.sweep_segment(L, A, i, j, n + m - i - j, False)
+            left = K.sweep_segment(L, A, 0, 0, i, j, True, run_min)
+            right = K.sweep_segment(L, A, i, j, n, m, False, run_min)
             assert K.finish_sweep(K.combine_sweeps(left, right)) == whole, (i, j)
 
 
-def test_sweep_auc_and_eer_brute_force():
+@pytest.mark.parametrize("run_min", RUN_MINS)
+def test_sweep_segment_bulk_runs_change_nothing(run_min):
+    """Every field of a segment, the crossing records included, equals the plain merge's."""
+    rng = np.random.default_rng(16)
+
+    def same(u, v):
+        return all((a == b) or (a != a and b != b) for a, b in zip(u, v, strict=True))
+
+    for live, attack in _cases(rng):
+        L, A = _padded(live), _padded(attack)
+        n, m = L.size - 1, A.size - 1
+        for i, j in [(0, 0), *_boundaries(L, A)]:
+            for lo, hi in (((0, 0), (i, j)), ((i, j), (n, m))):
+                args = (L, A, *lo, *hi, lo == (0, 0))
+                got = K.sweep_segment(*args, run_min)
+                want = K.sweep_segment(*args, 10**9)
+                assert same(got, want), (lo, hi, got, want)
+
+
+@pytest.mark.parametrize("run_min", RUN_MINS)
+def test_sweep_auc_and_eer_brute_force(run_min):
     rng = np.random.default_rng(12)
     for live, attack in _cases(rng):
         L, A = _padded(live), _padded(attack)
-        acer_lo, acer_hi, best, eer_lo, eer_hi, auc2 = K.sweep(L, A)
+        acer_lo, acer_hi, best, eer_lo, eer_hi, auc2 = K.sweep(L, A, run_min=run_min)
         want_auc2 = int(2 * (live[:, None] > attack[None, :]).sum()
                         + (live[:, None] == attack[None, :]).sum())
         assert auc2 == want_auc2
@@ -142,3 +171,20 @@ def test_class_pass_counts_non_finite():
     assert bad == 4
     finite = p[np.isfinite(p)]
     assert Fraction(_bins_to_int(bins), 1 << 1074) == sum(Fraction(float(v)) for v in finite)
+
+
+def test_exact_range_sums_of_values_and_squares():
+    rng = np.random.default_rng(17)
+    for n in (1, BLOCK - 1, BLOCK + 5, 6 * BLOCK + 7):
+        x = rng.normal(0, 1, n) * np.exp2(rng.integers(-40, 40, n))
+        x[rng.random(n) < 0.05] = 0.0
+        x[: n // 2] = rng.uniform(0.5, 1.0, n // 2)  # whole blocks in one binade
+        x[n // 2 : n // 2 + n // 4] = -rng.uniform(2.0, 4.0, n // 4)
+        p = np.sort(x)
+        for lo, hi in ((0, n), (0, n // 3), (n // 3, n), (n // 5, n // 5 + BLOCK + 3)):
+            hi = min(hi, n)
+            bins = K.exact_range_sums(p, lo, hi, BLOCK)
+            part = [Fraction(float(v)) for v in p[lo:hi]]
+            assert Fraction(_bins_to_int(bins[0:2]), 1 << 1074) == sum(part, Fraction(0))
+            assert Fraction(_bins_to_int(bins[2:4]), 1 << 1074) == sum(
+                (f * f for f in part), Fraction(0))

@@ -22,6 +22,8 @@ _LOW26 = np.uint64((1 << 26) - 1)
 def _bins_add(bins, row, k):
     """Add the float64 with bits ``k`` to ``bins[row]`` (high mantissa part) and
     ``bins[row + 1]`` (low part) at its exponent; returns False (adding nothing) for inf/NaN.
+    Exact sums are kept this way: ``sum = sum_e (bins[row, e] * 2**26 + bins[row + 1, e])
+    * 2**(e - 1) * 2**-1074`` (no overflow below 2**36 samples).
     A finite float64 is ``m * 2**(e - 1) * 2**-1074`` with integer mantissa ``m < 2**53`` and
     biased exponent ``e = max(E, 1)``; ``m`` is split in a 27-bit high and a 26-bit low part.
     """
@@ -44,44 +46,72 @@ def _bins_add(bins, row, k):
 
 
 @njit(**_NB)
-def exact_sum_bins(p):
-    """Exact sum of ``p`` as integer bins; returns ``(bins int64[2, 2047], n_nonfinite)``.
-
-    ``sum = sum_e (bins[0, e] * 2**26 + bins[1, e]) * 2**(e - 1) * 2**-1074`` exactly (see
-    :func:`_bins_add`; no overflow below 2**36 samples).
-    """
-    bins = np.zeros((2, 2047), np.int64)
-    bad = 0
-    u = p.view(np.uint64)
-    for i in range(u.size):
-        if not _bins_add(bins, 0, u[i]):
-            bad += 1
-    return bins, bad
+def _bins_add_int(bins, row, v, e):
+    """Add the integer ``v`` (0 <= v < 2**62) times ``2**(e - 1075)`` to ``bins[row]``,
+    ``bins[row + 1]`` at exponent slot ``e`` (1 <= e <= 2046)."""
+    bins[row, e] += np.int64(v >> np.uint64(26))
+    bins[row + 1, e] += np.int64(v & _LOW26)
 
 
 @njit(**_NB)
-def exact_split_sums(p, m):
-    """Exact ``sum p[:m]``, ``sum p[:m]**2``, ``sum p[m:]``, ``sum p[m:]**2`` as integer bins
-    ``int64[8, 2047]`` (rows 2k, 2k+1 as in :func:`exact_sum_bins`). Squares are split
-    exactly into two floats (Dekker's product), so the sums are exact for finite scores whose
-    squares do not underflow (|p| > 1e-150)."""
-    bins = np.zeros((8, 2047), np.int64)
+def exact_range_sums(p, lo, hi, block):
+    """Exact ``sum p[lo:hi]`` (rows 0, 1) and ``sum p[lo:hi]**2`` (rows 2, 3) of sorted ``p``
+    as integer bins ``int64[4, 2047]`` (as :func:`_bins_add`).
+
+    Blockwise: a block whose scores share sign and exponent ``e`` (first and last, so all
+    of them) sums mantissas ``m`` as integers, and ``m**2`` split as ``mh**2 * 2**54 +
+    2*mh*ml * 2**27 + ml**2`` (``m = mh * 2**27 + ml``) for ``538 <= e <= 1533``; other
+    blocks go score by score, squares split exactly into two floats (Dekker's product),
+    exact for finite scores whose squares do not underflow (|p| > 1e-150).
+    """
+    bins = np.zeros((4, 2047), np.int64)
     buf = np.empty(3)
     ub = buf.view(np.uint64)
-    for i in range(p.size):
-        x = p[i]
-        c = 134217729.0 * x
-        xh = c - (c - x)
-        xl = x - xh
-        sq = x * x
-        buf[0] = x
-        buf[1] = sq
-        buf[2] = ((xh * xh - sq) + 2.0 * xh * xl) + xl * xl
-        r = 0 if i < m else 4
-        _bins_add(bins, r, ub[0])
-        if buf[2] != 0.0:
-            _bins_add(bins, r + 2, ub[2])
-        _bins_add(bins, r + 2, ub[1])
+    u = p.view(np.uint64)
+    low27 = np.uint64((1 << 27) - 1)
+    for start in range(lo, hi, block):
+        stop = min(start + block, hi)
+        top = u[start] >> np.uint64(52)
+        e = np.int64(top & np.uint64(0x7FF))
+        if top == (u[stop - 1] >> np.uint64(52)) and 538 <= e <= 1533:
+            s_hi = np.uint64(0)
+            s_lo = np.uint64(0)
+            q2 = np.uint64(0)
+            q1 = np.uint64(0)
+            q0 = np.uint64(0)
+            for i in range(start, stop):
+                m = (u[i] & _MANT) | _HIDDEN
+                s_hi += m >> np.uint64(26)
+                s_lo += m & _LOW26
+                mh = m >> np.uint64(27)
+                ml = m & low27
+                q2 += mh * mh
+                q1 += mh * ml
+                q0 += ml * ml
+            if top >> np.uint64(11):
+                bins[0, e] -= np.int64(s_hi)
+                bins[1, e] -= np.int64(s_lo)
+            else:
+                bins[0, e] += np.int64(s_hi)
+                bins[1, e] += np.int64(s_lo)
+            e2 = 2 * e - 1075
+            _bins_add_int(bins, 2, q0, e2)
+            _bins_add_int(bins, 2, q1, e2 + 28)
+            _bins_add_int(bins, 2, q2, e2 + 54)
+        else:
+            for i in range(start, stop):
+                x = p[i]
+                c = 134217729.0 * x
+                xh = c - (c - x)
+                xl = x - xh
+                sq = x * x
+                buf[0] = x
+                buf[1] = sq
+                buf[2] = ((xh * xh - sq) + 2.0 * xh * xl) + xl * xl
+                _bins_add(bins, 0, ub[0])
+                if buf[2] != 0.0:
+                    _bins_add(bins, 2, ub[2])
+                _bins_add(bins, 2, ub[1])
     return bins
 
 
@@ -98,7 +128,7 @@ def _neumaier(s, c, x):
 
 @njit(**_NB)
 def class_pass(p, shift, block):
-    """One pass over a sorted class: exact sum bins (as :func:`exact_sum_bins`) and
+    """One pass over a sorted class: exact sum bins (as :func:`_bins_add`) and
     compensated running sums of ``y = p - shift`` and ``y**2`` with snapshots
     ``snap_s[k] = sum(y[:k*block])``, ``snap_q[k] = sum(y[:k*block]**2)``.
 
@@ -248,11 +278,38 @@ def weighted_balance_search(p, shift, snap_s, snap_q, block, sy, qy):
 _NO_COST = np.iinfo(np.int64).max
 
 
+RUN_MIN = 8  # a same-class run at least this long is consumed in bulk
+
+
 @njit(**_NB)
-def sweep_segment(live, attack, i, j, steps, first):
-    """``steps`` steps of the merge pass over the sorted classes (each padded with one
-    trailing ``+inf``) from ``(i, j)``, which must start a tie group (every score before it
-    is smaller than every score from it on); all decisions on exact integer counts.
+def _first_gt(p, lo, hi, x):
+    """First index in ``[lo, hi)`` with ``p[k] > x`` (``hi`` if none); ``p`` sorted."""
+    while lo < hi:
+        mid = (lo + hi) // 2
+        if p[mid] > x:
+            hi = mid
+        else:
+            lo = mid + 1
+    return lo
+
+
+@njit(**_NB)
+def _first_ge(p, lo, hi, x):
+    """First index in ``[lo, hi)`` with ``p[k] >= x`` (``hi`` if none); ``p`` sorted."""
+    while lo < hi:
+        mid = (lo + hi) // 2
+        if p[mid] >= x:
+            hi = mid
+        else:
+            lo = mid + 1
+    return lo
+
+
+@njit(**_NB)
+def sweep_segment(live, attack, i, j, i_end, j_end, first, run_min):
+    """The merge pass over the sorted classes (each padded with one trailing ``+inf``) from
+    ``(i, j)`` to ``(i_end, j_end)``; both must be tie-group boundaries (every score before
+    is smaller than every score after). All decisions on exact integer counts.
 
     Thresholds ``t`` are grouped in the intervals ``(u_{k-1}, u_k]`` between consecutive
     distinct observed scores (``u_0 = -inf``, last interval ``(u_K, +inf)``); on each, with
@@ -260,6 +317,12 @@ def sweep_segment(live, attack, i, j, steps, first):
     crossing measure ``x = a*N - b*M`` (non-increasing in ``t``). The first segment
     (``first``) also covers ``(-inf, u_1]``; a segment covers the interval that ends at the
     score after its last one.
+
+    Scores are merged one by one (live first within a tie), except that a run of at least
+    ``run_min`` scores of one class is taken in bulk, up to the start of its last tie
+    group: within it the cost moves one way (up on live, down on attack scores) and ``x``
+    falls, so a live run's least cost is at its first group end, an attack run's at its
+    last group (merged one by one), and the zero crossing of ``x`` is found by bisection.
 
     Returns ``(acer_lo, acer_hi, best_cost, pos_x, pos_lo, pos_hi, neg_x, neg_lo, neg_hi,
     strict, ties)``: the inf/sup of the thresholds with minimum cost and that cost; the last
@@ -272,6 +335,8 @@ def sweep_segment(live, attack, i, j, steps, first):
     m = attack.size - 1
     nn = np.int64(n)
     mm = np.int64(m)
+    i = np.int64(i)
+    j = np.int64(j)
     if first:  # the interval (-inf, u_1]: everything accepted, a = M, b = 0
         best = mm * nn
         acer_lo = -np.inf
@@ -293,9 +358,77 @@ def sweep_segment(live, attack, i, j, steps, first):
     gj = j
     strict = np.int64(0)  # sum over live of #{attack < live}
     ties = np.int64(0)
-    for _ in range(steps):
+    while i < i_end or j < j_end:
         xl = live[i]
         xa = attack[j]
+        if xl <= xa and i + run_min < i_end and live[i + run_min] <= xa:
+            # a live run: live[i:e] <= xa, bulk up to the start of its last tie group
+            e = _first_gt(live, i + run_min, i_end, xa)
+            e = _first_ge(live, i, e, live[e - 1])
+            if e > i:
+                strict += j * (e - i)  # j - gj = 0 in a live run: no ties
+                # the cost rises through the run: its least is at its first group end
+                c = _first_gt(live, i, e, xl)
+                cost = (mm - j) * nn + c * mm
+                if cost < best:
+                    best = cost
+                    acer_lo = live[c - 1]
+                    acer_hi = live[c]
+                elif cost == best:
+                    acer_hi = live[c]
+                # x = (mm - j)*nn - c*mm > 0  <=>  c < cx
+                cx = ((mm - j) * nn + mm - 1) // mm
+                c = np.int64(-1)
+                if cx > e:
+                    c = e
+                elif cx - 1 >= i:
+                    c = _first_ge(live, i, e, live[cx - 1])
+                    if c <= i:
+                        c = np.int64(-1)
+                if c > i:
+                    pos_x = (mm - j) * nn - c * mm
+                    pos_lo = live[c - 1]
+                    pos_hi = live[c]
+                if neg_x > 0 and cx <= e:
+                    c = _first_gt(live, i, e, live[max(cx, i + 1) - 1])
+                    neg_x = (mm - j) * nn - c * mm
+                    neg_lo = live[c - 1]
+                    neg_hi = live[c]
+                i = e
+                gi = e
+                gj = j
+                continue
+        elif xa < xl and j + run_min < j_end and attack[j + run_min] < xl:
+            # an attack run: attack[j:e] < xl, bulk up to the start of its last tie group
+            e = _first_ge(attack, j + run_min, j_end, xl)
+            e = _first_ge(attack, j, e, attack[e - 1])
+            if e > j:
+                c = _first_gt(attack, j, e, xa)  # the first group end may close a tie
+                ties += (i - gi) * (c - gj)
+                # the cost falls through the run: its least is at the run's last group,
+                # which is left to the one-by-one merge
+                # x = (mm - c)*nn - i*mm > 0  <=>  c < cx
+                cx = mm - (i * mm) // nn
+                c = np.int64(-1)
+                if cx > e:
+                    c = e
+                elif cx - 1 >= j:
+                    c = _first_ge(attack, j, e, attack[cx - 1])
+                    if c <= j:
+                        c = np.int64(-1)
+                if c > j:
+                    pos_x = (mm - c) * nn - i * mm
+                    pos_lo = attack[c - 1]
+                    pos_hi = attack[c]
+                if neg_x > 0 and cx <= e:
+                    c = _first_gt(attack, j, e, attack[max(cx, j + 1) - 1])
+                    neg_x = (mm - c) * nn - i * mm
+                    neg_lo = attack[c - 1]
+                    neg_hi = attack[c]
+                j = e
+                gi = i
+                gj = e
+                continue
         tl = np.int64(xl <= xa)  # live first within a tie: j counts only smaller attacks
         v = min(xl, xa)
         strict += j * tl
@@ -303,7 +436,7 @@ def sweep_segment(live, attack, i, j, steps, first):
         j += 1 - tl
         nxt = min(live[i], attack[j])
         if nxt != v:  # end of a tie group: the next interval is (v, nxt]
-            ties += np.int64(i - gi) * np.int64(j - gj)
+            ties += (i - gi) * (j - gj)
             gi = i
             gj = j
             a = mm - j
@@ -376,7 +509,7 @@ def finish_sweep(res):
             2 * int(res[9]) + int(res[10]))
 
 
-def sweep(live, attack, run_pair=None):
+def sweep(live, attack, run_pair=None, run_min=RUN_MIN):
     """The whole merge pass (see :func:`sweep_segment`); returns
     ``(acer_lo, acer_hi, best_cost, eer_lo, eer_hi, auc2)``. With ``run_pair`` (a
     ``(fn, args_a, args_b)`` runner, e.g. on two threads) the merged order is cut at its
@@ -386,10 +519,10 @@ def sweep(live, attack, run_pair=None):
     if run_pair is not None:
         i, j = merge_split(live, attack)
         if i + j > 0:
-            left, right = run_pair(sweep_segment, (live, attack, 0, 0, i + j, True),
-                                   (live, attack, i, j, n + m - i - j, False))
+            left, right = run_pair(sweep_segment, (live, attack, 0, 0, i, j, True, run_min),
+                                   (live, attack, i, j, n, m, False, run_min))
             return finish_sweep(combine_sweeps(left, right))
-    return finish_sweep(sweep_segment(live, attack, 0, 0, n + m, True))
+    return finish_sweep(sweep_segment(live, attack, 0, 0, n, m, True, run_min))
 
 
 @njit(**_NB)

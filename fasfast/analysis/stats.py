@@ -79,9 +79,12 @@ def _nearest_sample(p: np.ndarray, target: Fraction, lo_v: float, hi_v: float) -
 
 
 def _exact_sums(p: np.ndarray, m: int):
-    """Exact (sum p[:m], sum p[:m]**2, sum p[m:], sum p[m:]**2) as Fractions."""
-    bins = kernels().exact_split_sums(p, m)
-    return tuple(Fraction(_bins_to_int(bins[2 * k : 2 * k + 2]), 1 << 1074) for k in range(4))
+    """Exact (sum p[:m], sum p[:m]**2, sum p[m:], sum p[m:]**2) of sorted ``p`` as Fractions."""
+    out = []
+    for lo, hi in ((0, m), (m, p.size)):
+        bins = kernels().exact_range_sums(p, lo, hi, BLOCK)
+        out += [Fraction(_bins_to_int(bins[r : r + 2]), 1 << 1074) for r in (0, 2)]
+    return tuple(out)
 
 
 def _weighted_balance_exact(p: np.ndarray, m: int) -> float:

@@ -180,13 +180,20 @@ def cross_point(a: DomainStats, l: DomainStats, fake_border: float, live_border:
     return (fake_border + live_border) / 2
 
 
-def _exact_sum(p: np.ndarray) -> Fraction:
-    from fasfast.analysis._core import _bins_to_int
+def _exact_range_sum(c: SortedScores, lo: int, hi: int) -> Fraction:
+    """Exact ``sum c.p[lo:hi]``: summed directly or as the class total minus the rest,
+    whichever touches fewer scores."""
+    from fasfast.analysis._core import BLOCK, _bins_to_int
 
-    if p.size == 0:
-        return Fraction(0)
-    bins, _ = kernels().exact_sum_bins(np.ascontiguousarray(p))
-    return Fraction(_bins_to_int(bins), 1 << 1074)
+    def direct(a: int, b: int) -> Fraction:
+        if b <= a:
+            return Fraction(0)
+        bins = kernels().exact_range_sums(c.p, a, b, BLOCK)
+        return Fraction(_bins_to_int(bins[0:2]), 1 << 1074)
+
+    if hi - lo <= c.n - (hi - lo):
+        return direct(lo, hi)
+    return c.exact_sum - direct(0, lo) - direct(hi, c.n)
 
 
 def _balance_point(pair: Pair) -> float:
@@ -195,9 +202,10 @@ def _balance_point(pair: Pair) -> float:
     if fb < lb:
         t = float((A.exact_sum + L.exact_sum) / (A.n + L.n))
         return min(max(t, fb), lb)
-    a_over = A.p[np.searchsorted(A.p, lb, side="left") :]
-    l_over = L.p[: np.searchsorted(L.p, fb, side="right")]
-    return float((_exact_sum(a_over) + _exact_sum(l_over)) / (a_over.size + l_over.size))
+    ka = int(np.searchsorted(A.p, lb, side="left"))  # attack scores >= the live border
+    kl = int(np.searchsorted(L.p, fb, side="right"))  # live scores <= the fake border
+    total = _exact_range_sum(A, ka, A.n) + _exact_range_sum(L, 0, kl)
+    return float(total / ((A.n - ka) + kl))
 
 
 def thresholds_from_pair(
