@@ -563,13 +563,13 @@ def _video_replay(ctx: _Ctx, rng, display: int):
     # pixel grid: pitch relative to the frame (~3.5-5 px in a 64 px face crop) so it survives
     # the camera blur and the crop resampling
     pitch = size * rng.uniform(0.036, 0.05)
-    grid_amp = rng.uniform(0.06, 0.15)
+    grid_amp = rng.uniform(0.08, 0.2)
     sub = np.stack([np.cos(2 * np.pi * (xx / pitch - k / 3)) for k in range(3)], -1) * 0.5 + 0.5
     rows = (0.5 + 0.5 * np.cos(2 * np.pi * yy / pitch))[..., None]
     grid = 1 - grid_amp * (0.6 * sub + 0.4 * rows)
     gamma = rng.uniform(0.7, 0.85) if rng.uniform() < 0.5 else rng.uniform(1.15, 1.35)
     tint = np.array([0.95, 1.0, 1.07], np.float32) * rng.uniform(0.97, 1.03, 3).astype(np.float32)
-    moire_amp = rng.uniform(0.03, 0.08)
+    moire_amp = rng.uniform(0.04, 0.1)
     mf = rng.uniform(0.05, 0.12)
     mang = rng.uniform(0, np.pi)
     glare_c = rng.uniform(0.2, 0.8, 2) * size
