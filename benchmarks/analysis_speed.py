@@ -1,6 +1,9 @@
 """Score analysis speed: full analysis vs ``np.sort`` vs ``sklearn.metrics.roc_curve`` + EER.
 
-Two Gaussian classes (live N(0.7, 0.1), attack N(0.3, 0.1), half each). "full analysis" is
+Two Gaussian classes, half each: live N(0.7, 0.1), attack N(0.3, 0.1) (``--classes
+separated``, the default: a usable model), or N(0.52, 0.1) vs N(0.48, 0.1)
+(``overlapping``: a near-chance model; short same-class runs, the merge's worst case).
+"full analysis" is
 ``fasfast.analysis.analyze``: one sort per class, domain stats for all four centres (both
 classes), all seven thresholds (cross point for every centre), six target-rate points,
 EER, AUC, min ACER, and the metrics at every threshold. Times are the best of ``--repeat``.
@@ -40,6 +43,7 @@ def main(argv=None):
     ap.add_argument("--sizes", nargs="+", type=float, default=[1e5, 1e6, 1e7])
     ap.add_argument("--dtype", default="float64", choices=("float64", "float32"))
     ap.add_argument("--repeat", type=int, default=3)
+    ap.add_argument("--classes", default="separated", choices=("separated", "overlapping"))
     ap.add_argument("--write", action="store_true", help="write benchmarks/results/analysis.md")
     args = ap.parse_args(argv)
     from fasfast.analysis import analyze
@@ -49,8 +53,9 @@ def main(argv=None):
     rows = []
     for size in args.sizes:
         n = int(size)
-        live = rng.normal(0.7, 0.1, n // 2).astype(args.dtype)
-        attack = rng.normal(0.3, 0.1, n - n // 2).astype(args.dtype)
+        mu_live, mu_attack = (0.7, 0.3) if args.classes == "separated" else (0.52, 0.48)
+        live = rng.normal(mu_live, 0.1, n // 2).astype(args.dtype)
+        attack = rng.normal(mu_attack, 0.1, n - n // 2).astype(args.dtype)
         allv = np.r_[live, attack]
         y = np.r_[np.ones(live.size), np.zeros(attack.size)]
         t_an = _best(analyze, args.repeat, live, attack)
@@ -70,9 +75,11 @@ def main(argv=None):
     if args.write:
         out = Path(__file__).parent / "results" / "analysis.md"
         out.parent.mkdir(exist_ok=True)
-        head = (f"## Score analysis ({args.dtype}), {datetime.date.today()}\n\n"
+        head = (f"## Score analysis ({args.dtype}, {args.classes} classes), "
+                f"{datetime.date.today()}\n\n"
                 "CPU: 2-core dev machine (shared with other jobs while measured).\n"
-                f"`python benchmarks/analysis_speed.py --dtype {args.dtype} --write` (best of "
+                f"`python benchmarks/analysis_speed.py --dtype {args.dtype} --classes {args.classes} "
+                f"--write` (best of "
                 f"{args.repeat}; sklearn once at >= 5e6).\n\n")
         prev = out.read_text() if out.exists() else ""
         out.write_text(prev + ("\n\n" if prev else "") + head + text + "\n")
