@@ -28,6 +28,15 @@ def test_demo_reduced(tmp_path_factory, tmp_path, capsys):
     assert (out / "eval" / "report" / "report.html").is_file()
     assert (out / "eval" / "table7.md").is_file()
     assert (out / "train" / "best.pt").is_file()
+    # the demo's recipe reaches the training run (colour jitter against session 3's light)
+    import yaml
+
+    from fasfast.engine.demo import DemoConfig
+
+    tcfg = yaml.safe_load((out / "train" / "config.yaml").read_text())
+    want = DemoConfig()
+    assert want.color_jitter > 0 and tcfg["color_jitter"] == want.color_jitter
+    assert tcfg["schedule"] == want.schedule and tcfg["optimizer"] == want.optimizer
 
 
 def test_demo_help_is_light():

@@ -143,3 +143,40 @@ def test_faces_from_photos(tmp_path):
     empty.mkdir()
     cv2.imwrite(str(empty / "grey.png"), np.full((40, 40, 3), 127, np.uint8))
     assert main(["synth", "--out", str(tmp_path / "o2"), "--faces", str(empty), *SMALL]) == 2
+
+
+def _through_camera_and_crop(pattern, box, size=64):
+    """A multiplicative pattern [S,S] or [S,S,3] after the strongest camera blur (sigma 0.9
+    px) and the face crop resampling: (modulation kept, dominant period in crop pixels)."""
+    import cv2
+
+    from fasfast.data.crop import crop_image
+
+    p3 = np.repeat(pattern[..., None], 3, 2) if pattern.ndim == 2 else pattern
+    crop = crop_image(cv2.GaussianBlur(p3, (0, 0), 0.9), box, size)[..., 0].astype(np.float64)
+    kept = crop.std() / p3[..., 0].astype(np.float64).std()
+    power = np.abs(np.fft.fft2(crop - crop.mean())) ** 2
+    f = np.fft.fftfreq(size)
+    radius = np.hypot(f[:, None], f[None])
+    return kept, 1 / radius[np.unravel_index(np.argmax(power), power.shape)]
+
+
+@pytest.mark.parametrize("size", [112, 160])
+def test_artefacts_survive_the_face_crop(size):
+    """The print halftone and the screen grid keep a good part of their modulation, at a
+    period of >= 3.5 px, through the camera blur and the 64 px face crop (the demo's input);
+    a 2.5 px grid (too fine) does not (control)."""
+    from fasfast.data.crop import landmark_box, square_box
+    from fasfast.data.synth import _halftone, _screen_grid
+
+    _, lm = render_video(SynthConfig(subjects=3, seconds=0.2, size=size), 1, 1, 1, 1)
+    box = square_box(landmark_box(lm[0]), 1.3)
+    for k in range(4):
+        rng = np.random.default_rng([k, size])
+        for pattern in (_halftone(size, rng, 2), _halftone(size, rng, 3), _screen_grid(size, rng)):
+            assert pattern.min() > 0.5 and pattern.max() <= 1.0
+            kept, period = _through_camera_and_crop(pattern, box)
+            assert kept > 0.3 and period >= 3.5, (kept, period)
+    xx = np.mgrid[0:size, 0:size][1].astype(np.float32)
+    fine = (1 - 0.1 * (0.5 + 0.5 * np.cos(2 * np.pi * xx / 2.5))).astype(np.float32)
+    assert _through_camera_and_crop(fine, box)[0] < 0.15

@@ -30,6 +30,12 @@ rigid + smooth non-rigid warps of the photo; no blinks).
 - replay (files 4, 5): a live clip shown on a screen at a lower frame rate (frames
   repeated: judder), screen gamma and tint, visible pixel grid, moire bands, glare,
   small rigid shake.
+
+The halftone period and the screen's pixel pitch are relative to the frame size (3.5-5.5
+px once the face is cropped to 64 px), so these texture cues survive the camera blur and
+the crop resampling and do not depend on the face (skin tone, identity); global colour
+differences (print gamut, screen gamma) are kept moderate so that they are not the only
+cue.
 - digital (file 6): a live clip whose inner face is replaced by another face rendered
   at low resolution, up-sampled and sharpened (halo), pasted with a feathered seam and
   a colour mismatch, without the pulse and with smoothed noise.
@@ -507,6 +513,34 @@ def _video_live(ctx: _Ctx, rng):
     return [_capture(f, ctx.cam, ctx.light, rng) for f in frames], lms
 
 
+def _halftone(size: int, rng, printer: int = 2) -> np.ndarray:
+    """Multiplicative halftone screen of a print, float32 [S, S] in (0, 1].
+
+    Its period is relative to the frame (the diagonal components ~3.5-5.5 px in a 64 px
+    face crop), so it survives the camera blur and the crop resampling at any video size
+    and is the same cue whatever the face; the strength is drawn per video (some weak)."""
+    yy, xx = np.mgrid[0:size, 0:size].astype(np.float32)
+    period = size * (rng.uniform(0.055, 0.065) if printer == 2 else rng.uniform(0.062, 0.075))
+    ang = np.deg2rad(rng.uniform(10, 50))
+    u = xx * np.cos(ang) + yy * np.sin(ang)
+    v = -xx * np.sin(ang) + yy * np.cos(ang)
+    dots = 0.5 + 0.5 * np.cos(2 * np.pi * u / period) * np.cos(2 * np.pi * v / period)
+    amp = rng.uniform(0.08, 0.22)
+    return (1 - amp * dots).astype(np.float32)
+
+
+def _screen_grid(size: int, rng) -> np.ndarray:
+    """Multiplicative pixel grid of a screen (RGB sub-pixel columns + rows), float32
+    [S, S, 3] in (0, 1]. The pitch is relative to the frame (~3.5-5 px in a 64 px face
+    crop) so it survives the camera blur and the crop resampling; strength drawn per video."""
+    yy, xx = np.mgrid[0:size, 0:size].astype(np.float32)
+    pitch = size * rng.uniform(0.036, 0.05)
+    grid_amp = rng.uniform(0.08, 0.2)
+    sub = np.stack([np.cos(2 * np.pi * (xx / pitch - k / 3)) for k in range(3)], -1) * 0.5 + 0.5
+    rows = (0.5 + 0.5 * np.cos(2 * np.pi * yy / pitch))[..., None]
+    return (1 - grid_amp * (0.6 * sub + 0.4 * rows)).astype(np.float32)
+
+
 def _video_print(ctx: _Ctx, rng, printer: int):
     import cv2
 
@@ -521,16 +555,7 @@ def _video_print(ctx: _Ctx, rng, printer: int):
     img = grey + (img - grey) * sat
     img = img.mean() + (img - img.mean()) * contrast
     img = img * rng.uniform(0.92, 1.0) + np.array([0.05, 0.045, 0.03], np.float32) * rng.uniform(0.3, 1.0)
-    yy, xx = np.mgrid[0:size, 0:size].astype(np.float32)
-    # halftone screen: the period is relative to the frame (its diagonal components ~3.5-5.5
-    # px in a 64 px face crop), so it survives the camera blur and the crop resampling
-    period = size * (rng.uniform(0.055, 0.065) if printer == 2 else rng.uniform(0.062, 0.075))
-    ang = np.deg2rad(rng.uniform(10, 50))
-    u = xx * np.cos(ang) + yy * np.sin(ang)
-    v = -xx * np.sin(ang) + yy * np.cos(ang)
-    dots = 0.5 + 0.5 * np.cos(2 * np.pi * u / period) * np.cos(2 * np.pi * v / period)
-    amp = rng.uniform(0.08, 0.22)
-    img = img * (1 - amp * dots)[..., None]
+    img = img * _halftone(size, rng, printer)[..., None]
     texture = cv2.GaussianBlur(rng.normal(0, 1, (size, size)).astype(np.float32), (0, 0),
                                max(1.0, size / 90))
     img = img + rng.uniform(0.015, 0.03) * texture[..., None]
@@ -560,13 +585,7 @@ def _video_replay(ctx: _Ctx, rng, display: int):
     n_src = int(src_idx[-1]) + 1
     clip, lms, _ = _live_clip(ctx, rng, rng.uniform(0.0, 0.015), n=n_src, fps=src_fps)
     yy, xx = np.mgrid[0:size, 0:size].astype(np.float32)
-    # pixel grid: pitch relative to the frame (~3.5-5 px in a 64 px face crop) so it survives
-    # the camera blur and the crop resampling
-    pitch = size * rng.uniform(0.036, 0.05)
-    grid_amp = rng.uniform(0.08, 0.2)
-    sub = np.stack([np.cos(2 * np.pi * (xx / pitch - k / 3)) for k in range(3)], -1) * 0.5 + 0.5
-    rows = (0.5 + 0.5 * np.cos(2 * np.pi * yy / pitch))[..., None]
-    grid = 1 - grid_amp * (0.6 * sub + 0.4 * rows)
+    grid = _screen_grid(size, rng)
     gamma = rng.uniform(0.7, 0.85) if rng.uniform() < 0.5 else rng.uniform(1.15, 1.35)
     tint = np.array([0.95, 1.0, 1.07], np.float32) * rng.uniform(0.97, 1.03, 3).astype(np.float32)
     moire_amp = rng.uniform(0.04, 0.1)
