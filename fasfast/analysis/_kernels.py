@@ -46,6 +46,20 @@ def _bins_add(bins, row, k):
 
 
 @njit(**_NB)
+def _bins_add_mantissas(bins, row, top, acc_hi, acc_lo):
+    """Add a block of float64s that share ``top`` (sign and a finite exponent, the top 12
+    bits) to ``bins[row]``, ``bins[row + 1]`` (as :func:`_bins_add`), from the sums of their
+    mantissas' high (``m >> 26``) and low (``m & (2**26 - 1)``) parts."""
+    e = max(np.int64(top & np.uint64(0x7FF)), 1)
+    if top >> np.uint64(11):
+        bins[row, e] -= np.int64(acc_hi)
+        bins[row + 1, e] -= np.int64(acc_lo)
+    else:
+        bins[row, e] += np.int64(acc_hi)
+        bins[row + 1, e] += np.int64(acc_lo)
+
+
+@njit(**_NB)
 def _bins_add_int(bins, row, v, e):
     """Add the integer ``v`` (0 <= v < 2**62) times ``2**(e - 1075)`` to ``bins[row]``,
     ``bins[row + 1]`` at exponent slot ``e`` (1 <= e <= 2046)."""
@@ -88,12 +102,7 @@ def exact_range_sums(p, lo, hi, block):
                 q2 += mh * mh
                 q1 += mh * ml
                 q0 += ml * ml
-            if top >> np.uint64(11):
-                bins[0, e] -= np.int64(s_hi)
-                bins[1, e] -= np.int64(s_lo)
-            else:
-                bins[0, e] += np.int64(s_hi)
-                bins[1, e] += np.int64(s_lo)
+            _bins_add_mantissas(bins, 0, top, s_hi, s_lo)
             e2 = 2 * e - 1075
             _bins_add_int(bins, 2, q0, e2)
             _bins_add_int(bins, 2, q1, e2 + 28)
@@ -166,13 +175,7 @@ def class_pass(p, shift, block):
                 m = (u[i] & _MANT) | hidden
                 acc_hi += m >> np.uint64(26)
                 acc_lo += m & _LOW26
-            e = max(e, 1)
-            if top >> np.uint64(11):
-                bins[0, e] -= np.int64(acc_hi)
-                bins[1, e] -= np.int64(acc_lo)
-            else:
-                bins[0, e] += np.int64(acc_hi)
-                bins[1, e] += np.int64(acc_lo)
+            _bins_add_mantissas(bins, 0, top, acc_hi, acc_lo)
             s0 = 0.0
             s1 = 0.0
             s2 = 0.0
@@ -305,6 +308,27 @@ def _first_ge(p, lo, hi, x):
     return lo
 
 
+@njit(inline="always", **_NB)
+def _run_crossing(p, s, e, cx):
+    """Group ends of a bulk run ``p[s:e]`` of one class around the zero crossing of ``x``.
+
+    The run's group ends are the counts ``c`` in ``(s, e]`` with ``p[c - 1] != p[c]`` (``e``
+    always is one) and ``x > 0`` exactly for ``c < cx``. Returns ``(last c < cx, first
+    c >= cx)``, ``-1`` where there is none.
+    """
+    last_pos = np.int64(-1)
+    if cx > e:
+        last_pos = np.int64(e)
+    elif cx - 1 >= s:
+        c = _first_ge(p, s, e, p[cx - 1])  # the start of the group holding score cx - 1
+        if c > s:
+            last_pos = c
+    first_neg = np.int64(-1)
+    if cx <= e:
+        first_neg = _first_gt(p, s, e, p[max(cx, s + 1) - 1])
+    return last_pos, first_neg
+
+
 @njit(**_NB)
 def sweep_segment(live, attack, i, j, i_end, j_end, first, run_min):
     """The merge pass over the sorted classes (each padded with one trailing ``+inf``) from
@@ -377,23 +401,15 @@ def sweep_segment(live, attack, i, j, i_end, j_end, first, run_min):
                 elif cost == best:
                     acer_hi = live[c]
                 # x = (mm - j)*nn - c*mm > 0  <=>  c < cx
-                cx = ((mm - j) * nn + mm - 1) // mm
-                c = np.int64(-1)
-                if cx > e:
-                    c = e
-                elif cx - 1 >= i:
-                    c = _first_ge(live, i, e, live[cx - 1])
-                    if c <= i:
-                        c = np.int64(-1)
-                if c > i:
-                    pos_x = (mm - j) * nn - c * mm
-                    pos_lo = live[c - 1]
-                    pos_hi = live[c]
-                if neg_x > 0 and cx <= e:
-                    c = _first_gt(live, i, e, live[max(cx, i + 1) - 1])
-                    neg_x = (mm - j) * nn - c * mm
-                    neg_lo = live[c - 1]
-                    neg_hi = live[c]
+                cp, cn = _run_crossing(live, i, e, ((mm - j) * nn + mm - 1) // mm)
+                if cp >= 0:
+                    pos_x = (mm - j) * nn - cp * mm
+                    pos_lo = live[cp - 1]
+                    pos_hi = live[cp]
+                if neg_x > 0 and cn >= 0:
+                    neg_x = (mm - j) * nn - cn * mm
+                    neg_lo = live[cn - 1]
+                    neg_hi = live[cn]
                 i = e
                 gi = e
                 gj = j
@@ -408,23 +424,15 @@ def sweep_segment(live, attack, i, j, i_end, j_end, first, run_min):
                 # the cost falls through the run: its least is at the run's last group,
                 # which is left to the one-by-one merge
                 # x = (mm - c)*nn - i*mm > 0  <=>  c < cx
-                cx = mm - (i * mm) // nn
-                c = np.int64(-1)
-                if cx > e:
-                    c = e
-                elif cx - 1 >= j:
-                    c = _first_ge(attack, j, e, attack[cx - 1])
-                    if c <= j:
-                        c = np.int64(-1)
-                if c > j:
-                    pos_x = (mm - c) * nn - i * mm
-                    pos_lo = attack[c - 1]
-                    pos_hi = attack[c]
-                if neg_x > 0 and cx <= e:
-                    c = _first_gt(attack, j, e, attack[max(cx, j + 1) - 1])
-                    neg_x = (mm - c) * nn - i * mm
-                    neg_lo = attack[c - 1]
-                    neg_hi = attack[c]
+                cp, cn = _run_crossing(attack, j, e, mm - (i * mm) // nn)
+                if cp >= 0:
+                    pos_x = (mm - cp) * nn - i * mm
+                    pos_lo = attack[cp - 1]
+                    pos_hi = attack[cp]
+                if neg_x > 0 and cn >= 0:
+                    neg_x = (mm - cn) * nn - i * mm
+                    neg_lo = attack[cn - 1]
+                    neg_hi = attack[cn]
                 j = e
                 gi = i
                 gj = e
