@@ -168,8 +168,19 @@ def _to_tensor(images: np.ndarray) -> torch.Tensor:
 class _SkippingDataset(Dataset):
     """Shared item access of the datasets: an item whose file fails to read is counted
     (``stats``) and replaced by the next readable one; ``set_epoch`` re-draws windows and
-    augmentations. Subclasses set ``samples``, ``index``, ``train``, ``seed``, ``epoch``,
-    ``source`` and implement ``_item(idx, rng)``."""
+    augmentations. Subclasses call ``_setup`` and ``_keep_readable``, set ``index`` and
+    implement ``_item(idx, rng)``."""
+
+    def _setup(self, *, train, augment, seed, image_size, margin, cache_dir, detector,
+               crop) -> None:
+        """The state every dataset shares: split role, augmentation, seed, epoch and the
+        face source (decode, crop, cache)."""
+        self.train = bool(train)
+        self.augment = augment
+        self.seed = int(seed)
+        self.epoch = 0
+        self.source = _FaceSource(image_size, margin, cache_dir, detector, crop)
+        self.image_size = self.source.image_size
 
     @property
     def stats(self) -> dict:
@@ -244,12 +255,8 @@ class SequenceDataset(_SkippingDataset):
         window_span(self.length, self.interval)
         self.map_size = int(map_size)
         self.label_kind = label_kind
-        self.train = bool(train)
-        self.augment = augment
-        self.seed = int(seed)
-        self.epoch = 0
-        self.source = _FaceSource(image_size, margin, cache_dir, detector, crop)
-        self.image_size = self.source.image_size
+        self._setup(train=train, augment=augment, seed=seed, image_size=image_size,
+                    margin=margin, cache_dir=cache_dir, detector=detector, crop=crop)
         self._keep_readable(samples, self.source.num_frames)
         self.index: list[tuple[int, int, list[int]]] = []
         if not self.train:
@@ -310,12 +317,8 @@ class FrameDataset(_SkippingDataset):
             raise ValueError("FrameDataset needs at least one sample")
         if int(frames_per_video) < 1:
             raise ValueError(f"frames_per_video must be >= 1, got {frames_per_video}")
-        self.train = bool(train)
-        self.augment = augment
-        self.seed = int(seed)
-        self.epoch = 0
-        self.source = _FaceSource(image_size, margin, cache_dir, detector, crop)
-        self.image_size = self.source.image_size
+        self._setup(train=train, augment=augment, seed=seed, image_size=image_size,
+                    margin=margin, cache_dir=cache_dir, detector=detector, crop=crop)
         self._keep_readable(
             samples,
             lambda s: 1 if Path(s.path).suffix.lower() == ".mat" else self.source.num_frames(s))
