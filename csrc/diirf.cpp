@@ -10,7 +10,9 @@
 // for all T in a per-thread scratch buffer (T * block values) while it streams the rows
 // x[n, t, c, block] contiguously: one pass over x (and grad_out) in both directions, no
 // y or gate tensor in memory. The backward recomputes the forward of its block into that
-// scratch buffer, then runs the adjoint recurrence backward in time (any T).
+// scratch buffer, then runs the adjoint recurrence backward in time (any T). The standalone
+// diirf backward with T <= 8 keeps each strip's z and recomputed y in registers instead
+// (one read of z, no scratch traffic).
 //
 // The task bodies (csrc/diirf_cpu_tasks.inc) are compiled for the baseline x86-64, AVX2
 // and AVX-512; the best the CPU supports is picked once at run time (ATEN_CPU_CAPABILITY
