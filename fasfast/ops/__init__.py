@@ -12,6 +12,7 @@ from fasfast.ops._library import (
     cuda_usable,
     has_kernel,
     output_cache_clear,
+    output_cache_for_all,
     output_cache_info,
 )
 from fasfast.ops.diirf import diirf, fcam_gate
@@ -29,4 +30,5 @@ __all__ = [
     "has_kernel",
     "output_cache_info",
     "output_cache_clear",
+    "output_cache_for_all",
 ]

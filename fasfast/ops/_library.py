@@ -63,3 +63,14 @@ def output_cache_clear() -> None:
     """Return every cached output block to the system."""
     if HAS_C:
         torch.ops.fasfast.output_cache_clear()
+
+
+def output_cache_for_all(enable: bool) -> None:
+    """Make the output cache torch's CPU allocator (``enable=True``) or give torch its own
+    back: while on, every CPU tensor of >= 1 MiB, not only the fused ops' outputs, reuses
+    freed blocks instead of fresh pages. For benchmarks that compare kernels under one
+    allocator; tensors made before a switch keep the allocator that made them.
+    """
+    if not HAS_C:
+        raise RuntimeError("output_cache_for_all needs the compiled extension fasfast._C")
+    torch.ops.fasfast.output_cache_for_all(bool(enable))
