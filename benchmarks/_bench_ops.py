@@ -5,8 +5,9 @@ A case is a dict from ``ops_cases_*.py`` (``name``, ``make_inputs``, ``fused_fn`
 with pytest-benchmark: ``fused`` (fasfast.ops), ``eager`` (fasfast.ops.reference) or
 ``compiled`` (``torch.compile`` of the reference; only with --benchmark-enable). With
 benchmarks disabled it runs once on small inputs and checks fused against eager. On CPU
-glibc's heap is kept between rounds (``_heap.py``; ``FASFAST_BENCH_HEAP=default`` turns
-that off), so the references do not page-fault their large tensors in on every round.
+every version takes large tensors from one block cache (``_alloc.py``;
+``FASFAST_BENCH_ALLOC=default`` turns that off), so the references do not page-fault their
+large tensors in on every round.
 """
 
 from __future__ import annotations
@@ -19,11 +20,11 @@ import pytest
 import torch
 
 sys.path.insert(0, str(Path(__file__).resolve().parent))
-import _heap  # noqa: E402
+import _alloc  # noqa: E402
 
 DEVICE = os.environ.get("FASFAST_BENCH_DEVICE", "cuda" if torch.cuda.is_available() else "cpu")
 if DEVICE == "cpu":
-    _heap.apply(os.environ.get("FASFAST_BENCH_HEAP", "keep"))
+    _alloc.apply(os.environ.get("FASFAST_BENCH_ALLOC", "cache"))
 VERSIONS = ("fused", "eager", "compiled")
 
 

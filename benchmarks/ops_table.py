@@ -14,9 +14,9 @@ floating inputs) of three versions: ``fused`` (fasfast.ops), ``eager`` (the pure
 reference) and ``compile`` (torch.compile of the reference, dynamic=False). Times are the
 minimum (``--stat median``: median) of --repeat runs after warm-up, in ms, of wall time
 (``--clock cpu``: CPU time of the calling thread with one torch thread, which a busy shared
-machine disturbs far less). On CPU, glibc's heap is kept between runs (``--heap keep``, see
-``_heap.py``) so the references do not page-fault their large tensors in on every run;
-``--heap default`` measures the allocator as glibc sets it up. GB/s counts the minimum
+machine disturbs far less). On CPU, all three versions take tensors of 1 MiB and more from one
+cache of freed blocks (``--alloc cache``, see ``_alloc.py``), so the references do not
+page-fault their large tensors in on every run; ``--alloc default`` leaves them glibc's. GB/s counts the minimum
 bytes the fused op must move (bytes_fwd, plus bytes_bwd for fwd+bwd) over the fused time;
 "% copy" compares it with the measured bandwidth of a large ``Tensor.copy_`` (read + write).
 """
@@ -38,7 +38,7 @@ import torch
 HERE = Path(__file__).resolve().parent
 if str(HERE) not in sys.path:
     sys.path.insert(0, str(HERE))
-import _heap  # noqa: E402
+import _alloc  # noqa: E402
 
 
 def load_cases() -> list[dict]:
@@ -149,7 +149,7 @@ def run_table(args) -> str:
         name = f"{platform.processor() or platform.machine()}, {torch.get_num_threads()} threads"
     meta = (
         f"{datetime.date.today().isoformat()} | device: {name} | torch {torch.__version__} | "
-        f"{args.dtype} | {args.stat} of {args.repeat} runs, {args.clock} clock | {args.heap_state} | "
+        f"{args.dtype} | {args.stat} of {args.repeat} runs, {args.clock} clock | {args.alloc_state} | "
         f"copy bandwidth {gbs_copy:.1f} GB/s"
     )
     return meta + "\n\n" + "\n".join(lines) + "\n"
@@ -177,11 +177,11 @@ def main(argv: list[str] | None = None) -> int:
         "busy shared machine; CPU device only)",
     )
     p.add_argument(
-        "--heap",
-        default="keep",
-        choices=_heap.HEAP_MODES,
-        help="keep: glibc keeps freed heap memory, so no version page-faults its tensors in "
-        "on every run (default); default: glibc as it starts",
+        "--alloc",
+        default="cache",
+        choices=_alloc.ALLOC_MODES,
+        help="cache: every version takes large CPU tensors from one block cache, so none "
+        "page-faults them in on every run (default); default: glibc for the references",
     )
     p.add_argument("--filter", default="", help="only cases whose name contains this")
     p.add_argument("--no-compile", action="store_true", help="skip the torch.compile column")
@@ -198,7 +198,7 @@ def main(argv: list[str] | None = None) -> int:
         args.threads = 1
     if args.threads:
         torch.set_num_threads(args.threads)
-    args.heap_state = _heap.apply(args.heap) if args.device == "cpu" else "device memory"
+    args.alloc_state = _alloc.apply(args.alloc) if args.device == "cpu" else "device memory"
     if not args.copy_mib:
         args.copy_mib = 1024 if args.device == "cuda" else 256
     table = run_table(args)
