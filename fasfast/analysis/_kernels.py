@@ -329,6 +329,20 @@ def _run_crossing(p, s, e, cx):
     return last_pos, first_neg
 
 
+@njit(inline="always", **_NB)
+def _run_records(p, s, e, x0, step, pos, neg):
+    """The crossing records ``pos`` / ``neg`` = ``(x, lo, hi)`` (see :func:`sweep_segment`)
+    after a bulk run ``p[s:e]`` of one class, whose measure at group end ``c`` is
+    ``x0 - c * step`` (``x0 >= 0``, ``step > 0``): the run's last positive group end
+    replaces ``pos``, its first non-positive one ``neg`` unless ``neg`` is already set."""
+    cp, cn = _run_crossing(p, s, e, (x0 + step - 1) // step)  # x > 0  <=>  c < ceil(x0/step)
+    if cp >= 0:
+        pos = (x0 - cp * step, p[cp - 1], p[cp])
+    if neg[0] > 0 and cn >= 0:
+        neg = (x0 - cn * step, p[cn - 1], p[cn])
+    return pos, neg
+
+
 @njit(**_NB)
 def sweep_segment(live, attack, i, j, i_end, j_end, first, run_min):
     """The merge pass over the sorted classes (each padded with one trailing ``+inf``) from
@@ -400,16 +414,10 @@ def sweep_segment(live, attack, i, j, i_end, j_end, first, run_min):
                     acer_hi = live[c]
                 elif cost == best:
                     acer_hi = live[c]
-                # x = (mm - j)*nn - c*mm > 0  <=>  c < cx
-                cp, cn = _run_crossing(live, i, e, ((mm - j) * nn + mm - 1) // mm)
-                if cp >= 0:
-                    pos_x = (mm - j) * nn - cp * mm
-                    pos_lo = live[cp - 1]
-                    pos_hi = live[cp]
-                if neg_x > 0 and cn >= 0:
-                    neg_x = (mm - j) * nn - cn * mm
-                    neg_lo = live[cn - 1]
-                    neg_hi = live[cn]
+                # x = (mm - j)*nn - c*mm
+                (pos_x, pos_lo, pos_hi), (neg_x, neg_lo, neg_hi) = _run_records(
+                    live, i, e, (mm - j) * nn, mm, (pos_x, pos_lo, pos_hi), (neg_x, neg_lo, neg_hi)
+                )
                 i = e
                 gi = e
                 gj = j
@@ -423,16 +431,11 @@ def sweep_segment(live, attack, i, j, i_end, j_end, first, run_min):
                 ties += (i - gi) * (c - gj)
                 # the cost falls through the run: its least is at the run's last group,
                 # which is left to the one-by-one merge
-                # x = (mm - c)*nn - i*mm > 0  <=>  c < cx
-                cp, cn = _run_crossing(attack, j, e, mm - (i * mm) // nn)
-                if cp >= 0:
-                    pos_x = (mm - cp) * nn - i * mm
-                    pos_lo = attack[cp - 1]
-                    pos_hi = attack[cp]
-                if neg_x > 0 and cn >= 0:
-                    neg_x = (mm - cn) * nn - i * mm
-                    neg_lo = attack[cn - 1]
-                    neg_hi = attack[cn]
+                # x = (mm - c)*nn - i*mm = (mm*nn - i*mm) - c*nn
+                (pos_x, pos_lo, pos_hi), (neg_x, neg_lo, neg_hi) = _run_records(
+                    attack, j, e, mm * nn - i * mm, nn, (pos_x, pos_lo, pos_hi),
+                    (neg_x, neg_lo, neg_hi),
+                )
                 j = e
                 gi = i
                 gj = e
