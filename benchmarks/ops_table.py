@@ -14,11 +14,12 @@ floating inputs) of three versions: ``fused`` (fasfast.ops), ``eager`` (the pure
 reference) and ``compile`` (torch.compile of the reference, dynamic=False). Times are the
 minimum (``--stat median``: median) of --repeat runs after warm-up, in ms, of wall time
 (``--clock cpu``: CPU time of the calling thread with one torch thread, which a busy shared
-machine disturbs far less). On CPU, all three versions take tensors of 1 MiB and more from one
-cache of freed blocks (``--alloc cache``, see ``_alloc.py``), so the references do not
-page-fault their large tensors in on every run; ``--alloc default`` leaves them glibc's. GB/s counts the minimum
-bytes the fused op must move (bytes_fwd, plus bytes_bwd for fwd+bwd) over the fused time;
-"% copy" compares it with the measured bandwidth of a large ``Tensor.copy_`` (read + write).
+machine disturbs far less). On CPU, all three versions take tensors of 1 MiB and more from
+one cache of freed blocks (``--alloc cache``, see ``_alloc.py``), so the references do not
+page-fault their large tensors in on every run; ``--alloc default`` leaves them glibc's.
+GB/s counts the minimum bytes the fused op must move (bytes_fwd, plus bytes_bwd for
+fwd+bwd) over the fused time; "% copy" compares it with the measured bandwidth of a large
+``Tensor.copy_`` (read + write).
 """
 
 from __future__ import annotations
@@ -149,8 +150,8 @@ def run_table(args) -> str:
         name = f"{platform.processor() or platform.machine()}, {torch.get_num_threads()} threads"
     meta = (
         f"{datetime.date.today().isoformat()} | device: {name} | torch {torch.__version__} | "
-        f"{args.dtype} | {args.stat} of {args.repeat} runs, {args.clock} clock | {args.alloc_state} | "
-        f"copy bandwidth {gbs_copy:.1f} GB/s"
+        f"{args.dtype} | {args.stat} of {args.repeat} runs, {args.clock} clock | "
+        f"{args.alloc_state} | copy bandwidth {gbs_copy:.1f} GB/s"
     )
     return meta + "\n\n" + "\n".join(lines) + "\n"
 
