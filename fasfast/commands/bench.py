@@ -46,16 +46,16 @@ def find_benchmarks_dir(explicit: str | None = None) -> Path | None:
 def run(args: argparse.Namespace) -> int:
     bdir = find_benchmarks_dir(args.benchmarks_dir)
     if bdir is None:
-        print("fasfast bench: no benchmarks/ folder found; run from a source checkout or pass "
-              "--benchmarks-dir", file=sys.stderr)
-        return 2
+        raise FileNotFoundError("no benchmarks/ folder found (they ship with the source, not "
+                                "the package): run from a source checkout or pass "
+                                "--benchmarks-dir")
     extra = [a for a in (args.extra or []) if a != "--"]
     suites = list(SCRIPTS) if args.suite == "all" else [args.suite]
     status = 0
     for suite in suites:
         script = bdir / SCRIPTS[suite]
         if not script.exists():
-            print(f"fasfast bench: {script} is missing", file=sys.stderr)
+            print(f"fasfast bench: error: {script} is missing; skipped", file=sys.stderr)
             status = 2
             continue
         print(f"== {suite}: {script.name}", flush=True)
