@@ -178,13 +178,17 @@ class TrainConfig:
         path = Path(path)
         if not path.is_file():
             raise FileNotFoundError(f"config file not found: {path}")
-        text = path.read_text()
-        if path.suffix == ".json":
-            data = json.loads(text)
-        else:
-            import yaml
+        import yaml
 
-            data = yaml.safe_load(text) or {}
+        try:
+            text = path.read_text()
+            data = json.loads(text) if path.suffix == ".json" else yaml.safe_load(text) or {}
+        except (ValueError, yaml.YAMLError) as e:  # UnicodeDecodeError is a ValueError
+            mark = getattr(e, "problem_mark", None)
+            where = f" line {mark.line + 1}" if mark is not None else ""
+            problem = getattr(e, "problem", None) or str(e).splitlines()[0]
+            raise ValueError(f"config file {path} is not valid YAML / JSON:{where} {problem}; "
+                             "fix the file (keys of TrainConfig, e.g. epochs: 10)") from e
         if not isinstance(data, dict):
             raise ValueError(f"config file {path} must hold a mapping of TrainConfig keys")
         data.update(overrides)

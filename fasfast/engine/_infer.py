@@ -17,6 +17,8 @@ must be fine-tuned first (``fasfast train --init FILE``).
 
 from __future__ import annotations
 
+import functools
+
 import torch
 
 from fasfast.models.weights import CheckpointError, WeightsFile, describe_mismatch, match_keys
@@ -72,18 +74,26 @@ def _eulernet(wf: WeightsFile, preset: str, image_size: int | None,
     return cfg.to_dict(), "" if explicit else note
 
 
+@functools.lru_cache(maxsize=64)
+def _timm_layout(name: str) -> tuple[dict, str, dict]:
+    """(state dict on the meta device, head weight key, pretrained_cfg) of a 2-class ``name``."""
+    from fasfast._compat import import_timm
+
+    with torch.device("meta"):
+        net = import_timm().create_model(name, pretrained=False, num_classes=2)
+    head = (net.pretrained_cfg.get("classifier") or "") + ".weight"
+    return net.state_dict(), head, dict(net.pretrained_cfg)
+
+
 def _timm_fits(timm, name: str, state: dict) -> tuple[bool, int | None, dict]:
     """Whether ``state`` is ``name``'s backbone (head size aside), and the head size."""
-    with torch.device("meta"):
-        net = timm.create_model(name, pretrained=False, num_classes=2)
-    own = net.state_dict()
+    own, head, pcfg = _timm_layout(name)
     renamed, _ = match_keys(state, own)
-    head = (net.pretrained_cfg.get("classifier") or "") + ".weight"
     classes = int(renamed[head].shape[0]) if head in renamed else None
     mm = describe_mismatch(own, renamed)
     body_ok = not mm.missing and not mm.unexpected and all(
         k.startswith(head[: -len("weight")]) for k, _, _ in mm.shapes)
-    return body_ok, classes, net.pretrained_cfg
+    return body_ok, classes, pcfg
 
 
 def _classifier(wf: WeightsFile, name: str | None, image_size: int | None,
@@ -125,7 +135,7 @@ def _classifier(wf: WeightsFile, name: str | None, image_size: int | None,
     cfg = ClassifierConfig(model_name=name, num_classes=2, image_size=int(size))
     note = (f"{wf.path} has no fasfast config: built {name} (from {source}), 2 classes, "
             f"image size {size} (from {size_from}); pass --model / --image-size to change")
-    guessed = source == "the tensors" or size_from == "timm's default"
+    guessed = size_from == "timm's default"  # a name read from the tensors is exact
     return cfg.to_dict(), note if guessed else ""
 
 

@@ -168,8 +168,9 @@ def _torch_load(path: str, head: bytes, map_location) -> object:
                 f"{path} is truncated or corrupt and cannot be read ({_first_line(e)}); "
                 "use an earlier copy or re-save it") from e
         raise CheckpointError(
-            f"{path} is not a PyTorch (.pt / .pth) or safetensors weights file "
-            f"({_first_line(e)})") from e
+            f"{path} is not a PyTorch (.pt / .pth) or safetensors weights file (neither a zip "
+            f"archive, a pickle nor a safetensors header; it starts with {head[:8]!r}): check "
+            "the path") from e
 
 
 def _pick_entry(obj: dict, path: str, entry: str | None) -> tuple[dict, str]:
