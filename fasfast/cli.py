@@ -68,9 +68,18 @@ def build_parser(command: str | None = None) -> argparse.ArgumentParser:
         p = sub.add_parser(name, help=help_text, description=help_text)
         if name == command:
             _load(name).add_arguments(p)
-            p.add_argument("--debug", action="store_true", default=argparse.SUPPRESS,
-                           help="show Python tracebacks instead of one-line errors")
+            _add_debug(p)
     return parser
+
+
+def _add_debug(p: argparse.ArgumentParser) -> None:
+    """``--debug`` after the command too (and after a sub-command's own sub-command)."""
+    p.add_argument("--debug", action="store_true", default=argparse.SUPPRESS,
+                   help="show Python tracebacks instead of one-line errors")
+    for action in p._actions:
+        if isinstance(action, argparse._SubParsersAction):
+            for child in action.choices.values():
+                _add_debug(child)
 
 
 # pip names of the optional packages whose import name differs

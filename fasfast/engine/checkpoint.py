@@ -179,6 +179,10 @@ def load_model(
             raise
         raise CheckpointError(f"{e}; pass --model NAME (and --image-size) to say which model "
                               "the file holds") from e
+    if not isinstance(device, torch.device):
+        from fasfast.engine.distributed import pick_device
+
+        device = pick_device(str(device))  # a clear error for "gpu0" or cuda without CUDA
     net.to(device).eval()
     if not wf.is_fasfast:
         meta["model_config"] = net.config.to_dict()
