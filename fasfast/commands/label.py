@@ -52,6 +52,11 @@ def run(args: argparse.Namespace) -> int:
     if args.every < 1:
         print("fasfast label: error: --every must be >= 1", file=sys.stderr)
         return 2
+    if args.size < 16 or args.map_size < 1 or not args.margin > 0 or args.upsample < 0:
+        print("fasfast label: error: need --size >= 16, --map-size >= 1, --margin > 0 and "
+              f"--upsample >= 0, got {args.size}, {args.map_size}, {args.margin}, "
+              f"{args.upsample}", file=sys.stderr)
+        return 2
     try:
         reader = VideoReader(args.input)
     except VideoReadError as e:

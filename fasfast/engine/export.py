@@ -91,6 +91,11 @@ def export(
     """
     if fmt not in FORMATS:
         raise ValueError(f"format must be one of {FORMATS}, got {fmt!r}")
+    if fmt == "onnx" and not 9 <= int(opset) <= 20:  # torch's TorchScript-based ONNX exporter
+        raise ValueError(f"opset {opset} is outside the ONNX opsets the exporter writes (9-20); "
+                         "the default 17 suits onnxruntime >= 1.17")
+    if not atol > 0:
+        raise ValueError(f"atol must be > 0, got {atol}")
     checkpoint = Path(checkpoint)
     model, meta = _export_model(checkpoint, model=model_name, image_size=image_size)
     kind = meta["kind"]

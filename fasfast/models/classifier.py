@@ -40,6 +40,11 @@ class Classifier(nn.Module):
                 f"Classifier expects floating-point input in [0, 1], got {x.dtype} "
                 "(convert uint8 images with x.float() / 255)"
             )
+        if x.shape[2] < 32 or x.shape[3] < 32:
+            raise ValueError(
+                f"Classifier needs images of at least 32x32 (the backbone down-samples 32x; "
+                f"built for {self.config.image_size}), got {x.shape[2]}x{x.shape[3]}"
+            )
 
     def forward(self, x: torch.Tensor) -> torch.Tensor:
         self.check_input(x)
