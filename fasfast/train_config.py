@@ -230,7 +230,9 @@ _HELP = {
     "use_pyramid": "residual pyramid on/off (off = plain concatenation)",
     "label": "label map: location | binary | depth",
     "fused": "use the compiled fasfast.ops (default) or the pure-PyTorch reference",
-    "init": "local weights file to initialise from (no downloads)",
+    "init": "local weights file to fine-tune from: fasfast checkpoint, plain or wrapped state "
+            "dict (DDP module. prefixes, model / state_dict / model_ema entries) or safetensors; "
+            "tensors of another shape are skipped and reported (no downloads)",
     "dataset": "oulu | uniattack | list",
     "data_root": "data set root folder",
     "protocol": "protocol, e.g. 1, 3_2 (OULU-NPU) or p1, p2.1 (UniAttackData)",
