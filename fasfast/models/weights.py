@@ -250,8 +250,9 @@ def read_weights(path: str | os.PathLike, *, entry: str | None = None,
         state = _tensors_of(inner, path, container)
     if inner is obj:
         return WeightsFile(state, path, container, [], {})
-    entries = [str(k) for k in obj if obj[k] is not inner]
     raw = {k: v for k, v in obj.items() if v is not inner}
+    # a fasfast checkpoint's other entries are its own bookkeeping, not unused weights
+    entries = [] if container == "fasfast checkpoint" else [str(k) for k in raw]
     return WeightsFile(state, path, container, entries, raw)
 
 
