@@ -178,13 +178,17 @@ class TrainConfig:
         path = Path(path)
         if not path.is_file():
             raise FileNotFoundError(f"config file not found: {path}")
-        text = path.read_text()
-        if path.suffix == ".json":
-            data = json.loads(text)
-        else:
-            import yaml
+        import yaml
 
-            data = yaml.safe_load(text) or {}
+        try:
+            text = path.read_text()
+            data = json.loads(text) if path.suffix == ".json" else yaml.safe_load(text) or {}
+        except (ValueError, yaml.YAMLError) as e:  # UnicodeDecodeError is a ValueError
+            mark = getattr(e, "problem_mark", None)
+            where = f" line {mark.line + 1}" if mark is not None else ""
+            problem = getattr(e, "problem", None) or str(e).splitlines()[0]
+            raise ValueError(f"config file {path} is not valid YAML / JSON:{where} {problem}; "
+                             "fix the file (keys of TrainConfig, e.g. epochs: 10)") from e
         if not isinstance(data, dict):
             raise ValueError(f"config file {path} must hold a mapping of TrainConfig keys")
         data.update(overrides)
@@ -226,7 +230,9 @@ _HELP = {
     "use_pyramid": "residual pyramid on/off (off = plain concatenation)",
     "label": "label map: location | binary | depth",
     "fused": "use the compiled fasfast.ops (default) or the pure-PyTorch reference",
-    "init": "local weights file to initialise from (no downloads)",
+    "init": "local weights file to fine-tune from: fasfast checkpoint, plain or wrapped state "
+            "dict (DDP module. prefixes, model / state_dict / model_ema entries) or safetensors; "
+            "tensors of another shape are skipped and reported (no downloads)",
     "dataset": "oulu | uniattack | list",
     "data_root": "data set root folder",
     "protocol": "protocol, e.g. 1, 3_2 (OULU-NPU) or p1, p2.1 (UniAttackData)",

@@ -2,6 +2,8 @@ import json
 import subprocess
 import sys
 
+import pytest
+
 import fasfast
 from fasfast.cli import COMMANDS, main
 
@@ -68,3 +70,166 @@ def test_info_plain(capsys):
     assert main(["info"]) == 0
     out = capsys.readouterr().out
     assert "extension_loaded" in out and "torch" in out
+
+
+# ------------------------------------------------------------------ one error style
+# Every command, given a missing file and a corrupt one, ends with ONE line
+# "fasfast <command>: error: ..." on stderr and exit code 2, no traceback.
+# (info reads no file: its bad-input case is an unknown option, argparse's exit 2.)
+def _files(tmp):
+    """The inputs the cases below name (relative to ``tmp``)."""
+    garbage = b"garbage\x00\x01 this is not what the name says" * 4
+    for name in ("bad.pt", "bad.avi", "bad.csv", "faces/a.png"):
+        (tmp / name).parent.mkdir(parents=True, exist_ok=True)
+        (tmp / name).write_bytes(garbage)
+    (tmp / "bad.yaml").write_text("epochs: [1, 2\n")
+    (tmp / "notes.txt").write_text("not a folder of benchmarks\n")
+    import torch
+
+    from fasfast.engine import checkpoint as ck
+    from fasfast.models import EulerNet, EulerNetConfig
+
+    m = EulerNet(EulerNetConfig.preset("tiny", image_size=16, widths=(4, 6, 4)))
+    ck.save_checkpoint(tmp / "good.pt", {"kind": "eulernet", "model_config": m.config.to_dict(),
+                                         "model": m.state_dict(), "epoch": 1})
+    torch.save(m.state_dict(), tmp / "plain.pt")
+
+
+# command -> {"missing": argv, "corrupt": argv, ...} -> fragment of the one error line
+CASES = {
+    "demo": {("demo", "--data-root", "nope", "--out", "o"): "data root not found: nope",
+             ("demo", "--data-root", "bad.pt", "--out", "o"): "bad.pt"},
+    "train": {("train", "--data-root", "nope", "--out", "o"): "data root not found: nope",
+              ("train", "--config", "bad.yaml"): "config file bad.yaml is not valid YAML",
+              ("train", "--config", "nope.yaml"): "config file not found: nope.yaml",
+              ("train", "--data-root", ".", "--init", "nope.pt"): "not found: nope.pt",
+              ("train", "--data-root", ".", "--init", "bad.pt"): "bad.pt is not a PyTorch"},
+    "eval": {("eval", "nope.pt", "--data-root", "."): "checkpoint not found: nope.pt",
+             ("eval", "bad.pt", "--data-root", "."): "bad.pt is not a PyTorch",
+             ("eval", "good.pt", "--data-root", "nope"): "nope"},
+    "predict": {("predict", "bad.avi", "-c", "nope.pt"): "checkpoint not found: nope.pt",
+                ("predict", "bad.avi", "-c", "bad.pt"): "bad.pt is not a PyTorch",
+                ("predict", "nope.avi", "-c", "good.pt"): "input not found: nope.avi"},
+    "protocol": {("protocol", "oulu", "--data-root", "nope", "--out", "o"): "not found: nope",
+                 ("protocol", "oulu", "--data-root", "bad.pt", "--out", "o"): "bad.pt"},
+    "analyze": {("analyze", "nope.csv"): "nope.csv",
+                ("analyze", "bad.csv"): "bad.csv:1: cannot tell the format"},
+    "label": {("label", "nope.avi", "--out", "o"): "not found: nope.avi",
+              ("label", "bad.avi", "--out", "o"): "cannot open video bad.avi"},
+    "synth": {("synth", "--out", "o", "--faces", "nope"): "not found: nope",
+              ("synth", "--out", "o", "--faces", "faces", "--no-progress"):
+                  "cannot decode image faces/a.png"},
+    "export": {("export", "nope.pt"): "checkpoint not found: nope.pt",
+               ("export", "bad.pt"): "bad.pt is not a PyTorch"},
+    "bench": {("bench", "--benchmarks-dir", "nope", "ops"): "--benchmarks-dir nope is not",
+              ("bench", "--benchmarks-dir", "notes.txt", "ops"): "notes.txt is not a folder"},
+    "reproduce": {("reproduce", "thresholds", "--tiny", "--checkpoint", "nope.pt", "--data",
+                   ".", "--out", "o"): "not found: nope.pt",
+                  ("reproduce", "thresholds", "--tiny", "--checkpoint", "bad.pt", "--data",
+                   ".", "--out", "o"): "bad.pt is not a PyTorch"},
+    "explain": {("explain", "nope.pt", "bad.avi", "--out", "o"): "not found: nope.pt",
+                ("explain", "bad.pt", "bad.avi", "--out", "o"): "bad.pt is not a PyTorch",
+                ("explain", "good.pt", "nope.avi", "--out", "o"): "nope.avi",
+                ("explain", "plain.pt", "bad.avi", "--out", "o", "--model", "resnet_nope"):
+                    "unknown timm model 'resnet_nope'"},
+    "magnify": {("magnify", "nope.avi", "--out", "o.avi"): "not found: nope.avi",
+                ("magnify", "bad.avi", "--out", "o.avi"): "cannot open video: bad.avi"},
+}
+NO_FILE_INPUT = {"info"}
+
+
+def test_every_command_has_error_cases():
+    assert set(COMMANDS) - NO_FILE_INPUT <= set(CASES), "add the new command's rows to CASES"
+
+
+@pytest.fixture(scope="module")
+def workdir(tmp_path_factory):
+    tmp = tmp_path_factory.mktemp("cli_errors")
+    _files(tmp)
+    return tmp
+
+
+@pytest.mark.parametrize("argv,fragment", [(a, f) for c in CASES.values() for a, f in c.items()],
+                         ids=lambda v: "_".join(v)[:60] if isinstance(v, tuple) else "")
+def test_bad_input_is_one_line_exit_2(workdir, monkeypatch, capsys, argv, fragment):
+    monkeypatch.chdir(workdir)
+    rc = main(list(argv))
+    err = capsys.readouterr().err
+    assert rc == 2, err
+    lines = err.strip().splitlines()
+    assert len(lines) == 1, err
+    assert lines[0].startswith(f"fasfast {argv[0]}") and ": error: " in lines[0], lines[0]
+    assert fragment in lines[0]
+    assert "Traceback" not in err
+
+
+def test_info_bad_option_is_argparse_exit_2(capsys):
+    with pytest.raises(SystemExit) as e:
+        main(["info", "--bogus"])
+    assert e.value.code == 2
+    assert "unrecognized arguments: --bogus" in capsys.readouterr().err
+
+
+def test_subprocess_no_traceback_and_debug_shows_it(workdir):
+    """The installed entry point: one line and exit 2; --debug / FASFAST_DEBUG=1 give the
+    traceback (exit 1, Python's own)."""
+    import os
+
+    def run(*args, env=None):
+        return subprocess.run([sys.executable, "-m", "fasfast", *args], capture_output=True,
+                              text=True, timeout=300, cwd=workdir,
+                              env={**os.environ, **(env or {})})
+
+    r = run("export", "bad.pt")
+    assert r.returncode == 2 and "Traceback" not in r.stderr
+    assert r.stderr.strip().splitlines() == [r.stderr.strip()]
+    assert r.stderr.startswith("fasfast export: error: bad.pt is not a PyTorch")
+    for r in (run("--debug", "export", "bad.pt"), run("export", "bad.pt", "--debug"),
+              run("export", "bad.pt", env={"FASFAST_DEBUG": "1"})):
+        assert r.returncode == 1 and "Traceback (most recent call last)" in r.stderr
+        assert "CheckpointError: bad.pt is not a PyTorch" in r.stderr
+
+
+def test_internal_error_is_one_line_exit_1(monkeypatch, capsys):
+    from fasfast.commands import info
+
+    def broken(args):
+        return 1 // 0
+
+    monkeypatch.setattr(info, "run", broken)
+    assert main(["info"]) == 1
+    err = capsys.readouterr().err.strip()
+    assert len(err.splitlines()) == 1
+    assert err.startswith("fasfast info: internal error: ZeroDivisionError: integer division "
+                          "or modulo by zero at test_cli.py:")
+    assert "bug in fasfast" in err and "--debug" in err
+    with pytest.raises(ZeroDivisionError):
+        main(["--debug", "info"])
+
+
+def test_missing_optional_dependency(workdir, monkeypatch, capsys):
+    """onnxruntime missing: export says which package and how to install it."""
+    monkeypatch.chdir(workdir)
+    monkeypatch.setitem(sys.modules, "onnxruntime", None)  # import raises ModuleNotFoundError
+    monkeypatch.setitem(sys.modules, "onnx", None)
+    assert main(["export", "good.pt", "--out", "m.onnx"]) == 2
+    err = capsys.readouterr().err.strip()
+    assert len(err.splitlines()) == 1
+    assert "optional package 'onnx" in err and "pip install onnx" in err
+
+
+def test_warnings_are_one_line():
+    code = ("import sys, warnings\n"
+            "from fasfast.commands import info\n"
+            "info.run = lambda args: warnings.warn('something to know\\nover two lines') or 0\n"
+            "from fasfast.cli import main\n"
+            "sys.exit(main(['info']))")
+    r = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, timeout=60)
+    assert r.returncode == 0
+    assert r.stderr == "fasfast info: warning: something to know over two lines\n"
+
+
+def test_bad_device_is_a_bad_option(workdir, monkeypatch, capsys):
+    monkeypatch.chdir(workdir)
+    assert main(["explain", "good.pt", "bad.avi", "--out", "o", "--device", "gpu0"]) == 2
+    assert "unknown device 'gpu0'" in capsys.readouterr().err

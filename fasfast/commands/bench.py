@@ -32,9 +32,10 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
 
 
 def find_benchmarks_dir(explicit: str | None = None) -> Path | None:
+    if explicit:  # a folder the user named is the only candidate
+        c = Path(explicit)
+        return c if c.is_dir() and ((c / "RESULTS.md").exists() or any(c.glob("*.py"))) else None
     candidates = []
-    if explicit:
-        candidates.append(Path(explicit))
     candidates.append(Path(__file__).resolve().parents[2] / "benchmarks")
     candidates.append(Path.cwd() / "benchmarks")
     for c in candidates:
@@ -46,16 +47,19 @@ def find_benchmarks_dir(explicit: str | None = None) -> Path | None:
 def run(args: argparse.Namespace) -> int:
     bdir = find_benchmarks_dir(args.benchmarks_dir)
     if bdir is None:
-        print("fasfast bench: no benchmarks/ folder found; run from a source checkout or pass "
-              "--benchmarks-dir", file=sys.stderr)
-        return 2
+        if args.benchmarks_dir:
+            raise FileNotFoundError(f"--benchmarks-dir {args.benchmarks_dir} is not a folder of "
+                                    "benchmark scripts (no RESULTS.md or *.py in it)")
+        raise FileNotFoundError("no benchmarks/ folder found (they ship with the source, not "
+                                "the package): run from a source checkout or pass "
+                                "--benchmarks-dir")
     extra = [a for a in (args.extra or []) if a != "--"]
     suites = list(SCRIPTS) if args.suite == "all" else [args.suite]
     status = 0
     for suite in suites:
         script = bdir / SCRIPTS[suite]
         if not script.exists():
-            print(f"fasfast bench: {script} is missing", file=sys.stderr)
+            print(f"fasfast bench: error: {script} is missing; skipped", file=sys.stderr)
             status = 2
             continue
         print(f"== {suite}: {script.name}", flush=True)

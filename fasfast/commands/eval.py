@@ -6,7 +6,8 @@ import argparse
 
 
 def add_arguments(parser: argparse.ArgumentParser) -> None:
-    parser.add_argument("checkpoint", help="checkpoint (.pt) written by fasfast train")
+    parser.add_argument("checkpoint", help="checkpoint (.pt) written by fasfast train, or any "
+                        "weights file the loader accepts (see --model)")
     parser.add_argument("--data-root", "--root", dest="data_root", required=True,
                         help="data set root")
     parser.add_argument("--dataset", default="oulu", choices=("oulu", "uniattack", "list"))
@@ -28,6 +29,12 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
                         help="centre of the score domains (mean|median|balance|weighted_balance)")
     parser.add_argument("--title", default=None)
     parser.add_argument("--no-progress", action="store_true")
+    parser.add_argument("--model", default=None, metavar="NAME",
+                        help="for a weights file without a fasfast config (a plain state dict, "
+                        "safetensors): its model, a timm name or eulernet[:PRESET] (default: "
+                        "inferred from the file)")
+    parser.add_argument("--image-size", type=int, default=None,
+                        help="input size of such a file's model (default: from the file)")
 
 
 def run(args: argparse.Namespace) -> int:
@@ -42,6 +49,6 @@ def run(args: argparse.Namespace) -> int:
         dataset=args.dataset, level=args.level, batch_size=args.batch_size,
         workers=args.workers, device=args.device, amp=args.amp, limit=args.limit,
         cache_dir=args.cache_dir, center=args.center, title=args.title,
-        progress=not args.no_progress,
+        progress=not args.no_progress, model_name=args.model, image_size=args.image_size,
     )
     return 0

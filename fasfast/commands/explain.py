@@ -9,7 +9,6 @@ Fig. 8 (one row per checkpoint when ``--compare`` adds models, e.g. without FCAM
 from __future__ import annotations
 
 import argparse
-import sys
 
 
 def add_arguments(parser: argparse.ArgumentParser) -> None:
@@ -26,6 +25,11 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
                         help="what to explain: the live score (default), 1 - score, or the "
                              "predicted class")
     parser.add_argument("--device", default="cpu")
+    parser.add_argument("--model", default=None, metavar="PRESET",
+                        help="for plain EulerNet state dicts: eulernet[:PRESET] (default: "
+                        "inferred from the file)")
+    parser.add_argument("--image-size", type=int, default=None,
+                        help="input size of a plain state dict's model")
 
 
 def run(args: argparse.Namespace) -> int:
@@ -34,43 +38,41 @@ def run(args: argparse.Namespace) -> int:
 
     from fasfast.diagnostics.gradcam import GradCAM, comparison_figure, write_overlays
     from fasfast.diagnostics.inputs import video_sequences
-    from fasfast.engine import CheckpointError, load_model
+    from fasfast.engine import load_model
 
     out = Path(args.out)
     layers = [s.strip() for s in args.layers.split(",") if s.strip()]
-    try:
-        models = []
-        for ck in [args.checkpoint, *args.compare]:
-            model, meta = load_model(ck, args.device)
-            if meta.get("kind") != "eulernet":
-                raise ValueError(f"{ck} holds a {meta.get('kind')} model; Grad-CAM needs EulerNet")
-            models.append((Path(ck), model))
-        cfg = models[0][1].config
-        x, starts = video_sequences(args.video, cfg.image_size, cfg.frames, args.interval,
-                                    args.windows)
-        x = x.to(args.device)
-        rows, summary = {}, {"video": str(args.video), "windows": starts, "models": []}
-        for k, (ck, model) in enumerate(models):
-            if model.config.image_size != cfg.image_size or model.config.frames != cfg.frames:
-                raise ValueError(f"{ck}: input size / frames differ from {models[0][0]}")
-            res = GradCAM(model, layers, args.target)(x)
-            c = model.config
-            tag = (f"({chr(97 + k % 26)}) {ck.parent.name or ck.stem}\nlabel={c.label}\n"
-                   f"FCAM {'on' if c.use_fcam else 'off'}, "
-                   f"pyramid {'on' if c.use_pyramid else 'off'}")
-            frames = x.detach().cpu().permute(0, 1, 3, 4, 2).numpy()
-            for w in range(x.shape[0]):
-                write_overlays(out / f"model{k}" / f"window{starts[w]}", frames[w], res, index=w)
-            rows[tag] = (res, 0, 0)
-            summary["models"].append({"checkpoint": str(ck), "config": c.to_dict(),
-                                      "scores": [float(s) for s in res.scores]})
-        fig = comparison_figure(out / "gradcam.png", frames[0][0], rows)
-        (out / "gradcam.json").write_text(json.dumps(summary, indent=2))
-        print(f"wrote {fig} and overlays under {out}")
-        for m in summary["models"]:
-            print(f"  {m['checkpoint']}: sequence scores "
-                  + ", ".join(f"{s:.3f}" for s in m["scores"]))
-    except (FileNotFoundError, ValueError, CheckpointError) as e:
-        print(f"fasfast explain: error: {e}", file=sys.stderr)
-        return 2
+    models = []
+    for ck in [args.checkpoint, *args.compare]:
+        model, meta = load_model(ck, args.device, model=args.model, image_size=args.image_size)
+        if meta.get("kind") != "eulernet":
+            name = meta["model_config"].get("model_name", meta.get("kind"))
+            raise ValueError(f"{ck} holds a {name} classifier; fasfast explain shows Grad-CAM "
+                             "of EulerNet's stages: give an EulerNet checkpoint")
+        models.append((Path(ck), model))
+    cfg = models[0][1].config
+    x, starts = video_sequences(args.video, cfg.image_size, cfg.frames, args.interval,
+                                args.windows)
+    x = x.to(args.device)
+    rows, summary = {}, {"video": str(args.video), "windows": starts, "models": []}
+    for k, (ck, model) in enumerate(models):
+        if model.config.image_size != cfg.image_size or model.config.frames != cfg.frames:
+            raise ValueError(f"{ck}: input size / frames differ from {models[0][0]}")
+        res = GradCAM(model, layers, args.target)(x)
+        c = model.config
+        tag = (f"({chr(97 + k % 26)}) {ck.parent.name or ck.stem}\nlabel={c.label}\n"
+               f"FCAM {'on' if c.use_fcam else 'off'}, "
+               f"pyramid {'on' if c.use_pyramid else 'off'}")
+        frames = x.detach().cpu().permute(0, 1, 3, 4, 2).numpy()
+        for w in range(x.shape[0]):
+            write_overlays(out / f"model{k}" / f"window{starts[w]}", frames[w], res, index=w)
+        rows[tag] = (res, 0, 0)
+        summary["models"].append({"checkpoint": str(ck), "config": c.to_dict(),
+                                  "scores": [float(s) for s in res.scores]})
+    fig = comparison_figure(out / "gradcam.png", frames[0][0], rows)
+    (out / "gradcam.json").write_text(json.dumps(summary, indent=2))
+    print(f"wrote {fig} and overlays under {out}")
+    for m in summary["models"]:
+        print(f"  {m['checkpoint']}: sequence scores "
+              + ", ".join(f"{s:.3f}" for s in m["scores"]))
     return 0

@@ -46,15 +46,21 @@ def run(args: argparse.Namespace) -> int:
     kinds = [k.strip() for k in args.kinds.split(",") if k.strip()]
     bad = [k for k in kinds if k not in KINDS]
     if bad:
-        print(f"fasfast label: unknown map kind(s) {bad}; choose from {KINDS}", file=sys.stderr)
+        print(f"fasfast label: error: unknown map kind(s) {bad}; choose from {KINDS}",
+              file=sys.stderr)
         return 2
     if args.every < 1:
-        print("fasfast label: --every must be >= 1", file=sys.stderr)
+        print("fasfast label: error: --every must be >= 1", file=sys.stderr)
+        return 2
+    if args.size < 16 or args.map_size < 1 or not args.margin > 0 or args.upsample < 0:
+        print("fasfast label: error: need --size >= 16, --map-size >= 1, --margin > 0 and "
+              f"--upsample >= 0, got {args.size}, {args.map_size}, {args.margin}, "
+              f"{args.upsample}", file=sys.stderr)
         return 2
     try:
         reader = VideoReader(args.input)
     except VideoReadError as e:
-        print(f"fasfast label: {e}", file=sys.stderr)
+        print(f"fasfast label: error: {e}", file=sys.stderr)
         return 2
     out = Path(args.out)
     (out / "crops").mkdir(parents=True, exist_ok=True)
@@ -69,7 +75,7 @@ def run(args: argparse.Namespace) -> int:
         try:
             frame = reader.read([i])[0]
         except VideoReadError as e:
-            print(f"fasfast label: {e}", file=sys.stderr)
+            print(f"fasfast label: error: {e}", file=sys.stderr)
             return 2
         lm = det.landmarks(frame)
         if lm is None:

@@ -7,7 +7,6 @@ EulerNet paper (Fig. 1) to show the motion of live faces against print and repla
 from __future__ import annotations
 
 import argparse
-import sys
 
 
 def add_arguments(parser: argparse.ArgumentParser) -> None:
@@ -35,21 +34,17 @@ def run(args: argparse.Namespace) -> int:
     from fasfast.diagnostics.magnify import magnify_video, side_by_side
     from fasfast.diagnostics.video import read_video, write_video
 
-    try:
-        frames, fps = read_video(args.video, args.max_frames)
-        fps = args.fps or fps
-        out = magnify_video(
-            frames, fps, alpha=args.alpha, fl=args.fl, fh=args.fh, levels=args.levels,
-            lambda_c=args.lambda_c, chroma_attenuation=args.chroma_attenuation,
-            temporal=args.temporal, zero_extremes=not args.keep_extremes, progress=True,
-        )
-        path = write_video(args.out, out, fps)
-        print(f"wrote {path} ({len(out)} frames at {fps:g} fps, alpha={args.alpha:g}, "
-              f"band {args.fl:g}-{args.fh:g} Hz)")
-        if args.side_by_side:
-            sbs = write_video(args.side_by_side, side_by_side(frames, out), fps)
-            print(f"wrote {sbs}")
-    except (FileNotFoundError, ValueError, TypeError, OSError) as e:
-        print(f"fasfast magnify: error: {e}", file=sys.stderr)
-        return 2
+    frames, fps = read_video(args.video, args.max_frames)
+    fps = args.fps or fps
+    out = magnify_video(
+        frames, fps, alpha=args.alpha, fl=args.fl, fh=args.fh, levels=args.levels,
+        lambda_c=args.lambda_c, chroma_attenuation=args.chroma_attenuation,
+        temporal=args.temporal, zero_extremes=not args.keep_extremes, progress=True,
+    )
+    path = write_video(args.out, out, fps)
+    print(f"wrote {path} ({len(out)} frames at {fps:g} fps, alpha={args.alpha:g}, "
+          f"band {args.fl:g}-{args.fh:g} Hz)")
+    if args.side_by_side:
+        sbs = write_video(args.side_by_side, side_by_side(frames, out), fps)
+        print(f"wrote {sbs}")
     return 0

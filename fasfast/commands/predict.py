@@ -26,6 +26,12 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
     parser.add_argument("--workers", "-j", type=int, default=2)
     parser.add_argument("--device", default="auto")
     parser.add_argument("--no-progress", action="store_true")
+    parser.add_argument("--model", default=None, metavar="NAME",
+                        help="for a weights file without a fasfast config (a plain state dict, "
+                        "safetensors): its model, a timm name or eulernet[:PRESET] (default: "
+                        "inferred from the file)")
+    parser.add_argument("--image-size", type=int, default=None,
+                        help="input size of such a file's model (default: from the file)")
 
 
 def run(args: argparse.Namespace) -> int:
@@ -35,7 +41,7 @@ def run(args: argparse.Namespace) -> int:
         args.inputs, args.checkpoint, threshold=args.threshold,
         threshold_from=args.threshold_from, method=args.method, per_image=args.per_image,
         batch_size=args.batch_size, workers=args.workers, device=args.device,
-        progress=not args.no_progress,
+        progress=not args.no_progress, model_name=args.model, image_size=args.image_size,
     )
     print(format_predictions(preds))
     if preds:

@@ -80,7 +80,7 @@ def _split(text: str) -> tuple[str, ...]:
 
 def run(args: argparse.Namespace) -> int:
     if getattr(args, "experiment", None) not in EXPERIMENTS:
-        print("fasfast reproduce: choose an experiment: " + ", ".join(EXPERIMENTS),
+        print("fasfast reproduce: error: choose an experiment: " + ", ".join(EXPERIMENTS),
               file=sys.stderr)
         return 2
     from pathlib import Path
@@ -93,43 +93,39 @@ def run(args: argparse.Namespace) -> int:
         over["cls_model"] = args.model
     if args.experiment == "ablation":
         over["seeds"] = args.seeds
-    try:
-        budget = get_budget(args.budget, **over)
-        if args.budget == "full":
-            import torch
+    budget = get_budget(args.budget, **over)
+    if args.budget == "full":
+        import torch
 
-            if not torch.cuda.is_available():
-                print("note: the full budget is meant for a GPU; use --quick on a CPU",
-                      file=sys.stderr)
-        out = Path(args.out)
-        work = Path(args.work) if args.work else None
-        common = dict(data=args.data, work=work, seed=args.seed, progress=args.progress)
-        if args.experiment == "ablation":
-            from fasfast.reproduce.ablation import PRESETS, run_ablation
+        if not torch.cuda.is_available():
+            print("note: the full budget is meant for a GPU; use --quick on a CPU",
+                  file=sys.stderr)
+    out = Path(args.out)
+    work = Path(args.work) if args.work else None
+    common = dict(data=args.data, work=work, seed=args.seed, progress=args.progress)
+    if args.experiment == "ablation":
+        from fasfast.reproduce.ablation import PRESETS, run_ablation
 
-            presets = _split(args.presets)
-            bad = [p for p in presets if p not in PRESETS]
-            if bad or not presets:
-                raise ValueError(f"unknown preset(s) {bad}; choose from {PRESETS}")
-            run_ablation(out, budget, presets=presets, **common)
-        elif args.experiment == "augmentation":
-            from fasfast.reproduce.augmentation import PROTOCOLS, VARIANTS, run_augmentation
+        presets = _split(args.presets)
+        bad = [p for p in presets if p not in PRESETS]
+        if bad or not presets:
+            raise ValueError(f"unknown preset(s) {bad}; choose from {PRESETS}")
+        run_ablation(out, budget, presets=presets, **common)
+    elif args.experiment == "augmentation":
+        from fasfast.reproduce.augmentation import PROTOCOLS, VARIANTS, run_augmentation
 
-            protocols, variants = _split(args.protocols), _split(args.variants)
-            bad = [p for p in protocols if p not in PROTOCOLS] + [
-                v for v in variants if v not in VARIANTS]
-            if bad or not protocols or not variants:
-                raise ValueError(f"unknown protocol / variant {bad}; protocols {tuple(PROTOCOLS)}"
-                                 f", variants {VARIANTS}")
-            run_augmentation(out, budget, protocols=protocols, variants=variants, **common)
-        else:
-            from fasfast.reproduce.thresholds import run_thresholds
+        protocols, variants = _split(args.protocols), _split(args.variants)
+        bad = [p for p in protocols if p not in PROTOCOLS] + [
+            v for v in variants if v not in VARIANTS]
+        if bad or not protocols or not variants:
+            raise ValueError(f"unknown protocol / variant {bad}; protocols {tuple(PROTOCOLS)}"
+                             f", variants {VARIANTS}")
+        run_augmentation(out, budget, protocols=protocols, variants=variants, **common)
+    else:
+        from fasfast.reproduce.thresholds import run_thresholds
 
-            run_thresholds(out, budget, checkpoint=args.checkpoint, dataset=args.dataset,
-                           protocol=args.protocol, level=args.level, center=args.center,
-                           **common)
-    except (FileNotFoundError, ValueError) as e:
-        print(f"fasfast reproduce {args.experiment}: error: {e}", file=sys.stderr)
-        return 2
+        run_thresholds(out, budget, checkpoint=args.checkpoint, dataset=args.dataset,
+                       protocol=args.protocol, level=args.level, center=args.center,
+                       **common)
     print(f"report: {Path(args.out) / 'REPORT.md'}")
     return 0

@@ -3,7 +3,6 @@
 from __future__ import annotations
 
 import argparse
-import sys
 
 
 def add_arguments(parser: argparse.ArgumentParser) -> None:
@@ -32,18 +31,12 @@ def run(args: argparse.Namespace) -> int:
     try:
         files = tuple(int(f) for f in str(args.files).split(",") if f.strip())
     except ValueError:
-        print(f"fasfast synth: --files must be comma-separated integers, got {args.files!r}",
-              file=sys.stderr)
-        return 2
+        raise ValueError(f"--files must be comma-separated integers, got {args.files!r}") from None
     t0 = time.perf_counter()
-    try:
-        root = generate(args.out, subjects=args.subjects, seed=args.seed, seconds=args.seconds,
-                        fps=args.fps, size=args.size, faces=args.faces,
-                        progress=not args.no_progress, phones=args.phones,
-                        sessions=args.sessions, files=files)
-    except (ValueError, FileNotFoundError) as e:
-        print(f"fasfast synth: {e}", file=sys.stderr)
-        return 2
+    root = generate(args.out, subjects=args.subjects, seed=args.seed, seconds=args.seconds,
+                    fps=args.fps, size=args.size, faces=args.faces,
+                    progress=not args.no_progress, phones=args.phones,
+                    sessions=args.sessions, files=files)
     dt = time.perf_counter() - t0
     print(f"wrote {root} in {dt:.1f} s")
     for split in ("train", "dev", "test"):

@@ -779,6 +779,9 @@ def generate(out_dir, subjects: int = 6, seed: int = 0, seconds: float = 2.0, fp
                       faces=None if faces is None else str(faces), codec=codec)
     if cfg.size < 32:
         raise ValueError(f"size must be >= 32, got {size}")
+    if not (cfg.fps > 0 and cfg.seconds > 0) or cfg.fps * cfg.seconds < 1:
+        raise ValueError(f"fps and seconds must be > 0 and give at least one frame, got fps "
+                         f"{fps}, seconds {seconds}")
     if not 1 <= cfg.phones <= 9 or not 1 <= cfg.sessions <= 9:
         raise ValueError("phones and sessions must be between 1 and 9")
     bad = [f for f in cfg.files if f not in ATTACK_FILES]

@@ -1,5 +1,8 @@
 """Checkpoints: written atomically, read with ``torch.load(weights_only=True)``.
 
+Weights of every kind are read by the one loader, :mod:`fasfast.models.weights`; this module
+writes fasfast checkpoints and rebuilds their models.
+
 A checkpoint is a dict of tensors and primitive containers only (no pickled classes)::
 
     format="fasfast-checkpoint", version=1,
@@ -15,21 +18,32 @@ previous complete checkpoint or the new one, never a partial file under the real
 from __future__ import annotations
 
 import os
-import pickle
 import random
-import zipfile
+import warnings
 from pathlib import Path
 from typing import Any
 
 import numpy as np
 import torch
 
-FORMAT = "fasfast-checkpoint"
+from fasfast.models.weights import (
+    FORMAT,
+    CheckpointError,
+    LoadReport,
+    WeightsFile,
+    describe_mismatch,
+    load_weights,
+    read_weights,
+    unwrap,
+)
+
+__all__ = [
+    "FORMAT", "VERSION", "CheckpointError", "save_checkpoint", "load_checkpoint", "load_model",
+    "load_init_weights", "load_state_into", "build_model", "model_kind", "unwrap",
+    "describe_mismatch", "rng_state", "set_rng_state",
+]
+
 VERSION = 1
-
-
-class CheckpointError(RuntimeError):
-    """A checkpoint file that cannot be used (truncated, foreign, another model)."""
 
 
 def save_checkpoint(path: str | Path, state: dict) -> Path:
@@ -54,39 +68,7 @@ def save_checkpoint(path: str | Path, state: dict) -> Path:
     return path
 
 
-def load_checkpoint(path: str | Path, map_location: str | torch.device = "cpu") -> dict:
-    """Read a fasfast checkpoint safely (``weights_only=True``) with clear errors.
-
-    Raises FileNotFoundError for a missing file and :class:`CheckpointError` for a
-    truncated / corrupt file or a file that is not a fasfast checkpoint.
-    """
-    path = Path(path)
-    if not path.is_file():
-        hint = ""
-        tmp = path.with_name(path.name + ".tmp")
-        if tmp.exists():
-            hint = f" (only an incomplete {tmp.name} exists: the run was interrupted while saving)"
-        raise FileNotFoundError(f"checkpoint not found: {path}{hint}")
-    if path.stat().st_size == 0:
-        raise CheckpointError(f"checkpoint {path} is empty (0 bytes): truncated or not written")
-    try:
-        ckpt = torch.load(path, map_location=map_location, weights_only=True)
-    except (RuntimeError, EOFError, OSError, zipfile.BadZipFile, pickle.UnpicklingError,
-            ValueError, KeyError, IndexError) as e:
-        msg = str(e).splitlines()[0] if str(e) else type(e).__name__
-        if "weights_only" in str(e) or "Unsupported global" in str(e):
-            raise CheckpointError(
-                f"checkpoint {path} holds Python objects that are not allowed with "
-                f"weights_only=True: not a fasfast checkpoint ({msg})"
-            ) from e
-        raise CheckpointError(
-            f"checkpoint {path} is truncated or corrupt and cannot be read ({msg})"
-        ) from e
-    if not isinstance(ckpt, dict) or ckpt.get("format") != FORMAT:
-        raise CheckpointError(
-            f"{path} is not a fasfast checkpoint (no format={FORMAT!r} tag); "
-            "to start from plain weights use --init with a state_dict file"
-        )
+def _check_fasfast(ckpt: dict, path) -> dict:
     if int(ckpt.get("version", 0)) > VERSION:
         raise CheckpointError(
             f"checkpoint {path} has format version {ckpt['version']}, newer than this "
@@ -96,6 +78,23 @@ def load_checkpoint(path: str | Path, map_location: str | torch.device = "cpu") 
         if key not in ckpt:
             raise CheckpointError(f"checkpoint {path} lacks the {key!r} entry")
     return ckpt
+
+
+def load_checkpoint(path: str | Path, map_location: str | torch.device = "cpu") -> dict:
+    """Read a whole fasfast checkpoint (weights, optimizer, RNG, ...) for resuming.
+
+    Read by the one loader (:func:`fasfast.models.weights.read_weights`, ``weights_only=True``).
+    Raises FileNotFoundError for a missing file and :class:`CheckpointError` for a truncated /
+    corrupt file or a file that is not a fasfast checkpoint (plain weights belong to ``--init``).
+    """
+    wf = read_weights(path, map_location=map_location)
+    if not wf.is_fasfast:
+        raise CheckpointError(
+            f"{path} is not a fasfast checkpoint (no format={FORMAT!r} tag; it holds a "
+            f"{wf.container}): only fasfast checkpoints can be resumed; to start from plain "
+            "weights use --init"
+        )
+    return _check_fasfast({**wf.raw, "model": wf.state}, path)
 
 
 # ----------------------------------------------------------------- models
@@ -123,92 +122,81 @@ def model_kind(model: torch.nn.Module) -> str:
     return "eulernet" if isinstance(model, models.EulerNet) else "classifier"
 
 
-def unwrap(model: torch.nn.Module) -> torch.nn.Module:
-    """The module inside DDP / torch.compile wrappers."""
-    while True:
-        if hasattr(model, "module") and isinstance(model.module, torch.nn.Module):
-            model = model.module
-        elif hasattr(model, "_orig_mod"):
-            model = model._orig_mod
-        else:
-            return model
-
-
-def load_state_into(model: torch.nn.Module, state: dict, source: str) -> None:
-    """``load_state_dict(strict=True)`` with an error that names the mismatch."""
-    target = unwrap(model)
-    own = target.state_dict()
-    missing = [k for k in own if k not in state]
-    unexpected = [k for k in state if k not in own]
-    shapes = [
-        f"{k}: checkpoint {tuple(state[k].shape)} vs model {tuple(own[k].shape)}"
-        for k in own
-        if k in state and hasattr(state[k], "shape") and tuple(state[k].shape) != tuple(own[k].shape)
-    ]
-    if missing or unexpected or shapes:
-        parts = []
-        if missing:
-            parts.append(f"{len(missing)} missing key(s) (e.g. {missing[0]})")
-        if unexpected:
-            parts.append(f"{len(unexpected)} unexpected key(s) (e.g. {unexpected[0]})")
-        if shapes:
-            parts.append(f"{len(shapes)} shape mismatch(es) (e.g. {shapes[0]})")
-        raise CheckpointError(
-            f"{source} was saved from another model: " + "; ".join(parts)
-        )
-    target.load_state_dict(state, strict=True)
+def load_state_into(model: torch.nn.Module, state: dict, source: str) -> LoadReport:
+    """Exact load (resume): any missing, unexpected or mis-shaped tensor is a CheckpointError."""
+    return load_weights(model, WeightsFile(dict(state), str(source), "checkpoint"), mode="exact")
 
 
 def load_model(
-    path: str | Path, device: str | torch.device = "cpu", **overrides
+    path: str | Path,
+    device: str | torch.device = "cpu",
+    *,
+    model: str | None = None,
+    image_size: int | None = None,
+    entry: str | None = None,
+    **overrides,
 ) -> tuple[torch.nn.Module, dict]:
-    """Rebuild the model stored in a checkpoint, in eval mode.
+    """Rebuild the model stored in a weights file, in eval mode.
 
-    ``overrides`` change model-config fields that do not touch the weights (e.g.
-    ``fused=False`` for export). Returns ``(model, meta)`` where meta is the checkpoint
-    without the weights and optimizer state.
+    A fasfast checkpoint carries its model's config. Any other file the loader accepts (a
+    plain state dict, paper 000's ``{'model', 'args', ...}``, safetensors) is built as
+    ``model`` (a timm name, ``eulernet`` or ``eulernet:PRESET``), else as inferred from the
+    file (:func:`fasfast.engine._infer.infer_model`; the guess is in ``meta["note"]``).
+    ``image_size`` sets the input side of a plain file's model. ``overrides`` change
+    model-config fields that do not touch the weights (e.g. ``fused=False`` for export).
+    Returns ``(model, meta)``: meta is the checkpoint without weights and optimizer state
+    (for a plain file: kind, model_config, note). The weights must fit exactly.
     """
-    ckpt = load_checkpoint(path)
+    from fasfast.engine._infer import infer_model
+
+    wf = read_weights(path, entry=entry)
+    if wf.is_fasfast:
+        ckpt = _check_fasfast({**wf.raw, "model": wf.state}, path)
+        kind, config = ckpt["kind"], dict(ckpt["model_config"])
+        if model is not None and model.split(":")[0] != config.get("model_name", kind):
+            raise CheckpointError(
+                f"{path} is a fasfast checkpoint of a {config.get('model_name', kind)} model; "
+                f"--model {model} is only for plain state dicts")
+        if image_size is not None:
+            config["image_size"] = int(image_size)
+        meta = {k: v for k, v in ckpt.items()
+                if k not in ("model", "optimizer", "scheduler", "scaler")}
+    else:
+        kind, config, note = infer_model(wf, model, image_size)
+        meta = {"kind": kind, "model_config": config, "note": note, "format": wf.container}
+        if note:
+            warnings.warn(note, UserWarning, stacklevel=2)
+        if isinstance(wf.raw.get("epoch"), int):
+            meta["epoch"] = wf.raw["epoch"]
     try:
-        model = build_model(ckpt["kind"], ckpt["model_config"], **overrides)
+        net = build_model(kind, config, **overrides)
     except (TypeError, ValueError, KeyError) as e:
-        raise CheckpointError(f"checkpoint {path}: cannot rebuild its model ({e})") from e
-    load_state_into(model, ckpt["model"], f"checkpoint {path}")
-    model.to(device).eval()
-    meta = {k: v for k, v in ckpt.items() if k not in ("model", "optimizer", "scheduler", "scaler")}
-    return model, meta
-
-
-def load_init_weights(model: torch.nn.Module, path: str | Path) -> None:
-    """``--init``: weights from a fasfast checkpoint or a plain state_dict file.
-
-    Keys whose shapes differ (e.g. a classification head of another size) are skipped
-    with a printed note; a file that matches no key at all is an error.
-    """
-    path = Path(path)
-    if not path.is_file():
-        raise FileNotFoundError(f"--init weights file not found: {path}")
+        raise CheckpointError(f"{path}: cannot rebuild its model ({e})") from e
     try:
-        obj = torch.load(path, map_location="cpu", weights_only=True)
-    except Exception as e:  # noqa: BLE001 - re-raised with the file named
-        raise CheckpointError(f"--init file {path} cannot be read: {e}") from e
-    if isinstance(obj, dict) and obj.get("format") == FORMAT:
-        obj = obj["model"]
-    for key in ("state_dict", "model", "model_state"):
-        if isinstance(obj, dict) and key in obj and isinstance(obj[key], dict):
-            obj = obj[key]
-    if not isinstance(obj, dict):
-        raise CheckpointError(f"--init file {path} does not hold a state_dict")
-    obj = {k.removeprefix("module."): v for k, v in obj.items() if torch.is_tensor(v)}
-    target = unwrap(model)
-    own = target.state_dict()
-    usable = {k: v for k, v in obj.items() if k in own and tuple(v.shape) == tuple(own[k].shape)}
-    if not usable:
-        raise CheckpointError(f"--init file {path} has no weights that fit this model")
-    skipped = len(own) - len(usable)
-    target.load_state_dict(usable, strict=False)
-    if skipped:
-        print(f"init: loaded {len(usable)} tensors from {path}, {skipped} left at their init")
+        load_weights(net, wf, mode="exact")
+    except CheckpointError as e:
+        if wf.is_fasfast:
+            raise
+        raise CheckpointError(f"{e}; pass --model NAME (and --image-size) to say which model "
+                              "the file holds") from e
+    if not isinstance(device, torch.device):
+        from fasfast.engine.distributed import pick_device
+
+        device = pick_device(str(device))  # a clear error for "gpu0" or cuda without CUDA
+    net.to(device).eval()
+    if not wf.is_fasfast:
+        meta["model_config"] = net.config.to_dict()
+    return net, meta
+
+
+def load_init_weights(model: torch.nn.Module, path: str | Path, *,
+                      entry: str | None = None) -> LoadReport:
+    """``--init``: fine-tune from any file the loader accepts (fasfast checkpoint, plain or
+    wrapped state dict, DDP prefixes, safetensors). Tensors of another shape (a 1000-class
+    head) or that the model lacks are skipped; the report is printed and returned."""
+    report = load_weights(model, path, mode="finetune", entry=entry)
+    print(f"init: {report.summary()}")
+    return report
 
 
 # ----------------------------------------------------------------- RNG state

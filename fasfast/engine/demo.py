@@ -57,12 +57,25 @@ def run_demo(cfg: DemoConfig | None = None, **overrides) -> dict:
     from fasfast.engine.config import TrainConfig
     from fasfast.engine.evaluate import evaluate
     from fasfast.engine.train import train
+    from fasfast.models import EulerNetConfig
 
     cfg = dataclasses.replace(cfg or DemoConfig(), **overrides)
     out = Path(cfg.out_dir)
+    data_root = Path(cfg.data_root) if cfg.data_root else out / "data"
+    tcfg = TrainConfig(  # built first: bad values fail before minutes of data generation
+        model="eulernet", preset="tiny", image_size=cfg.image_size, widths=cfg.widths,
+        dataset="oulu", data_root=str(data_root), protocol="1", epochs=cfg.epochs,
+        batch_size=cfg.batch_size, lr=cfg.lr, optimizer=cfg.optimizer, balance=cfg.balance,
+        color_jitter=cfg.color_jitter, schedule=cfg.schedule,
+        out_dir=str(out / "train"), seed=cfg.seed,
+        workers=cfg.workers, max_steps=cfg.max_steps, time_limit=cfg.time_limit,
+        cache_dir=str(out / "cache"), progress=cfg.progress, tensorboard=True,
+    )
+    EulerNetConfig.preset("tiny", image_size=cfg.image_size, widths=cfg.widths)
+    if not cfg.data_root:
+        synth.split_users(cfg.subjects)  # too few subjects: fail now, not after the data
     out.mkdir(parents=True, exist_ok=True)
     t0 = time.time()
-    data_root = Path(cfg.data_root) if cfg.data_root else out / "data"
     marker = data_root / "synth.json"
     wanted = {"subjects": cfg.subjects, "seconds": cfg.seconds, "size": cfg.video_size,
               "phones": cfg.phones, "seed": cfg.seed, "fps": cfg.fps}
@@ -80,15 +93,6 @@ def run_demo(cfg: DemoConfig | None = None, **overrides) -> dict:
         print(f"[1/3] reusing synthetic data in {data_root}", flush=True)
     t_data = time.time() - t0
 
-    tcfg = TrainConfig(
-        model="eulernet", preset="tiny", image_size=cfg.image_size, widths=cfg.widths,
-        dataset="oulu", data_root=str(data_root), protocol="1", epochs=cfg.epochs,
-        batch_size=cfg.batch_size, lr=cfg.lr, optimizer=cfg.optimizer, balance=cfg.balance,
-        color_jitter=cfg.color_jitter, schedule=cfg.schedule,
-        out_dir=str(out / "train"), seed=cfg.seed,
-        workers=cfg.workers, max_steps=cfg.max_steps, time_limit=cfg.time_limit,
-        cache_dir=str(out / "cache"), progress=cfg.progress, tensorboard=True,
-    )
     print(f"[2/3] training EulerNet tiny ({cfg.image_size}px, widths {cfg.widths}) on "
           f"protocol 1 for up to {cfg.epochs} epochs", flush=True)
     t1 = time.time()

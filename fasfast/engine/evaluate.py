@@ -116,18 +116,22 @@ def evaluate(
     title: str | None = None,
     progress: bool = True,
     verbose: bool = True,
+    model_name: str | None = None,
+    image_size: int | None = None,
 ) -> dict:
     """Score ``select_split`` and ``apply_split``, choose thresholds on the first with
     every method, apply them to the second, write score files, Table 7 and the report.
 
     Returns the summary dict (also written to ``summary.json``) on every rank; only
-    rank 0 writes files.
+    rank 0 writes files. ``model_name`` / ``image_size``: the model of a weights file that is
+    not a fasfast checkpoint (see :func:`fasfast.engine.checkpoint.load_model`).
     """
     if level not in LEVELS:
         raise ValueError(f"level must be one of {LEVELS}, got {level!r}")
     info = du.setup(device)
     try:
-        model, meta = load_model(checkpoint, info.device)
+        model, meta = load_model(checkpoint, info.device, model=model_name,
+                                 image_size=image_size)
         out_dir = Path(out_dir)
         common = dict(
             dataset=dataset, data_root=data_root, protocol=protocol, batch_size=batch_size,

@@ -63,9 +63,9 @@ def _example_input(kind: str, model_config: dict, batch: int, seed: int) -> torc
     return torch.rand(shape, generator=g)
 
 
-def _export_model(checkpoint: str | Path):
+def _export_model(checkpoint: str | Path, **load_kw):
     """The checkpoint's model on CPU, eval mode, with the reference (ONNX-able) ops."""
-    model, meta = load_model(checkpoint, "cpu")
+    model, meta = load_model(checkpoint, "cpu", **load_kw)
     if meta["kind"] == "eulernet":
         model.set_fused(False)
         model.config.check_finite = False
@@ -81,6 +81,8 @@ def export(
     opset: int = 17,
     atol: float = 1e-4,
     seed: int = 0,
+    model_name: str | None = None,
+    image_size: int | None = None,
 ) -> ExportResult:
     """Export ``checkpoint`` to ``out`` (default: beside it, ``.onnx`` / ``.ts.pt``).
 
@@ -89,8 +91,13 @@ def export(
     """
     if fmt not in FORMATS:
         raise ValueError(f"format must be one of {FORMATS}, got {fmt!r}")
+    if fmt == "onnx" and not 9 <= int(opset) <= 20:  # torch's TorchScript-based ONNX exporter
+        raise ValueError(f"opset {opset} is outside the ONNX opsets the exporter writes (9-20); "
+                         "the default 17 suits onnxruntime >= 1.17")
+    if not atol > 0:
+        raise ValueError(f"atol must be > 0, got {atol}")
     checkpoint = Path(checkpoint)
-    model, meta = _export_model(checkpoint)
+    model, meta = _export_model(checkpoint, model=model_name, image_size=image_size)
     kind = meta["kind"]
     if out is None:
         out = checkpoint.with_suffix(".onnx" if fmt == "onnx" else ".ts.pt")

@@ -125,6 +125,8 @@ def predict(
     frames_per_video: int = 8,
     interval: int | None = None,
     progress: bool = True,
+    model_name: str | None = None,
+    image_size: int | None = None,
 ) -> list[Prediction]:
     """Score ``inputs`` with the checkpoint's model; one :class:`Prediction` per input."""
     from fasfast.data import FrameDataset, Sample, SequenceDataset
@@ -134,7 +136,7 @@ def predict(
     if threshold is not None and threshold_from is not None:
         raise ValueError("give either threshold or threshold_from, not both")
     dev = pick_device(device)
-    model, meta = load_model(checkpoint, dev)
+    model, meta = load_model(checkpoint, dev, model=model_name, image_size=image_size)
     note = ""
     if threshold is None and threshold_from is not None:
         threshold = threshold_from_file(threshold_from, method)

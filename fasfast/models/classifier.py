@@ -10,8 +10,9 @@ from torch import nn
 
 from fasfast._compat import import_timm
 from fasfast.models.config import ClassifierConfig
+from fasfast.models.weights import LoadReport, WeightsFile, load_weights, read_weights
 
-__all__ = ["Classifier", "build_classifier", "load_weights_file", "read_weights_file"]
+__all__ = ["Classifier", "build_classifier", "load_weights_file"]
 
 
 class Classifier(nn.Module):
@@ -39,6 +40,11 @@ class Classifier(nn.Module):
                 f"Classifier expects floating-point input in [0, 1], got {x.dtype} "
                 "(convert uint8 images with x.float() / 255)"
             )
+        if x.shape[2] < 32 or x.shape[3] < 32:
+            raise ValueError(
+                f"Classifier needs images of at least 32x32 (the backbone down-samples 32x; "
+                f"built for {self.config.image_size}), got {x.shape[2]}x{x.shape[3]}"
+            )
 
     def forward(self, x: torch.Tensor) -> torch.Tensor:
         self.check_input(x)
@@ -51,91 +57,30 @@ class Classifier(nn.Module):
         return torch.softmax(self.forward(x).float(), dim=1)[:, 1]
 
 
-def _unwrap_state(obj, path: str) -> dict[str, torch.Tensor]:
-    if isinstance(obj, dict):
-        for key in ("model", "state_dict", "model_state", "module"):
-            if key in obj and isinstance(obj[key], dict):
-                obj = obj[key]
-                break
-    if not isinstance(obj, dict) or not all(isinstance(v, torch.Tensor) for v in obj.values()):
-        raise ValueError(
-            f"weights file {path} does not hold a state dict (a dict of tensors, possibly under "
-            "'model' or 'state_dict')"
-        )
-    return {k.removeprefix("module."): v for k, v in obj.items()}
-
-
-def read_weights_file(path: str | os.PathLike) -> dict[str, torch.Tensor]:
-    """Read a local state dict with ``torch.load(weights_only=True)``; clear errors otherwise."""
-    path = os.fspath(path)
-    if not os.path.isfile(path):
-        raise FileNotFoundError(f"classifier init weights file not found: {path}")
-    try:
-        obj = torch.load(path, map_location="cpu", weights_only=True)
-    except Exception as exc:  # unpickling refused / truncated / not a torch file
-        raise ValueError(f"cannot read classifier weights file {path}: {exc}") from exc
-    return _unwrap_state(obj, path)
-
-
 def load_weights_file(
     model: Classifier,
     path: str | os.PathLike,
-    state: dict[str, torch.Tensor] | None = None,
-) -> None:
-    """Load a local weights file into ``model`` (keys of the wrapper or of the bare timm model).
+    state: WeightsFile | None = None,
+) -> LoadReport:
+    """Fine-tune init of ``model`` from any file the loader accepts (keys of the wrapper or of
+    the bare timm model, wrapper entries, ``module.`` prefixes, safetensors).
 
-    Tensors of the classification head whose shapes differ (e.g. an ImageNet 1000-class head)
-    are skipped with a warning and keep their fresh initialisation; any other missing,
-    unexpected or mis-shaped key is an error naming the keys. ``state``: the file's content
-    when it was read already (:func:`read_weights_file`).
+    Tensors whose shapes differ (e.g. an ImageNet 1000-class head) or that the model lacks are
+    skipped and keep their fresh initialisation; a ``UserWarning`` gives the report. A file
+    that fits less than half of the model is a :class:`CheckpointError`. ``state``: the file
+    when it was read already (:func:`fasfast.models.weights.read_weights`).
     """
-    path = os.fspath(path)
-    if state is None:
-        state = read_weights_file(path)
-    state = dict(state)
-    target = model.backbone.state_dict()
-    if state and all(k.startswith("backbone.") for k in state):
-        state = {k.removeprefix("backbone."): v for k, v in state.items()}
-    head_name = ""
-    if hasattr(model.backbone, "pretrained_cfg"):
-        head_name = model.backbone.pretrained_cfg.get("classifier", "") or ""
-    skipped, bad_shape = [], []
-    for k in list(state):
-        if k in target and state[k].shape != target[k].shape:
-            if head_name and k.startswith(head_name + "."):
-                skipped.append(k)
-                del state[k]
-            else:
-                bad_shape.append(
-                    f"{k}: file {list(state[k].shape)} vs model {list(target[k].shape)}"
-                )
-    missing = sorted(set(target) - set(state) - set(skipped))
-    unexpected = sorted(set(state) - set(target))
-    if bad_shape or missing or unexpected:
-        parts = []
-        if bad_shape:
-            parts.append("shape mismatch: " + "; ".join(bad_shape[:5]))
-        if missing:
-            parts.append(f"missing keys ({len(missing)}): {missing[:5]}")
-        if unexpected:
-            parts.append(f"unexpected keys ({len(unexpected)}): {unexpected[:5]}")
-        raise ValueError(
-            f"weights file {path} does not match {model.config.model_name}: " + ", ".join(parts)
-        )
-    if skipped:
-        warnings.warn(
-            f"{path}: classifier head {skipped} has another shape (different num_classes); "
-            "it keeps its fresh initialisation",
-            UserWarning,
-            stacklevel=2,
-        )
-    model.backbone.load_state_dict(state, strict=False)
+    report = load_weights(model, state if state is not None else os.fspath(path),
+                          mode="finetune")
+    if not report.complete:
+        warnings.warn(f"init: {report.summary()}", UserWarning, stacklevel=2)
+    return report
 
 
 def build_classifier(cfg: ClassifierConfig | None = None) -> Classifier:
     """Build a timm classifier (never pretrained from the network), optionally init from a file."""
     cfg = cfg if cfg is not None else ClassifierConfig()
-    state = read_weights_file(cfg.init) if cfg.init else None  # fail before the slow build
+    state = read_weights(cfg.init) if cfg.init else None  # fail before the slow build
     timm = import_timm()
     if not timm.is_model(cfg.model_name):
         raise ValueError(
@@ -149,5 +94,5 @@ def build_classifier(cfg: ClassifierConfig | None = None) -> Classifier:
     )
     model = Classifier(cfg, backbone)
     if cfg.init:
-        load_weights_file(model, cfg.init, state)
+        model.init_report = load_weights_file(model, cfg.init, state)
     return model

@@ -129,8 +129,9 @@ class EulerNetConfig:
 class ClassifierConfig:
     """timm image classifier (paper 000: ConvNeXt-V2). Logits [B, num_classes]; class 1 = live.
 
-    init: optional local weights file (a state dict, or a dict holding one under ``model`` /
-    ``state_dict``); nothing is ever downloaded.
+    init: optional local weights file, anything :mod:`fasfast.models.weights` accepts (fasfast
+    checkpoint, plain or wrapped state dict, safetensors); tensors of another shape (an ImageNet
+    head) are skipped with a warning. Nothing is ever downloaded.
     """
 
     model_name: str = "convnextv2_atto"
