@@ -135,7 +135,7 @@ def test_opcheck(rng):
         (z5, b.double().requires_grad_(True), a.double().requires_grad_(True)),
     )
     gy = randn(rng, 2, 4, 3, 5, dtype=torch.float32)
-    torch.library.opcheck(torch.ops.fasfast.diirf_backward.default, (gy, z, b, a))
+    torch.library.opcheck(torch.ops.fasfast._diirf_backward.default, (gy, z, b, a))
 
 
 @pytest.mark.parametrize("rank", (4, 5))
@@ -235,7 +235,7 @@ def test_direct_op_call_checks_do_not_crash():
     with pytest.raises(RuntimeError, match="rank 4"):
         torch.ops.fasfast.diirf(z[0], torch.randn(3), torch.randn(2))
     with pytest.raises(RuntimeError, match="grad_y must match z"):
-        torch.ops.fasfast.diirf_backward(z[:1], z, torch.randn(3), torch.randn(2))
+        torch.ops.fasfast._diirf_backward(z[:1], z, torch.randn(3), torch.randn(2))
 
 
 # ---- CUDA ----------------------------------------------------------------------------

@@ -124,7 +124,7 @@ def test_opcheck(rng):
     req = [t.double().requires_grad_(True) for t in (x, z, b, a)]
     torch.library.opcheck(torch.ops.fasfast.fcam_gate.default, tuple(req))
     go = torch.randn_like(x)
-    torch.library.opcheck(torch.ops.fasfast.fcam_gate_backward.default, (go, x, z, b, a))
+    torch.library.opcheck(torch.ops.fasfast._fcam_gate_backward.default, (go, x, z, b, a))
 
 
 @needs_c
@@ -210,8 +210,8 @@ for dt in (np.float32, np.float64):
     x, z, go = t(2, 5, 3, 9, 70), t(2, 5, 9, 70), t(2, 5, 3, 9, 70)
     b, a = t(3), torch.tensor([-0.4, 0.3], dtype=x.dtype)
     out += [torch.ops.fasfast.fcam_gate(x, z, b, a), torch.ops.fasfast.diirf(x, b, a)]
-    out += list(torch.ops.fasfast.fcam_gate_backward(go, x, z, b, a))
-    out += list(torch.ops.fasfast.diirf_backward(go, x, b, a))
+    out += list(torch.ops.fasfast._fcam_gate_backward(go, x, z, b, a))
+    out += list(torch.ops.fasfast._diirf_backward(go, x, b, a))
 if len(sys.argv) > 1:
     torch.save(out, sys.argv[1])
 """
@@ -300,7 +300,7 @@ def test_direct_op_call_checks_do_not_crash():
     with pytest.raises(RuntimeError, match="a must hold exactly 2"):
         torch.ops.fasfast.fcam_gate(x, z, torch.randn(3), torch.randn(3))
     with pytest.raises(RuntimeError, match="grad_out must match x"):
-        torch.ops.fasfast.fcam_gate_backward(z, x, z, torch.randn(3), torch.randn(2))
+        torch.ops.fasfast._fcam_gate_backward(z, x, z, torch.randn(3), torch.randn(2))
 
 
 # ---- CUDA ----------------------------------------------------------------------------

@@ -81,7 +81,7 @@ def test_upsample_sub_backward_op_is_minus_adjoint():
         lo = _randn(2, 4, 5, 7, gen=g)
         grad = _randn(2, 4, 10, 14, gen=g)
         lhs = (_up(lo, mode) * grad).sum()
-        rhs = -(lo * ops.upsample_sub_backward(grad, mode)).sum()
+        rhs = -(lo * ops._upsample_sub_backward(grad, mode)).sum()
         torch.testing.assert_close(lhs, rhs, rtol=1e-12, atol=1e-12)
 
 
@@ -269,7 +269,7 @@ def test_opcheck_all_ops():
     lo = _randn(2, 3, 3, 5, gen=g).requires_grad_()
     for mode in MODES:
         torch.library.opcheck(ops.upsample_sub.default, (hi, lo, mode))
-        torch.library.opcheck(ops.upsample_sub_backward.default, (hi.detach(), mode))
+        torch.library.opcheck(ops._upsample_sub_backward.default, (hi.detach(), mode))
     xs = [t.requires_grad_() for t in _pool_inputs((3, 5), (4, 2, 1), torch.float64)]
     for kind in KINDS:
         torch.library.opcheck(ops.pool_concat.default, (xs, kind, True))
@@ -278,7 +278,7 @@ def test_opcheck_all_ops():
     grad = torch.randn_like(out)
     for kind in KINDS:
         torch.library.opcheck(
-            ops.pool_concat_backward.default, (grad, idx, [0, 2, 5], [2, 3, 4], [4, 2, 1], kind)
+            ops._pool_concat_backward.default, (grad, idx, [0, 2, 5], [2, 3, 4], [4, 2, 1], kind)
         )
 
 
@@ -359,7 +359,7 @@ def test_pool_concat_errors():
     with pytest.raises(RuntimeError, match="integer multiple"):
         ops.pool_concat([torch.randn(1, 2, 6, 6), b], "max", False)
     with pytest.raises(RuntimeError, match="needs the indices"):
-        ops.pool_concat_backward(
+        ops._pool_concat_backward(
             torch.randn(1, 5, 4, 4), torch.empty(0, dtype=torch.uint8), [0], [2], [2], "max"
         )
 
