@@ -467,9 +467,17 @@ void launch(const char* kernel, dim3 grid, dim3 block, size_t shared_bytes, cuda
                 "(65535 in y, z), 1 to 1024 threads per block (64 in z) and at most 48 KiB");
   }
   if (launch_log().size() < 100000) {
-    std::string params(signature);
-    const auto at = params.find("Params = {");
-    params = at == std::string::npos ? "" : params.substr(at + 10, params.find('}', at) - at - 10);
+    // "... [with Params = {const float*, ...}; ...]": the braces of Params, nested ones too
+    const std::string sig(signature);
+    std::string params;
+    const auto at = sig.find("Params = {");
+    if (at != std::string::npos) {
+      int depth = 1;
+      for (size_t i = at + 10; i < sig.size() && depth > 0; ++i) {
+        depth += sig[i] == '{' ? 1 : sig[i] == '}' ? -1 : 0;
+        if (depth > 0) params += sig[i];
+      }
+    }
     launch_log().push_back(
         {kernel, static_cast<int64_t>(blocks), static_cast<int64_t>(threads), params});
   }
