@@ -38,9 +38,8 @@ def _toolkit_of_nvcc() -> str | None:
     if _is_toolkit(root):
         return root
     try:  # a wrapper script: nvcc --dryrun prints "#$ TOP=<toolkit>/bin/.."
-        out = subprocess.run(
-            [nvcc, "--dryrun", "--version"], capture_output=True, text=True, timeout=60
-        )
+        cmd = [nvcc, "--dryrun", "-E", "-x", "cu", os.devnull]
+        out = subprocess.run(cmd, capture_output=True, text=True, timeout=60)
         m = re.search(r"^#\$ TOP=(.+)$", out.stdout + out.stderr, re.M)
     except (OSError, subprocess.SubprocessError):
         m = None

@@ -24,7 +24,8 @@ inline void define_ops(torch::Library& m) {
   m.def("_diirf_backward(Tensor grad_y, Tensor z, Tensor b, Tensor a) -> (Tensor, Tensor, Tensor)",
         {at::Tag::pt2_compliant_tag});
   // out = x * sigmoid(diirf(z, b, a)).unsqueeze(2): x [N, T, C, H, W]; z [N, T, H, W].
-  m.def("fcam_gate(Tensor x, Tensor z, Tensor b, Tensor a) -> Tensor", {at::Tag::pt2_compliant_tag});
+  m.def("fcam_gate(Tensor x, Tensor z, Tensor b, Tensor a) -> Tensor",
+        {at::Tag::pt2_compliant_tag});
   // (grad_x, grad_z, grad_b, grad_a) of fcam_gate.
   m.def(
       "_fcam_gate_backward(Tensor grad_out, Tensor x, Tensor z, Tensor b, Tensor a) "

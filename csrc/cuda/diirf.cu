@@ -155,9 +155,10 @@ void launch_reduce_partials(const char* name, const at::Tensor& partials, int64_
 // ---- diirf ---------------------------------------------------------------------------
 
 template <typename scalar_t, typename acc_t>
-__global__ void __launch_bounds__(kThreads) diirf_forward_kernel(const scalar_t* __restrict__ z, const acc_t* __restrict__ b,
-                                     const acc_t* __restrict__ a, scalar_t* __restrict__ y,
-                                     int64_t N, int64_t T, int64_t P) {
+__global__ void __launch_bounds__(kThreads)
+    diirf_forward_kernel(const scalar_t* __restrict__ z, const acc_t* __restrict__ b,
+                         const acc_t* __restrict__ a, scalar_t* __restrict__ y, int64_t N,
+                         int64_t T, int64_t P) {
   const Coeffs<acc_t> c = load_coeffs(b, a);
   const int64_t total = N * P;
   for (int64_t i = blockIdx.x * int64_t(blockDim.x) + threadIdx.x; i < total;
@@ -172,11 +173,11 @@ __global__ void __launch_bounds__(kThreads) diirf_forward_kernel(const scalar_t*
 }
 
 template <typename scalar_t, typename acc_t>
-__global__ void __launch_bounds__(kThreads, min_blocks_backward<acc_t>()) diirf_backward_kernel(const scalar_t* __restrict__ gy,
-                                      const scalar_t* __restrict__ z,
-                                      const acc_t* __restrict__ b, const acc_t* __restrict__ a,
-                                      scalar_t* __restrict__ gz, acc_t* __restrict__ partials,
-                                      int64_t N, int64_t T, int64_t P) {
+__global__ void __launch_bounds__(kThreads, min_blocks_backward<acc_t>())
+    diirf_backward_kernel(const scalar_t* __restrict__ gy, const scalar_t* __restrict__ z,
+                          const acc_t* __restrict__ b, const acc_t* __restrict__ a,
+                          scalar_t* __restrict__ gz, acc_t* __restrict__ partials, int64_t N,
+                          int64_t T, int64_t P) {
   const Coeffs<acc_t> c = load_coeffs(b, a);
   const int64_t total = N * P;
   CoeffGrad<acc_t> gc;
@@ -238,12 +239,12 @@ __global__ void fcam_forward_kernel(const scalar_t* __restrict__ x, const scalar
 }
 
 template <typename scalar_t, typename acc_t>
-__global__ void __launch_bounds__(kTile * kMaxCY, min_blocks_backward<acc_t>()) fcam_backward_kernel(const scalar_t* __restrict__ go,
-                                     const scalar_t* __restrict__ x,
-                                     const scalar_t* __restrict__ z, const acc_t* __restrict__ b,
-                                     const acc_t* __restrict__ a, scalar_t* __restrict__ gx,
-                                     scalar_t* __restrict__ gz, acc_t* __restrict__ partials,
-                                     int64_t N, int64_t T, int64_t C, int64_t P) {
+__global__ void __launch_bounds__(kTile * kMaxCY, min_blocks_backward<acc_t>())
+    fcam_backward_kernel(const scalar_t* __restrict__ go, const scalar_t* __restrict__ x,
+                         const scalar_t* __restrict__ z, const acc_t* __restrict__ b,
+                         const acc_t* __restrict__ a, scalar_t* __restrict__ gx,
+                         scalar_t* __restrict__ gz, acc_t* __restrict__ partials, int64_t N,
+                         int64_t T, int64_t C, int64_t P) {
   // Gate gradient of each (channel group, frame of the chunk, pixel).
   __shared__ acc_t sgg[kMaxCY][kChunk][kTile];
   const Coeffs<acc_t> c = load_coeffs(b, a);

@@ -43,9 +43,9 @@ int64_t blocks_for(int64_t total) { return cuda::grid_blocks(total, kThreads, kM
 // ------------------------------------------------------------------------- upsample_sub
 
 template <typename scalar_t, typename index_t>
-__global__ void __launch_bounds__(kThreads) upsample_sub_kernel(const scalar_t* __restrict__ hi,
-                                    const scalar_t* __restrict__ lo, scalar_t* __restrict__ out,
-                                    index_t total, index_t h, index_t w, int mode) {
+__global__ void __launch_bounds__(kThreads)
+    upsample_sub_kernel(const scalar_t* __restrict__ hi, const scalar_t* __restrict__ lo,
+                        scalar_t* __restrict__ out, index_t total, index_t h, index_t w, int mode) {
   using acc_t = at::opmath_type<scalar_t>;
   const index_t w2 = 2 * w, h2 = 2 * h;
   for (const index_t i : grid_stride<index_t>(total)) {
@@ -60,9 +60,9 @@ __global__ void __launch_bounds__(kThreads) upsample_sub_kernel(const scalar_t* 
 }
 
 template <typename scalar_t, typename index_t>
-__global__ void __launch_bounds__(kThreads) upsample_sub_backward_kernel(const scalar_t* __restrict__ g,
-                                             scalar_t* __restrict__ grad_lo, index_t total,
-                                             index_t h, index_t w, int mode) {
+__global__ void __launch_bounds__(kThreads)
+    upsample_sub_backward_kernel(const scalar_t* __restrict__ g, scalar_t* __restrict__ grad_lo,
+                                 index_t total, index_t h, index_t w, int mode) {
   using acc_t = at::opmath_type<scalar_t>;
   for (const index_t i : grid_stride<index_t>(total)) {
     const index_t x = i % w;
@@ -161,9 +161,9 @@ struct PoolSegments {
 };
 
 template <typename scalar_t, typename idx_t, typename index_t>
-__global__ void __launch_bounds__(kThreads) pool_concat_kernel(PoolSegments seg, scalar_t* __restrict__ out,
-                                   idx_t* __restrict__ idx, index_t total, index_t ctot, index_t c0,
-                                   index_t h, index_t w, int kind) {
+__global__ void __launch_bounds__(kThreads)
+    pool_concat_kernel(PoolSegments seg, scalar_t* __restrict__ out, idx_t* __restrict__ idx,
+                       index_t total, index_t ctot, index_t c0, index_t h, index_t w, int kind) {
   using acc_t = at::opmath_type<scalar_t>;
   const index_t cl = static_cast<index_t>(seg.off[seg.count]);
   for (const index_t i : grid_stride<index_t>(total)) {
@@ -196,9 +196,10 @@ __global__ void __launch_bounds__(kThreads) pool_concat_kernel(PoolSegments seg,
 
 // One thread per input-gradient element of the launch's inputs (concatenated).
 template <typename scalar_t, typename idx_t, typename index_t>
-__global__ void __launch_bounds__(kThreads) pool_concat_backward_kernel(PoolSegments seg, const scalar_t* __restrict__ g,
-                                            const idx_t* __restrict__ idx, index_t total,
-                                            index_t ctot, index_t h, index_t w, int kind) {
+__global__ void __launch_bounds__(kThreads)
+    pool_concat_backward_kernel(PoolSegments seg, const scalar_t* __restrict__ g,
+                                const idx_t* __restrict__ idx, index_t total, index_t ctot,
+                                index_t h, index_t w, int kind) {
   using acc_t = at::opmath_type<scalar_t>;
   for (const index_t i : grid_stride<index_t>(total)) {
     int e = 0;
@@ -272,8 +273,9 @@ std::tuple<at::Tensor, at::Tensor> pool_concat_cuda(at::TensorList tensors, c10:
         seg.off[seg.count] = cl;
         const int64_t total = n * cl * h * w;
         if (total == 0) continue;
-        launch("fasfast::pool_concat: pool_concat_kernel", pool_concat_kernel<scalar_t, idx_t, index_t>,
-               blocks_for(total), kThreads, 0, stream, seg, out.mutable_data_ptr<scalar_t>(), ip,
+        launch("fasfast::pool_concat: pool_concat_kernel",
+               pool_concat_kernel<scalar_t, idx_t, index_t>, blocks_for(total), kThreads, 0,
+               stream, seg, out.mutable_data_ptr<scalar_t>(), ip,
                static_cast<index_t>(total), static_cast<index_t>(ctot),
                static_cast<index_t>(offsets[first]), static_cast<index_t>(h),
                static_cast<index_t>(w), k);
