@@ -18,5 +18,7 @@ export FASFAST_EMU_QUICK=${FASFAST_EMU_QUICK:-1}
 # Python and torch leak by design at exit; odr: torch's libraries define some globals twice.
 export ASAN_OPTIONS=detect_leaks=0:detect_odr_violation=0:abort_on_error=1:halt_on_error=1
 export UBSAN_OPTIONS=print_stacktrace=1:halt_on_error=1
-LD_PRELOAD="$asan $stdcxx" python -m pytest -q -m emu -p no:cacheprovider \
+# --capture=sys: a sanitizer report goes to file descriptor 2 and then aborts the process;
+# it must reach the log. -v: the last test named before it is the one that failed.
+LD_PRELOAD="$asan $stdcxx" python -m pytest -v --capture=sys -m emu -p no:cacheprovider \
   tests/test_emu_runtime.py tests/test_gpu_diirf.py tests/test_gpu_pyramid.py "$@"

@@ -15,7 +15,6 @@ from _diirf_cases import (
     autograd_grads,
     fcam_oracle,
     fcam_oracle_grads,
-    lfilter_oracle,
     make_coeffs,
     randn,
     rel_err,
