@@ -38,6 +38,10 @@ TOL = {torch.float64: 1e-12, torch.float32: 1e-5, torch.float16: 3e-3, torch.bfl
 GRAD_TOL = {torch.float64: 1e-11, torch.float32: 2e-5, torch.float16: 4e-3, torch.bfloat16: 4e-2}
 
 
+def _ids(v):
+    return str(v).replace("torch.", "")
+
+
 def _coeffs(rng, dtype, kind="unstable"):
     cdt = torch.float64 if dtype == torch.float64 else torch.float32
     return make_coeffs(kind, rng, cdt)
@@ -54,7 +58,7 @@ def _inputs(rng, backend, dtype, T, shape):
 
 @pytest.mark.parametrize("rank", (4, 5))
 @pytest.mark.parametrize("T", T_VALUES)
-@pytest.mark.parametrize("dtype", DTYPES)
+@pytest.mark.parametrize("dtype", DTYPES, ids=_ids)
 def test_diirf_matches_lfilter_and_its_adjoint(backend, rng, dtype, T, rank):
     b, a = _coeffs(rng, dtype)
     shape = (2, T, 17, 19) if rank == 4 else (2, T, 3, 5, 7)
@@ -70,7 +74,7 @@ def test_diirf_matches_lfilter_and_its_adjoint(backend, rng, dtype, T, rank):
         assert rel_err(got, want) <= GRAD_TOL[dtype], name
 
 
-@pytest.mark.parametrize("dtype", (torch.float32, torch.float64))
+@pytest.mark.parametrize("dtype", (torch.float32, torch.float64), ids=_ids)
 def test_diirf_bitwise_equal_to_cpu_kernels(backend, rng, dtype):
     """Same IEEE operations in the same order as the CPU kernels (csrc/diirf_math.h, no FMA
     contraction in either build): y and grad_z are bitwise equal."""
@@ -137,7 +141,7 @@ def test_diirf_gradcheck_opcheck_second_derivative(backend, rng):
 
 @pytest.mark.parametrize("C", (1, 3, 20))
 @pytest.mark.parametrize("T", T_VALUES)
-@pytest.mark.parametrize("dtype", DTYPES)
+@pytest.mark.parametrize("dtype", DTYPES, ids=_ids)
 def test_fcam_gate_matches_oracle(backend, rng, dtype, T, C):
     b, a = _coeffs(rng, dtype, "stable")
     x, x64 = _inputs(rng, backend, dtype, T, (2, T, C, 7, 9))
@@ -156,7 +160,7 @@ def test_fcam_gate_matches_oracle(backend, rng, dtype, T, C):
         assert rel_err(g, w) <= tol, name
 
 
-@pytest.mark.parametrize("dtype", (torch.float32, torch.float64))
+@pytest.mark.parametrize("dtype", (torch.float32, torch.float64), ids=_ids)
 def test_fcam_gate_matches_cpu_kernels(backend, rng, dtype):
     """Bitwise equal to the CPU kernels on the emulator (the same exp); on a GPU, expf's last
     bits may differ."""
