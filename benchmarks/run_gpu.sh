@@ -1,7 +1,8 @@
 #!/usr/bin/env bash
 # One batched GPU session (for the device tool: its time is short). Builds fasfast
-# against the machine's own torch, runs the CUDA tests, then every benchmark table
-# on the GPU; everything lands in $OUT (or ./gpu_out) to be copied into RESULTS.md.
+# against the machine's own torch, runs the CUDA tests, compute-sanitizer (memcheck,
+# racecheck, synccheck) on small inputs of every kernel, then every benchmark table on the
+# GPU; everything lands in $OUT (or ./gpu_out) to be copied into RESULTS.md.
 set -uo pipefail
 cd "$(dirname "$0")/.."
 OUT=${OUT:-gpu_out}
@@ -11,6 +12,17 @@ python -c "import torch; print(torch.__version__, torch.version.cuda, torch.cuda
 pip install --no-build-isolation --no-deps -e . > "$OUT/build.log" 2>&1 || { tail -50 "$OUT/build.log"; exit 1; }
 fasfast info | tee "$OUT/info.txt"
 python -m pytest -q -m cuda tests 2>&1 | tail -30 | tee "$OUT/cuda_tests.txt"
+# compute-sanitizer: every kernel, every dtype, small inputs (scripts/gpu_small_kernels.py)
+SAN=$(command -v compute-sanitizer || echo "${CUDA_HOME:-/usr/local/cuda}/bin/compute-sanitizer")
+if [ -x "$SAN" ]; then
+  for tool in memcheck racecheck synccheck; do
+    "$SAN" --tool "$tool" --error-exitcode 1 python scripts/gpu_small_kernels.py \
+      > "$OUT/sanitizer_$tool.txt" 2>&1
+    echo "compute-sanitizer $tool: exit $? ($(tail -1 "$OUT/sanitizer_$tool.txt"))" | tee -a "$OUT/sanitizer.txt"
+  done
+else
+  echo "compute-sanitizer not found (looked for $SAN)" | tee "$OUT/sanitizer.txt"
+fi
 python benchmarks/ops_table.py --device cuda 2>&1 | tee "$OUT/ops_table.md"
 python benchmarks/train_step.py --device cuda --preset baseline --batch 16 --amp 2>&1 | tee "$OUT/train_step.md"
 python benchmarks/eval_throughput.py --device cuda 2>&1 | tee "$OUT/eval_throughput.md"

@@ -207,11 +207,11 @@ std::tuple<at::Tensor, at::Tensor, at::Tensor> diirf_backward_cpu(const at::Tens
                                                                   const at::Tensor& z_in,
                                                                   const at::Tensor& b,
                                                                   const at::Tensor& a) {
-  const Geometry g = diirf_geometry(z_in, b, a, "fasfast::diirf_backward");
-  check_cpu(z_in, "fasfast::diirf_backward", "z");
+  const Geometry g = diirf_geometry(z_in, b, a, "fasfast::_diirf_backward");
+  check_cpu(z_in, "fasfast::_diirf_backward", "z");
   TORCH_CHECK(gy_in.sizes() == z_in.sizes() && gy_in.scalar_type() == z_in.scalar_type() &&
                   gy_in.device() == z_in.device(),
-              "fasfast::diirf_backward: grad_y must match z in shape, dtype and device");
+              "fasfast::_diirf_backward: grad_y must match z in shape, dtype and device");
   const at::Tensor z = z_in.contiguous();
   const at::Tensor gy = gy_in.contiguous();
   at::Tensor gz = empty_output(z.sizes(), z.options());
@@ -270,11 +270,11 @@ at::Tensor fcam_gate_cpu(const at::Tensor& x_in, const at::Tensor& z_in, const a
 std::tuple<at::Tensor, at::Tensor, at::Tensor, at::Tensor> fcam_gate_backward_cpu(
     const at::Tensor& go_in, const at::Tensor& x_in, const at::Tensor& z_in, const at::Tensor& b,
     const at::Tensor& a) {
-  const Geometry g = fcam_geometry(x_in, z_in, b, a, "fasfast::fcam_gate_backward");
-  check_cpu(x_in, "fasfast::fcam_gate_backward", "x");
+  const Geometry g = fcam_geometry(x_in, z_in, b, a, "fasfast::_fcam_gate_backward");
+  check_cpu(x_in, "fasfast::_fcam_gate_backward", "x");
   TORCH_CHECK(go_in.sizes() == x_in.sizes() && go_in.scalar_type() == x_in.scalar_type() &&
                   go_in.device() == x_in.device(),
-              "fasfast::fcam_gate_backward: grad_out must match x in shape, dtype and device");
+              "fasfast::_fcam_gate_backward: grad_out must match x in shape, dtype and device");
   const at::Tensor x = x_in.contiguous();
   const at::Tensor z = z_in.contiguous();
   const at::Tensor go = go_in.contiguous();
@@ -312,24 +312,11 @@ std::tuple<at::Tensor, at::Tensor, at::Tensor, at::Tensor> fcam_gate_backward_cp
 }  // namespace diirf
 }  // namespace fasfast
 
-TORCH_LIBRARY_FRAGMENT(fasfast, m) {
-  // y = DIIRF(z): z [N, T, H, W] or [N, T, C, H, W]; b [3]; a [2].
-  m.def("diirf(Tensor z, Tensor b, Tensor a) -> Tensor", {at::Tag::pt2_compliant_tag});
-  // (grad_z, grad_b, grad_a) of diirf.
-  m.def("diirf_backward(Tensor grad_y, Tensor z, Tensor b, Tensor a) -> (Tensor, Tensor, Tensor)",
-        {at::Tag::pt2_compliant_tag});
-  // out = x * sigmoid(diirf(z, b, a)).unsqueeze(2): x [N, T, C, H, W]; z [N, T, H, W].
-  m.def("fcam_gate(Tensor x, Tensor z, Tensor b, Tensor a) -> Tensor", {at::Tag::pt2_compliant_tag});
-  // (grad_x, grad_z, grad_b, grad_a) of fcam_gate.
-  m.def(
-      "fcam_gate_backward(Tensor grad_out, Tensor x, Tensor z, Tensor b, Tensor a) "
-      "-> (Tensor, Tensor, Tensor, Tensor)",
-      {at::Tag::pt2_compliant_tag});
-}
+TORCH_LIBRARY_FRAGMENT(fasfast, m) { fasfast::diirf::define_ops(m); }
 
 TORCH_LIBRARY_IMPL(fasfast, CPU, m) {
   m.impl("diirf", &fasfast::diirf::diirf_cpu);
-  m.impl("diirf_backward", &fasfast::diirf::diirf_backward_cpu);
+  m.impl("_diirf_backward", &fasfast::diirf::diirf_backward_cpu);
   m.impl("fcam_gate", &fasfast::diirf::fcam_gate_cpu);
-  m.impl("fcam_gate_backward", &fasfast::diirf::fcam_gate_backward_cpu);
+  m.impl("_fcam_gate_backward", &fasfast::diirf::fcam_gate_backward_cpu);
 }

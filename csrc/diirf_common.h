@@ -4,12 +4,34 @@
 // direct torch.ops.fasfast.* call from reading out of bounds.
 #pragma once
 
+#include <torch/library.h>
+
 #include <cstdint>
 
 #include "common.h"
 
 namespace fasfast {
 namespace diirf {
+
+// The op schemas of the family, declared once: in the `fasfast` library (csrc/diirf.cpp)
+// and in the tests' emulated-CUDA library `fasfast_emu` (csrc/emu/emu_module.cpp). The
+// backward ops are internal (underscore names): the autograd formulas of the forward ops
+// call them, and their own formulas refuse a second derivative (fasfast/ops/diirf.py).
+inline void define_ops(torch::Library& m) {
+  // y = DIIRF(z): z [N, T, H, W] or [N, T, C, H, W]; b [3]; a [2].
+  m.def("diirf(Tensor z, Tensor b, Tensor a) -> Tensor", {at::Tag::pt2_compliant_tag});
+  // (grad_z, grad_b, grad_a) of diirf.
+  m.def("_diirf_backward(Tensor grad_y, Tensor z, Tensor b, Tensor a) -> (Tensor, Tensor, Tensor)",
+        {at::Tag::pt2_compliant_tag});
+  // out = x * sigmoid(diirf(z, b, a)).unsqueeze(2): x [N, T, C, H, W]; z [N, T, H, W].
+  m.def("fcam_gate(Tensor x, Tensor z, Tensor b, Tensor a) -> Tensor",
+        {at::Tag::pt2_compliant_tag});
+  // (grad_x, grad_z, grad_b, grad_a) of fcam_gate.
+  m.def(
+      "_fcam_gate_backward(Tensor grad_out, Tensor x, Tensor z, Tensor b, Tensor a) "
+      "-> (Tensor, Tensor, Tensor, Tensor)",
+      {at::Tag::pt2_compliant_tag});
+}
 
 // z viewed as [N, T, P]: P = H*W for z [N, T, H, W], C*H*W for z [N, T, C, H, W].
 struct Geometry {

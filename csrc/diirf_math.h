@@ -1,8 +1,12 @@
 // Per-pixel math of the DIIRF (differential IIR filter over frames) and of the fused
 // FCAM gate, shared by the CPU kernels (csrc/diirf.cpp) and the CUDA kernels
 // (csrc/cuda/diirf.cu). Everything here works on ONE pixel's values in the accumulator
-// type `acc_t` (float for float32/float16/bfloat16 inputs, double for float64), so the
-// CPU tests exercise exactly the arithmetic the GPU runs.
+// type `acc_t` (float for float32/float16/bfloat16 inputs, double for float64). Both builds
+// round every product and sum separately: the CPU kernels are compiled without FP
+// contraction and the CUDA sources with --fmad=false (nvcc would otherwise fuse a*b + c into
+// one FMA), so the GPU runs the same IEEE operations in the same order as the CPU kernels
+// and the emulated CUDA tests (tests/test_gpu_diirf.py checks them bitwise equal). Only
+// exp_acc differs: CUDA's expf/exp are not correctly rounded (a few ulp).
 //
 // Forward, transposed direct form II, zero initial state (EulerNet eq. 1-3), n = 0..T-1:
 //   y[n]  = b0*x[n] + h1

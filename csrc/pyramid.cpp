@@ -1,13 +1,13 @@
 // Residual-pyramid operators: schemas (declared once, here) and CPU kernels.
 //
 //   upsample_sub(hi, lo, mode)            hi - up2(lo), one pass, no up-sampled tensor
-//   upsample_sub_backward(grad, mode)     grad_lo = -U^T grad   (grad_hi is grad itself)
+//   _upsample_sub_backward(grad, mode)    grad_lo = -U^T grad   (grad_hi is grad itself)
 //   pool_concat(tensors, kind, with_indices) -> (out, indices)
 //        every input pooled (max / avg, kernel = stride = its size ratio) to the smallest
 //        size and written at its channel offset of out, in one pass. indices: the max
 //        pooling arg-max as the local window offset dy * r + dx (uint8 when every ratio is
 //        <= 16, else int32), [N, sum C, h, w]; empty when not asked for or kind is "avg".
-//   pool_concat_backward(grad, indices, offsets, channels, ratios, kind) -> grads
+//   _pool_concat_backward(grad, indices, offsets, channels, ratios, kind) -> grads
 //        one gradient per listed input (its channel offset in out, channels, ratio).
 //
 // The per-element math lives in pyramid_math.h, shared with csrc/cuda/pyramid.cu.
@@ -207,9 +207,9 @@ inline void upsample_adjoint_rows(const AdjArgs<scalar_t>& A, int64_t begin, int
 
 at::Tensor upsample_sub_backward_cpu(const at::Tensor& grad, c10::string_view mode) {
   const int m = parse_mode(mode);
-  check_cpu_float(grad, "upsample_sub_backward: grad");
+  check_cpu_float(grad, "_upsample_sub_backward: grad");
   TORCH_CHECK(grad.dim() == 4 && grad.size(2) % 2 == 0 && grad.size(3) % 2 == 0,
-              "upsample_sub_backward: grad must be [N, C, 2H, 2W], got ", grad.sizes());
+              "_upsample_sub_backward: grad must be [N, C, 2H, 2W], got ", grad.sizes());
   const at::Tensor gc = grad.contiguous();
   const int64_t h = grad.size(2) / 2, w = grad.size(3) / 2, planes = grad.size(0) * grad.size(1);
   at::Tensor out = empty_output({grad.size(0), grad.size(1), h, w}, grad.options());
@@ -406,7 +406,7 @@ std::vector<at::Tensor> pool_concat_backward_cpu(const at::Tensor& grad, const a
                                                  at::IntArrayRef offsets, at::IntArrayRef channels,
                                                  at::IntArrayRef ratios, c10::string_view kind) {
   const int k = parse_kind(kind);
-  check_cpu_float(grad, "pool_concat_backward: grad");
+  check_cpu_float(grad, "_pool_concat_backward: grad");
   const bool need_idx = check_pool_concat_backward(grad, indices, offsets, channels, ratios, k);
   const at::Tensor gc = grad.contiguous();
   const int64_t n = grad.size(0), ctot = grad.size(1), h = grad.size(2), w = grad.size(3);
@@ -442,18 +442,11 @@ std::vector<at::Tensor> pool_concat_backward_cpu(const at::Tensor& grad, const a
 }  // namespace
 }  // namespace fasfast
 
-TORCH_LIBRARY_FRAGMENT(fasfast, m) {
-  m.def("upsample_sub(Tensor hi, Tensor lo, str mode) -> Tensor");
-  m.def("upsample_sub_backward(Tensor grad, str mode) -> Tensor");
-  m.def("pool_concat(Tensor[] tensors, str kind, bool with_indices) -> (Tensor, Tensor)");
-  m.def(
-      "pool_concat_backward(Tensor grad, Tensor indices, SymInt[] offsets, SymInt[] channels, "
-      "SymInt[] ratios, str kind) -> Tensor[]");
-}
+TORCH_LIBRARY_FRAGMENT(fasfast, m) { fasfast::pyramid::define_ops(m); }
 
 TORCH_LIBRARY_IMPL(fasfast, CPU, m) {
   m.impl("upsample_sub", &fasfast::upsample_sub_cpu);
-  m.impl("upsample_sub_backward", &fasfast::upsample_sub_backward_cpu);
+  m.impl("_upsample_sub_backward", &fasfast::upsample_sub_backward_cpu);
   m.impl("pool_concat", &fasfast::pool_concat_cpu);
-  m.impl("pool_concat_backward", &fasfast::pool_concat_backward_cpu);
+  m.impl("_pool_concat_backward", &fasfast::pool_concat_backward_cpu);
 }

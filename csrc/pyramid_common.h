@@ -5,6 +5,8 @@
 // with each backend.
 #pragma once
 
+#include <torch/library.h>
+
 #include <algorithm>
 #include <cstdint>
 #include <string>
@@ -15,6 +17,19 @@
 
 namespace fasfast {
 namespace pyramid {
+
+// The op schemas of the family, declared once: in the `fasfast` library (csrc/pyramid.cpp)
+// and in the tests' emulated-CUDA library `fasfast_emu` (csrc/emu/emu_module.cpp). The
+// backward ops are internal (underscore names), called by the forward ops' autograd
+// formulas (fasfast/ops/pyramid.py).
+inline void define_ops(torch::Library& m) {
+  m.def("upsample_sub(Tensor hi, Tensor lo, str mode) -> Tensor");
+  m.def("_upsample_sub_backward(Tensor grad, str mode) -> Tensor");
+  m.def("pool_concat(Tensor[] tensors, str kind, bool with_indices) -> (Tensor, Tensor)");
+  m.def(
+      "_pool_concat_backward(Tensor grad, Tensor indices, SymInt[] offsets, SymInt[] channels, "
+      "SymInt[] ratios, str kind) -> Tensor[]");
+}
 
 inline int parse_mode(c10::string_view mode) {
   if (mode == "bilinear") return kBilinear;
@@ -80,24 +95,24 @@ inline at::ScalarType index_dtype(int64_t max_ratio) {
 inline bool check_pool_concat_backward(const at::Tensor& grad, const at::Tensor& indices,
                                        at::IntArrayRef offsets, at::IntArrayRef channels,
                                        at::IntArrayRef ratios, int kind) {
-  TORCH_CHECK(grad.dim() == 4, "pool_concat_backward: grad must be [N, C, h, w]");
+  TORCH_CHECK(grad.dim() == 4, "_pool_concat_backward: grad must be [N, C, h, w]");
   TORCH_CHECK(offsets.size() == channels.size() && offsets.size() == ratios.size(),
-              "pool_concat_backward: offsets, channels and ratios must have the same length");
+              "_pool_concat_backward: offsets, channels and ratios must have the same length");
   const int64_t ctot = grad.size(1);
   bool need_idx = false;
   for (size_t e = 0; e < ratios.size(); ++e) {
     TORCH_CHECK(ratios[e] >= 1 && offsets[e] >= 0 && channels[e] >= 0 &&
                     offsets[e] + channels[e] <= ctot,
-                "pool_concat_backward: entry ", e, " does not fit grad ", grad.sizes());
+                "_pool_concat_backward: entry ", e, " does not fit grad ", grad.sizes());
     need_idx = need_idx || (kind == kMax && ratios[e] > 1);
   }
   if (need_idx) {
     TORCH_CHECK(indices.sizes() == grad.sizes(),
-                "pool_concat_backward: max pooling needs the indices of the forward (shape ",
+                "_pool_concat_backward: max pooling needs the indices of the forward (shape ",
                 grad.sizes(), "), got ", indices.sizes());
     TORCH_CHECK(indices.device() == grad.device() &&
                     (indices.scalar_type() == at::kByte || indices.scalar_type() == at::kInt),
-                "pool_concat_backward: indices must be uint8 or int32 on grad's device");
+                "_pool_concat_backward: indices must be uint8 or int32 on grad's device");
   }
   return need_idx;
 }

@@ -159,10 +159,15 @@ FASFAST_HD acc_t taps4(acc_t v0, acc_t v1, acc_t v2, acc_t v3, acc_t w0, acc_t w
 }
 
 // Vertical pass of the adjoint: sum_a wy[a] * g[a * w2] (left to right), g at row ty.d0.
+// (The loops run to the fixed bound 4 with a guard, so that they unroll and the taps stay
+// in registers on the GPU: a loop to `cnt` indexes the arrays at run time, in local memory.)
 template <typename acc_t, typename scalar_t>
 FASFAST_HD acc_t adjoint_column(const scalar_t* g, int64_t w2, const AdjTaps<acc_t>& ty) {
   acc_t s = static_cast<acc_t>(g[0]) * ty.w[0];
-  for (int a = 1; a < ty.cnt; ++a) s = s + static_cast<acc_t>(g[a * w2]) * ty.w[a];
+#pragma unroll
+  for (int a = 1; a < 4; ++a) {
+    if (a < ty.cnt) s = s + static_cast<acc_t>(g[a * w2]) * ty.w[a];
+  }
   return s;
 }
 
@@ -170,7 +175,10 @@ FASFAST_HD acc_t adjoint_column(const scalar_t* g, int64_t w2, const AdjTaps<acc
 template <typename acc_t>
 FASFAST_HD acc_t adjoint_taps(const acc_t* v, const AdjTaps<acc_t>& tx) {
   acc_t s = v[0] * tx.w[0];
-  for (int b = 1; b < tx.cnt; ++b) s = s + v[b] * tx.w[b];
+#pragma unroll
+  for (int b = 1; b < 4; ++b) {
+    if (b < tx.cnt) s = s + v[b] * tx.w[b];
+  }
   return s;
 }
 
@@ -179,9 +187,12 @@ FASFAST_HD acc_t adjoint_taps(const acc_t* v, const AdjTaps<acc_t>& tx) {
 template <typename acc_t, typename scalar_t>
 FASFAST_HD acc_t bilinear_adjoint_element(const scalar_t* g, int64_t w2, const AdjTaps<acc_t>& ty,
                                           const AdjTaps<acc_t>& tx) {
-  acc_t col[4];
+  acc_t col[4] = {acc_t(0), acc_t(0), acc_t(0), acc_t(0)};
   const scalar_t* base = g + ty.d0 * w2 + tx.d0;
-  for (int b = 0; b < tx.cnt; ++b) col[b] = adjoint_column<acc_t>(base + b, w2, ty);
+#pragma unroll
+  for (int b = 0; b < 4; ++b) {
+    if (b < tx.cnt) col[b] = adjoint_column<acc_t>(base + b, w2, ty);
+  }
   return -adjoint_taps<acc_t>(col, tx);
 }
 

@@ -57,3 +57,48 @@ def autograd_grads(fn, inputs, grad_out):
     out = fn(*leaves)
     grads = torch.autograd.grad(out, leaves, grad_out, allow_unused=True)
     return [torch.zeros_like(t) if g is None else g for t, g in zip(leaves, grads)]
+
+
+def adjoint_oracle(z, b, a, gy):
+    """Gradients of sum(gy * lfilter(b, [1, a1, a2], z)) from scipy, in float64.
+
+    dL/dz: the transpose of a causal LTI filter is the same filter run backward in time.
+    dL/db_k = sum(gy * lfilter(e_k, A, z)) and dL/da_k = -sum(gy * lfilter(e_k, A, y)), with
+    e_k the delay by k frames (dy/db_k = q^-k z / A, dy/da_k = -q^-k y / A).
+    """
+    zn, gn = z.double().numpy(), gy.double().numpy()
+    bb = b.double().numpy()
+    aa = np.concatenate([[1.0], a.double().numpy()])
+    y = scipy.signal.lfilter(bb, aa, zn, axis=1)
+    gz = scipy.signal.lfilter(bb, aa, gn[:, ::-1], axis=1)[:, ::-1].copy()
+    delay = np.eye(3)
+    gb = [(gn * scipy.signal.lfilter(delay[k], aa, zn, axis=1)).sum() for k in range(3)]
+    ga = [-(gn * scipy.signal.lfilter(delay[k], aa, y, axis=1)).sum() for k in (1, 2)]
+    return gz, np.array(gb), np.array(ga)
+
+
+def fcam_oracle_grads(x, z, b, a, go):
+    """Gradients of sum(go * x * sigmoid(lfilter(z))) from scipy: the gate part by hand,
+    the filter part through the adjoint identity dL/dz = lfilter run backward in time
+    (the transpose of a causal LTI filter), dL/db and dL/da by central differences."""
+    y = lfilter_oracle(z, b, a)
+    s = 1.0 / (1.0 + np.exp(-y))
+    xn, gon = x.double().numpy(), go.double().numpy()
+    gx = gon * s[:, :, None]
+    gy = (gon * xn).sum(2) * s * (1 - s)
+    bb = b.double().numpy()
+    aa = np.concatenate([[1.0], a.double().numpy()])
+    gz = scipy.signal.lfilter(bb, aa, gy[:, ::-1], axis=1)[:, ::-1].copy()
+
+    def loss(bv, av):
+        yv = scipy.signal.lfilter(bv, np.concatenate([[1.0], av]), z.double().numpy(), axis=1)
+        return float((gon * xn * (1.0 / (1.0 + np.exp(-yv)))[:, :, None]).sum())
+
+    eps = 1e-6
+    gb = np.array(
+        [(loss(bb + eps * e, aa[1:]) - loss(bb - eps * e, aa[1:])) / (2 * eps) for e in np.eye(3)]
+    )
+    ga = np.array(
+        [(loss(bb, aa[1:] + eps * e) - loss(bb, aa[1:] - eps * e)) / (2 * eps) for e in np.eye(2)]
+    )
+    return gx, gz, gb, ga

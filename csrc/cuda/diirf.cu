@@ -20,20 +20,18 @@
 // dtypes: float32, float64, float16, bfloat16; accumulation in at::opmath_type (float for
 // the 16-bit types), coefficients in that type (float32 b, a for float16/bfloat16 x, z).
 //
-// The current stream and the device guard go through c10's device-generic interface (the
-// same cudaStream_t at::cuda::getCurrentCUDAStream() returns): the c10/cuda and ATen/cuda
-// headers need files that CPU builds of torch lack, and this file must compile there too.
+// Launches, the current stream and device checks go through cuda/cuda_common.cuh, so this
+// file also compiles, unchanged, against the tests' emulated CUDA runtime (csrc/emu).
 #include <ATen/Dispatch.h>
 #include <ATen/OpMathType.h>
 #include <ATen/ops/empty.h>
 #include <ATen/ops/zeros.h>
 #include <c10/core/DeviceGuard.h>
-#include <c10/core/impl/DeviceGuardImplInterface.h>
-#include <cuda_runtime.h>
 #include <torch/library.h>
 
 #include <algorithm>
 
+#include "cuda/cuda_common.cuh"
 #include "diirf_common.h"
 #include "diirf_math.h"
 
@@ -41,11 +39,27 @@ namespace fasfast {
 namespace diirf {
 namespace {
 
-constexpr int kChunk = 16;       // frames held in registers per backward chunk
+using cuda::check_device;
+using cuda::launch;
+
+constexpr int kChunk = 8;        // frames held in registers per backward chunk
 constexpr int kThreads = 256;    // threads per block (diirf)
 constexpr int kTile = 32;        // pixels per block (fcam_gate), one warp wide
 constexpr int kMaxCY = 8;        // channel groups per block (fcam_gate)
 constexpr int kMaxBlocks = 1 << 16;  // grid cap (grid-stride loops beyond it)
+constexpr int kReduceThreads = 256;  // threads of reduce_partials_kernel
+// Blocks of 256 threads per SM the backward kernels are compiled for (__launch_bounds__):
+// caps their registers at 65536 / (256 * blocks) per thread, as many as they need without
+// spilling (scripts/ptxas_report.py checks; the table is in benchmarks/RESULTS.md).
+template <typename acc_t>
+constexpr int min_blocks_backward() {
+  return sizeof(acc_t) == 8 ? 2 : 3;
+}
+
+static_assert(kThreads % cuda::kWarpSize == 0, "diirf blocks must be whole warps");
+static_assert(kTile == cuda::kWarpSize, "an fcam_gate block row is one warp");
+static_assert((kReduceThreads & (kReduceThreads - 1)) == 0 && kReduceThreads >= 32,
+              "reduce_partials_kernel halves its block: a power of two");
 
 template <typename acc_t>
 __device__ __forceinline__ Coeffs<acc_t> load_coeffs(const acc_t* __restrict__ b,
@@ -59,16 +73,19 @@ __device__ __forceinline__ acc_t ld(const scalar_t* __restrict__ p, int64_t i) {
 }
 
 // Sums `g` over the block (all threads must call it) and writes the block's 5 sums to
-// out[0..4] (thread 0). Fixed reduction order: deterministic.
+// out[0..4] (thread 0). Fixed reduction order: deterministic. The shuffles use a full mask,
+// so the block must be whole warps (checked at launch, cuda::check_full_warps, and here);
+// the trailing barrier lets a kernel call it more than once (warp_sums is reused).
 template <typename acc_t>
 __device__ void block_reduce_store(CoeffGrad<acc_t> g, acc_t* __restrict__ out) {
   __shared__ acc_t warp_sums[32][5];
   acc_t v[5] = {g.b0, g.b1, g.b2, g.a1, g.a2};
-  const int tid = threadIdx.x + blockDim.x * threadIdx.y;
-  const int nthreads = blockDim.x * blockDim.y;
+  const int tid = threadIdx.x + blockDim.x * (threadIdx.y + blockDim.y * threadIdx.z);
+  const int nthreads = blockDim.x * blockDim.y * blockDim.z;
+  FASFAST_KERNEL_CHECK(nthreads % 32 == 0 && nthreads <= 1024);
   const int lane = tid & 31;
   const int warp = tid >> 5;
-  const int nwarps = (nthreads + 31) >> 5;
+  const int nwarps = nthreads >> 5;
 #pragma unroll
   for (int k = 0; k < 5; ++k) {
     for (int off = 16; off > 0; off >>= 1) v[k] += __shfl_down_sync(0xffffffffu, v[k], off);
@@ -89,22 +106,29 @@ __device__ void block_reduce_store(CoeffGrad<acc_t> g, acc_t* __restrict__ out) 
       for (int k = 0; k < 5; ++k) out[k] = v[k];
     }
   }
+  __syncthreads();
 }
 
-// Sums partials [nblocks, 5] in a fixed order (double) into grad_b [3], grad_a [2].
-template <typename acc_t>
-__global__ void reduce_partials_kernel(const acc_t* __restrict__ partials, int64_t nblocks,
-                                       acc_t* __restrict__ grad_b, acc_t* __restrict__ grad_a) {
-  __shared__ double sums[kThreads][5];
+// Sums partials [nblocks, 5] in a fixed order (double) into grad_b [3], grad_a [2]. One block
+// of exactly kBlock threads (a power of two: the tree halves it); launch_reduce_partials is
+// the only launch, so the block size cannot disagree with kBlock.
+template <typename acc_t, int kBlock>
+__global__ void __launch_bounds__(kBlock)
+    reduce_partials_kernel(const acc_t* __restrict__ partials, int64_t nblocks,
+                           acc_t* __restrict__ grad_b, acc_t* __restrict__ grad_a) {
+  static_assert(kBlock >= 32 && (kBlock & (kBlock - 1)) == 0, "kBlock: a power of two");
+  FASFAST_KERNEL_CHECK(blockDim.x == kBlock && blockDim.y == 1 && blockDim.z == 1 &&
+                       gridDim.x == 1);
+  __shared__ double sums[kBlock][5];
   double v[5] = {0, 0, 0, 0, 0};
-  for (int64_t i = threadIdx.x; i < nblocks; i += blockDim.x) {
+  for (int64_t i = threadIdx.x; i < nblocks; i += kBlock) {
 #pragma unroll
     for (int k = 0; k < 5; ++k) v[k] += static_cast<double>(partials[i * 5 + k]);
   }
 #pragma unroll
   for (int k = 0; k < 5; ++k) sums[threadIdx.x][k] = v[k];
   __syncthreads();
-  for (int half = blockDim.x / 2; half > 0; half >>= 1) {
+  for (int half = kBlock / 2; half > 0; half >>= 1) {
     if (threadIdx.x < half) {
 #pragma unroll
       for (int k = 0; k < 5; ++k) sums[threadIdx.x][k] += sums[threadIdx.x + half][k];
@@ -120,12 +144,21 @@ __global__ void reduce_partials_kernel(const acc_t* __restrict__ partials, int64
   }
 }
 
+template <typename acc_t>
+void launch_reduce_partials(const char* name, const at::Tensor& partials, int64_t nblocks,
+                            at::Tensor& gb, at::Tensor& ga, cudaStream_t stream) {
+  launch(name, reduce_partials_kernel<acc_t, kReduceThreads>, 1, kReduceThreads, 0, stream,
+         partials.const_data_ptr<acc_t>(), nblocks, gb.mutable_data_ptr<acc_t>(),
+         ga.mutable_data_ptr<acc_t>());
+}
+
 // ---- diirf ---------------------------------------------------------------------------
 
 template <typename scalar_t, typename acc_t>
-__global__ void diirf_forward_kernel(const scalar_t* __restrict__ z, const acc_t* __restrict__ b,
-                                     const acc_t* __restrict__ a, scalar_t* __restrict__ y,
-                                     int64_t N, int64_t T, int64_t P) {
+__global__ void __launch_bounds__(kThreads)
+    diirf_forward_kernel(const scalar_t* __restrict__ z, const acc_t* __restrict__ b,
+                         const acc_t* __restrict__ a, scalar_t* __restrict__ y, int64_t N,
+                         int64_t T, int64_t P) {
   const Coeffs<acc_t> c = load_coeffs(b, a);
   const int64_t total = N * P;
   for (int64_t i = blockIdx.x * int64_t(blockDim.x) + threadIdx.x; i < total;
@@ -140,11 +173,11 @@ __global__ void diirf_forward_kernel(const scalar_t* __restrict__ z, const acc_t
 }
 
 template <typename scalar_t, typename acc_t>
-__global__ void diirf_backward_kernel(const scalar_t* __restrict__ gy,
-                                      const scalar_t* __restrict__ z,
-                                      const acc_t* __restrict__ b, const acc_t* __restrict__ a,
-                                      scalar_t* __restrict__ gz, acc_t* __restrict__ partials,
-                                      int64_t N, int64_t T, int64_t P) {
+__global__ void __launch_bounds__(kThreads, min_blocks_backward<acc_t>())
+    diirf_backward_kernel(const scalar_t* __restrict__ gy, const scalar_t* __restrict__ z,
+                          const acc_t* __restrict__ b, const acc_t* __restrict__ a,
+                          scalar_t* __restrict__ gz, acc_t* __restrict__ partials, int64_t N,
+                          int64_t T, int64_t P) {
   const Coeffs<acc_t> c = load_coeffs(b, a);
   const int64_t total = N * P;
   CoeffGrad<acc_t> gc;
@@ -206,12 +239,12 @@ __global__ void fcam_forward_kernel(const scalar_t* __restrict__ x, const scalar
 }
 
 template <typename scalar_t, typename acc_t>
-__global__ void fcam_backward_kernel(const scalar_t* __restrict__ go,
-                                     const scalar_t* __restrict__ x,
-                                     const scalar_t* __restrict__ z, const acc_t* __restrict__ b,
-                                     const acc_t* __restrict__ a, scalar_t* __restrict__ gx,
-                                     scalar_t* __restrict__ gz, acc_t* __restrict__ partials,
-                                     int64_t N, int64_t T, int64_t C, int64_t P) {
+__global__ void __launch_bounds__(kTile * kMaxCY, min_blocks_backward<acc_t>())
+    fcam_backward_kernel(const scalar_t* __restrict__ go, const scalar_t* __restrict__ x,
+                         const scalar_t* __restrict__ z, const acc_t* __restrict__ b,
+                         const acc_t* __restrict__ a, scalar_t* __restrict__ gx,
+                         scalar_t* __restrict__ gz, acc_t* __restrict__ partials, int64_t N,
+                         int64_t T, int64_t C, int64_t P) {
   // Gate gradient of each (channel group, frame of the chunk, pixel).
   __shared__ acc_t sgg[kMaxCY][kChunk][kTile];
   const Coeffs<acc_t> c = load_coeffs(b, a);
@@ -279,44 +312,28 @@ __global__ void fcam_backward_kernel(const scalar_t* __restrict__ go,
 
 // ---- host wrappers -------------------------------------------------------------------
 
-// The current CUDA stream of `device` (what at::cuda::getCurrentCUDAStream returns).
-cudaStream_t current_stream(const c10::Device& device) {
-  const c10::Stream s = c10::impl::getDeviceGuardImpl(c10::DeviceType::CUDA)->getStream(device);
-  return static_cast<cudaStream_t>(s.native_handle());
-}
-
-void check_launch(const char* op) {
-  const cudaError_t err = cudaGetLastError();
-  TORCH_CHECK(err == cudaSuccess, op, ": CUDA kernel launch failed: ", cudaGetErrorString(err));
-}
-
-void check_cuda(const at::Tensor& t, const char* op) {
-  TORCH_CHECK(t.is_cuda(), op, ": the CUDA kernel needs CUDA tensors, got ", t.device());
-}
-
 int64_t blocks_for(int64_t work, int64_t per_block) {
-  return std::max<int64_t>(1, std::min<int64_t>((work + per_block - 1) / per_block, kMaxBlocks));
+  return cuda::grid_blocks(work, per_block, kMaxBlocks);
 }
 
 int channel_groups(int64_t C) { return static_cast<int>(std::min<int64_t>(kMaxCY, std::max<int64_t>(C, 1))); }
 
 at::Tensor diirf_cuda(const at::Tensor& z_in, const at::Tensor& b_in, const at::Tensor& a_in) {
   const Geometry g = diirf_geometry(z_in, b_in, a_in, "fasfast::diirf");
-  check_cuda(z_in, "fasfast::diirf");
+  check_device(z_in, "fasfast::diirf", "z");
   const c10::DeviceGuard guard(z_in.device());
   const at::Tensor z = z_in.contiguous();
   const at::Tensor b = b_in.contiguous();
   const at::Tensor a = a_in.contiguous();
   at::Tensor y = at::empty(z.sizes(), z.options());
   if (z.numel() == 0) return y;
-  const cudaStream_t stream = current_stream(guard.current_device());
+  const cudaStream_t stream = cuda::current_stream(guard.current_device());
   const int64_t blocks = blocks_for(g.N * g.P, kThreads);
   AT_DISPATCH_FLOATING_TYPES_AND2(at::kHalf, at::kBFloat16, z.scalar_type(), "fasfast_diirf_cuda", [&] {
     using acc_t = at::opmath_type<scalar_t>;
-    diirf_forward_kernel<scalar_t, acc_t><<<blocks, kThreads, 0, stream>>>(
-        z.const_data_ptr<scalar_t>(), b.const_data_ptr<acc_t>(), a.const_data_ptr<acc_t>(),
-        y.mutable_data_ptr<scalar_t>(), g.N, g.T, g.P);
-    check_launch("fasfast::diirf");
+    launch("fasfast::diirf: diirf_forward_kernel", diirf_forward_kernel<scalar_t, acc_t>, blocks,
+           kThreads, 0, stream, z.const_data_ptr<scalar_t>(), b.const_data_ptr<acc_t>(),
+           a.const_data_ptr<acc_t>(), y.mutable_data_ptr<scalar_t>(), g.N, g.T, g.P);
   });
   return y;
 }
@@ -325,11 +342,11 @@ std::tuple<at::Tensor, at::Tensor, at::Tensor> diirf_backward_cuda(const at::Ten
                                                                    const at::Tensor& z_in,
                                                                    const at::Tensor& b_in,
                                                                    const at::Tensor& a_in) {
-  const Geometry g = diirf_geometry(z_in, b_in, a_in, "fasfast::diirf_backward");
-  check_cuda(z_in, "fasfast::diirf_backward");
+  const Geometry g = diirf_geometry(z_in, b_in, a_in, "fasfast::_diirf_backward");
+  check_device(z_in, "fasfast::_diirf_backward", "z");
   TORCH_CHECK(gy_in.sizes() == z_in.sizes() && gy_in.scalar_type() == z_in.scalar_type() &&
                   gy_in.device() == z_in.device(),
-              "fasfast::diirf_backward: grad_y must match z in shape, dtype and device");
+              "fasfast::_diirf_backward: grad_y must match z in shape, dtype and device");
   const c10::DeviceGuard guard(z_in.device());
   const at::Tensor z = z_in.contiguous();
   const at::Tensor gy = gy_in.contiguous();
@@ -339,20 +356,19 @@ std::tuple<at::Tensor, at::Tensor, at::Tensor> diirf_backward_cuda(const at::Ten
   at::Tensor gb = at::zeros(b.sizes(), b.options());
   at::Tensor ga = at::zeros(a.sizes(), a.options());
   if (z.numel() == 0) return {gz, gb, ga};
-  const cudaStream_t stream = current_stream(guard.current_device());
+  const cudaStream_t stream = cuda::current_stream(guard.current_device());
   const int64_t blocks = blocks_for(g.N * g.P, kThreads);
   at::Tensor partials = at::empty({blocks, 5}, b.options());
   AT_DISPATCH_FLOATING_TYPES_AND2(at::kHalf, at::kBFloat16, z.scalar_type(), "fasfast_diirf_backward_cuda", [&] {
     using acc_t = at::opmath_type<scalar_t>;
-    diirf_backward_kernel<scalar_t, acc_t><<<blocks, kThreads, 0, stream>>>(
-        gy.const_data_ptr<scalar_t>(), z.const_data_ptr<scalar_t>(), b.const_data_ptr<acc_t>(),
-        a.const_data_ptr<acc_t>(), gz.mutable_data_ptr<scalar_t>(),
-        partials.mutable_data_ptr<acc_t>(), g.N, g.T, g.P);
-    check_launch("fasfast::diirf_backward");
-    reduce_partials_kernel<acc_t><<<1, kThreads, 0, stream>>>(
-        partials.const_data_ptr<acc_t>(), blocks, gb.mutable_data_ptr<acc_t>(),
-        ga.mutable_data_ptr<acc_t>());
-    check_launch("fasfast::diirf_backward");
+    const char* name = "fasfast::_diirf_backward: diirf_backward_kernel";
+    cuda::check_full_warps(name, kThreads);
+    launch(name, diirf_backward_kernel<scalar_t, acc_t>, blocks, kThreads, 0, stream,
+           gy.const_data_ptr<scalar_t>(), z.const_data_ptr<scalar_t>(), b.const_data_ptr<acc_t>(),
+           a.const_data_ptr<acc_t>(), gz.mutable_data_ptr<scalar_t>(),
+           partials.mutable_data_ptr<acc_t>(), g.N, g.T, g.P);
+    launch_reduce_partials<acc_t>("fasfast::_diirf_backward: reduce_partials_kernel", partials,
+                                  blocks, gb, ga, stream);
   });
   return {gz, gb, ga};
 }
@@ -360,7 +376,7 @@ std::tuple<at::Tensor, at::Tensor, at::Tensor> diirf_backward_cuda(const at::Ten
 at::Tensor fcam_gate_cuda(const at::Tensor& x_in, const at::Tensor& z_in, const at::Tensor& b_in,
                           const at::Tensor& a_in) {
   const Geometry g = fcam_geometry(x_in, z_in, b_in, a_in, "fasfast::fcam_gate");
-  check_cuda(x_in, "fasfast::fcam_gate");
+  check_device(x_in, "fasfast::fcam_gate", "x");
   const c10::DeviceGuard guard(x_in.device());
   const at::Tensor x = x_in.contiguous();
   const at::Tensor z = z_in.contiguous();
@@ -368,15 +384,15 @@ at::Tensor fcam_gate_cuda(const at::Tensor& x_in, const at::Tensor& z_in, const 
   const at::Tensor a = a_in.contiguous();
   at::Tensor out = at::empty(x.sizes(), x.options());
   if (x.numel() == 0) return out;
-  const cudaStream_t stream = current_stream(guard.current_device());
+  const cudaStream_t stream = cuda::current_stream(guard.current_device());
   const dim3 block(kTile, channel_groups(g.C));
   const int64_t blocks = blocks_for(g.N * g.P, kTile);
   AT_DISPATCH_FLOATING_TYPES_AND2(at::kHalf, at::kBFloat16, x.scalar_type(), "fasfast_fcam_gate_cuda", [&] {
     using acc_t = at::opmath_type<scalar_t>;
-    fcam_forward_kernel<scalar_t, acc_t><<<blocks, block, 0, stream>>>(
-        x.const_data_ptr<scalar_t>(), z.const_data_ptr<scalar_t>(), b.const_data_ptr<acc_t>(),
-        a.const_data_ptr<acc_t>(), out.mutable_data_ptr<scalar_t>(), g.N, g.T, g.C, g.P);
-    check_launch("fasfast::fcam_gate");
+    launch("fasfast::fcam_gate: fcam_forward_kernel", fcam_forward_kernel<scalar_t, acc_t>, blocks,
+           block, 0, stream, x.const_data_ptr<scalar_t>(), z.const_data_ptr<scalar_t>(),
+           b.const_data_ptr<acc_t>(), a.const_data_ptr<acc_t>(), out.mutable_data_ptr<scalar_t>(),
+           g.N, g.T, g.C, g.P);
   });
   return out;
 }
@@ -384,11 +400,11 @@ at::Tensor fcam_gate_cuda(const at::Tensor& x_in, const at::Tensor& z_in, const 
 std::tuple<at::Tensor, at::Tensor, at::Tensor, at::Tensor> fcam_gate_backward_cuda(
     const at::Tensor& go_in, const at::Tensor& x_in, const at::Tensor& z_in, const at::Tensor& b_in,
     const at::Tensor& a_in) {
-  const Geometry g = fcam_geometry(x_in, z_in, b_in, a_in, "fasfast::fcam_gate_backward");
-  check_cuda(x_in, "fasfast::fcam_gate_backward");
+  const Geometry g = fcam_geometry(x_in, z_in, b_in, a_in, "fasfast::_fcam_gate_backward");
+  check_device(x_in, "fasfast::_fcam_gate_backward", "x");
   TORCH_CHECK(go_in.sizes() == x_in.sizes() && go_in.scalar_type() == x_in.scalar_type() &&
                   go_in.device() == x_in.device(),
-              "fasfast::fcam_gate_backward: grad_out must match x in shape, dtype and device");
+              "fasfast::_fcam_gate_backward: grad_out must match x in shape, dtype and device");
   const c10::DeviceGuard guard(x_in.device());
   const at::Tensor x = x_in.contiguous();
   const at::Tensor z = z_in.contiguous();
@@ -400,21 +416,21 @@ std::tuple<at::Tensor, at::Tensor, at::Tensor, at::Tensor> fcam_gate_backward_cu
   at::Tensor gb = at::zeros(b.sizes(), b.options());
   at::Tensor ga = at::zeros(a.sizes(), a.options());
   if (z.numel() == 0) return {gx, gz, gb, ga};
-  const cudaStream_t stream = current_stream(guard.current_device());
+  const cudaStream_t stream = cuda::current_stream(guard.current_device());
   const dim3 block(kTile, channel_groups(g.C));
   const int64_t blocks = blocks_for(g.N * g.P, kTile);
   at::Tensor partials = at::empty({blocks, 5}, b.options());
   AT_DISPATCH_FLOATING_TYPES_AND2(at::kHalf, at::kBFloat16, x.scalar_type(), "fasfast_fcam_gate_backward_cuda", [&] {
     using acc_t = at::opmath_type<scalar_t>;
-    fcam_backward_kernel<scalar_t, acc_t><<<blocks, block, 0, stream>>>(
-        go.const_data_ptr<scalar_t>(), x.const_data_ptr<scalar_t>(), z.const_data_ptr<scalar_t>(),
-        b.const_data_ptr<acc_t>(), a.const_data_ptr<acc_t>(), gx.mutable_data_ptr<scalar_t>(),
-        gz.mutable_data_ptr<scalar_t>(), partials.mutable_data_ptr<acc_t>(), g.N, g.T, g.C, g.P);
-    check_launch("fasfast::fcam_gate_backward");
-    reduce_partials_kernel<acc_t><<<1, kThreads, 0, stream>>>(
-        partials.const_data_ptr<acc_t>(), blocks, gb.mutable_data_ptr<acc_t>(),
-        ga.mutable_data_ptr<acc_t>());
-    check_launch("fasfast::fcam_gate_backward");
+    const char* name = "fasfast::_fcam_gate_backward: fcam_backward_kernel";
+    cuda::check_full_warps(name, block);
+    launch(name, fcam_backward_kernel<scalar_t, acc_t>, blocks, block, 0, stream,
+           go.const_data_ptr<scalar_t>(), x.const_data_ptr<scalar_t>(),
+           z.const_data_ptr<scalar_t>(), b.const_data_ptr<acc_t>(), a.const_data_ptr<acc_t>(),
+           gx.mutable_data_ptr<scalar_t>(), gz.mutable_data_ptr<scalar_t>(),
+           partials.mutable_data_ptr<acc_t>(), g.N, g.T, g.C, g.P);
+    launch_reduce_partials<acc_t>("fasfast::_fcam_gate_backward: reduce_partials_kernel",
+                                  partials, blocks, gb, ga, stream);
   });
   return {gx, gz, gb, ga};
 }
@@ -423,9 +439,9 @@ std::tuple<at::Tensor, at::Tensor, at::Tensor, at::Tensor> fcam_gate_backward_cu
 }  // namespace diirf
 }  // namespace fasfast
 
-TORCH_LIBRARY_IMPL(fasfast, CUDA, m) {
+FASFAST_CUDA_LIBRARY_IMPL(m) {
   m.impl("diirf", &fasfast::diirf::diirf_cuda);
-  m.impl("diirf_backward", &fasfast::diirf::diirf_backward_cuda);
+  m.impl("_diirf_backward", &fasfast::diirf::diirf_backward_cuda);
   m.impl("fcam_gate", &fasfast::diirf::fcam_gate_cuda);
-  m.impl("fcam_gate_backward", &fasfast::diirf::fcam_gate_backward_cuda);
+  m.impl("_fcam_gate_backward", &fasfast::diirf::fcam_gate_backward_cuda);
 }

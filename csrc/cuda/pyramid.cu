@@ -3,27 +3,25 @@
 //
 // One thread per output element (grid-stride loops), consecutive threads along W so that
 // loads and stores coalesce; the current stream; float32 / float64 / float16 / bfloat16
-// with float32 (float64 for double) arithmetic. 32-bit index arithmetic whenever every
-// tensor fits, 64-bit otherwise. pool_concat handles up to kMaxInputs inputs per launch
-// (their pointers, channel counts, offsets and ratios passed by value) and loops over
-// chunks beyond that.
+// with float32 (float64 for double) arithmetic. Index arithmetic in 32 bits
+// (cuda::narrow_index_t) whenever every tensor fits, 64 bits otherwise; the grid-stride
+// counter is 64-bit always (cuda::grid_stride). pool_concat handles up to kMaxInputs
+// inputs per launch (their pointers, channel counts, offsets and ratios passed by value)
+// and loops over chunks beyond that.
 //
-// The current stream is taken through c10's device-generic interface (the same
-// cudaStream_t at::cuda::getCurrentCUDAStream() returns): the c10/cuda and ATen/cuda headers
-// need files that CPU builds of torch lack, and this file must compile (nvcc) there too.
+// Launches, the current stream and device checks go through cuda/cuda_common.cuh, so this
+// file also compiles, unchanged, against the tests' emulated CUDA runtime (csrc/emu).
 #include <ATen/Dispatch.h>
 #include <ATen/OpMathType.h>
 #include <ATen/ops/empty.h>
 #include <c10/core/DeviceGuard.h>
-#include <c10/core/impl/DeviceGuardImplInterface.h>
-#include <cuda_runtime.h>
 #include <torch/library.h>
 
 #include <algorithm>
-#include <climits>
 #include <string>
 #include <vector>
 
+#include "cuda/cuda_common.cuh"
 #include "pyramid_common.h"
 #include "pyramid_math.h"
 
@@ -31,48 +29,26 @@ namespace fasfast {
 namespace {
 
 using namespace fasfast::pyramid;
+using cuda::fits_narrow;
+using cuda::grid_stride;
+using cuda::launch;
+using cuda::narrow_index_t;
 
 constexpr int kThreads = 256;
 constexpr int kMaxInputs = 8;
+constexpr int64_t kMaxBlocks = int64_t(1) << 30;
 
-int64_t blocks_for(int64_t total) {
-  const int64_t b = (total + kThreads - 1) / kThreads;
-  return std::max<int64_t>(1, std::min<int64_t>(b, int64_t(1) << 30));
-}
-
-template <typename index_t>
-__device__ __forceinline__ index_t thread_start() {
-  return static_cast<index_t>(blockIdx.x) * static_cast<index_t>(blockDim.x) +
-         static_cast<index_t>(threadIdx.x);
-}
-
-template <typename index_t>
-__device__ __forceinline__ index_t thread_step() {
-  return static_cast<index_t>(gridDim.x) * static_cast<index_t>(blockDim.x);
-}
-
-// The current CUDA stream of `device` (what at::cuda::getCurrentCUDAStream returns).
-cudaStream_t current_stream(const c10::Device& device) {
-  const c10::Stream s = c10::impl::getDeviceGuardImpl(c10::DeviceType::CUDA)->getStream(device);
-  return static_cast<cudaStream_t>(s.native_handle());
-}
-
-void check_launch(const char* what) {
-  const cudaError_t err = cudaGetLastError();
-  TORCH_CHECK(err == cudaSuccess, what, ": CUDA kernel launch failed: ", cudaGetErrorString(err));
-}
-
-bool fits_int32(int64_t n) { return n < static_cast<int64_t>(INT_MAX); }
+int64_t blocks_for(int64_t total) { return cuda::grid_blocks(total, kThreads, kMaxBlocks); }
 
 // ------------------------------------------------------------------------- upsample_sub
 
 template <typename scalar_t, typename index_t>
-__global__ void upsample_sub_kernel(const scalar_t* __restrict__ hi,
-                                    const scalar_t* __restrict__ lo, scalar_t* __restrict__ out,
-                                    index_t total, index_t h, index_t w, int mode) {
+__global__ void __launch_bounds__(kThreads)
+    upsample_sub_kernel(const scalar_t* __restrict__ hi, const scalar_t* __restrict__ lo,
+                        scalar_t* __restrict__ out, index_t total, index_t h, index_t w, int mode) {
   using acc_t = at::opmath_type<scalar_t>;
   const index_t w2 = 2 * w, h2 = 2 * h;
-  for (index_t i = thread_start<index_t>(); i < total; i += thread_step<index_t>()) {
+  for (const index_t i : grid_stride<index_t>(total)) {
     const index_t x = i % w2;
     const index_t t = i / w2;
     const index_t y = t % h2;
@@ -84,11 +60,11 @@ __global__ void upsample_sub_kernel(const scalar_t* __restrict__ hi,
 }
 
 template <typename scalar_t, typename index_t>
-__global__ void upsample_sub_backward_kernel(const scalar_t* __restrict__ g,
-                                             scalar_t* __restrict__ grad_lo, index_t total,
-                                             index_t h, index_t w, int mode) {
+__global__ void __launch_bounds__(kThreads)
+    upsample_sub_backward_kernel(const scalar_t* __restrict__ g, scalar_t* __restrict__ grad_lo,
+                                 index_t total, index_t h, index_t w, int mode) {
   using acc_t = at::opmath_type<scalar_t>;
-  for (index_t i = thread_start<index_t>(); i < total; i += thread_step<index_t>()) {
+  for (const index_t i : grid_stride<index_t>(total)) {
     const index_t x = i % w;
     const index_t t = i / w;
     const index_t y = t % h;
@@ -98,15 +74,16 @@ __global__ void upsample_sub_backward_kernel(const scalar_t* __restrict__ g,
   }
 }
 
-void check_cuda(const at::Tensor& t, const char* what) {
-  TORCH_CHECK(t.is_cuda(), what, " must be a CUDA tensor, got ", t.device());
-  TORCH_CHECK(t.is_floating_point(), what, " must be floating point, got ", t.scalar_type());
+void check_cuda(const at::Tensor& t, const char* op, const char* name) {
+  cuda::check_device(t, op, name);
+  TORCH_CHECK(t.is_floating_point(), op, ": ", name, " must be floating point, got ",
+              t.scalar_type());
 }
 
 at::Tensor upsample_sub_cuda(const at::Tensor& hi, const at::Tensor& lo, c10::string_view mode) {
   const int m = parse_mode(mode);
-  check_cuda(hi, "upsample_sub: hi");
-  check_cuda(lo, "upsample_sub: lo");
+  check_cuda(hi, "upsample_sub", "hi");
+  check_cuda(lo, "upsample_sub", "lo");
   TORCH_CHECK(hi.device() == lo.device(), "upsample_sub: hi and lo are on different devices");
   TORCH_CHECK(hi.dim() == 4 && lo.dim() == 4, "upsample_sub: hi and lo must be [N, C, H, W]");
   TORCH_CHECK(hi.scalar_type() == lo.scalar_type(), "upsample_sub: hi and lo dtypes differ");
@@ -120,46 +97,51 @@ at::Tensor upsample_sub_cuda(const at::Tensor& hi, const at::Tensor& lo, c10::st
   const int64_t total = out.numel();
   if (total == 0) return out;
   const int64_t h = lo.size(2), w = lo.size(3);
-  const cudaStream_t stream = current_stream(guard.current_device());
+  const cudaStream_t stream = cuda::current_stream(guard.current_device());
   AT_DISPATCH_FLOATING_TYPES_AND2(at::kHalf, at::kBFloat16, hi.scalar_type(),
                                   "fasfast::upsample_sub (CUDA)", [&] {
-    if (fits_int32(total)) {
-      upsample_sub_kernel<scalar_t, int32_t><<<blocks_for(total), kThreads, 0, stream>>>(
-          hc.data_ptr<scalar_t>(), lc.data_ptr<scalar_t>(), out.data_ptr<scalar_t>(),
-          static_cast<int32_t>(total), static_cast<int32_t>(h), static_cast<int32_t>(w), m);
+    auto run = [&](auto index_tag) {
+      using index_t = decltype(index_tag);
+      launch("fasfast::upsample_sub: upsample_sub_kernel", upsample_sub_kernel<scalar_t, index_t>,
+             blocks_for(total), kThreads, 0, stream, hc.const_data_ptr<scalar_t>(),
+             lc.const_data_ptr<scalar_t>(), out.mutable_data_ptr<scalar_t>(),
+             static_cast<index_t>(total), static_cast<index_t>(h), static_cast<index_t>(w), m);
+    };
+    if (fits_narrow(total)) {
+      run(narrow_index_t{});
     } else {
-      upsample_sub_kernel<scalar_t, int64_t><<<blocks_for(total), kThreads, 0, stream>>>(
-          hc.data_ptr<scalar_t>(), lc.data_ptr<scalar_t>(), out.data_ptr<scalar_t>(), total, h, w,
-          m);
+      run(int64_t{});
     }
-    check_launch("fasfast::upsample_sub");
   });
   return out;
 }
 
 at::Tensor upsample_sub_backward_cuda(const at::Tensor& grad, c10::string_view mode) {
   const int m = parse_mode(mode);
-  check_cuda(grad, "upsample_sub_backward: grad");
+  check_cuda(grad, "_upsample_sub_backward", "grad");
   TORCH_CHECK(grad.dim() == 4 && grad.size(2) % 2 == 0 && grad.size(3) % 2 == 0,
-              "upsample_sub_backward: grad must be [N, C, 2H, 2W], got ", grad.sizes());
+              "_upsample_sub_backward: grad must be [N, C, 2H, 2W], got ", grad.sizes());
   const c10::DeviceGuard guard(grad.device());
   const at::Tensor gc = grad.contiguous();
   const int64_t h = grad.size(2) / 2, w = grad.size(3) / 2;
   at::Tensor out = at::empty({grad.size(0), grad.size(1), h, w}, grad.options());
   const int64_t total = out.numel();
   if (total == 0) return out;
-  const cudaStream_t stream = current_stream(guard.current_device());
+  const cudaStream_t stream = cuda::current_stream(guard.current_device());
   AT_DISPATCH_FLOATING_TYPES_AND2(at::kHalf, at::kBFloat16, grad.scalar_type(),
                                   "fasfast::upsample_sub_backward (CUDA)", [&] {
-    if (fits_int32(gc.numel())) {
-      upsample_sub_backward_kernel<scalar_t, int32_t><<<blocks_for(total), kThreads, 0, stream>>>(
-          gc.data_ptr<scalar_t>(), out.data_ptr<scalar_t>(), static_cast<int32_t>(total),
-          static_cast<int32_t>(h), static_cast<int32_t>(w), m);
+    auto run = [&](auto index_tag) {
+      using index_t = decltype(index_tag);
+      launch("fasfast::_upsample_sub_backward: upsample_sub_backward_kernel",
+             upsample_sub_backward_kernel<scalar_t, index_t>, blocks_for(total), kThreads, 0,
+             stream, gc.const_data_ptr<scalar_t>(), out.mutable_data_ptr<scalar_t>(),
+             static_cast<index_t>(total), static_cast<index_t>(h), static_cast<index_t>(w), m);
+    };
+    if (fits_narrow(gc.numel())) {
+      run(narrow_index_t{});
     } else {
-      upsample_sub_backward_kernel<scalar_t, int64_t><<<blocks_for(total), kThreads, 0, stream>>>(
-          gc.data_ptr<scalar_t>(), out.data_ptr<scalar_t>(), total, h, w, m);
+      run(int64_t{});
     }
-    check_launch("fasfast::upsample_sub_backward");
   });
   return out;
 }
@@ -179,12 +161,12 @@ struct PoolSegments {
 };
 
 template <typename scalar_t, typename idx_t, typename index_t>
-__global__ void pool_concat_kernel(PoolSegments seg, scalar_t* __restrict__ out,
-                                   idx_t* __restrict__ idx, index_t total, index_t ctot, index_t c0,
-                                   index_t h, index_t w, int kind) {
+__global__ void __launch_bounds__(kThreads)
+    pool_concat_kernel(PoolSegments seg, scalar_t* __restrict__ out, idx_t* __restrict__ idx,
+                       index_t total, index_t ctot, index_t c0, index_t h, index_t w, int kind) {
   using acc_t = at::opmath_type<scalar_t>;
   const index_t cl = static_cast<index_t>(seg.off[seg.count]);
-  for (index_t i = thread_start<index_t>(); i < total; i += thread_step<index_t>()) {
+  for (const index_t i : grid_stride<index_t>(total)) {
     const index_t x = i % w;
     index_t t = i / w;
     const index_t y = t % h;
@@ -214,11 +196,12 @@ __global__ void pool_concat_kernel(PoolSegments seg, scalar_t* __restrict__ out,
 
 // One thread per input-gradient element of the launch's inputs (concatenated).
 template <typename scalar_t, typename idx_t, typename index_t>
-__global__ void pool_concat_backward_kernel(PoolSegments seg, const scalar_t* __restrict__ g,
-                                            const idx_t* __restrict__ idx, index_t total,
-                                            index_t ctot, index_t h, index_t w, int kind) {
+__global__ void __launch_bounds__(kThreads)
+    pool_concat_backward_kernel(PoolSegments seg, const scalar_t* __restrict__ g,
+                                const idx_t* __restrict__ idx, index_t total, index_t ctot,
+                                index_t h, index_t w, int kind) {
   using acc_t = at::opmath_type<scalar_t>;
-  for (index_t i = thread_start<index_t>(); i < total; i += thread_step<index_t>()) {
+  for (const index_t i : grid_stride<index_t>(total)) {
     int e = 0;
     while (e + 1 < seg.count && i >= static_cast<index_t>(seg.start[e + 1])) ++e;
     const index_t local = i - static_cast<index_t>(seg.start[e]);
@@ -251,7 +234,7 @@ std::tuple<at::Tensor, at::Tensor> pool_concat_cuda(at::TensorList tensors, c10:
   std::vector<at::Tensor> ts;
   ts.reserve(tensors.size());
   for (const auto& t : tensors) {
-    check_cuda(t, "pool_concat: tensors");
+    check_cuda(t, "pool_concat", "tensors");
     ts.push_back(t.contiguous());
   }
   const PoolLayout L = pool_layout(ts);
@@ -260,7 +243,7 @@ std::tuple<at::Tensor, at::Tensor> pool_concat_cuda(at::TensorList tensors, c10:
   const std::vector<int64_t>& offsets = L.offsets;
   const c10::DeviceGuard guard(ts[0].device());
   bool small = true;
-  for (const auto& t : ts) small = small && fits_int32(t.numel());
+  for (const auto& t : ts) small = small && fits_narrow(t.numel());
   const auto opts = ts[0].options();
   const auto idx_dtype = index_dtype(L.max_ratio);
   at::Tensor out = at::empty({n, ctot, h, w}, opts);
@@ -268,11 +251,11 @@ std::tuple<at::Tensor, at::Tensor> pool_concat_cuda(at::TensorList tensors, c10:
   at::Tensor idx = at::empty(want_idx ? at::IntArrayRef({n, ctot, h, w}) : at::IntArrayRef({0}),
                              opts.dtype(idx_dtype));
   if (out.numel() == 0) return {out, idx};
-  small = small && fits_int32(out.numel());
-  const cudaStream_t stream = current_stream(guard.current_device());
+  small = small && fits_narrow(out.numel());
+  const cudaStream_t stream = cuda::current_stream(guard.current_device());
   AT_DISPATCH_FLOATING_TYPES_AND2(at::kHalf, at::kBFloat16, out.scalar_type(),
                                   "fasfast::pool_concat (CUDA)", [&] {
-    auto launch = [&](auto* ip, auto index_tag) {
+    auto run = [&](auto* ip, auto index_tag) {
       using idx_t = std::remove_pointer_t<decltype(ip)>;
       using index_t = decltype(index_tag);
       for (size_t first = 0; first < ts.size(); first += kMaxInputs) {
@@ -290,18 +273,19 @@ std::tuple<at::Tensor, at::Tensor> pool_concat_cuda(at::TensorList tensors, c10:
         seg.off[seg.count] = cl;
         const int64_t total = n * cl * h * w;
         if (total == 0) continue;
-        pool_concat_kernel<scalar_t, idx_t, index_t><<<blocks_for(total), kThreads, 0, stream>>>(
-            seg, out.data_ptr<scalar_t>(), ip, static_cast<index_t>(total),
-            static_cast<index_t>(ctot), static_cast<index_t>(offsets[first]),
-            static_cast<index_t>(h), static_cast<index_t>(w), k);
-        check_launch("fasfast::pool_concat");
+        launch("fasfast::pool_concat: pool_concat_kernel",
+               pool_concat_kernel<scalar_t, idx_t, index_t>, blocks_for(total), kThreads, 0,
+               stream, seg, out.mutable_data_ptr<scalar_t>(), ip,
+               static_cast<index_t>(total), static_cast<index_t>(ctot),
+               static_cast<index_t>(offsets[first]), static_cast<index_t>(h),
+               static_cast<index_t>(w), k);
       }
     };
     auto with_index_type = [&](auto* ip) {
       if (small) {
-        launch(ip, int32_t{});
+        run(ip, narrow_index_t{});
       } else {
-        launch(ip, int64_t{});
+        run(ip, int64_t{});
       }
     };
     if (!want_idx) {
@@ -319,21 +303,21 @@ std::vector<at::Tensor> pool_concat_backward_cuda(const at::Tensor& grad, const 
                                                   at::IntArrayRef offsets, at::IntArrayRef channels,
                                                   at::IntArrayRef ratios, c10::string_view kind) {
   const int k = parse_kind(kind);
-  check_cuda(grad, "pool_concat_backward: grad");
+  check_cuda(grad, "_pool_concat_backward", "grad");
   const bool need_idx = check_pool_concat_backward(grad, indices, offsets, channels, ratios, k);
   const c10::DeviceGuard guard(grad.device());
   const at::Tensor gc = grad.contiguous();
   const int64_t n = grad.size(0), ctot = grad.size(1), h = grad.size(2), w = grad.size(3);
-  bool small = fits_int32(gc.numel());
+  bool small = fits_narrow(gc.numel());
   std::vector<at::Tensor> outs;
   for (size_t e = 0; e < ratios.size(); ++e) {
     outs.push_back(at::empty({n, channels[e], h * ratios[e], w * ratios[e]}, grad.options()));
   }
   const at::Tensor ic = need_idx ? indices.contiguous() : indices;
-  const cudaStream_t stream = current_stream(guard.current_device());
+  const cudaStream_t stream = cuda::current_stream(guard.current_device());
   AT_DISPATCH_FLOATING_TYPES_AND2(at::kHalf, at::kBFloat16, grad.scalar_type(),
                                   "fasfast::pool_concat_backward (CUDA)", [&] {
-    auto launch = [&](const auto* ip, auto index_tag) {
+    auto run = [&](const auto* ip, auto index_tag) {
       using idx_t = std::remove_const_t<std::remove_pointer_t<decltype(ip)>>;
       using index_t = decltype(index_tag);
       for (size_t first = 0; first < outs.size(); first += kMaxInputs) {
@@ -351,20 +335,19 @@ std::vector<at::Tensor> pool_concat_backward_cuda(const at::Tensor& grad, const 
         }
         seg.start[seg.count] = total;
         if (total == 0) continue;
-        pool_concat_backward_kernel<scalar_t, idx_t, index_t>
-            <<<blocks_for(total), kThreads, 0, stream>>>(
-                seg, gc.data_ptr<scalar_t>(), ip, static_cast<index_t>(total),
-                static_cast<index_t>(ctot), static_cast<index_t>(h), static_cast<index_t>(w), k);
-        check_launch("fasfast::pool_concat_backward");
+        launch("fasfast::_pool_concat_backward: pool_concat_backward_kernel",
+               pool_concat_backward_kernel<scalar_t, idx_t, index_t>, blocks_for(total), kThreads,
+               0, stream, seg, gc.const_data_ptr<scalar_t>(), ip, static_cast<index_t>(total),
+               static_cast<index_t>(ctot), static_cast<index_t>(h), static_cast<index_t>(w), k);
       }
     };
     int64_t all = 0;
     for (const auto& gi : outs) all += gi.numel();
     auto with_index_type = [&](const auto* ip) {
-      if (small && fits_int32(all)) {
-        launch(ip, int32_t{});
+      if (small && fits_narrow(all)) {
+        run(ip, narrow_index_t{});
       } else {
-        launch(ip, int64_t{});
+        run(ip, int64_t{});
       }
     };
     if (!need_idx) {
@@ -381,9 +364,9 @@ std::vector<at::Tensor> pool_concat_backward_cuda(const at::Tensor& grad, const 
 }  // namespace
 }  // namespace fasfast
 
-TORCH_LIBRARY_IMPL(fasfast, CUDA, m) {
+FASFAST_CUDA_LIBRARY_IMPL(m) {
   m.impl("upsample_sub", &fasfast::upsample_sub_cuda);
-  m.impl("upsample_sub_backward", &fasfast::upsample_sub_backward_cuda);
+  m.impl("_upsample_sub_backward", &fasfast::upsample_sub_backward_cuda);
   m.impl("pool_concat", &fasfast::pool_concat_cuda);
-  m.impl("pool_concat_backward", &fasfast::pool_concat_backward_cuda);
+  m.impl("_pool_concat_backward", &fasfast::pool_concat_backward_cuda);
 }

@@ -5,7 +5,9 @@ compiled ``torch.ops.fasfast.*`` kernels when ``fasfast._C`` has one for the ten
 device and dtype (CPU: float32/float64; CUDA: float32/float64/float16/bfloat16), else the
 pure-PyTorch :mod:`fasfast.ops.reference`. The compiled ops have fake (meta) kernels and
 autograd formulas registered here, so ``torch.compile(fullgraph=True)`` traces them
-without a graph break and gradients reach ``x``, ``z``, ``b`` and ``a``.
+without a graph break and gradients reach ``x``, ``z``, ``b`` and ``a``. Second
+derivatives are refused with a RuntimeError (the fused backward kernels have no
+derivative); the reference ops (``force_reference()``) give them.
 
 The C++ wrappers make inputs contiguous (a no-op for contiguous tensors); outputs are
 contiguous. Coefficient gradients are reduced over all pixels in a fixed order, so they
@@ -25,7 +27,6 @@ from fasfast.ops._library import HAS_C, has_kernel
 
 __all__ = ["diirf", "fcam_gate", "force_reference", "uses_kernel"]
 
-_OPS = ("diirf", "diirf_backward", "fcam_gate", "fcam_gate_backward")
 # Looked up once at import: torch.compile then sees plain constants.
 _KERNELS: dict[tuple[str, str], bool] = {
     (op, dev): has_kernel(op, dev) for op in ("diirf", "fcam_gate") for dev in ("cpu", "cuda")
@@ -85,13 +86,29 @@ def fcam_gate(x: torch.Tensor, z: torch.Tensor, b: torch.Tensor, a: torch.Tensor
 
 # --- fake kernels and autograd for the compiled ops -------------------------------------
 
+_SECOND_ORDER = (
+    "{ns}::{op}: second derivatives (double backward) are not implemented by the fused "
+    "kernels: the backward op {ns}::_{op}_backward has no derivative of its own. For "
+    "gradient penalties, torch.func.hessian or Hessian-vector products use the reference "
+    "ops: fasfast.ops.reference.{op}, or call fasfast.ops.{op} inside "
+    "`with fasfast.ops.diirf.force_reference():`."
+)
 
-def _register() -> None:
-    @torch.library.register_fake("fasfast::diirf")
+
+def register_ops(ns: str) -> None:
+    """Fake kernels and autograd formulas of the ops of library ``ns``: ``"fasfast"`` (the
+    extension) or ``"fasfast_emu"`` (the tests' emulated CUDA build, same schemas).
+
+    First derivatives run the fused backward ops; a second derivative raises a
+    RuntimeError that names the op and the way out (the reference ops).
+    """
+    lib = getattr(torch.ops, ns)
+
+    @torch.library.register_fake(f"{ns}::diirf")
     def _diirf_fake(z, b, a):
         return torch.empty_like(z, memory_format=torch.contiguous_format)
 
-    @torch.library.register_fake("fasfast::diirf_backward")
+    @torch.library.register_fake(f"{ns}::_diirf_backward")
     def _diirf_backward_fake(grad_y, z, b, a):
         return (
             torch.empty_like(z, memory_format=torch.contiguous_format),
@@ -99,11 +116,11 @@ def _register() -> None:
             torch.empty_like(a, memory_format=torch.contiguous_format),
         )
 
-    @torch.library.register_fake("fasfast::fcam_gate")
+    @torch.library.register_fake(f"{ns}::fcam_gate")
     def _fcam_gate_fake(x, z, b, a):
         return torch.empty_like(x, memory_format=torch.contiguous_format)
 
-    @torch.library.register_fake("fasfast::fcam_gate_backward")
+    @torch.library.register_fake(f"{ns}::_fcam_gate_backward")
     def _fcam_gate_backward_fake(grad_out, x, z, b, a):
         return (
             torch.empty_like(x, memory_format=torch.contiguous_format),
@@ -117,18 +134,31 @@ def _register() -> None:
 
     def _diirf_backward(ctx, grad_y):
         z, b, a = ctx.saved_tensors
-        grad_z, grad_b, grad_a = torch.ops.fasfast.diirf_backward(grad_y, z, b, a)
-        return grad_z, grad_b, grad_a
+        return lib._diirf_backward(grad_y, z, b, a)
 
     def _fcam_gate_backward(ctx, grad_out):
         x, z, b, a = ctx.saved_tensors
-        return torch.ops.fasfast.fcam_gate_backward(grad_out, x, z, b, a)
+        return lib._fcam_gate_backward(grad_out, x, z, b, a)
 
-    torch.library.register_autograd("fasfast::diirf", _diirf_backward, setup_context=_save_inputs)
+    torch.library.register_autograd(f"{ns}::diirf", _diirf_backward, setup_context=_save_inputs)
     torch.library.register_autograd(
-        "fasfast::fcam_gate", _fcam_gate_backward, setup_context=_save_inputs
+        f"{ns}::fcam_gate", _fcam_gate_backward, setup_context=_save_inputs
     )
+
+    def _refuse(op: str):
+        def backward(ctx, *grads):
+            raise RuntimeError(_SECOND_ORDER.format(ns=ns, op=op))
+
+        return backward
+
+    def _no_context(ctx, inputs, output):
+        pass
+
+    for op in ("diirf", "fcam_gate"):
+        torch.library.register_autograd(
+            f"{ns}::_{op}_backward", _refuse(op), setup_context=_no_context
+        )
 
 
 if HAS_C and hasattr(torch.ops.fasfast, "diirf"):
-    _register()
+    register_ops("fasfast")

@@ -7,16 +7,16 @@
 Both run the compiled kernels of ``fasfast._C`` (``torch.ops.fasfast.*``: CPU float32 /
 float64; CUDA float32 / float64 / float16 / bfloat16) when they exist for the input's
 device and dtype, else the pure-PyTorch :mod:`fasfast.ops.reference`. The compiled ops
-carry fake kernels and autograd formulas, so they differentiate and compile under
-``torch.compile(fullgraph=True)``.
+carry fake kernels and autograd formulas, so they differentiate (twice, too) and compile
+under ``torch.compile(fullgraph=True)``.
 
-Internal op schemas (declared in ``csrc/pyramid.cpp``)::
+Op schemas (declared in ``csrc/pyramid_common.h``; the underscore ops are internal)::
 
     upsample_sub(Tensor hi, Tensor lo, str mode) -> Tensor
-    upsample_sub_backward(Tensor grad, str mode) -> Tensor            # grad_lo
+    _upsample_sub_backward(Tensor grad, str mode) -> Tensor           # grad_lo
     pool_concat(Tensor[] tensors, str kind, bool with_indices) -> (Tensor out, Tensor indices)
-    pool_concat_backward(Tensor grad, Tensor indices, SymInt[] offsets, SymInt[] channels,
-                         SymInt[] ratios, str kind) -> Tensor[]
+    _pool_concat_backward(Tensor grad, Tensor indices, SymInt[] offsets, SymInt[] channels,
+                          SymInt[] ratios, str kind) -> Tensor[]
 """
 
 from __future__ import annotations
@@ -31,7 +31,7 @@ from fasfast.ops._library import HAS_C, has_kernel
 
 __all__ = ["upsample_sub", "pool_concat"]
 
-_OPS = ("upsample_sub", "upsample_sub_backward", "pool_concat", "pool_concat_backward")
+_OPS = ("upsample_sub", "_upsample_sub_backward", "pool_concat", "_pool_concat_backward")
 _KERNEL_DTYPES = {
     "cpu": (torch.float32, torch.float64),
     "cuda": (torch.float32, torch.float64, torch.float16, torch.bfloat16),
@@ -74,27 +74,39 @@ def pool_concat(tensors: Sequence[torch.Tensor], kind: str = "max") -> torch.Ten
     check_pool_concat(tensors, kind)
     tensors = list(tensors)
     if _use_kernel(tensors[0]):
-        with_indices = (
-            kind == "max" and torch.is_grad_enabled() and any(t.requires_grad for t in tensors)
-        )
-        return torch.ops.fasfast.pool_concat(tensors, kind, with_indices)[0]
+        return torch.ops.fasfast.pool_concat(tensors, kind, needs_indices(tensors, kind))[0]
     return reference.pool_concat(tensors, kind)
+
+
+def needs_indices(tensors: Sequence[torch.Tensor], kind: str) -> bool:
+    """Whether the compiled pool_concat must keep its arg-max indices: max pooling that
+    autograd will differentiate."""
+    return kind == "max" and torch.is_grad_enabled() and any(t.requires_grad for t in tensors)
 
 
 # --------------------------------------------------------------------------- registrations
 
-if HAS_C:
 
-    @torch.library.register_fake("fasfast::upsample_sub")
+def register_ops(ns: str) -> None:
+    """Fake kernels and autograd formulas of the ops of library ``ns``: ``"fasfast"`` (the
+    extension) or ``"fasfast_emu"`` (the tests' emulated CUDA build, same schemas).
+
+    Both backward ops are linear in the incoming gradient, so their own derivatives are
+    exact and cheap: second derivatives through ``upsample_sub`` and ``pool_concat`` are
+    correct (``gradgradcheck`` in the tests).
+    """
+    lib = getattr(torch.ops, ns)
+
+    @torch.library.register_fake(f"{ns}::upsample_sub")
     def _upsample_sub_fake(hi, lo, mode):
         return hi.new_empty(hi.shape)
 
-    @torch.library.register_fake("fasfast::upsample_sub_backward")
+    @torch.library.register_fake(f"{ns}::_upsample_sub_backward")
     def _upsample_sub_backward_fake(grad, mode):
         n, c, h2, w2 = grad.shape
         return grad.new_empty((n, c, h2 // 2, w2 // 2))
 
-    @torch.library.register_fake("fasfast::pool_concat")
+    @torch.library.register_fake(f"{ns}::pool_concat")
     def _pool_concat_fake(tensors, kind, with_indices):
         h = min(t.shape[2] for t in tensors)
         w = min(t.shape[3] for t in tensors)
@@ -105,21 +117,35 @@ if HAS_C:
         idx_shape = (n, ctot, h, w) if (with_indices and kind == "max") else (0,)
         return out, tensors[0].new_empty(idx_shape, dtype=idx_dtype)
 
-    @torch.library.register_fake("fasfast::pool_concat_backward")
+    @torch.library.register_fake(f"{ns}::_pool_concat_backward")
     def _pool_concat_backward_fake(grad, indices, offsets, channels, ratios, kind):
         n, _, h, w = grad.shape
         return [grad.new_empty((n, c, h * r, w * r)) for c, r in zip(channels, ratios)]
 
+    # upsample_sub: out = hi - U lo; grad_hi = grad, grad_lo = -U^T grad (_upsample_sub_backward)
     def _upsample_sub_setup(ctx, inputs, output):
         ctx.mode = inputs[2]
 
     def _upsample_sub_backward(ctx, grad):
         # d/dhi is the identity: hand grad on as it is (no copy).
-        grad_lo = torch.ops.fasfast.upsample_sub_backward(grad, ctx.mode)
+        grad_lo = lib._upsample_sub_backward(grad, ctx.mode)
         return grad, grad_lo, None
 
     torch.library.register_autograd(
-        "fasfast::upsample_sub", _upsample_sub_backward, setup_context=_upsample_sub_setup
+        f"{ns}::upsample_sub", _upsample_sub_backward, setup_context=_upsample_sub_setup
+    )
+
+    # _upsample_sub_backward(g) = -U^T g is linear in g: its derivative is -U, i.e.
+    # upsample_sub(0, gg) (differentiable again through the forward op's formula).
+    def _adjoint_setup(ctx, inputs, output):
+        ctx.mode = inputs[1]
+        ctx.shape = inputs[0].shape
+
+    def _adjoint_backward(ctx, gg):
+        return lib.upsample_sub(gg.new_zeros(ctx.shape), gg.contiguous(), ctx.mode), None
+
+    torch.library.register_autograd(
+        f"{ns}::_upsample_sub_backward", _adjoint_backward, setup_context=_adjoint_setup
     )
 
     def _pool_concat_setup(ctx, inputs, output):
@@ -148,16 +174,52 @@ if HAS_C:
         if pooled:
             if ctx.kind == "max" and not ctx.with_indices:
                 raise RuntimeError(
-                    "fasfast::pool_concat was called with with_indices=False, so its max "
+                    f"{ns}::pool_concat was called with with_indices=False, so its max "
                     "pooling cannot be differentiated; use fasfast.ops.pool_concat"
                 )
-            outs = torch.ops.fasfast.pool_concat_backward(
-                grad, indices, offsets, channels, ratios, ctx.kind
-            )
+            outs = lib._pool_concat_backward(grad, indices, offsets, channels, ratios, ctx.kind)
             for i, g in zip(pooled, outs):
                 grads[i] = g
         return grads, None, None
 
     torch.library.register_autograd(
-        "fasfast::pool_concat", _pool_concat_backward, setup_context=_pool_concat_setup
+        f"{ns}::pool_concat", _pool_concat_backward, setup_context=_pool_concat_setup
     )
+
+    # _pool_concat_backward routes grad back through each window (max: to the stored
+    # arg-max; avg: 1 / r^2 to every element), linear in grad. Its derivative gathers each
+    # input-sized gradient back to the pooled size the same way.
+    def _routes_setup(ctx, inputs, output):
+        grad, indices, offsets, channels, ratios, kind = inputs
+        ctx.save_for_backward(indices)
+        ctx.shape = grad.shape
+        ctx.layout = list(zip(offsets, channels, ratios))
+        ctx.kind = kind
+
+    def _routes_backward(ctx, ggs):
+        (indices,) = ctx.saved_tensors
+        n, _, h, w = ctx.shape
+        out = None
+        for (off, c, r), gg in zip(ctx.layout, ggs):
+            if gg is None:
+                continue
+            if out is None:
+                out = gg.new_zeros(ctx.shape)
+            if ctx.kind == "avg":
+                part = torch.nn.functional.avg_pool2d(gg, kernel_size=r, stride=r)
+            else:
+                # [n, c, h*r, w*r] -> [n, c, h, w, r*r] windows, local offset dy * r + dx
+                win = gg.reshape(n, c, h, r, w, r).permute(0, 1, 2, 4, 3, 5)
+                win = win.reshape(n, c, h, w, r * r)
+                arg = indices.narrow(1, off, c).long().unsqueeze(-1)
+                part = win.gather(-1, arg).squeeze(-1)
+            out = out.index_add(1, torch.arange(off, off + c, device=gg.device), part)
+        return out, None, None, None, None, None
+
+    torch.library.register_autograd(
+        f"{ns}::_pool_concat_backward", _routes_backward, setup_context=_routes_setup
+    )
+
+
+if HAS_C:
+    register_ops("fasfast")

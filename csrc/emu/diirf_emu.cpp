@@ -1,0 +1,2 @@
+// csrc/cuda/diirf.cu, unchanged, compiled by g++ against the emulated CUDA runtime.
+#include "cuda/diirf.cu"
