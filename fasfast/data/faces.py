@@ -1,0 +1,171 @@
+"""Faces of one video in one pass: frames -> 68 landmarks -> square face crops.
+
+The one pipeline behind every reader that turns frames into crops (the crop-cache fill of
+train / eval / protocol and ``fasfast prepare``, ``label``, ``predict``, ``explain``, the
+datasets): :meth:`VideoReader.frames <fasfast.data.video.VideoReader.frames>` (one front-to-
+back pass), landmarks per frame, :class:`~fasfast.data.crop.FaceCropper` (margin, square,
+frames without a face reuse the last face). Landmarks come, per frame, from
+
+1. ``landmarks`` given by the caller (a landmark cache entry; ``float32 [N, 68, 2]`` frame
+   pixels, NaN rows = no face), else
+2. the landmark file beside the video (``<stem>.landmarks.npy`` / ``.json``), else
+3. dlib: :class:`~fasfast.labels.tracking.FaceTracker` with ``detect`` (default: tracked
+   detection; ``DetectSettings(mode="exact")`` detects at full resolution on every frame).
+
+Frames past the end of a given landmark array are detected. A landmark file that cannot
+be parsed raises :class:`LandmarkFileError` naming it (the caller skips the video).
+"""
+
+from __future__ import annotations
+
+from collections.abc import Iterator
+from dataclasses import dataclass
+
+import numpy as np
+
+from fasfast.data.crop import FaceCropper
+from fasfast.data.video import VideoReader
+from fasfast.labels.landmarks import landmark_file_for, load_landmarks
+from fasfast.labels.tracking import DetectSettings
+
+
+class LandmarkFileError(ValueError):
+    """A landmark file beside a video is missing, unreadable or malformed."""
+
+
+@dataclass
+class FaceFrame:
+    """One frame's result: ``index``; ``crop`` uint8 [S,S,3]; ``landmarks`` float32 [68,2]
+    in crop pixels (the reused face when ``found`` is False); ``frame_landmarks`` float32
+    [68,2] in frame pixels (NaN: no face in this frame); ``box`` float32 [4] (x0,y0,x1,y1)."""
+
+    index: int
+    crop: np.ndarray
+    landmarks: np.ndarray
+    frame_landmarks: np.ndarray
+    found: bool
+    box: np.ndarray
+
+
+@dataclass
+class VideoFaces:
+    """All frames of :func:`video_faces`, sorted by ``indices`` (int64 [F]); ``crops`` uint8
+    [F,S,S,3], ``landmarks`` / ``frame_landmarks`` float32 [F,68,2], ``found`` bool [F],
+    ``boxes`` float32 [F,4]; ``stats`` of the pass (frames, detected, file, no_face,
+    detections, cold, decoded, num_frames)."""
+
+    indices: np.ndarray
+    crops: np.ndarray
+    landmarks: np.ndarray
+    frame_landmarks: np.ndarray
+    found: np.ndarray
+    boxes: np.ndarray
+    stats: dict
+
+
+def file_landmarks(path) -> np.ndarray | None:
+    """Landmarks of the file beside ``path`` (None when there is none); a file that cannot
+    be parsed raises :class:`LandmarkFileError`."""
+    f = landmark_file_for(path)
+    if f is None:
+        return None
+    try:
+        return load_landmarks(f)
+    except (ValueError, OSError, KeyError, TypeError) as e:
+        raise LandmarkFileError(f"{f}: malformed landmark file ({e}); fix or delete it") from e
+
+
+def _resize_whole(frame: np.ndarray, lm, size: int):
+    import cv2
+
+    h, w = frame.shape[:2]
+    img = frame if frame.ndim == 3 else np.repeat(frame[..., None], 3, axis=2)
+    crop = cv2.resize(img, (size, size), interpolation=cv2.INTER_AREA)
+    s = np.array([size / w, size / h], np.float32)
+    out = (lm * s).astype(np.float32) if lm is not None else np.full((68, 2), np.nan, np.float32)
+    return crop, out, np.array([0, 0, w, h], np.float32)
+
+
+def iter_faces(reader: VideoReader, indices=None, *, size: int = 256, margin: float = 1.3,
+               crop: bool = True, detect: DetectSettings | None = None, detector=None,
+               landmarks="file", stats: dict | None = None) -> Iterator[FaceFrame]:
+    """Yield a :class:`FaceFrame` for every distinct index (all frames when None), in one
+    pass over ``reader``. Frames before the first face wait for it (at most 64 frames,
+    see :class:`~fasfast.data.crop.FaceCropper`), so the order is not always increasing.
+
+    ``landmarks``: "file" (the file beside the video, if any), None (always detect) or an
+    array ``[N, 68, 2]``. ``stats`` (a dict) is updated with the counts of the pass.
+    """
+    st = stats if stats is not None else {}
+    for k in ("frames", "file", "detected", "no_face", "detections", "cold"):
+        st.setdefault(k, 0)
+    given = file_landmarks(reader.path) if isinstance(landmarks, str) else landmarks
+    if given is not None:
+        given = np.asarray(given, np.float32)
+    tracker = None
+    cropper = FaceCropper(size, margin) if crop else None
+    raw: dict[int, np.ndarray] = {}
+
+    def landmarks_of(i, frame):
+        nonlocal tracker
+        if given is not None and i < len(given):
+            st["file"] += 1
+            lm = given[i]
+            return lm if np.all(np.isfinite(lm)) else None
+        if tracker is None:
+            from fasfast.labels.tracking import FaceTracker
+
+            tracker = FaceTracker(detect or DetectSettings(), detector)
+        st["detected"] += 1
+        return tracker(frame)
+
+    def emit(items):
+        for i, c, clm, found, box in items:
+            st["no_face"] += int(not found)
+            yield FaceFrame(i, c, clm, raw.pop(i), bool(found), box)
+
+    for i, frame in reader.frames(indices):
+        st["frames"] += 1
+        lm = landmarks_of(i, frame)
+        if not crop:
+            c, clm, box = _resize_whole(frame, lm, size)
+            st["no_face"] += int(lm is None)
+            yield FaceFrame(i, c, clm, _nan_or(lm), lm is not None, box)
+            continue
+        raw[i] = _nan_or(lm)
+        yield from emit(cropper.add(i, frame, lm))
+    if cropper is not None:
+        yield from emit(cropper.finish())
+    if tracker is not None:
+        st["detections"] += tracker.stats["detections"]
+        st["cold"] += tracker.stats["cold"]
+    st["num_frames"] = reader.num_frames
+    st["decoded"] = reader.decoded
+
+
+def _nan_or(lm) -> np.ndarray:
+    if lm is None:
+        return np.full((68, 2), np.nan, np.float32)
+    return np.asarray(lm, np.float32)
+
+
+def video_faces(path_or_reader, indices=None, **kw) -> VideoFaces:
+    """Collect :func:`iter_faces` of a video (path or :class:`VideoReader`), sorted."""
+    reader = (path_or_reader if isinstance(path_or_reader, VideoReader)
+              else VideoReader(path_or_reader))
+    stats: dict = {}
+    items = sorted(iter_faces(reader, indices, stats=stats, **kw), key=lambda f: f.index)
+    size = int(kw.get("size", 256))
+    n = len(items)
+    out = VideoFaces(
+        indices=np.array([f.index for f in items], np.int64),
+        crops=np.stack([f.crop for f in items]) if n else np.zeros((0, size, size, 3), np.uint8),
+        landmarks=(np.stack([f.landmarks for f in items]) if n
+                   else np.zeros((0, 68, 2), np.float32)),
+        frame_landmarks=(np.stack([f.frame_landmarks for f in items]) if n
+                         else np.zeros((0, 68, 2), np.float32)),
+        found=np.array([f.found for f in items], bool),
+        boxes=np.stack([f.box for f in items]) if n else np.zeros((0, 4), np.float32),
+        stats=stats,
+    )
+    return out

@@ -1,0 +1,254 @@
+"""Tracked face detection: dlib's detector now and then, its 68-point predictor every frame.
+
+Running dlib's HOG face detector at full resolution on every frame (the *exact* path:
+``LandmarkDetector``, upsample 1, the largest face) costs 135 ms per 720x528 frame, while
+decoding the frame costs 1 ms and the 68-point shape predictor 0.9 ms. :class:`FaceTracker`
+keeps the predictor on every frame at full resolution and runs the detector only
+
+- on a down-scaled copy of the frame (long side ``detect_size`` pixels),
+- every ``every``-th frame (upsample 0: re-anchors the box, picks up a larger face), and
+- whenever tracking is lost (upsample 1, so faces down to 40 pixels of the down-scaled
+  copy are found): on the first frame, after a scene cut, when the face leaves the
+  frame, and when the fitted landmarks no longer look like the face that was detected.
+
+Between detections the predictor starts from the box of the previous frame's landmarks
+(the detector's box, carried along by the landmarks' centre and size). The largest
+detected face is taken, as on the exact path. Loss tests, all cheap (~0.1 ms a frame):
+
+- scene cut: the colour histogram (8x8x8 bins of a ~64-pixel thumbnail) moves by more than
+  ``cut`` in total variation from the previous frame;
+- appearance: the normalised cross-correlation of a 32x32 grey patch of the inner face
+  (landmarks 17-67, aligned by a similarity transform) with the same patch at the last
+  detection falls below ``min_ncc``;
+- the face leaves the frame: fewer than half of the 68 landmarks inside it.
+
+A periodic detection that finds nothing keeps the track (the face may have turned past
+what the HOG detector accepts while the appearance test still holds); a lost track with
+nothing detected gives "no face" for that frame and a new detection on the next one.
+
+Defaults chosen by measurement (benchmarks/data_path.py, numbers in benchmarks/RESULTS.md):
+MEASUREMENT_PLACEHOLDER
+"""
+
+from __future__ import annotations
+
+from dataclasses import asdict, dataclass
+
+import numpy as np
+
+# eye corners of the 68-point scheme: the inter-ocular distance is |lm[36] - lm[45]|
+EYE_CORNERS = (36, 45)
+MODES = ("tracked", "exact")
+
+
+@dataclass(frozen=True)
+class DetectSettings:
+    """How faces are found in the frames of a video (part of the crop-cache key).
+
+    ``mode``: "tracked" (:class:`FaceTracker`) or "exact" (full-resolution detection,
+    upsample 1, on every frame). ``detect_size``: long side in pixels of the down-scaled
+    copy the detector sees (0 = full resolution). ``every``: re-detect every k-th frame.
+    ``cut``: scene-cut threshold (total variation of colour histograms, 0..1; 0 = off).
+    ``min_ncc``: appearance threshold (-1 = off). ``min_score``: detector score floor.
+    """
+
+    mode: str = "tracked"
+    detect_size: int = 640
+    every: int = 6
+    cut: float = 0.1
+    min_ncc: float = 0.5
+    min_score: float = 0.3
+
+    def __post_init__(self):
+        if self.mode not in MODES:
+            raise ValueError(f"detection mode must be one of {MODES}, got {self.mode!r}")
+        if int(self.detect_size) < 0 or (0 < int(self.detect_size) < 80):
+            raise ValueError(f"detect_size must be 0 (full resolution) or >= 80 pixels, "
+                             f"got {self.detect_size}")
+        if int(self.every) < 1:
+            raise ValueError(f"every must be >= 1, got {self.every}")
+
+    def key(self) -> dict:
+        """The settings that change the landmarks (all of them in tracked mode)."""
+        d = asdict(self)
+        return {"mode": "exact", "min_score": self.min_score} if self.mode == "exact" else d
+
+
+def inter_ocular(landmarks) -> float:
+    """Distance between the outer eye corners (landmarks 36 and 45) of ``[68, 2]``."""
+    lm = np.asarray(landmarks, np.float64)
+    return float(np.linalg.norm(lm[EYE_CORNERS[0]] - lm[EYE_CORNERS[1]]))
+
+
+def similarity(src: np.ndarray, dst: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
+    """Least-squares similarity ``(R [2,2], t [2])`` with ``dst ~ src @ R.T + t``."""
+    ms, md = src.mean(0), dst.mean(0)
+    s, d = src - ms, dst - md
+    ss = max(float((s**2).sum()), 1e-12)
+    a = float((s * d).sum()) / ss
+    b = float((s[:, 0] * d[:, 1] - s[:, 1] * d[:, 0]).sum()) / ss
+    rot = np.array([[a, -b], [b, a]])
+    return rot, md - rot @ ms
+
+
+def _centre_scale(lm: np.ndarray) -> tuple[np.ndarray, float]:
+    c = lm.mean(0)
+    return c, max(float(np.sqrt(((lm - c) ** 2).sum(1).mean())), 1e-6)
+
+
+class FaceTracker:
+    """Landmarks of the frames of ONE video, fed in order: ``tracker(frame) -> [68, 2]
+    float32 (frame pixels) or None``. Call :meth:`reset` before another video.
+
+    ``detector``: a :class:`~fasfast.labels.landmarks.LandmarkDetector` (its dlib detector
+    and shape predictor are used). ``stats`` counts frames, detections (cold and
+    periodic), cuts and appearance losses.
+    """
+
+    def __init__(self, settings: DetectSettings | None = None, detector=None):
+        from fasfast.labels.landmarks import shared_detector
+
+        self.settings = settings or DetectSettings()
+        self.det = detector or shared_detector(upsample=1, min_score=self.settings.min_score)
+        self.stats = {"frames": 0, "detections": 0, "cold": 0, "cuts": 0, "lost": 0}
+        self.reset()
+
+    def reset(self) -> None:
+        """Forget the tracked face (next frame: a cold detection)."""
+        self._lm = None  # landmarks of the previous frame (float32 [68, 2])
+        self._rel = None  # detector box relative to the landmarks' centre and size
+        self._since = 0  # frames since the last detection
+        self._hist = None  # colour histogram of the previous frame
+        self._shape = None  # frame shape of the previous frame
+        self._ref = None  # inner-face landmarks at the last detection (patch frame)
+        self._tmpl = None  # inner-face patch at the last detection
+
+    # -- pieces
+    def _fit(self, img, box) -> np.ndarray:
+        import dlib
+
+        r = dlib.rectangle(*(int(round(v)) for v in box))
+        return np.array([(p.x, p.y) for p in self.det.predictor(img, r).parts()], np.float32)
+
+    def _detect(self, img, upsample: int):
+        """Largest face box (x0, y0, x1, y1) in frame pixels on the down-scaled copy."""
+        import cv2
+
+        self.stats["detections"] += 1
+        h, w = img.shape[:2]
+        size = int(self.settings.detect_size)
+        s, small = 1.0, img
+        if size and max(h, w) > size:
+            s = size / max(h, w)
+            small = cv2.resize(img, (max(1, round(w * s)), max(1, round(h * s))),
+                               interpolation=cv2.INTER_AREA)
+        rects, scores, _ = self.det.detector.run(small, upsample, 0.0)
+        best, area = None, -1.0
+        for r, sc in zip(rects, scores):
+            if sc < self.settings.min_score:
+                continue
+            box = (r.left() / s, r.top() / s, (r.right() + 1) / s - 1, (r.bottom() + 1) / s - 1)
+            a = (box[2] - box[0]) * (box[3] - box[1])
+            if a > area:
+                best, area = box, a
+        return best
+
+    def _box_from(self, lm) -> tuple:
+        c, sc = _centre_scale(lm.astype(np.float64))
+        r = self._rel
+        return (c[0] + r[0] * sc, c[1] + r[1] * sc, c[0] + r[2] * sc, c[1] + r[3] * sc)
+
+    def _patch(self, img, lm) -> np.ndarray:
+        import cv2
+
+        src = lm[17:].astype(np.float64)
+        rot, t = similarity(src, self._ref)
+        c, sc = _centre_scale(self._ref)
+        k = 14.0 / sc  # the inner face spans about 32 pixels
+        m = np.concatenate([rot * k, (k * (t - c) + 16.0)[:, None]], axis=1)
+        p = cv2.warpAffine(img, m, (32, 32), flags=cv2.INTER_LINEAR,
+                           borderMode=cv2.BORDER_REPLICATE)
+        if p.ndim == 3:
+            p = cv2.cvtColor(p, cv2.COLOR_RGB2GRAY)
+        p = p.astype(np.float32)
+        p -= p.mean()
+        return p / max(float(np.sqrt((p * p).sum())), 1e-6)
+
+    def _is_cut(self, img) -> bool:
+        import cv2
+
+        h, w = img.shape[:2]
+        step = max(1, max(h, w) // 64)
+        th = np.ascontiguousarray(img[::step, ::step])
+        if th.ndim == 2:
+            th = cv2.cvtColor(th, cv2.COLOR_GRAY2RGB)
+        hist = cv2.calcHist([th], [0, 1, 2], None, [8, 8, 8], [0, 256] * 3).ravel()
+        hist /= max(float(hist.sum()), 1.0)
+        prev, self._hist = self._hist, hist
+        cut = prev is not None and 0.5 * float(np.abs(hist - prev).sum()) > self.settings.cut
+        self.stats["cuts"] += int(cut)
+        return cut
+
+    def _looks_right(self, img, lm) -> bool:
+        h, w = img.shape[:2]
+        inside = ((lm[:, 0] >= 0) & (lm[:, 0] < w) & (lm[:, 1] >= 0) & (lm[:, 1] < h)).mean()
+        if inside < 0.5:
+            return False
+        if self.settings.min_ncc <= -1:
+            return True
+        return float((self._patch(img, lm) * self._tmpl).sum()) >= self.settings.min_ncc
+
+    def _anchor(self, img, box) -> np.ndarray:
+        """Landmarks from a detector box; remember the box and the appearance."""
+        lm = self._fit(img, box)
+        c, sc = _centre_scale(lm.astype(np.float64))
+        self._rel = ((box[0] - c[0]) / sc, (box[1] - c[1]) / sc, (box[2] - c[0]) / sc,
+                     (box[3] - c[1]) / sc)
+        self._ref = lm[17:].astype(np.float64)
+        self._tmpl = self._patch(img, lm)
+        self._since = 0
+        return lm
+
+    # -- one frame
+    def __call__(self, image) -> np.ndarray | None:
+        img = np.ascontiguousarray(image)
+        if img.dtype != np.uint8 or not (img.ndim == 2 or (img.ndim == 3 and img.shape[2] == 3)):
+            raise ValueError(f"frames must be uint8 [H, W, 3] or [H, W], got {img.dtype} "
+                             f"{img.shape}")
+        self.stats["frames"] += 1
+        if self.settings.mode == "exact":
+            return self.det.landmarks(img)
+        if img.shape != self._shape:  # first frame, or an image folder changing size
+            self.reset()
+            self._shape = img.shape
+        cut = self.settings.cut > 0 and self._is_cut(img)
+        if self._lm is not None and not cut:
+            self._since += 1
+            if self._since < self.settings.every:
+                lm = self._fit(img, self._box_from(self._lm))
+                if self._looks_right(img, lm):
+                    self._lm = lm
+                    return lm
+                self._lm = None  # lost: a cold detection below
+                self.stats["lost"] += 1
+            else:  # periodic detection
+                box = self._detect(img, 0)
+                if box is not None:
+                    self._lm = self._anchor(img, box)
+                    return self._lm
+                lm = self._fit(img, self._box_from(self._lm))
+                self._since = 0
+                if self._looks_right(img, lm):
+                    self._lm = lm
+                    return lm
+                self._lm = None
+                self.stats["lost"] += 1
+        self.stats["cold"] += 1
+        box = self._detect(img, 1)
+        self._lm = None if box is None else self._anchor(img, box)
+        return self._lm
+
+
+def make_tracker(settings: DetectSettings | None = None, detector=None):
+    """A callable ``frame -> landmarks | None`` for ``settings`` (tracked or exact)."""
+    return FaceTracker(settings, detector)
