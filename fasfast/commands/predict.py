@@ -25,6 +25,8 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
     parser.add_argument("--batch-size", type=int, default=32)
     parser.add_argument("--workers", "-j", type=int, default=2)
     parser.add_argument("--device", default="auto")
+    parser.add_argument("--cache-dir", default=None,
+                        help="face crop cache (the one fasfast prepare / train fill)")
     parser.add_argument("--no-progress", action="store_true")
 
 
@@ -35,7 +37,7 @@ def run(args: argparse.Namespace) -> int:
         args.inputs, args.checkpoint, threshold=args.threshold,
         threshold_from=args.threshold_from, method=args.method, per_image=args.per_image,
         batch_size=args.batch_size, workers=args.workers, device=args.device,
-        progress=not args.no_progress,
+        progress=not args.no_progress, cache_dir=args.cache_dir,
     )
     print(format_predictions(preds))
     if preds:

@@ -10,7 +10,7 @@ Robustness: a video that cannot be listed (unreadable at construction) is left o
 counted in ``stats["unreadable"]``; one that fails while an item is read (a corrupt
 video, a malformed landmark file) is replaced by the next readable sample
 (``stats["replaced"]``, its path in ``stats["bad_files"]``), so an epoch never crashes on a
-bad file; a RuntimeError is raised only when every sample fails. Frames without a face are
+bad file; :class:`NoReadableSamples` (a RuntimeError) is raised only when every sample fails. Frames without a face are
 counted in ``stats["no_face_frames"]``. ``stats`` is per process: with DataLoader workers
 each worker counts its own (a warning is also emitted once per bad file).
 
@@ -34,15 +34,19 @@ from torch.utils.data import Dataset
 
 from fasfast.data.cache import CropCache, crops_key, landmarks_key
 from fasfast.data.crop import crop_image
-from fasfast.data.faces import LandmarkFileError, video_faces
+from fasfast.data.faces import LandmarkFileError, compute_entry
 from fasfast.data.protocols import Sample
 from fasfast.data.sequences import random_sequence, sample_sequences, window_span
-from fasfast.data.video import VideoReader, VideoReadError, hyperspectral_to_rgb
+from fasfast.data.video import DataWarning, VideoReader, VideoReadError, hyperspectral_to_rgb
 from fasfast.labels.landmarks import landmark_file_for
 from fasfast.labels.maps import KINDS, make_label_map
 from fasfast.labels.tracking import DetectSettings
 
 _READ_ERRORS = (VideoReadError, LandmarkFileError, OSError, ValueError, IndexError)
+
+
+class NoReadableSamples(RuntimeError):
+    """Every sample of a dataset failed to read (nothing can be processed)."""
 
 
 class _FaceSource:
@@ -55,8 +59,12 @@ class _FaceSource:
         self.image_size = int(image_size)
         self.margin = float(margin)
         self.crop = bool(crop)
-        self.detect = detect or DetectSettings()
         self.cache = CropCache(cache_dir) if cache_dir is not None else None
+        if detect is None and cache_dir is not None:  # what fasfast prepare used
+            from fasfast.data.prepare import cache_detect_settings
+
+            detect = cache_detect_settings(cache_dir)
+        self.detect = detect or DetectSettings()
         self._detector = detector
         self.stats = {"unreadable": 0, "replaced": 0, "bad_files": [], "no_face_frames": 0,
                       "frames_read": 0, "detected_frames": 0}
@@ -71,16 +79,12 @@ class _FaceSource:
         """Face crops of ``indices`` (all frames when None) of the video at ``path``:
         ``{"indices", "crops", "landmarks", "found", "frame_landmarks", "num_frames",
         "decoded"}``, in one pass (landmarks: "file" or a cached array)."""
-        res = video_faces(path, indices, size=self.image_size, margin=self.margin,
-                          crop=self.crop, detect=self.detect, detector=self._detector,
-                          landmarks=landmarks)
-        self.stats["frames_read"] += res.stats["frames"]
-        self.stats["detected_frames"] += res.stats["detected"]
-        return {"indices": res.indices, "crops": res.crops, "landmarks": res.landmarks,
-                "found": res.found, "frame_landmarks": res.frame_landmarks,
-                "num_frames": np.int64(res.stats["num_frames"]),
-                "decoded": np.int64(res.stats["decoded"] if res.stats["decoded"] is not None
-                                    else res.stats["num_frames"])}
+        entry, st = compute_entry(path, indices, size=self.image_size, margin=self.margin,
+                                  crop=self.crop, detect=self.detect, detector=self._detector,
+                                  landmarks=landmarks)
+        self.stats["frames_read"] += st["frames"]
+        self.stats["detected_frames"] += st["detected"]
+        return entry
 
     def cached(self, path: str) -> dict:
         """The crop entry of every frame of ``path`` from the cache, filled when missing
@@ -124,7 +128,9 @@ class _FaceSource:
         if sample.path not in self._warned:
             self._warned.add(sample.path)
             self.stats["bad_files"].append(sample.path)
-            warnings.warn(f"skipping unreadable sample {sample.path}: {err}", stacklevel=3)
+            msg = " ".join(str(err).split())
+            warnings.warn(f"skipping unreadable sample {sample.path}: {msg}", DataWarning,
+                          stacklevel=3)
 
 
 def _to_tensor(images: np.ndarray) -> torch.Tensor:
@@ -177,7 +183,7 @@ class _SkippingDataset(Dataset):
             self.samples.append(s)
             self.num_frames.append(n)
         if not self.samples:
-            raise RuntimeError(f"none of the {len(samples)} samples could be read; first bad "
+            raise NoReadableSamples(f"none of the {len(samples)} samples could be read; first bad "
                                f"file: {self.source.stats['bad_files'][:1]}")
 
     def __getitem__(self, idx: int) -> dict:
@@ -194,7 +200,7 @@ class _SkippingDataset(Dataset):
             except _READ_ERRORS as e:
                 si = j if self.train else self.index[j][0]
                 self.source._bad(self.samples[si], e)
-        raise RuntimeError(f"every sample of the dataset failed to load ({n} tried); "
+        raise NoReadableSamples(f"every sample of the dataset failed to load ({n} tried); "
                            f"bad files: {self.stats['bad_files'][:5]}")
 
 
@@ -319,4 +325,5 @@ class FrameDataset(_SkippingDataset):
 
 
 
-__all__ = ["SequenceDataset", "FrameDataset", "hyperspectral_to_rgb", "crop_image"]
+__all__ = ["SequenceDataset", "FrameDataset", "NoReadableSamples", "hyperspectral_to_rgb",
+           "crop_image"]

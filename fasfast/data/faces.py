@@ -24,7 +24,7 @@ from dataclasses import dataclass
 import numpy as np
 
 from fasfast.data.crop import FaceCropper
-from fasfast.data.video import VideoReader
+from fasfast.data.video import VideoReader, prefetched
 from fasfast.labels.landmarks import landmark_file_for, load_landmarks
 from fasfast.labels.tracking import DetectSettings
 
@@ -88,13 +88,16 @@ def _resize_whole(frame: np.ndarray, lm, size: int):
 
 def iter_faces(reader: VideoReader, indices=None, *, size: int = 256, margin: float = 1.3,
                crop: bool = True, detect: DetectSettings | None = None, detector=None,
-               landmarks="file", stats: dict | None = None) -> Iterator[FaceFrame]:
+               landmarks="file", stats: dict | None = None, skip_unreadable: bool = False,
+               prefetch: int = 4) -> Iterator[FaceFrame]:
     """Yield a :class:`FaceFrame` for every distinct index (all frames when None), in one
     pass over ``reader``. Frames before the first face wait for it (at most 64 frames,
     see :class:`~fasfast.data.crop.FaceCropper`), so the order is not always increasing.
 
     ``landmarks``: "file" (the file beside the video, if any), None (always detect) or an
     array ``[N, 68, 2]``. ``stats`` (a dict) is updated with the counts of the pass.
+    ``skip_unreadable``: see :meth:`VideoReader.frames`. ``prefetch``: frames decoded ahead
+    in a background thread (0: none).
     """
     st = stats if stats is not None else {}
     for k in ("frames", "file", "detected", "no_face", "detections", "cold"):
@@ -124,7 +127,8 @@ def iter_faces(reader: VideoReader, indices=None, *, size: int = 256, margin: fl
             st["no_face"] += int(not found)
             yield FaceFrame(i, c, clm, raw.pop(i), bool(found), box)
 
-    for i, frame in reader.frames(indices):
+    frames = reader.frames(indices, skip_unreadable=skip_unreadable)
+    for i, frame in (prefetched(frames, prefetch) if prefetch > 0 else frames):
         st["frames"] += 1
         lm = landmarks_of(i, frame)
         if not crop:
@@ -169,3 +173,21 @@ def video_faces(path_or_reader, indices=None, **kw) -> VideoFaces:
         stats=stats,
     )
     return out
+
+
+def compute_entry(path, indices=None, *, size: int, margin: float = 1.3, crop: bool = True,
+                  detect: DetectSettings | None = None, detector=None,
+                  landmarks="file") -> tuple[dict, dict]:
+    """The cache entry of a video (``indices`` None: every frame) and the pass's stats:
+    ``{"indices", "crops", "landmarks", "found", "boxes", "frame_landmarks", "num_frames",
+    "decoded"}`` (see :mod:`fasfast.data.cache`)."""
+    res = video_faces(path, indices, size=size, margin=margin, crop=crop, detect=detect,
+                      detector=detector, landmarks=landmarks)
+    if not len(res.indices):
+        raise ValueError(f"no frame of {path} could be read")
+    n = res.stats["num_frames"]
+    decoded = res.stats["decoded"]
+    entry = {"indices": res.indices, "crops": res.crops, "landmarks": res.landmarks,
+             "found": res.found, "boxes": res.boxes, "frame_landmarks": res.frame_landmarks,
+             "num_frames": np.int64(n), "decoded": np.int64(n if decoded is None else decoded)}
+    return entry, res.stats

@@ -149,6 +149,7 @@ class VideoReader:
         self._files: list[Path] | None = None
         self._mat = False
         self.decoded: int | None = None
+        self.skipped: list[str] = []
         self.fps = 0.0
         if self.path.is_dir():
             self._files = _image_files(self.path)
@@ -202,17 +203,28 @@ class VideoReader:
                              f"({self.num_frames} frames)")
         return out
 
-    def frames(self, indices=None) -> Iterator[tuple[int, np.ndarray]]:
+    def frames(self, indices=None, skip_unreadable: bool = False
+               ) -> Iterator[tuple[int, np.ndarray]]:
         """Yield ``(index, RGB uint8 [H, W, 3])`` for the distinct ``indices`` (all frames
         when None) in increasing order, in one front-to-back pass (see the module doc).
         Frames past the real end of a truncated video repeat its last decodable frame
-        (the same array object)."""
+        (the same array object). ``skip_unreadable``: an image of a folder that cannot be
+        read is reported (one :class:`DataWarning` line naming it), listed in
+        ``self.skipped`` and left out instead of raising."""
         wanted = self._check(indices)
-        if self._files is not None:
-            for i in wanted:
-                yield i, (_read_mat(self._files[i]) if self._mat else read_image(self._files[i]))
+        if self._files is None:
+            yield from self._video_frames(wanted)
             return
-        yield from self._video_frames(wanted)
+        for i in wanted:
+            try:
+                img = _read_mat(self._files[i]) if self._mat else read_image(self._files[i])
+            except VideoReadError as e:
+                if not skip_unreadable:
+                    raise
+                self.skipped.append(str(self._files[i]))
+                warnings.warn(f"skipped: {e}", DataWarning, stacklevel=2)
+                continue
+            yield i, img
 
     def _video_frames(self, wanted: list[int]) -> Iterator[tuple[int, np.ndarray]]:
         import cv2
@@ -283,6 +295,54 @@ class VideoReader:
     def short(self) -> bool:
         """True when a pass found fewer decodable frames than the header promised."""
         return self.decoded is not None and self.decoded < self.num_frames
+
+
+def prefetched(iterator, depth: int = 4):
+    """Run ``iterator`` (e.g. :meth:`VideoReader.frames`) in a background thread, ``depth``
+    items ahead, so decoding (OpenCV releases the GIL) overlaps the consumer's work.
+    Exceptions are re-raised in the consumer; closing the generator stops the thread."""
+    import queue
+    import threading
+
+    q: queue.Queue = queue.Queue(maxsize=max(1, depth))
+    stop = threading.Event()
+    end = object()
+
+    def put(item) -> bool:
+        while not stop.is_set():
+            try:
+                q.put(item, timeout=0.1)
+                return True
+            except queue.Full:
+                continue
+        return False
+
+    def work():
+        try:
+            for item in iterator:
+                if not put((None, item)):
+                    return
+            put((None, end))
+        except BaseException as e:  # handed to the consumer
+            put((e, None))
+        finally:
+            close = getattr(iterator, "close", None)
+            if close is not None and stop.is_set():
+                close()
+
+    t = threading.Thread(target=work, name="fasfast-frames", daemon=True)
+    t.start()
+    try:
+        while True:
+            err, item = q.get()
+            if err is not None:
+                raise err
+            if item is end:
+                return
+            yield item
+    finally:
+        stop.set()
+        t.join()
 
 
 def read_frames(path, indices=None) -> list[np.ndarray]:

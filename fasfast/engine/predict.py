@@ -125,8 +125,13 @@ def predict(
     frames_per_video: int = 8,
     interval: int | None = None,
     progress: bool = True,
+    cache_dir: str | Path | None = None,
 ) -> list[Prediction]:
-    """Score ``inputs`` with the checkpoint's model; one :class:`Prediction` per input."""
+    """Score ``inputs`` with the checkpoint's model; one :class:`Prediction` per input.
+
+    Each input is decoded once, front to back, with tracked face detection
+    (:mod:`fasfast.data.faces`); ``cache_dir``: read (and fill) the crop cache that
+    ``fasfast prepare`` / ``train`` use."""
     from fasfast.data import FrameDataset, Sample, SequenceDataset
     from fasfast.engine.checkpoint import load_model
     from fasfast.engine.distributed import pick_device
@@ -156,11 +161,11 @@ def predict(
         ds = SequenceDataset(
             samples, length=int(mc["frames"]), interval=int(interval or tcfg.get("interval", 3)),
             image_size=int(mc["image_size"]), map_size=int(mc["image_size"]) // 8,
-            label_kind="binary", train=False,
+            label_kind="binary", train=False, cache_dir=cache_dir,
         )
     else:
         ds = FrameDataset(samples, image_size=int(mc["image_size"]), train=False,
-                          frames_per_video=frames_per_video)
+                          frames_per_video=frames_per_video, cache_dir=cache_dir)
     loader = DataLoader(ds, batch_size=batch_size, shuffle=False, num_workers=workers,
                         pin_memory=dev.type == "cuda")
     bar = loader

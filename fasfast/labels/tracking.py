@@ -50,6 +50,8 @@ class DetectSettings:
     copy the detector sees (0 = full resolution). ``every``: re-detect every k-th frame.
     ``cut``: scene-cut threshold (total variation of colour histograms, 0..1; 0 = off).
     ``min_ncc``: appearance threshold (-1 = off). ``min_score``: detector score floor.
+    ``upsample``: up-sampling of the exact path's detector and of a cold detection (the
+    periodic one uses one less).
     """
 
     mode: str = "tracked"
@@ -58,6 +60,8 @@ class DetectSettings:
     cut: float = 0.1
     min_ncc: float = 0.5
     min_score: float = 0.3
+    upsample: int = 1
+    backoff: bool = True
 
     def __post_init__(self):
         if self.mode not in MODES:
@@ -65,13 +69,17 @@ class DetectSettings:
         if int(self.detect_size) < 0 or (0 < int(self.detect_size) < 80):
             raise ValueError(f"detect_size must be 0 (full resolution) or >= 80 pixels, "
                              f"got {self.detect_size}")
+        if not 0 <= int(self.upsample) <= 3:
+            raise ValueError(f"upsample must be 0..3, got {self.upsample}")
         if int(self.every) < 1:
             raise ValueError(f"every must be >= 1, got {self.every}")
 
     def key(self) -> dict:
         """The settings that change the landmarks (all of them in tracked mode)."""
         d = asdict(self)
-        return {"mode": "exact", "min_score": self.min_score} if self.mode == "exact" else d
+        if self.mode == "exact":
+            return {"mode": "exact", "min_score": self.min_score, "upsample": self.upsample}
+        return d
 
 
 def inter_ocular(landmarks) -> float:
@@ -109,7 +117,8 @@ class FaceTracker:
         from fasfast.labels.landmarks import shared_detector
 
         self.settings = settings or DetectSettings()
-        self.det = detector or shared_detector(upsample=1, min_score=self.settings.min_score)
+        s = self.settings
+        self.det = detector or shared_detector(upsample=s.upsample, min_score=s.min_score)
         self.stats = {"frames": 0, "detections": 0, "cold": 0, "cuts": 0, "lost": 0}
         self.reset()
 
@@ -122,6 +131,8 @@ class FaceTracker:
         self._shape = None  # frame shape of the previous frame
         self._ref = None  # inner-face landmarks at the last detection (patch frame)
         self._tmpl = None  # inner-face patch at the last detection
+        self._fails = 0  # cold detections in a row that found nothing
+        self._wait = 0  # frames to pass before the next cold detection
 
     # -- pieces
     def _fit(self, img, box) -> np.ndarray:
@@ -217,7 +228,8 @@ class FaceTracker:
                              f"{img.shape}")
         self.stats["frames"] += 1
         if self.settings.mode == "exact":
-            return self.det.landmarks(img)
+            faces = self.det.detect(img, upsample=self.settings.upsample)
+            return faces[0].landmarks if faces else None
         if img.shape != self._shape:  # first frame, or an image folder changing size
             self.reset()
             self._shape = img.shape
@@ -232,7 +244,7 @@ class FaceTracker:
                 self._lm = None  # lost: a cold detection below
                 self.stats["lost"] += 1
             else:  # periodic detection
-                box = self._detect(img, 0)
+                box = self._detect(img, max(0, self.settings.upsample - 1))
                 if box is not None:
                     self._lm = self._anchor(img, box)
                     return self._lm
@@ -243,9 +255,19 @@ class FaceTracker:
                     return lm
                 self._lm = None
                 self.stats["lost"] += 1
+        if self._wait > 0 and not cut:
+            self._wait -= 1
+            return None
         self.stats["cold"] += 1
-        box = self._detect(img, 1)
-        self._lm = None if box is None else self._anchor(img, box)
+        box = self._detect(img, self.settings.upsample)
+        if box is None:
+            self._fails += 1
+            if self.settings.backoff:
+                self._wait = min(2 ** (self._fails - 1) - 1, self.settings.every - 1)
+            self._lm = None
+            return None
+        self._fails = self._wait = 0
+        self._lm = self._anchor(img, box)
         return self._lm
 
 
