@@ -21,7 +21,8 @@ single image is a one-frame video, a HySpeFAS ``.mat`` is a one-frame video read
 its PNG preview (else its 30 bands mapped to RGB). Images with an alpha channel (dropped)
 or 16 bits per channel (scaled to 8 bits, ``round(x / 257)``) are converted and reported
 once with a :class:`DataWarning`. Unreadable input raises :class:`VideoReadError` naming
-the file.
+the file. FFmpeg's own log lines are silenced (``OPENCV_FFMPEG_LOGLEVEL=-8`` unless the
+variable is set): fasfast reports each problem once, on one line naming the file.
 """
 
 from __future__ import annotations
@@ -127,8 +128,13 @@ def hyperspectral_to_rgb(cube: np.ndarray) -> np.ndarray:
 
 
 def _open(path: Path):
+    import os
+
     import cv2
 
+    # FFmpeg's own lines ("overread", "invalid data") would break the one-line reports;
+    # read at the first open of the process. Set the variable yourself to see them.
+    os.environ.setdefault("OPENCV_FFMPEG_LOGLEVEL", "-8")
     cap = cv2.VideoCapture(str(path))
     if not cap.isOpened():
         cap.release()
