@@ -28,6 +28,7 @@ variable is set): fasfast reports each problem once, on one line naming the file
 from __future__ import annotations
 
 import itertools
+import os
 import warnings
 from collections.abc import Iterator
 from pathlib import Path
@@ -35,6 +36,10 @@ from pathlib import Path
 import numpy as np
 
 from fasfast.data.protocols import IMAGE_EXTS
+
+# FFmpeg's own lines ("overread", "slice pointer chain broken") would break the one-line
+# reports; OpenCV reads this when it first opens a video. Set it yourself to see them.
+os.environ.setdefault("OPENCV_FFMPEG_LOGLEVEL", "-8")
 
 
 class VideoReadError(RuntimeError):
@@ -128,13 +133,8 @@ def hyperspectral_to_rgb(cube: np.ndarray) -> np.ndarray:
 
 
 def _open(path: Path):
-    import os
-
     import cv2
 
-    # FFmpeg's own lines ("overread", "invalid data") would break the one-line reports;
-    # read at the first open of the process. Set the variable yourself to see them.
-    os.environ.setdefault("OPENCV_FFMPEG_LOGLEVEL", "-8")
     cap = cv2.VideoCapture(str(path))
     if not cap.isOpened():
         cap.release()

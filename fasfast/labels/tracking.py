@@ -55,7 +55,7 @@ class DetectSettings:
     """
 
     mode: str = "tracked"
-    detect_size: int = 640
+    detect_size: int = 480
     every: int = 6
     cut: float = 0.1
     min_ncc: float = 0.5
@@ -209,6 +209,11 @@ class FaceTracker:
             return True
         return float((self._patch(img, lm) * self._tmpl).sum()) >= self.settings.min_ncc
 
+    def _accept(self, lm) -> np.ndarray:
+        """Take ``lm`` as this frame's landmarks."""
+        self._lm = lm
+        return lm
+
     def _anchor(self, img, box) -> np.ndarray:
         """Landmarks from a detector box; remember the box and the appearance."""
         lm = self._fit(img, box)
@@ -239,20 +244,17 @@ class FaceTracker:
             if self._since < self.settings.every:
                 lm = self._fit(img, self._box_from(self._lm))
                 if self._looks_right(img, lm):
-                    self._lm = lm
-                    return lm
+                    return self._accept(lm)
                 self._lm = None  # lost: a cold detection below
                 self.stats["lost"] += 1
             else:  # periodic detection
                 box = self._detect(img, max(0, self.settings.upsample - 1))
                 if box is not None:
-                    self._lm = self._anchor(img, box)
-                    return self._lm
+                    return self._accept(self._anchor(img, box))
                 lm = self._fit(img, self._box_from(self._lm))
                 self._since = 0
                 if self._looks_right(img, lm):
-                    self._lm = lm
-                    return lm
+                    return self._accept(lm)
                 self._lm = None
                 self.stats["lost"] += 1
         if self._wait > 0 and not cut:
@@ -267,8 +269,8 @@ class FaceTracker:
             self._lm = None
             return None
         self._fails = self._wait = 0
-        self._lm = self._anchor(img, box)
-        return self._lm
+        self._lm = None
+        return self._accept(self._anchor(img, box))
 
 
 def make_tracker(settings: DetectSettings | None = None, detector=None):
