@@ -121,6 +121,12 @@ def test_broken_videos_raise_naming_the_file(tmp_path, video40):
     truncate(headeronly, 0.02)  # the header survives, no frame does
     with pytest.raises(VideoReadError, match="zero.avi"):
         VideoReader(headeronly).read([0])
+    import cv2
+
+    frameless = tmp_path / "frameless.avi"  # a container holding no frame at all
+    cv2.VideoWriter(str(frameless), cv2.VideoWriter_fourcc(*"MJPG"), 10.0, (64, 48)).release()
+    with pytest.raises(VideoReadError, match="no decodable frames: .*frameless.avi"):
+        VideoReader(frameless)
     with pytest.raises(VideoReadError, match="not found: .*missing.avi"):
         VideoReader(tmp_path / "missing.avi")
 

@@ -135,7 +135,9 @@ def hyperspectral_to_rgb(cube: np.ndarray) -> np.ndarray:
 def _open(path: Path):
     import cv2
 
-    cap = cv2.VideoCapture(str(path))
+    # FFmpeg alone when OpenCV has it: the fall-back parsers print to stderr on bad files
+    ffmpeg = cv2.videoio_registry.hasBackend(cv2.CAP_FFMPEG)
+    cap = cv2.VideoCapture(str(path), cv2.CAP_FFMPEG) if ffmpeg else cv2.VideoCapture(str(path))
     if not cap.isOpened():
         cap.release()
         raise VideoReadError(f"cannot open video {path} (corrupt or unsupported format)")
