@@ -70,6 +70,8 @@ class _FaceSource:
                       "frames_read": 0, "detected_frames": 0}
         self._warned: set[str] = set()
         self.plan: dict[str, list[int]] = {}  # path -> every index the dataset will ask for
+        # path -> {frame index: landmarks or None} found beforehand (a background pass)
+        self.known_landmarks: dict[str, dict] = {}
         self._memo: tuple[str, dict] | None = None
 
     def num_frames(self, sample: Sample) -> int:
@@ -79,6 +81,8 @@ class _FaceSource:
         """Face crops of ``indices`` (all frames when None) of the video at ``path``:
         ``{"indices", "crops", "landmarks", "found", "frame_landmarks", "num_frames",
         "decoded"}``, in one pass (landmarks: "file" or a cached array)."""
+        if isinstance(landmarks, str) and path in self.known_landmarks:
+            landmarks = self.known_landmarks[path]  # (not set for videos with a file)
         entry, st = compute_entry(path, indices, size=self.image_size, margin=self.margin,
                                   crop=self.crop, detect=self.detect, detector=self._detector,
                                   landmarks=landmarks)

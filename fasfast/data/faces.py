@@ -6,8 +6,9 @@ datasets): :meth:`VideoReader.frames <fasfast.data.video.VideoReader.frames>` (o
 back pass), landmarks per frame, :class:`~fasfast.data.crop.FaceCropper` (margin, square,
 frames without a face reuse the last face). Landmarks come, per frame, from
 
-1. ``landmarks`` given by the caller (a landmark cache entry; ``float32 [N, 68, 2]`` frame
-   pixels, NaN rows = no face), else
+1. ``landmarks`` given by the caller (a landmark cache entry: ``float32 [N, 68, 2]`` frame
+   pixels, NaN rows = no face; or a mapping ``{frame index: [68, 2] or None}`` from a
+   background pass), else
 2. the landmark file beside the video (``<stem>.landmarks.npy`` / ``.json``), else
 3. dlib: :class:`~fasfast.labels.tracking.FaceTracker` with ``detect`` (default: tracked
    detection; ``DetectSettings(mode="exact")`` detects at full resolution on every frame).
@@ -18,7 +19,7 @@ be parsed raises :class:`LandmarkFileError` naming it (the caller skips the vide
 
 from __future__ import annotations
 
-from collections.abc import Iterator
+from collections.abc import Iterator, Mapping
 from dataclasses import dataclass
 
 import numpy as np
@@ -94,8 +95,8 @@ def iter_faces(reader: VideoReader, indices=None, *, size: int = 256, margin: fl
     pass over ``reader``. Frames before the first face wait for it (at most 64 frames,
     see :class:`~fasfast.data.crop.FaceCropper`), so the order is not always increasing.
 
-    ``landmarks``: "file" (the file beside the video, if any), None (always detect) or an
-    array ``[N, 68, 2]``. ``stats`` (a dict) is updated with the counts of the pass.
+    ``landmarks``: "file" (the file beside the video, if any), None (always detect), an
+    array ``[N, 68, 2]`` or a mapping ``{index: [68, 2] | None}`` (other frames: detected). ``stats`` (a dict) is updated with the counts of the pass.
     ``skip_unreadable``: see :meth:`VideoReader.frames`. ``prefetch``: frames decoded ahead
     in a background thread (0: none).
     """
@@ -103,18 +104,19 @@ def iter_faces(reader: VideoReader, indices=None, *, size: int = 256, margin: fl
     for k in ("frames", "file", "detected", "no_face", "detections", "cold"):
         st.setdefault(k, 0)
     given = file_landmarks(reader.path) if isinstance(landmarks, str) else landmarks
-    if given is not None:
-        given = np.asarray(given, np.float32)
+    if given is not None and not isinstance(given, Mapping):
+        arr = np.asarray(given, np.float32)
+        given = {i: arr[i] for i in range(len(arr))}
     tracker = None
     cropper = FaceCropper(size, margin) if crop else None
     raw: dict[int, np.ndarray] = {}
 
     def landmarks_of(i, frame):
         nonlocal tracker
-        if given is not None and i < len(given):
+        if given is not None and i in given:
             st["file"] += 1
             lm = given[i]
-            return lm if np.all(np.isfinite(lm)) else None
+            return lm if lm is not None and np.all(np.isfinite(lm)) else None
         if tracker is None:
             from fasfast.labels.tracking import FaceTracker
 
