@@ -179,12 +179,12 @@ def video_faces(path_or_reader, indices=None, **kw) -> VideoFaces:
 
 def compute_entry(path, indices=None, *, size: int, margin: float = 1.3, crop: bool = True,
                   detect: DetectSettings | None = None, detector=None,
-                  landmarks="file") -> tuple[dict, dict]:
+                  landmarks="file", prefetch: int = 4) -> tuple[dict, dict]:
     """The cache entry of a video (``indices`` None: every frame) and the pass's stats:
     ``{"indices", "crops", "landmarks", "found", "boxes", "frame_landmarks", "num_frames",
     "decoded"}`` (see :mod:`fasfast.data.cache`)."""
     res = video_faces(path, indices, size=size, margin=margin, crop=crop, detect=detect,
-                      detector=detector, landmarks=landmarks)
+                      detector=detector, landmarks=landmarks, prefetch=prefetch)
     if not len(res.indices):
         raise ValueError(f"no frame of {path} could be read")
     n = res.stats["num_frames"]

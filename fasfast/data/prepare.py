@@ -31,7 +31,7 @@ import json
 import os
 import time
 import warnings
-from dataclasses import asdict, dataclass, field
+from dataclasses import asdict, dataclass, field, replace
 from pathlib import Path
 
 from fasfast.data.cache import CropCache, crops_key, landmarks_key
@@ -120,6 +120,7 @@ class PrepareSettings:
     crop: bool = True
     detect: DetectSettings = field(default_factory=DetectSettings)
     require_landmarks: bool = False
+    prefetch: int = 4  # frames decoded ahead in a thread (0 when processes fill the cores)
 
     def keys(self, path: str) -> tuple[list[str], str | None]:
         """(crop entry keys, landmark entry key or None when a landmark file is used)."""
@@ -162,7 +163,7 @@ def prepare_video(path: str, settings: PrepareSettings, cache_dir) -> dict:
                     continue
                 entry, st = compute_entry(path, size=size, margin=settings.margin,
                                               crop=settings.crop, detect=settings.detect,
-                                              landmarks=landmarks)
+                                              landmarks=landmarks, prefetch=settings.prefetch)
                 if lkey is not None and known is None:
                     cache.put(lkey, frame_landmarks=entry["frame_landmarks"])
                     known = entry
@@ -216,6 +217,8 @@ def prepare(samples, cache_dir, settings: PrepareSettings, *, workers: int = 1,
     from tqdm import tqdm
 
     warn = warn or log
+    if workers > 1:  # the processes use every core: no decoding thread beside each
+        settings = replace(settings, prefetch=0)
     cache = CropCache(cache_dir)
     stale = cache.clean_stale()
     if stale:
