@@ -250,3 +250,30 @@ def test_cache_keys_cover_detection_settings(bad_root, tmp_path, capsys):
     assert len(_entries(tmp_path / "c")) == 2 * n
     cache = CropCache(tmp_path / "c")
     assert cache.clean_stale() == 0
+
+
+def test_hyspefas_whole_images(tmp_path, capsys):
+    """HySpeFAS samples (PNG previews of the .mat cubes, already face crops): resized
+    whole, nothing detected; FrameDataset(crop=False) reads the entries."""
+    import cv2
+
+    from fasfast.data import FrameDataset
+    from fasfast.data.protocols import hyspefas
+
+    d = tmp_path / "hys"
+    d.mkdir()
+    rng = np.random.default_rng(0)
+    for i in range(3):
+        cv2.imwrite(str(d / f"s{i}.png"), rng.integers(0, 255, (40, 30, 3), dtype=np.uint8))
+    (d / "train.txt").write_text("s0.mat 1\ns1.mat 0\ns2.mat 0\n")
+    cache = tmp_path / "c"
+    assert main(["prepare", "--dataset", "hyspefas", "--data-root", str(d), "--splits", "train",
+                 "--cache-dir", str(cache), "--size", "24", "--no-progress"]) == 0
+    assert "prepared 3 of 3" in capsys.readouterr().out
+    samples = hyspefas(d / "train.txt", check_files=False)
+    fd = FrameDataset(samples, image_size=24, crop=False, cache_dir=cache)
+    items = [fd[i] for i in range(len(fd))]
+    assert fd.stats["frames_read"] == 0 and fd.stats["detected_frames"] == 0
+    want = cv2.resize(cv2.imread(str(d / "s1.png"))[..., ::-1], (24, 24),
+                      interpolation=cv2.INTER_AREA)
+    np.testing.assert_allclose(items[1]["image"].permute(1, 2, 0).numpy() * 255, want, atol=0.5)

@@ -13,8 +13,9 @@ frames without a face reuse the last face). Landmarks come, per frame, from
 3. dlib: :class:`~fasfast.labels.tracking.FaceTracker` with ``detect`` (default: tracked
    detection; ``DetectSettings(mode="exact")`` detects at full resolution on every frame).
 
-Frames past the end of a given landmark array are detected. A landmark file that cannot
-be parsed raises :class:`LandmarkFileError` naming it (the caller skips the video).
+Frames past the end of a given landmark array are detected. With ``crop=False`` (whole
+images resized, e.g. HySpeFAS, already face crops) nothing is detected. A landmark file
+that cannot be parsed raises :class:`LandmarkFileError` naming it (the caller skips it).
 """
 
 from __future__ import annotations
@@ -117,6 +118,8 @@ def iter_faces(reader: VideoReader, indices=None, *, size: int = 256, margin: fl
             st["file"] += 1
             lm = given[i]
             return lm if lm is not None and np.all(np.isfinite(lm)) else None
+        if not crop:  # whole images (already face crops): landmarks only from a file
+            return None
         if tracker is None:
             from fasfast.labels.tracking import FaceTracker
 
