@@ -73,9 +73,12 @@ class _FaceSource:
         # path -> {frame index: landmarks or None} found beforehand (a background pass)
         self.known_landmarks: dict[str, dict] = {}
         self._memo: tuple[str, dict] | None = None
+        self._readers: dict[str, VideoReader] = {}
 
     def num_frames(self, sample: Sample) -> int:
-        return VideoReader(sample.path).num_frames
+        reader = VideoReader(sample.path)
+        self._readers[sample.path] = reader  # its header is not read again
+        return reader.num_frames
 
     def _compute(self, path, indices, landmarks) -> dict:
         """Face crops of ``indices`` (all frames when None) of the video at ``path``:
@@ -83,9 +86,9 @@ class _FaceSource:
         "decoded"}``, in one pass (landmarks: "file" or a cached array)."""
         if isinstance(landmarks, str) and path in self.known_landmarks:
             landmarks = self.known_landmarks[path]  # (not set for videos with a file)
-        entry, st = compute_entry(path, indices, size=self.image_size, margin=self.margin,
-                                  crop=self.crop, detect=self.detect, detector=self._detector,
-                                  landmarks=landmarks)
+        entry, st = compute_entry(self._readers.get(path, path), indices, size=self.image_size,
+                                  margin=self.margin, crop=self.crop, detect=self.detect,
+                                  detector=self._detector, landmarks=landmarks)
         self.stats["frames_read"] += st["frames"]
         self.stats["detected_frames"] += st["detected"]
         return entry

@@ -180,16 +180,17 @@ def video_faces(path_or_reader, indices=None, **kw) -> VideoFaces:
     return out
 
 
-def compute_entry(path, indices=None, *, size: int, margin: float = 1.3, crop: bool = True,
+def compute_entry(path_or_reader, indices=None, *, size: int, margin: float = 1.3, crop: bool = True,
                   detect: DetectSettings | None = None, detector=None,
                   landmarks="file", prefetch: int = 4) -> tuple[dict, dict]:
     """The cache entry of a video (``indices`` None: every frame) and the pass's stats:
     ``{"indices", "crops", "landmarks", "found", "boxes", "frame_landmarks", "num_frames",
     "decoded"}`` (see :mod:`fasfast.data.cache`)."""
-    res = video_faces(path, indices, size=size, margin=margin, crop=crop, detect=detect,
-                      detector=detector, landmarks=landmarks, prefetch=prefetch)
+    res = video_faces(path_or_reader, indices, size=size, margin=margin, crop=crop,
+                      detect=detect, detector=detector, landmarks=landmarks, prefetch=prefetch)
     if not len(res.indices):
-        raise ValueError(f"no frame of {path} could be read")
+        raise ValueError(f"no frame of {getattr(path_or_reader, 'path', path_or_reader)} "
+                         "could be read")
     n = res.stats["num_frames"]
     decoded = res.stats["decoded"]
     entry = {"indices": res.indices, "crops": res.crops, "landmarks": res.landmarks,
