@@ -211,3 +211,19 @@ def test_predict_command_tracks_faces_in_the_background(ckpt, tmp_path):
     assert got["units"] == ref.units == cached.units > 0
     assert got["score"] == pytest.approx(ref.score, abs=1e-6)
     assert cached.score == pytest.approx(ref.score, abs=0.02)
+
+
+def test_eval_on_a_data_root_without_videos(ckpt, tmp_path, capsys):
+    from fasfast.cli import main
+
+    (tmp_path / "Dev_files").mkdir()
+    (tmp_path / "Test_files").mkdir()
+    assert main(["eval", str(ckpt), "--data-root", str(tmp_path), "--no-progress",
+                 "--workers", "0", "--out", str(tmp_path / "ev")]) == 2
+    err = capsys.readouterr().err.strip().splitlines()
+    assert len(err) == 1 and err[0].startswith("fasfast eval: error: ")
+    assert str(tmp_path) in err[0] and "no samples" in err[0]
+    assert main(["eval", str(ckpt), "--data-root", str(tmp_path / "nowhere"),
+                 "--no-progress"]) == 2
+    err = capsys.readouterr().err.strip().splitlines()
+    assert len(err) == 1 and "not found" in err[0] and "nowhere" in err[0]

@@ -36,6 +36,7 @@ def run(args: argparse.Namespace) -> int:
 
     from fasfast.data.dataset import NoReadableSamples
     from fasfast.data.report import one_line_warnings
+    from fasfast.engine.data import EmptySplitError
     from fasfast.engine.evaluate import evaluate
 
     out = args.out or str(Path(args.checkpoint).resolve().parent / "eval")
@@ -51,6 +52,9 @@ def run(args: argparse.Namespace) -> int:
             )
     except NoReadableSamples as e:
         print(f"fasfast eval: error: nothing could be scored: {e}", file=sys.stderr)
+        return 2
+    except (EmptySplitError, FileNotFoundError) as e:  # a data root without videos
+        print(f"fasfast eval: error: {e}", file=sys.stderr)
         return 2
     skipped = summary.get("skipped_files") or []
     if skipped:
