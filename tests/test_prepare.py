@@ -277,3 +277,25 @@ def test_hyspefas_whole_images(tmp_path, capsys):
     want = cv2.resize(cv2.imread(str(d / "s1.png"))[..., ::-1], (24, 24),
                       interpolation=cv2.INTER_AREA)
     np.testing.assert_allclose(items[1]["image"].permute(1, 2, 0).numpy() * 255, want, atol=0.5)
+
+
+def test_another_crop_size_reuses_the_detected_landmarks(tmp_path, capsys):
+    """A video without a landmark file: prepare stores its landmarks apart from the crops,
+    so a model with another input size re-crops without detecting again."""
+    pytest.importorskip("skimage.data")
+    from fasfast.data import FrameDataset, path_label_list
+    from fasfast.data.clips import astronaut_clip
+
+    d = tmp_path / "set"
+    astronaut_clip(d / "astro.avi", seconds=0.6, fps=25.0, size=(480, 270))
+    (d / "train.txt").write_text("astro.avi 1\n")
+    cache = tmp_path / "c"
+    assert main(["prepare", "--dataset", "list", "--data-root", str(d), "--splits", "train",
+                 "--cache-dir", str(cache), "--size", "32", "--no-progress"]) == 0
+    assert len(_entries(cache)) == 2  # landmarks + crops
+    samples = path_label_list(d / "train.txt", root=d)
+    fd = FrameDataset(samples, image_size=24, cache_dir=cache, frames_per_video=3)
+    items = [fd[i] for i in range(len(fd))]
+    assert len(items) == 3 and fd.stats["detected_frames"] == 0
+    assert fd.stats["frames_read"] == 15 and all(it["no_face"] == 0 for it in items)
+    assert len(_entries(cache)) == 3
