@@ -74,7 +74,8 @@ def landmark_rows(name: str, path: Path) -> dict:
         got = [tr(f) for _, f in VideoReader(path).frames()]  # decode + landmarks
         sec = time.perf_counter() - t
         lms[mode] = got
-        out[mode] = {"seconds": sec, "fps": len(got) / sec, "found": sum(x is not None for x in got),
+        out[mode] = {"seconds": sec, "fps": len(got) / sec,
+                     "found": sum(x is not None for x in got),
                      "detections": tr.stats["detections"]}
     d = [np.linalg.norm(a - b, axis=1).mean() / inter_ocular(b)
          for a, b in zip(lms["tracked"], lms["exact"]) if a is not None and b is not None]

@@ -10,9 +10,10 @@ Robustness: a video that cannot be listed (unreadable at construction) is left o
 counted in ``stats["unreadable"]``; one that fails while an item is read (a corrupt
 video, a malformed landmark file) is replaced by the next readable sample
 (``stats["replaced"]``, its path in ``stats["bad_files"]``), so an epoch never crashes on a
-bad file; :class:`NoReadableSamples` (a RuntimeError) is raised only when every sample fails. Frames without a face are
-counted in ``stats["no_face_frames"]``. ``stats`` is per process: with DataLoader workers
-each worker counts its own (a warning is also emitted once per bad file).
+bad file; :class:`NoReadableSamples` (a RuntimeError) is raised only when every sample
+fails. Frames without a face are counted in ``stats["no_face_frames"]``. ``stats`` is per
+process: with DataLoader workers each worker counts its own (a warning is also emitted
+once per bad file).
 
 Randomness (training windows, augmentation) is drawn from
 ``numpy.random.default_rng([seed, epoch, index])``; call :meth:`set_epoch` every epoch.
@@ -21,7 +22,9 @@ With ``cache_dir`` every frame of a video is decoded, landmarked, cropped and ca
 (:class:`~fasfast.data.cache.CropCache`, the cache ``fasfast prepare`` fills); later epochs
 decode nothing. Without it, an evaluation dataset (``train=False``) processes each video
 once for all of its windows (kept in memory while its items are read), and a training
-item reads only the frames of its window.
+item reads only the frames of its window. Faces are tracked over the frames read: every
+frame with a cache, only the windows' frames without one, so the two can differ by a few
+percent of the inter-ocular distance.
 """
 
 from __future__ import annotations

@@ -97,9 +97,10 @@ def iter_faces(reader: VideoReader, indices=None, *, size: int = 256, margin: fl
     see :class:`~fasfast.data.crop.FaceCropper`), so the order is not always increasing.
 
     ``landmarks``: "file" (the file beside the video, if any), None (always detect), an
-    array ``[N, 68, 2]`` or a mapping ``{index: [68, 2] | None}`` (other frames: detected). ``stats`` (a dict) is updated with the counts of the pass.
-    ``skip_unreadable``: see :meth:`VideoReader.frames`. ``prefetch``: frames decoded ahead
-    in a background thread (0: none).
+    array ``[N, 68, 2]`` or a mapping ``{index: [68, 2] | None}`` (other frames: detected).
+    ``stats`` (a dict) is updated with the counts of the pass. ``skip_unreadable``: see
+    :meth:`VideoReader.frames`. ``prefetch``: frames decoded ahead in a background thread
+    (0: none).
     """
     st = stats if stats is not None else {}
     for k in ("frames", "file", "detected", "no_face", "detections", "cold"):
@@ -180,7 +181,8 @@ def video_faces(path_or_reader, indices=None, **kw) -> VideoFaces:
     return out
 
 
-def compute_entry(path_or_reader, indices=None, *, size: int, margin: float = 1.3, crop: bool = True,
+def compute_entry(path_or_reader, indices=None, *, size: int, margin: float = 1.3,
+                  crop: bool = True,
                   detect: DetectSettings | None = None, detector=None,
                   landmarks="file", prefetch: int = 4) -> tuple[dict, dict]:
     """The cache entry of a video (``indices`` None: every frame) and the pass's stats:
