@@ -125,7 +125,7 @@ def label_one(item, out, args, kinds, detect) -> int:
 
     from fasfast.data.faces import iter_faces
     from fasfast.data.video import VideoReader
-    from fasfast.labels.landmarks import save_landmarks
+    from fasfast.labels.landmarks import save_landmarks, shared_detector
     from fasfast.labels.maps import make_label_map
 
     reader = VideoReader(item)
@@ -138,6 +138,8 @@ def label_one(item, out, args, kinds, detect) -> int:
     done = np.zeros(len(indices), bool)
     no_face: list[int] = []
     stats: dict = {}
+    # dlib's models load once per process (about a second), before the timed pass
+    detector = shared_detector(upsample=detect.upsample, min_score=detect.min_score)
     t0 = time.perf_counter()
     # PNG encoding (OpenCV releases the GIL) runs beside the detection, two files ahead
     with ThreadPoolExecutor(max_workers=2) as pool, \
@@ -145,7 +147,8 @@ def label_one(item, out, args, kinds, detect) -> int:
                  disable=args.no_progress, dynamic_ncols=True) as bar:
         pending = []
         for f in iter_faces(reader, indices, size=args.size, margin=args.margin, detect=detect,
-                            landmarks=None, stats=stats, skip_unreadable=True):
+                            detector=detector, landmarks=None, stats=stats,
+                            skip_unreadable=True):
             k = pos[f.index]
             done[k] = True
             frame_lm[k] = f.frame_landmarks
