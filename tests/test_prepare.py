@@ -299,3 +299,35 @@ def test_another_crop_size_reuses_the_detected_landmarks(tmp_path, capsys):
     assert len(items) == 3 and fd.stats["detected_frames"] == 0
     assert fd.stats["frames_read"] == 15 and all(it["no_face"] == 0 for it in items)
     assert len(_entries(cache)) == 3
+
+
+def test_uniattack_layout_and_missing_files(root, tmp_path, capsys):
+    """UniAttackData lists (live = 0 on disk); a listed file that does not exist is one
+    skipped line, a split without a list one note; the rest is prepared."""
+    d = tmp_path / "uni"
+    (d / "p1").mkdir(parents=True)
+    vids = sorted((root / "Train_files").glob("*.avi"))[:2]
+    for v in vids:
+        shutil.copy(v, d / v.name)
+        shutil.copy(v.with_suffix(".landmarks.npy"), d / v.with_suffix(".landmarks.npy").name)
+    (d / "p1" / "train_label.txt").write_text(
+        f"{vids[0].name} 0\n{vids[1].name} 1\ngone.avi 1\n")
+    assert main(["prepare", "--dataset", "uniattack", "--protocol", "p1", "--data-root", str(d),
+                 "--splits", "train,dev", "--cache-dir", str(tmp_path / "c"), "--size", "32",
+                 "--no-progress"]) == 0
+    cap = capsys.readouterr()
+    gone = [x for x in cap.err.splitlines() if "gone.avi" in x]
+    assert len(gone) == 1 and "not found" in gone[0]
+    assert any("note:" in x and "dev" in x for x in cap.err.splitlines())
+    assert "prepared 2 of 3 videos" in cap.out and "1 skipped" in cap.out
+
+
+def test_oulu_listed_videos_missing_are_noted(root, tmp_path, capsys):
+    tree = tmp_path / "tree"
+    shutil.copytree(root, tree)
+    first = sorted((tree / "Train_files").glob("*.avi"))[0]
+    first.unlink()
+    assert _prepare(tree, tmp_path / "c", "--splits", "train") == 0
+    cap = capsys.readouterr()
+    lines = [x for x in cap.err.splitlines() if first.stem in x]
+    assert len(lines) == 1 and "not in" in lines[0] and lines[0].startswith("fasfast prepare: ")

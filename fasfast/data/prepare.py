@@ -90,15 +90,20 @@ def dataset_samples(dataset: str, root, protocol: str, splits=("train", "dev", "
     for split in splits:
         try:
             if dataset == "oulu":
-                got = P.oulu_npu(root, protocol=protocol, split=split)
-            elif dataset == "uniattack":
-                got = P.uniattack(root, protocol=protocol, split=split)
+                try:
+                    got = P.oulu_npu(root, protocol=protocol, split=split)
+                except FileNotFoundError as e:  # listed videos missing: note them, go on
+                    got = P.oulu_npu(root, protocol=protocol, split=split, missing="skip")
+                    notes.append(str(e))
+            elif dataset == "uniattack":  # a missing file is skipped with its own line
+                got = P.uniattack(root, protocol=protocol, split=split, check_files=False)
             else:
                 lst = _split_list(root, protocol, split)
                 if lst is None:
                     notes.append(f"no list file for split {split!r} under {root}")
                     continue
-                got = (P.path_label_list(lst, root=root, split=split) if dataset == "list"
+                got = (P.path_label_list(lst, root=root, split=split, check_files=False)
+                       if dataset == "list"
                        else P.hyspefas(lst, root=root, split=split, check_files=False))
         except FileNotFoundError as e:
             notes.append(f"split {split!r}: {e}")
