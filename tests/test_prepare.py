@@ -331,3 +331,12 @@ def test_oulu_listed_videos_missing_are_noted(root, tmp_path, capsys):
     cap = capsys.readouterr()
     lines = [x for x in cap.err.splitlines() if first.stem in x]
     assert len(lines) == 1 and "not in" in lines[0] and lines[0].startswith("fasfast prepare: ")
+
+
+def test_unwritable_cache_folder(root, tmp_path, capsys):
+    blocker = tmp_path / "file"
+    blocker.write_text("a file, not a folder")
+    assert _prepare(root, blocker / "cache") == 2
+    err = capsys.readouterr().err.strip().splitlines()
+    assert len(err) == 1 and err[0].startswith("fasfast prepare: error: cannot write to the "
+                                               "cache folder")

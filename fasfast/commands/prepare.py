@@ -58,6 +58,9 @@ def _fail(msg: str) -> int:
 
 
 def run(args: argparse.Namespace) -> int:
+    import os
+    from pathlib import Path
+
     from fasfast.commands.label import detect_settings
     from fasfast.data.prepare import (
         PrepareError,
@@ -80,6 +83,14 @@ def run(args: argparse.Namespace) -> int:
         samples, notes = dataset_samples(args.dataset, args.data_root, args.protocol, splits)
     except (PrepareError, ValueError) as e:
         return _fail(str(e))
+    try:
+        Path(args.cache_dir).mkdir(parents=True, exist_ok=True)
+        probe = Path(args.cache_dir) / f".write-test-{os.getpid()}"
+        probe.write_bytes(b"")
+        probe.unlink()
+    except OSError as e:
+        return _fail(f"cannot write to the cache folder {args.cache_dir}: {e.strerror or e}; "
+                     "give a writable --cache-dir")
     crop = not (args.no_crop or args.dataset == "hyspefas")
     settings = PrepareSettings(sizes=sizes, margin=args.margin, crop=crop, detect=detect,
                                require_landmarks=args.require_landmarks)
