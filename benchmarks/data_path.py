@@ -32,7 +32,9 @@ Rows:
    wall seconds of the whole command and frames/s.
 
 The load average is printed before and after: the numbers are only comparable on a quiet
-machine.
+machine. The "CPU s" columns (CPU seconds of the process, its threads and children) move
+less with other jobs than the wall times; on 2 cores a quiet wall time lies between half
+of them and all of them.
 """
 
 from __future__ import annotations
@@ -70,11 +72,11 @@ def landmark_rows(name: str, path: Path) -> dict:
     lms = {}
     for mode in ("exact", "tracked"):
         tr = FaceTracker(DetectSettings(mode=mode))
-        t = time.perf_counter()
+        t, c = time.perf_counter(), time.process_time()
         got = [tr(f) for _, f in VideoReader(path).frames()]  # decode + landmarks
-        sec = time.perf_counter() - t
+        sec, cpu = time.perf_counter() - t, time.process_time() - c
         lms[mode] = got
-        out[mode] = {"seconds": sec, "fps": len(got) / sec,
+        out[mode] = {"seconds": sec, "fps": len(got) / sec, "cpu": cpu,
                      "found": sum(x is not None for x in got),
                      "detections": tr.stats["detections"]}
     d = [np.linalg.norm(a - b, axis=1).mean() / inter_ocular(b)
@@ -89,11 +91,14 @@ def label_row(path: Path, work: Path) -> dict:
     from fasfast.cli import main
 
     out = work / f"label_{path.stem}"
+    c = time.process_time()
     rc = main(["label", str(path), "--out", str(out), "--no-progress"])
+    cpu = time.process_time() - c
     if rc != 0:
         raise RuntimeError(f"fasfast label {path} failed ({rc})")
     s = json.loads((out / "summary.json").read_text())
-    return {"fps": s["frames_per_second"], "frames": s["frames"], "faces": s["faces"]}
+    return {"fps": s["frames_per_second"], "frames": s["frames"], "faces": s["faces"],
+            "cpu": cpu}
 
 
 def tiny_checkpoint(work: Path) -> Path:
@@ -109,18 +114,25 @@ def tiny_checkpoint(work: Path) -> Path:
     return run / "best.pt"
 
 
+def _child_cpu() -> float:
+    import resource
+
+    r = resource.getrusage(resource.RUSAGE_CHILDREN)
+    return r.ru_utime + r.ru_stime
+
+
 def predict_row(path: Path, ckpt: Path, exact: bool) -> dict:
     from fasfast.data.video import VideoReader
 
     cmd = [sys.executable, "-m", "fasfast", "predict", str(path), "-c", str(ckpt),
            "--no-progress"] + (["--exact"] if exact else [])
-    t = time.perf_counter()
+    t, c = time.perf_counter(), _child_cpu()
     done = subprocess.run(cmd, capture_output=True, text=True)
-    sec = time.perf_counter() - t
+    sec, cpu = time.perf_counter() - t, _child_cpu() - c
     if done.returncode != 0:
         raise RuntimeError(f"fasfast predict failed: {done.stderr[-2000:]}")
     n = VideoReader(path).num_frames
-    return {"seconds": sec, "fps": n / sec, "frames": n}
+    return {"seconds": sec, "fps": n / sec, "frames": n, "cpu": cpu}
 
 
 def synthetic_tree(work: Path, seconds: float, size: int) -> Path:
@@ -146,14 +158,15 @@ def prepare_rows(root: Path, work: Path) -> dict:
         cache = work / f"cache_w{workers}"
         cmd = [sys.executable, "-m", "fasfast", "prepare", "--data-root", str(root),
                "--cache-dir", str(cache), "--workers", str(workers), "--no-progress"]
-        t = time.perf_counter()
+        t, c = time.perf_counter(), _child_cpu()
         done = subprocess.run(cmd, capture_output=True, text=True)
-        sec = time.perf_counter() - t
+        sec, cpu = time.perf_counter() - t, _child_cpu() - c
         if done.returncode != 0:
             raise RuntimeError(f"fasfast prepare failed: {done.stderr[-2000:]}")
         line = next(x for x in done.stdout.splitlines() if x.startswith("prepared"))
         frames = int(line.split("(")[1].split(" frames")[0])
-        out[workers] = {"seconds": sec, "frames": frames, "fps": frames / sec, "line": line}
+        out[workers] = {"seconds": sec, "frames": frames, "fps": frames / sec, "cpu": cpu,
+                        "line": line}
     out["ratio"] = out[2]["fps"] / out[1]["fps"]
     return out
 
@@ -171,10 +184,12 @@ def _machine() -> str:
 
 
 def _table(rows, pred, prep) -> str:
+    nan = float("nan")
     lines = [
         "| video | frames | exact path f/s | tracked path f/s | tracked / exact | faces exact "
-        "/ tracked | median | p90 | `fasfast label` f/s | label / exact |",
-        "|---|---|---|---|---|---|---|---|---|---|",
+        "/ tracked | median | p90 | `fasfast label` f/s | label / exact | CPU s: exact / "
+        "tracked / label |",
+        "|---|---|---|---|---|---|---|---|---|---|---|",
     ]
     for r in rows:
         e, t = r["exact"], r["tracked"]
@@ -182,20 +197,22 @@ def _table(rows, pred, prep) -> str:
         lines.append(
             f"| {r['video']} | {r['frames']} | {e['fps']:.1f} | {t['fps']:.1f} | "
             f"{r['speedup']:.1f}x | {e['found']} / {t['found']} | {100 * r['median']:.1f}% | "
-            f"{100 * r['p90']:.1f}% | {lab.get('fps', float('nan')):.1f} | "
-            f"{lab.get('fps', float('nan')) / e['fps']:.1f}x |")
+            f"{100 * r['p90']:.1f}% | {lab.get('fps', nan):.1f} | "
+            f"{lab.get('fps', nan) / e['fps']:.1f}x | {e['cpu']:.1f} / {t['cpu']:.1f} / "
+            f"{lab.get('cpu', nan):.1f} |")
     if pred:
-        lines += ["", "| `fasfast predict` (end to end) | seconds | frames/s |", "|---|---|---|"]
+        lines += ["", "| `fasfast predict` (end to end) | seconds | frames/s | CPU s |",
+                  "|---|---|---|---|"]
         for k, v in pred.items():
-            lines.append(f"| {k} | {v['seconds']:.2f} | {v['fps']:.1f} |")
+            lines.append(f"| {k} | {v['seconds']:.2f} | {v['fps']:.1f} | {v['cpu']:.1f} |")
     if prep:
         lines += ["", "| `fasfast prepare` (synthetic OULU, real face) | seconds | frames | "
-                  "frames/s |", "|---|---|---|---|"]
+                  "frames/s | CPU s |", "|---|---|---|---|---|"]
         for w in (1, 2):
             v = prep[w]
             lines.append(f"| --workers {w} | {v['seconds']:.1f} | {v['frames']} | "
-                         f"{v['fps']:.1f} |")
-        lines.append(f"| ratio 2 / 1 | | | {prep['ratio']:.2f}x |")
+                         f"{v['fps']:.1f} | {v['cpu']:.1f} |")
+        lines.append(f"| ratio 2 / 1 | | | {prep['ratio']:.2f}x | |")
     return "\n".join(lines)
 
 
