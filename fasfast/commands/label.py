@@ -119,14 +119,12 @@ def label_one(item, out, args, kinds, detect) -> int:
     import time
     from concurrent.futures import ThreadPoolExecutor
 
-    import cv2
     import numpy as np
     from tqdm import tqdm
 
     from fasfast.data.faces import iter_faces
     from fasfast.data.video import VideoReader
     from fasfast.labels.landmarks import save_landmarks, shared_detector
-    from fasfast.labels.maps import make_label_map
 
     reader = VideoReader(item)
     indices = list(range(0, reader.num_frames, args.every))
@@ -141,7 +139,7 @@ def label_one(item, out, args, kinds, detect) -> int:
     # dlib's models load once per process (about a second), before the timed pass
     detector = shared_detector(upsample=detect.upsample, min_score=detect.min_score)
     t0 = time.perf_counter()
-    # PNG encoding (OpenCV releases the GIL) runs beside the detection, two files ahead
+    # label maps and PNG encoding run in two threads beside the tracking
     with ThreadPoolExecutor(max_workers=2) as pool, \
             tqdm(total=len(indices), desc=f"label {_short_name(item)}", unit="frame",
                  disable=args.no_progress, dynamic_ncols=True) as bar:
@@ -155,15 +153,9 @@ def label_one(item, out, args, kinds, detect) -> int:
             crop_lm[k] = f.landmarks
             if not f.found:
                 no_face.append(f.index)
-            images = [(out / "crops" / f"{f.index:06d}.png", cv2.cvtColor(f.crop,
-                                                                          cv2.COLOR_RGB2BGR))]
-            for kind in kinds:
-                m = make_label_map(kind, f.landmarks, args.map_size, not args.attack,
-                                   crop_size=args.size)
-                images.append((out / "maps" / f"{kind}_{f.index:06d}.png",
-                               np.rint(m * 255).astype(np.uint8)))
-            pending += [pool.submit(_write_png, p, img) for p, img in images]
-            if len(pending) > 64:
+            pending.append(pool.submit(_write_frame, out, f.index, f.crop, f.landmarks, kinds,
+                                       args.map_size, not args.attack, args.size))
+            if len(pending) > 32:
                 for fut in pending:
                     fut.result()
                 pending = []
@@ -204,8 +196,20 @@ def _short_name(item) -> str:
     return Path(item).name[:24]
 
 
-def _write_png(path, img) -> None:
+def _write_frame(out, index: int, crop, landmarks, kinds, map_size: int, live: bool,
+                 size: int) -> None:
+    """The crop and the label maps of one frame as PNG (runs in a writer thread: OpenCV
+    releases the GIL while it draws and encodes)."""
     import cv2
+    import numpy as np
 
-    if not cv2.imwrite(str(path), img):
-        raise OSError(f"cannot write {path}")
+    from fasfast.labels.maps import make_label_map
+
+    images = [(out / "crops" / f"{index:06d}.png", cv2.cvtColor(crop, cv2.COLOR_RGB2BGR))]
+    for kind in kinds:
+        m = make_label_map(kind, landmarks, map_size, live, crop_size=size)
+        images.append((out / "maps" / f"{kind}_{index:06d}.png",
+                       np.rint(m * 255).astype(np.uint8)))
+    for path, img in images:
+        if not cv2.imwrite(str(path), img):
+            raise OSError(f"cannot write {path}")
