@@ -44,6 +44,7 @@ import datetime as dt
 import json
 import os
 import platform
+import shutil
 import subprocess
 import sys
 import tempfile
@@ -225,10 +226,22 @@ def main(argv=None) -> int:
     ap.add_argument("--skip-prepare", action="store_true")
     ap.add_argument("--skip-predict", action="store_true")
     ap.add_argument("--out", default=None, help="also write the table and JSON here (.md)")
+    ap.add_argument("--keep", action="store_true", help="keep the work folder (videos, label "
+                    "outputs, caches; about 0.7 GB) instead of deleting it")
     args = ap.parse_args(argv)
+    work = Path(tempfile.mkdtemp(prefix="fasfast_data_path_"))
+    try:
+        return _run(args, work)
+    finally:
+        if args.keep:
+            print(f"work folder kept: {work}")
+        else:
+            shutil.rmtree(work, ignore_errors=True)
+
+
+def _run(args, work: Path) -> int:
 
     load0 = os.getloadavg()
-    work = Path(tempfile.mkdtemp(prefix="fasfast_data_path_"))
     from fasfast.data.clips import astronaut_clip
 
     seconds = 2.0 if args.quick else 10.0
