@@ -35,6 +35,7 @@ from fasfast import __version__
 COMMANDS: dict[str, str] = {
     "info": "torch version, whether fasfast._C loaded, its backends, CUDA usability",
     "demo": "synthetic data -> train tiny EulerNet -> evaluate dev->test -> report",
+    "prepare": "fill the face crop / landmark cache of a data set (parallel, resumable, sharded)",
     "train": "train EulerNet or a ConvNeXt-V2 classifier (DDP via torchrun)",
     "eval": "score a split with a checkpoint, pick thresholds on dev, apply to test",
     "predict": "score unlabeled videos / image folders and print live-or-attack decisions",

@@ -162,3 +162,19 @@ def test_frame_dataset_on_synthetic_videos(root):
     assert [fd[i]["frame"] for i in range(3)] == [0, 6, 13]
     tr = FrameDataset(s, image_size=32, train=True)
     assert len(tr) == len(s) and tr[0]["image"].shape == (3, 32, 32)
+
+
+def test_eval_dataset_reads_each_video_once(root, monkeypatch):
+    """Every window of a video from one front-to-back pass (no cache): one probe and one
+    pass per video, each frame grabbed once, only the windows' frames retrieved."""
+    from _video_files import count_decodes
+
+    s = oulu_npu(root, "1", "train")[:2]
+    counter = count_decodes(monkeypatch)
+    ds = SequenceDataset(s, image_size=32, map_size=8)
+    items = [ds[i] for i in range(len(ds))]
+    n = [VideoReader(x.path).num_frames for x in s]
+    wanted = sum(len({i for it in items if it["video"] == x.video_id
+                      for i in it["frame_index"].tolist()}) for x in s)
+    assert counter.opens == 2 * len(s) + len(s)  # header at listing, the pass, header above
+    assert counter.grabs <= sum(n) and counter.retrieves == wanted

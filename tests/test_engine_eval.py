@@ -147,3 +147,83 @@ def test_evaluate_select_only(root, ckpt, tmp_path):
     assert s["apply_split"] is None and s["level"] == "sequence"
     assert all("dev" in r and "None" not in r for r in s["table7"])
     assert (tmp_path / "ev" / "report" / "report.json").is_file()
+
+
+def _copy_tree(root, dst):
+    import shutil
+
+    shutil.copytree(root, dst)
+    return dst
+
+
+def test_eval_goes_on_over_bad_files_and_counts_them(root, ckpt, tmp_path, capsys):
+    """A corrupt video and a malformed landmark file in the evaluated split: one line
+    each naming the file, the others scored, a count at the end; exit 2 only when no
+    file of a split could be read."""
+    from fasfast.cli import main
+    from fasfast.data import oulu_npu
+
+    tree = _copy_tree(root, tmp_path / "tree")
+    dev = oulu_npu(tree, "1", "dev")
+    from pathlib import Path
+
+    Path(dev[0].path).write_bytes(b"RIFF garbage" * 30)
+    Path(dev[1].path).with_suffix(".landmarks.npy").write_bytes(b"not numpy")
+    args = ["eval", str(ckpt), "--data-root", str(tree), "--apply-split", "none", "--workers",
+            "0", "--no-progress", "--out", str(tmp_path / "ev")]
+    assert main(args) == 0
+    cap = capsys.readouterr()
+    for bad in (dev[0].path, str(Path(dev[1].path).with_suffix(".landmarks.npy"))):
+        lines = [x for x in cap.err.splitlines() if bad in x]
+        assert len(lines) == 1 and lines[0].startswith("fasfast eval: warning: "), cap.err
+    assert "skipped 2 file(s)" in cap.out
+    summary = json.loads((tmp_path / "ev" / "summary.json").read_text())
+    assert sorted(summary["skipped_files"]) == sorted([dev[0].path, dev[1].path])
+    assert summary["counts"]["dev"]["videos"] == len(dev) - 2
+    for s in dev:  # nothing readable at all
+        Path(s.path).write_bytes(b"RIFF garbage" * 30)
+    assert main(args) == 2
+    err = capsys.readouterr().err.strip().splitlines()
+    assert err[-1].startswith("fasfast eval: error: nothing could be scored")
+
+
+def test_predict_command_tracks_faces_in_the_background(ckpt, tmp_path):
+    """``fasfast predict`` tracks the faces in a process forked before torch is imported;
+    its scores equal those of :func:`predict` without it. With a cache every frame of the
+    video is tracked (not only the windows' frames): the crops, hence scores, differ
+    a little."""
+    import subprocess
+    import sys
+
+    pytest.importorskip("skimage.data")
+    from fasfast.data.clips import astronaut_clip
+    from fasfast.engine.predict import predict
+
+    video = astronaut_clip(tmp_path / "astro.avi", seconds=1.6, fps=25.0, size=(480, 270))
+    out = tmp_path / "p.json"
+    cmd = [sys.executable, "-m", "fasfast", "predict", str(video), "-c", str(ckpt), "-o",
+           str(out), "--no-progress", "--workers", "1"]
+    done = subprocess.run(cmd, capture_output=True, text=True, timeout=300)
+    assert done.returncode == 0, done.stderr
+    got = json.loads(out.read_text())[0]
+    ref = predict([str(video)], ckpt, workers=0, progress=False)[0]
+    cached = predict([str(video)], ckpt, workers=0, progress=False, cache_dir=tmp_path / "c")[0]
+    assert got["units"] == ref.units == cached.units > 0
+    assert got["score"] == pytest.approx(ref.score, abs=1e-6)
+    assert cached.score == pytest.approx(ref.score, abs=0.02)
+
+
+def test_eval_on_a_data_root_without_videos(ckpt, tmp_path, capsys):
+    from fasfast.cli import main
+
+    (tmp_path / "Dev_files").mkdir()
+    (tmp_path / "Test_files").mkdir()
+    assert main(["eval", str(ckpt), "--data-root", str(tmp_path), "--no-progress",
+                 "--workers", "0", "--out", str(tmp_path / "ev")]) == 2
+    err = capsys.readouterr().err.strip().splitlines()
+    assert len(err) == 1 and err[0].startswith("fasfast eval: error: ")
+    assert str(tmp_path) in err[0] and "no samples" in err[0]
+    assert main(["eval", str(ckpt), "--data-root", str(tmp_path / "nowhere"),
+                 "--no-progress"]) == 2
+    err = capsys.readouterr().err.strip().splitlines()
+    assert len(err) == 1 and "not found" in err[0] and "nowhere" in err[0]

@@ -38,17 +38,34 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
 
 
 def run(args: argparse.Namespace) -> int:
+    import sys
     from pathlib import Path
 
+    from fasfast.data.dataset import NoReadableSamples
+    from fasfast.data.report import one_line_warnings
+    from fasfast.engine.data import EmptySplitError
     from fasfast.engine.evaluate import evaluate
 
     out = args.out or str(Path(args.checkpoint).resolve().parent / "eval")
     apply_split = None if str(args.apply_split).lower() == "none" else args.apply_split
-    evaluate(
-        args.checkpoint, args.data_root, args.protocol, args.select_split, apply_split, out,
-        dataset=args.dataset, level=args.level, batch_size=args.batch_size,
-        workers=args.workers, device=args.device, amp=args.amp, limit=args.limit,
-        cache_dir=args.cache_dir, center=args.center, title=args.title,
-        progress=not args.no_progress, model_name=args.model, image_size=args.image_size,
-    )
+    try:
+        with one_line_warnings("fasfast eval"):
+            summary = evaluate(
+                args.checkpoint, args.data_root, args.protocol, args.select_split, apply_split,
+                out, dataset=args.dataset, level=args.level, batch_size=args.batch_size,
+                workers=args.workers, device=args.device, amp=args.amp, limit=args.limit,
+                cache_dir=args.cache_dir, center=args.center, title=args.title,
+                progress=not args.no_progress, model_name=args.model,
+                image_size=args.image_size,
+            )
+    except NoReadableSamples as e:
+        print(f"fasfast eval: error: nothing could be scored: {e}", file=sys.stderr)
+        return 2
+    except (EmptySplitError, FileNotFoundError) as e:  # a data root without videos
+        print(f"fasfast eval: error: {e}", file=sys.stderr)
+        return 2
+    skipped = summary.get("skipped_files") or []
+    if skipped:
+        print(f"skipped {len(skipped)} file(s) that could not be read (see the messages above; "
+              f"listed in {Path(out) / 'summary.json'})")
     return 0

@@ -25,6 +25,11 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
     parser.add_argument("--batch-size", type=int, default=32)
     parser.add_argument("--workers", "-j", type=int, default=2)
     parser.add_argument("--device", default="auto")
+    parser.add_argument("--cache-dir", default=None,
+                        help="face crop cache (the one fasfast prepare / train fill)")
+    parser.add_argument("--exact", action="store_true",
+                        help="detect faces at full resolution on every frame (slow; default: "
+                             "tracked detection)")
     parser.add_argument("--no-progress", action="store_true")
     parser.add_argument("--model", default=None, metavar="NAME",
                         help="for a weights file without a fasfast config (a plain state dict, "
@@ -35,14 +40,28 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
 
 
 def run(args: argparse.Namespace) -> int:
-    from fasfast.engine.predict import format_predictions, predict, write_predictions
+    from fasfast.data import background
+    from fasfast.labels.tracking import DetectSettings
 
-    preds = predict(
-        args.inputs, args.checkpoint, threshold=args.threshold,
-        threshold_from=args.threshold_from, method=args.method, per_image=args.per_image,
-        batch_size=args.batch_size, workers=args.workers, device=args.device,
-        progress=not args.no_progress, model_name=args.model, image_size=args.image_size,
-    )
+    detect = DetectSettings(mode="exact") if args.exact else None
+    bg = None
+    if background.available() and args.cache_dir is None:
+        # track the faces while torch and the model load (EulerNet's default windows)
+        bg = background.BackgroundLandmarks(background.video_inputs(args.inputs),
+                                            detect=detect, workers=max(1, args.workers))
+    try:
+        from fasfast.engine.predict import format_predictions, predict, write_predictions
+
+        preds = predict(
+            args.inputs, args.checkpoint, threshold=args.threshold,
+            threshold_from=args.threshold_from, method=args.method, per_image=args.per_image,
+            batch_size=args.batch_size, workers=args.workers, device=args.device,
+            progress=not args.no_progress, cache_dir=args.cache_dir, detect=detect,
+            landmarks=bg, model_name=args.model, image_size=args.image_size,
+        )
+    finally:
+        if bg is not None:
+            bg.close()
     print(format_predictions(preds))
     if preds:
         print(f"threshold {preds[0].threshold:.4f}: {preds[0].note or 'given'}")

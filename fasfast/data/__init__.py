@@ -1,5 +1,6 @@
-"""Data: protocol readers, frame sampling, video decoding, face crops, datasets,
-augmentation and the synthetic data generator.
+"""Data: protocol readers, frame sampling, video decoding (one sequential pass), face
+tracking and crops, the crop cache and ``prepare``, datasets, augmentation and the
+synthetic data generator.
 
 Heavy pieces (torch datasets) are imported lazily: ``from fasfast.data import
 SequenceDataset`` works, and ``import fasfast.data`` alone does not import torch.
@@ -29,6 +30,10 @@ _LAZY = {
     "generate": "fasfast.data.synth",
     "CropCache": "fasfast.data.cache",
     "crop_faces": "fasfast.data.crop",
+    "FaceCropper": "fasfast.data.crop",
+    "iter_faces": "fasfast.data.faces",
+    "video_faces": "fasfast.data.faces",
+    "astronaut_clip": "fasfast.data.clips",
 }
 
 

@@ -80,26 +80,76 @@ def _fallback_landmarks(shape) -> np.ndarray:
     return (t * side + [w / 2 - side / 2, h / 2 - side / 2]).astype(np.float32)
 
 
+def _valid(lm) -> np.ndarray | None:
+    if lm is None:
+        return None
+    lm = np.asarray(lm, np.float64)
+    return lm if lm.shape == (68, 2) and np.all(np.isfinite(lm)) else None
+
+
+class FaceCropper:
+    """Streaming form of :func:`crop_faces`: feed frames one by one with :meth:`add`,
+    collect the crops it returns, call :meth:`finish` at the end.
+
+    Same rule as :func:`crop_faces` with bounded memory: frames before the first face
+    wait (at most ``max_pending`` of them) for the first face found later; past that
+    limit, and for a video without any face, they get the fallback box (a centred
+    square of 80 % of the short side with the mean face). Each returned item is
+    ``(key, crop uint8 [S,S,3], crop landmarks float32 [68,2], found, box float32 [4])``.
+    """
+
+    def __init__(self, size: int = 256, margin: float = 1.3, max_pending: int | None = 64):
+        self.size, self.margin = int(size), float(margin)
+        self.max_pending = max_pending
+        self._pending: list[tuple] = []
+        self._last: np.ndarray | None = None
+
+    def _one(self, key, frame, lm, found):
+        box = square_box(landmark_box(lm), self.margin)
+        img = frame if frame.ndim == 3 else np.repeat(frame[..., None], 3, axis=2)
+        return (key, crop_image(img, box, self.size), to_crop(lm, box, self.size), found,
+                np.asarray(box, np.float32))
+
+    def add(self, key, frame: np.ndarray, landmarks) -> list[tuple]:
+        lm = _valid(landmarks)
+        out = []
+        if lm is not None:
+            self._last = lm
+            out = [self._one(k, f, lm, False) for k, f in self._pending]
+            self._pending = []
+        elif self._last is None:
+            self._pending.append((key, frame))
+            if self.max_pending is not None and len(self._pending) > self.max_pending:
+                self._last = _fallback_landmarks(frame.shape)
+                out = [self._one(k, f, self._last, False) for k, f in self._pending]
+                self._pending = []
+            return out
+        out.append(self._one(key, frame, self._last, lm is not None))
+        return out
+
+    def finish(self) -> list[tuple]:
+        """Crop the frames still waiting (a video without any face: the fallback box)."""
+        out = [self._one(k, f, _fallback_landmarks(f.shape), False) for k, f in self._pending]
+        self._pending = []
+        return out
+
+
 def crop_faces(frames, landmarks, size: int = 256, margin: float = 1.3) -> CropResult:
     """Crop a list of RGB frames given per-frame landmarks ``[F, 68, 2]`` (NaN / None =
-    no face in that frame)."""
+    no face in that frame); see the module doc for frames without a face."""
     n = len(frames)
-    lms = [None if lm is None or not np.all(np.isfinite(lm)) else np.asarray(lm, np.float64)
-           for lm in landmarks]
-    if len(lms) != n:
-        raise ValueError(f"{n} frames but {len(lms)} landmark sets")
-    found = np.array([lm is not None for lm in lms], bool)
-    first = next((lm for lm in lms if lm is not None), None)
-    last = first if first is not None else _fallback_landmarks(frames[0].shape)
+    landmarks = list(landmarks)
+    if len(landmarks) != n:
+        raise ValueError(f"{n} frames but {len(landmarks)} landmark sets")
     crops = np.empty((n, size, size, 3), np.uint8)
     out_lm = np.empty((n, 68, 2), np.float32)
     boxes = np.empty((n, 4), np.float32)
-    for i, fr in enumerate(frames):
-        if lms[i] is not None:
-            last = lms[i]
-        box = square_box(landmark_box(last), margin)
-        img = fr if fr.ndim == 3 else np.repeat(fr[..., None], 3, axis=2)
-        crops[i] = crop_image(img, box, size)
-        out_lm[i] = to_crop(last, box, size)
-        boxes[i] = box
+    found = np.zeros(n, bool)
+    cropper = FaceCropper(size, margin, max_pending=None)
+    done = []
+    for i, (fr, lm) in enumerate(zip(frames, landmarks)):
+        done += cropper.add(i, fr, lm)
+    done += cropper.finish()
+    for i, crop, lm, f, box in done:
+        crops[i], out_lm[i], found[i], boxes[i] = crop, lm, f, box
     return CropResult(crops, out_lm, found, boxes)

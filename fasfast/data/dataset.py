@@ -1,142 +1,135 @@
 """PyTorch datasets: face-crop sequences for EulerNet, single frames for the classifier.
 
-Per-frame landmarks come from the landmark file beside the video
-(``<stem>.landmarks.npy`` / ``.json``, e.g. synthetic data) when present, else from the
-dlib :class:`~fasfast.labels.LandmarkDetector` run on the frames read. Faces are
-cropped with :func:`~fasfast.data.crop.crop_faces` (margin 1.3, square).
+Frames become crops through :mod:`fasfast.data.faces` (one front-to-back pass per video):
+per-frame landmarks from the landmark file beside the video (``<stem>.landmarks.npy`` /
+``.json``, e.g. synthetic data) when present, else from dlib with ``detect`` (default:
+tracked detection, :class:`~fasfast.labels.tracking.DetectSettings`); faces cropped with
+margin 1.3, square.
 
 Robustness: a video that cannot be listed (unreadable at construction) is left out and
-counted in ``stats["unreadable"]``; one that fails while an item is read is replaced by
-the next readable sample (``stats["replaced"]``, its path in ``stats["bad_files"]``), so
-an epoch never crashes on a bad file; a RuntimeError is raised only when every sample
-fails. Frames without a face are counted in ``stats["no_face_frames"]``. ``stats`` is
-per process: with DataLoader workers each worker counts its own (a warning is also
-emitted once per bad file).
+counted in ``stats["unreadable"]``; one that fails while an item is read (a corrupt
+video, a malformed landmark file) is replaced by the next readable sample
+(``stats["replaced"]``, its path in ``stats["bad_files"]``), so an epoch never crashes on a
+bad file; :class:`NoReadableSamples` (a RuntimeError) is raised only when every sample
+fails. Frames without a face are counted in ``stats["no_face_frames"]``. ``stats`` is per
+process: with DataLoader workers each worker counts its own (a warning is also emitted
+once per bad file).
 
 Randomness (training windows, augmentation) is drawn from
 ``numpy.random.default_rng([seed, epoch, index])``; call :meth:`set_epoch` every epoch.
 
-With ``cache_dir`` every frame of a video is decoded, cropped and cached once
-(:class:`~fasfast.data.cache.CropCache`); later epochs decode nothing. Without it only
-the frames an item needs are decoded.
+With ``cache_dir`` every frame of a video is decoded, landmarked, cropped and cached once
+(:class:`~fasfast.data.cache.CropCache`, the cache ``fasfast prepare`` fills); later epochs
+decode nothing. Without it, an evaluation dataset (``train=False``) processes each video
+once for all of its windows (kept in memory while its items are read), and a training
+item reads only the frames of its window. Faces are tracked over the frames read: every
+frame with a cache, only the windows' frames without one, so the two can differ by a few
+percent of the inter-ocular distance.
 """
 
 from __future__ import annotations
 
 import warnings
-from pathlib import Path
 
 import numpy as np
 import torch
 from torch.utils.data import Dataset
 
-from fasfast.data.cache import CropCache, cache_key
-from fasfast.data.crop import crop_faces, crop_image
+from fasfast.data.cache import CropCache, crops_key, landmarks_key
+from fasfast.data.crop import crop_image
+from fasfast.data.faces import LandmarkFileError, compute_entry
 from fasfast.data.protocols import Sample
 from fasfast.data.sequences import random_sequence, sample_sequences, window_span
-from fasfast.data.video import VideoReader, VideoReadError
-from fasfast.labels.landmarks import landmark_file_for, load_landmarks
+from fasfast.data.video import DataWarning, VideoReader, VideoReadError, hyperspectral_to_rgb
+from fasfast.labels.landmarks import landmark_file_for
 from fasfast.labels.maps import KINDS, make_label_map
+from fasfast.labels.tracking import DetectSettings
 
-_READ_ERRORS = (VideoReadError, OSError, ValueError, IndexError)
+_READ_ERRORS = (VideoReadError, LandmarkFileError, OSError, ValueError, IndexError)
+
+
+class NoReadableSamples(RuntimeError):
+    """Every sample of a dataset failed to read (nothing can be processed)."""
 
 
 class _FaceSource:
     """Frames, landmarks and crops of samples (shared by both datasets)."""
 
     def __init__(self, image_size: int, margin: float, cache_dir, detector=None,
-                 crop: bool = True):
+                 crop: bool = True, detect: DetectSettings | None = None):
         if int(image_size) < 8:
             raise ValueError(f"image_size must be >= 8, got {image_size}")
         self.image_size = int(image_size)
         self.margin = float(margin)
         self.crop = bool(crop)
         self.cache = CropCache(cache_dir) if cache_dir is not None else None
+        if detect is None and cache_dir is not None:  # what fasfast prepare used
+            from fasfast.data.prepare import cache_detect_settings
+
+            detect = cache_detect_settings(cache_dir)
+        self.detect = detect or DetectSettings()
         self._detector = detector
         self.stats = {"unreadable": 0, "replaced": 0, "bad_files": [], "no_face_frames": 0,
                       "frames_read": 0, "detected_frames": 0}
         self._warned: set[str] = set()
-
-    # -- landmarks
-    @property
-    def detector(self):
-        if self._detector is None:
-            from fasfast.labels.landmarks import shared_detector
-
-            self._detector = shared_detector()
-        return self._detector
-
-    def _file_landmarks(self, path: str):
-        f = landmark_file_for(path)
-        return (f, load_landmarks(f)) if f is not None else (None, None)
-
-    def _landmarks_for(self, frames, indices, file_lm):
-        out = []
-        for fr, i in zip(frames, indices):
-            if file_lm is not None and i < len(file_lm):
-                lm = file_lm[i]
-                out.append(lm if np.all(np.isfinite(lm)) else None)
-            else:
-                self.stats["detected_frames"] += 1
-                out.append(self.detector.landmarks(fr))
-        return out
+        self.plan: dict[str, list[int]] = {}  # path -> every index the dataset will ask for
+        # path -> {frame index: landmarks or None} found beforehand (a background pass)
+        self.known_landmarks: dict[str, dict] = {}
+        self._memo: tuple[str, dict] | None = None
+        self._readers: dict[str, VideoReader] = {}
 
     def num_frames(self, sample: Sample) -> int:
-        return VideoReader(sample.path).num_frames
+        reader = VideoReader(sample.path)
+        self._readers[sample.path] = reader  # its header is not read again
+        return reader.num_frames
 
-    def _read(self, sample: Sample, indices):
-        path = sample.path
-        if Path(path).suffix.lower() == ".mat":
-            from fasfast.data.protocols import load_hyperspectral
+    def _compute(self, path, indices, landmarks) -> dict:
+        """Face crops of ``indices`` (all frames when None) of the video at ``path``:
+        ``{"indices", "crops", "landmarks", "found", "frame_landmarks", "num_frames",
+        "decoded"}``, in one pass (landmarks: "file" or a cached array)."""
+        if isinstance(landmarks, str) and path in self.known_landmarks:
+            landmarks = self.known_landmarks[path]  # (not set for videos with a file)
+        entry, st = compute_entry(self._readers.get(path, path), indices, size=self.image_size,
+                                  margin=self.margin, crop=self.crop, detect=self.detect,
+                                  detector=self._detector, landmarks=landmarks)
+        self.stats["frames_read"] += st["frames"]
+        self.stats["detected_frames"] += st["detected"]
+        return entry
 
-            arr = load_hyperspectral(path, prefer="png")
-            if arr.dtype != np.uint8:
-                arr = hyperspectral_to_rgb(arr)
-            return [arr for _ in indices]
-        return VideoReader(path).read(indices)
-
-    def _settings(self) -> dict:
-        return {"size": self.image_size, "margin": self.margin, "crop": self.crop}
-
-    def _crop(self, frames, indices, sample):
-        if not self.crop:
-            import cv2
-
-            crops = np.stack([cv2.resize(f, (self.image_size, self.image_size),
-                                         interpolation=cv2.INTER_AREA) for f in frames])
-            _, file_lm = self._file_landmarks(sample.path)
-            lms = np.full((len(frames), 68, 2), np.nan, np.float32)
-            if file_lm is not None:
-                for k, (fr, i) in enumerate(zip(frames, indices)):
-                    if i < len(file_lm):
-                        s = self.image_size / np.array([fr.shape[1], fr.shape[0]])
-                        lms[k] = file_lm[i] * s
-            return crops, lms, np.isfinite(lms).all(axis=(1, 2))
-        _, file_lm = self._file_landmarks(sample.path)
-        res = crop_faces(frames, self._landmarks_for(frames, indices, file_lm),
-                         self.image_size, self.margin)
-        return res.crops, res.landmarks, res.found
+    def cached(self, path: str) -> dict:
+        """The crop entry of every frame of ``path`` from the cache, filled when missing
+        (from the cached landmark entry when there is one: nothing is detected twice)."""
+        lmf = landmark_file_for(path)
+        dkey = self.detect.key()
+        key = crops_key(path, size=self.image_size, margin=self.margin, crop=self.crop,
+                        detect_key=dkey, landmark_file=lmf)
+        entry = self.cache.get(key)
+        if entry is not None:
+            return entry
+        lkey = None if lmf is not None else landmarks_key(path, dkey)
+        known = self.cache.get(lkey) if lkey is not None else None
+        entry = self._compute(path, None, known["frame_landmarks"] if known else "file")
+        if lkey is not None and known is None:
+            self.cache.put(lkey, frame_landmarks=entry["frame_landmarks"])
+        self.cache.put(key, **entry)
+        return entry
 
     def load(self, sample: Sample, indices) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
         """Crops uint8 [T,S,S,3], crop landmarks float32 [T,68,2], face found bool [T]."""
         indices = [int(i) for i in indices]
         if self.cache is not None:
-            lmf = landmark_file_for(sample.path)
-            key = cache_key(sample.path, self._settings(), [lmf])
-            entry = self.cache.get(key)
-            if entry is None:
-                n = self.num_frames(sample)
-                frames = self._read(sample, range(n))
-                crops, lms, found = self._crop(frames, list(range(n)), sample)
-                self.stats["frames_read"] += n
-                self.cache.put(key, crops=crops, landmarks=lms, found=found)
-                entry = {"crops": crops, "landmarks": lms, "found": found}
-            ix = np.asarray(indices)
-            crops, lms, found = entry["crops"][ix], entry["landmarks"][ix], entry["found"][ix]
+            entry = self.cached(sample.path)
+            pos = np.minimum(np.asarray(indices), len(entry["crops"]) - 1)
         else:
-            frames = self._read(sample, indices)
-            self.stats["frames_read"] += len(frames)
-            crops, lms, found = self._crop(frames, indices, sample)
+            entry = self._memo[1] if self._memo and self._memo[0] == sample.path else None
+            if entry is None or not set(indices) <= set(entry["indices"].tolist()):
+                plan = self.plan.get(sample.path)
+                want = plan if plan is not None and set(indices) <= set(plan) else indices
+                entry = self._compute(sample.path, want, "file")
+                if plan is not None:
+                    self._memo = (sample.path, entry)
+            pos = np.searchsorted(entry["indices"], indices)
+        crops, lms, found = entry["crops"][pos], entry["landmarks"][pos], entry["found"][pos]
         self.stats["no_face_frames"] += int((~found).sum())
         return crops, lms, found
 
@@ -145,18 +138,9 @@ class _FaceSource:
         if sample.path not in self._warned:
             self._warned.add(sample.path)
             self.stats["bad_files"].append(sample.path)
-            warnings.warn(f"skipping unreadable sample {sample.path}: {err}", stacklevel=3)
-
-
-def hyperspectral_to_rgb(cube: np.ndarray) -> np.ndarray:
-    """30-band cube [H,W,C] -> RGB uint8 for display/crops: the mean of the last, middle and
-    first thirds of the bands as R, G, B, scaled by the cube's 99.5th percentile."""
-    c = cube.shape[2]
-    thirds = np.array_split(np.arange(c), 3)
-    rgb = np.stack([cube[..., thirds[2]].mean(2), cube[..., thirds[1]].mean(2),
-                    cube[..., thirds[0]].mean(2)], axis=2)
-    hi = np.percentile(rgb, 99.5) or 1.0
-    return np.clip(rgb / hi * 255, 0, 255).astype(np.uint8)
+            msg = " ".join(str(err).split())
+            warnings.warn(f"skipping unreadable sample {sample.path}: {msg}", DataWarning,
+                          stacklevel=3)
 
 
 def _to_tensor(images: np.ndarray) -> torch.Tensor:
@@ -172,14 +156,14 @@ class _SkippingDataset(Dataset):
     implement ``_item(idx, rng)``."""
 
     def _setup(self, *, train, augment, seed, image_size, margin, cache_dir, detector,
-               crop) -> None:
+               crop, detect=None) -> None:
         """The state every dataset shares: split role, augmentation, seed, epoch and the
         face source (decode, crop, cache)."""
         self.train = bool(train)
         self.augment = augment
         self.seed = int(seed)
         self.epoch = 0
-        self.source = _FaceSource(image_size, margin, cache_dir, detector, crop)
+        self.source = _FaceSource(image_size, margin, cache_dir, detector, crop, detect)
         self.image_size = self.source.image_size
 
     @property
@@ -209,7 +193,7 @@ class _SkippingDataset(Dataset):
             self.samples.append(s)
             self.num_frames.append(n)
         if not self.samples:
-            raise RuntimeError(f"none of the {len(samples)} samples could be read; first bad "
+            raise NoReadableSamples(f"none of the {len(samples)} samples could be read; first bad "
                                f"file: {self.source.stats['bad_files'][:1]}")
 
     def __getitem__(self, idx: int) -> dict:
@@ -226,7 +210,7 @@ class _SkippingDataset(Dataset):
             except _READ_ERRORS as e:
                 si = j if self.train else self.index[j][0]
                 self.source._bad(self.samples[si], e)
-        raise RuntimeError(f"every sample of the dataset failed to load ({n} tried); "
+        raise NoReadableSamples(f"every sample of the dataset failed to load ({n} tried); "
                            f"bad files: {self.stats['bad_files'][:5]}")
 
 
@@ -245,7 +229,7 @@ class SequenceDataset(_SkippingDataset):
     def __init__(self, samples, *, length: int = 4, interval: int = 3, image_size: int = 256,
                  map_size: int = 32, label_kind: str = "location", train: bool = False,
                  augment=None, cache_dir=None, seed: int = 0, margin: float = 1.3,
-                 detector=None, crop: bool = True):
+                 detector=None, crop: bool = True, detect: DetectSettings | None = None):
         if label_kind not in KINDS:
             raise ValueError(f"unknown label_kind {label_kind!r}; expected one of {KINDS}")
         samples = list(samples)
@@ -256,13 +240,16 @@ class SequenceDataset(_SkippingDataset):
         self.map_size = int(map_size)
         self.label_kind = label_kind
         self._setup(train=train, augment=augment, seed=seed, image_size=image_size,
-                    margin=margin, cache_dir=cache_dir, detector=detector, crop=crop)
+                    margin=margin, cache_dir=cache_dir, detector=detector, crop=crop,
+                    detect=detect)
         self._keep_readable(samples, self.source.num_frames)
         self.index: list[tuple[int, int, list[int]]] = []
         if not self.train:
             for si, n in enumerate(self.num_frames):
-                for wi, w in enumerate(sample_sequences(n, self.length, self.interval)):
+                windows = sample_sequences(n, self.length, self.interval)
+                for wi, w in enumerate(windows):
                     self.index.append((si, wi, w))
+                self.source.plan[self.samples[si].path] = sorted({i for w in windows for i in w})
 
 
     def _item(self, idx: int, rng) -> dict:
@@ -311,23 +298,24 @@ class FrameDataset(_SkippingDataset):
 
     def __init__(self, samples, *, image_size: int = 224, train: bool = False,
                  frames_per_video: int = 4, augment=None, cache_dir=None, seed: int = 0,
-                 margin: float = 1.3, crop: bool = True, detector=None):
+                 margin: float = 1.3, crop: bool = True, detector=None,
+                 detect: DetectSettings | None = None):
         samples = list(samples)
         if not samples:
             raise ValueError("FrameDataset needs at least one sample")
         if int(frames_per_video) < 1:
             raise ValueError(f"frames_per_video must be >= 1, got {frames_per_video}")
         self._setup(train=train, augment=augment, seed=seed, image_size=image_size,
-                    margin=margin, cache_dir=cache_dir, detector=detector, crop=crop)
-        self._keep_readable(
-            samples,
-            lambda s: 1 if Path(s.path).suffix.lower() == ".mat" else self.source.num_frames(s))
+                    margin=margin, cache_dir=cache_dir, detector=detector, crop=crop,
+                    detect=detect)
+        self._keep_readable(samples, self.source.num_frames)
         self.index: list[tuple[int, int]] = []
         if not self.train:
             for si, n in enumerate(self.num_frames):
                 k = min(int(frames_per_video), n)
-                for f in np.unique(np.round(np.linspace(0, n - 1, k)).astype(int)):
-                    self.index.append((si, int(f)))
+                frames = np.unique(np.round(np.linspace(0, n - 1, k)).astype(int)).tolist()
+                self.index += [(si, int(f)) for f in frames]
+                self.source.plan[self.samples[si].path] = frames
 
     def _item(self, idx: int, rng) -> dict:
         if self.train:
@@ -347,4 +335,5 @@ class FrameDataset(_SkippingDataset):
 
 
 
-__all__ = ["SequenceDataset", "FrameDataset", "hyperspectral_to_rgb", "crop_image"]
+__all__ = ["SequenceDataset", "FrameDataset", "NoReadableSamples", "hyperspectral_to_rgb",
+           "crop_image"]

@@ -11,24 +11,23 @@ __all__ = ["read_video", "write_video"]
 
 
 def read_video(path: str | Path, max_frames: int | None = None) -> tuple[np.ndarray, float]:
-    """Decode a video file -> ``(frames [F, H, W, 3] uint8 RGB, fps)``."""
+    """Decode a video file -> ``(frames [F, H, W, 3] uint8 RGB, fps)`` in one pass of
+    :meth:`fasfast.data.video.VideoReader.frames` (a truncated file repeats its last
+    decodable frame and is reported once). Errors: FileNotFoundError, ValueError."""
+    from fasfast.data.video import VideoReader, VideoReadError
+
     path = Path(path)
     if not path.is_file():
         raise FileNotFoundError(f"video not found: {path}")
-    cap = cv2.VideoCapture(str(path))
-    if not cap.isOpened():
-        raise ValueError(f"cannot open video: {path}")
-    fps = float(cap.get(cv2.CAP_PROP_FPS) or 0.0) or 30.0
-    frames = []
-    while max_frames is None or len(frames) < max_frames:
-        ok, bgr = cap.read()
-        if not ok:
-            break
-        frames.append(cv2.cvtColor(bgr, cv2.COLOR_BGR2RGB))
-    cap.release()
+    try:
+        reader = VideoReader(path)
+        n = reader.num_frames if max_frames is None else min(reader.num_frames, int(max_frames))
+        frames = [f for _, f in reader.frames(range(n))]
+    except VideoReadError as e:
+        raise ValueError(str(e)) from e
     if not frames:
         raise ValueError(f"no frames could be decoded from {path}")
-    return np.stack(frames), fps
+    return np.stack(frames), reader.fps or 30.0
 
 
 def write_video(path: str | Path, frames: np.ndarray, fps: float) -> Path:

@@ -7,6 +7,10 @@ from pathlib import Path
 from fasfast.engine.config import TrainConfig
 
 
+class EmptySplitError(ValueError):
+    """A split of a data set lists no samples (a data root without videos)."""
+
+
 def read_split(dataset: str, root: str | Path, protocol: str, split: str, limit: int = 0):
     """Samples of one split: ``dataset`` is oulu | uniattack | list.
 
@@ -36,7 +40,8 @@ def read_split(dataset: str, root: str | Path, protocol: str, split: str, limit:
     else:
         raise ValueError(f"unknown dataset kind {dataset!r}")
     if not samples:
-        raise ValueError(f"{dataset} protocol {protocol} split {split!r} under {root} has no samples")
+        raise EmptySplitError(f"{dataset} protocol {protocol} split {split!r} under {root} has "
+                              "no samples")
     if limit and limit < len(samples):
         samples = _balanced_subset(samples, limit)
     return samples

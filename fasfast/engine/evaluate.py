@@ -78,10 +78,16 @@ def score_split(
         raise ValueError(f"split {split!r} has no labelled samples to evaluate")
     ds = make_dataset(tcfg, samples, train=False, model_config=mcfg, seed=tcfg.seed)
     device = torch.device(device)
-    return score_dataset(
+    scores = score_dataset(
         model, ds, kind=kind, batch_size=batch_size, workers=workers, device=device,
         amp=amp and device.type == "cuda", progress=progress, desc=f"score {split}",
     )
+    # files left out: unreadable when listed, or every item of theirs failed to read
+    scored = {row[1] for row in scores.video}
+    by_id = {s.video_id: s.path for s in samples}
+    skipped = set(ds.stats["bad_files"]) | {p for v, p in by_id.items() if v not in scored}
+    scores.skipped = sorted(skipped)
+    return scores
 
 
 def write_score_files(out_dir: Path, split: str, scores: Scores) -> dict[str, Path]:
@@ -193,9 +199,11 @@ def report_from_scores(
         "report_dir": str(out_dir / "report"),
         "report_files": report.get("files", {}) if isinstance(report, dict) else {},
         "counts": {
-            s: {"videos": len(sc.video), "items": sc.items, "loss": sc.loss}
+            s: {"videos": len(sc.video), "items": sc.items, "loss": sc.loss,
+                "skipped_files": len(sc.skipped)}
             for s, sc in scored.items()
         },
+        "skipped_files": sorted({f for sc in scored.values() for f in sc.skipped}),
         **(extra or {}),
     }
     (out_dir / "summary.json").write_text(json.dumps(summary, indent=2, default=_json_default))

@@ -127,8 +127,18 @@ def predict(
     progress: bool = True,
     model_name: str | None = None,
     image_size: int | None = None,
+    cache_dir: str | Path | None = None,
+    detect=None,
+    landmarks=None,
 ) -> list[Prediction]:
-    """Score ``inputs`` with the checkpoint's model; one :class:`Prediction` per input."""
+    """Score ``inputs`` with the checkpoint's model; one :class:`Prediction` per input.
+
+    Each input is decoded once, front to back, with tracked face detection
+    (:mod:`fasfast.data.faces`; ``detect``: other
+    :class:`~fasfast.labels.tracking.DetectSettings`, e.g. ``mode="exact"``); ``cache_dir``:
+    read (and fill) the crop cache that ``fasfast prepare`` / ``train`` use; ``landmarks``:
+    a :class:`~fasfast.data.background.BackgroundLandmarks` started before torch was
+    imported (its results are used for the frames it covers)."""
     from fasfast.data import FrameDataset, Sample, SequenceDataset
     from fasfast.engine.checkpoint import load_model
     from fasfast.engine.distributed import pick_device
@@ -158,11 +168,13 @@ def predict(
         ds = SequenceDataset(
             samples, length=int(mc["frames"]), interval=int(interval or tcfg.get("interval", 3)),
             image_size=int(mc["image_size"]), map_size=int(mc["image_size"]) // 8,
-            label_kind="binary", train=False,
+            label_kind="binary", train=False, cache_dir=cache_dir, detect=detect,
         )
     else:
         ds = FrameDataset(samples, image_size=int(mc["image_size"]), train=False,
-                          frames_per_video=frames_per_video)
+                          frames_per_video=frames_per_video, cache_dir=cache_dir, detect=detect)
+    if landmarks is not None:
+        ds.source.known_landmarks.update(landmarks.results())
     loader = DataLoader(ds, batch_size=batch_size, shuffle=False, num_workers=workers,
                         pin_memory=dev.type == "cuda")
     bar = loader

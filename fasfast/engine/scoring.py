@@ -35,6 +35,7 @@ class Scores:
     video: list[Row] = field(default_factory=list)
     loss: float = float("nan")
     items: int = 0
+    skipped: list[str] = field(default_factory=list)  # files that could not be scored
 
     def levels(self) -> dict[str, list[Row]]:
         out = {"frame": self.frame, "sequence": self.sequence, "video": self.video}

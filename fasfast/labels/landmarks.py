@@ -268,15 +268,17 @@ class LandmarkDetector:
     def __setstate__(self, state):
         self.__init__(upsample=state["upsample"], min_score=state["min_score"])
 
-    def detect(self, image) -> list[Face]:
-        """Faces in an RGB ``uint8 [H, W, 3]`` (or grey ``[H, W]``) image, largest first."""
+    def detect(self, image, upsample: int | None = None) -> list[Face]:
+        """Faces in an RGB ``uint8 [H, W, 3]`` (or grey ``[H, W]``) image, largest first
+        (``upsample``: this call's up-sampling, default the detector's)."""
         img = np.asarray(image)
         if img.dtype != np.uint8:
             raise TypeError(f"image must be uint8, got {img.dtype}")
         if not (img.ndim == 2 or (img.ndim == 3 and img.shape[2] == 3)):
             raise ValueError(f"image must have shape [H, W, 3] or [H, W], got {img.shape}")
         img = np.ascontiguousarray(img)
-        rects, scores, _ = self.detector.run(img, self.upsample, 0.0)
+        up = self.upsample if upsample is None else int(upsample)
+        rects, scores, _ = self.detector.run(img, up, 0.0)
         faces = []
         for r, s in zip(rects, scores):
             if s < self.min_score:
