@@ -419,7 +419,7 @@ ROWS = [
         ["magnify", "{d}/clip.avi", "--out", "{d}/m.avi", "--fl", "5", "--fh", "1"], 2,
         "need 0 < fl < fh < fps/2"),
     Row("cli", "label --size 0", ["label", "{d}/clip.avi", "--out", "{d}/o", "--size", "0"], 2,
-        "need --size >= 16"),
+        "--size must be >= 8"),
     Row("cli", "demo --image-size 30 (fails before generating data)",
         ["demo", "--out", "{d}/demo", "--image-size", "30", "--no-progress"], 2,
         "image_size must be a positive multiple of 8"),

@@ -132,8 +132,12 @@ CASES = {
                 ("explain", "good.pt", "nope.avi", "--out", "o"): "nope.avi",
                 ("explain", "plain.pt", "bad.avi", "--out", "o", "--model", "resnet_nope"):
                     "unknown timm model 'resnet_nope'"},
+    "prepare": {("prepare", "--data-root", "nope", "--cache-dir", "c"): "data root not found: nope",
+                ("prepare", "--data-root", "bad.pt", "--cache-dir", "c"):
+                    "data root bad.pt is a file, not a folder",
+                ("prepare", "--data-root", ".", "--cache-dir", "c", "--shard", "3/2"): "3/2"},
     "magnify": {("magnify", "nope.avi", "--out", "o.avi"): "not found: nope.avi",
-                ("magnify", "bad.avi", "--out", "o.avi"): "cannot open video: bad.avi"},
+                ("magnify", "bad.avi", "--out", "o.avi"): "cannot open video bad.avi"},
 }
 NO_FILE_INPUT = {"info"}
 

@@ -101,6 +101,8 @@ def run(args: argparse.Namespace) -> int:
             except Exception as e:  # noqa: BLE001 - one line per bad input, go on
                 from fasfast.data.report import describe_error
 
+                if not several:  # the one input: its problem is the error
+                    return _fail(describe_error(e))
                 print(f"{PROG}: skipped {item}: {describe_error(e)}", file=sys.stderr)
                 skipped += 1
                 continue

@@ -84,6 +84,9 @@ def dataset_samples(dataset: str, root, protocol: str, splits=("train", "dev", "
     if dataset not in DATASETS:
         raise PrepareError(f"unknown data set {dataset!r}: choose from {', '.join(DATASETS)}")
     root = Path(root)
+    if root.is_file():
+        raise PrepareError(f"data root {root} is a file, not a folder (give the data set's "
+                           "folder as --data-root)")
     if not root.is_dir():
         raise PrepareError(f"data root not found: {root} (give --data-root)")
     samples, notes = [], []

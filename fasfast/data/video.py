@@ -40,6 +40,9 @@ from fasfast.data.protocols import IMAGE_EXTS
 # FFmpeg's own lines ("overread", "slice pointer chain broken") would break the one-line
 # reports; OpenCV reads this when it first opens a video. Set it yourself to see them.
 os.environ.setdefault("OPENCV_FFMPEG_LOGLEVEL", "-8")
+# OpenCV's own warnings ("[ WARN:0@0.01] global cap.cpp ... can't be used to capture by
+# name") likewise: the error we raise names the file.
+os.environ.setdefault("OPENCV_LOG_LEVEL", "ERROR")
 
 
 class VideoReadError(RuntimeError):
