@@ -48,7 +48,7 @@ from fasfast.labels.tracking import DetectSettings
 _READ_ERRORS = (VideoReadError, LandmarkFileError, OSError, ValueError, IndexError)
 
 
-class NoReadableSamples(RuntimeError):
+class NoReadableSamples(VideoReadError):
     """Every sample of a dataset failed to read (nothing can be processed)."""
 
 

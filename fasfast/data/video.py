@@ -29,6 +29,7 @@ from __future__ import annotations
 
 import itertools
 import os
+import sys
 import warnings
 from collections.abc import Iterator
 from pathlib import Path
@@ -42,7 +43,10 @@ from fasfast.data.protocols import IMAGE_EXTS
 os.environ.setdefault("OPENCV_FFMPEG_LOGLEVEL", "-8")
 # OpenCV's own warnings ("[ WARN:0@0.01] global cap.cpp ... can't be used to capture by
 # name") likewise: the error we raise names the file.
-os.environ.setdefault("OPENCV_LOG_LEVEL", "ERROR")
+if "OPENCV_LOG_LEVEL" not in os.environ:
+    os.environ["OPENCV_LOG_LEVEL"] = "ERROR"
+    if "cv2" in sys.modules:  # imported before us: it may have read the variable already
+        sys.modules["cv2"].utils.logging.setLogLevel(sys.modules["cv2"].utils.logging.LOG_LEVEL_ERROR)
 
 
 class VideoReadError(RuntimeError):
