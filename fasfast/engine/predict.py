@@ -4,8 +4,10 @@ Inputs (any mix):
 
 - a video file (``.avi``, ``.mp4``, ...): one decision per video (EulerNet: mean over its
   non-overlapping 4-frame sequences; classifier: mean over sampled frames);
-- a folder of images: the frames of one clip in name order (a webcam-style frame
-  directory); with ``per_image=True`` every image is decided on its own;
+- a folder of images: the frames of one clip in natural name order (``f_2.png`` before
+  ``f_10.png``; hidden and side files such as ``._*``, ``.DS_Store``, ``Thumbs.db`` are
+  ignored; :func:`fasfast.data.video.frame_files`), a webcam-style frame directory; with
+  ``per_image=True`` every image is decided on its own;
 - a folder of videos: every video in it;
 - an image file: a one-frame clip (EulerNet repeats the frame over the sequence).
 
@@ -32,8 +34,8 @@ from pathlib import Path
 import torch
 from torch.utils.data import DataLoader
 
-VIDEO_EXTS = (".avi", ".mp4", ".mov", ".mkv", ".webm", ".m4v", ".mpg", ".mpeg", ".wmv")
-IMAGE_EXTS = (".png", ".jpg", ".jpeg", ".bmp", ".tif", ".tiff", ".webp")
+from fasfast.data.protocols import IMAGE_EXTS, VIDEO_EXTS
+from fasfast.data.video import is_frame_file, natural_key
 
 
 @dataclass
@@ -56,9 +58,11 @@ def collect_inputs(inputs, per_image: bool = False) -> list[tuple[str, str]]:
         if not p.exists():
             raise FileNotFoundError(f"input not found: {p}")
         if p.is_dir():
-            entries = sorted(q for q in p.iterdir() if q.is_file())
+            # hidden / side files (macOS "._*", .DS_Store, Thumbs.db) are neither
+            entries = sorted((q for q in p.iterdir() if q.is_file()
+                              and not q.name.startswith(".")), key=lambda q: natural_key(q.name))
             videos = [q for q in entries if q.suffix.lower() in VIDEO_EXTS]
-            images = [q for q in entries if q.suffix.lower() in IMAGE_EXTS]
+            images = [q for q in entries if is_frame_file(q)]
             if videos:
                 out += [(str(q), "video") for q in videos]
             if images:
