@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import warnings
 from pathlib import Path
 
 import torch
@@ -32,7 +33,17 @@ def video_sequences(video: str | Path, image_size: int, length: int = 4, interva
     if len(ds) == 0:
         raise ValueError(f"{video} is too short for one window of {length} frames "
                          f"{interval} apart")
-    items = [ds[i] for i in range(min(len(ds), max_windows))]
+    with warnings.catch_warnings(record=True) as seen:
+        warnings.simplefilter("always")
+        items = [ds[i] for i in range(min(len(ds), max_windows))]
+    failed = next((it["error"] for it in items if it.get("error")), None)
+    for w in seen:  # the dataset's own "leaving out" line would repeat the error below
+        if not (failed and str(w.message).startswith("leaving out unreadable sample")):
+            warnings.warn_explicit(w.message, w.category, w.filename, w.lineno)
+    if failed:  # a frame that cannot be read: the error, never a black stand-in
+        from fasfast.data.video import VideoReadError
+
+        raise VideoReadError(failed)
     x = torch.stack([it["frames"] for it in items]).float()
     starts = [int(it.get("window", i)) for i, it in enumerate(items)]
     return x, starts

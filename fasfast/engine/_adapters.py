@@ -16,10 +16,47 @@ from fasfast.engine.config import TrainConfig, parse_downsample
 # --------------------------------------------------------------------------- analysis
 
 
-def make_scoreset(rows, name: str = ""):
-    """Rows ``(id, video, label, attack_type, score)`` -> :class:`fasfast.analysis.ScoreSet`."""
+def responses(rows) -> list:
+    """The rows that carry a score. A NaN score is an ISO/IEC 30107-3 non-response (a video
+    left out because it could not be read: APNRR / BPNRR, see :func:`non_responses`); the
+    analysis' threshold and error-rate functions are given the responses only, so a
+    non-response never enters APCER / BPCER. (Agreed convention: NaN rows in score files
+    are non-responses; once ``fasfast.analysis`` counts NaN rows itself this filter can
+    hand it every row.)"""
+    return [r for r in rows if not math.isnan(float(r[4]))]
+
+
+def non_responses(rows) -> dict:
+    """Non-response counts and rates of score rows (NaN score = no response; ISO/IEC
+    30107-3): ``live`` / ``attack`` (rows without a score), ``live_total`` /
+    ``attack_total``, ``bpnrr`` (live non-responses / live presentations), ``apnrr`` (the
+    maximum over PAI species) and ``apnrr_by_species`` (attack type -> rate); a rate is NaN
+    when its class has no row."""
+    nan = float("nan")
+    live = [r for r in rows if int(r[2]) == 1]
+    attack = [r for r in rows if int(r[2]) != 1]
+
+    def missing(rs):
+        return sum(1 for r in rs if math.isnan(float(r[4])))
+
+    species: dict[str, list] = {}
+    for r in attack:
+        species.setdefault(str(r[3]), []).append(r)
+    by_species = {k: missing(v) / len(v) for k, v in sorted(species.items())}
+    return {"live": missing(live), "live_total": len(live),
+            "attack": missing(attack), "attack_total": len(attack),
+            "bpnrr": missing(live) / len(live) if live else nan,
+            "apnrr": max(by_species.values()) if by_species else nan,
+            "apnrr_by_species": by_species}
+
+
+def make_scoreset(rows, name: str = "", *, keep_nan: bool = False):
+    """Rows ``(id, video, label, attack_type, score)`` -> :class:`fasfast.analysis.ScoreSet`.
+    NaN rows (non-responses) are dropped unless ``keep_nan`` (score files keep them)."""
     from fasfast.analysis import ScoreSet
 
+    if not keep_nan:
+        rows = responses(rows)
     if not rows:
         raise ValueError("no score rows")
     ids, videos, labels, types, scores = zip(*[(r[0], r[1], r[2], r[3], r[4]) for r in rows])
@@ -34,7 +71,7 @@ def write_rows(path: Path, rows) -> Path:
     """Score file in the analysis module's CSV format (id,video,label,attack_type,score)."""
     from fasfast.analysis import write_scores
 
-    return write_scores(path, make_scoreset(rows, Path(path).stem))
+    return write_scores(path, make_scoreset(rows, Path(path).stem, keep_nan=True))
 
 
 def rows_for_level(scores, level: str):

@@ -13,8 +13,10 @@ Inputs (any mix):
 
 Faces come from the landmark file beside the input (``<stem>.landmarks.npy``) or dlib's
 detector. Sequences / frames in which no face was found are not scored; an input with
-no scorable sequence gets the decision ``no-face`` (never a guess). Inputs that cannot be
-decoded get ``error``.
+no scorable sequence gets the decision ``no-face`` (never a guess). An input that cannot be
+read (a corrupt video, a damaged frame of a folder, a malformed landmark file) gets the
+decision ``error`` with the reason in ``note``: its other sequences are not scored either,
+and no other input's frames ever stand in for it.
 
 Threshold: ``threshold``; or ``threshold_from`` = a ``summary.json`` / ``table7.json`` of
 ``fasfast eval``, a ``report.json`` of ``fasfast analyze`` / the report folder, with
@@ -188,22 +190,29 @@ def predict(
         bar = tqdm(loader, desc="predict", leave=False, dynamic_ncols=True)
     scores: dict[str, list[float]] = OrderedDict((p, []) for p, _ in items)
     skipped: dict[str, int] = {p: 0 for p, _ in items}
+    errors: dict[str, str] = {s.path: reason for s, reason in ds.left_out}
     with torch.no_grad():
         for batch in bar:
-            x = batch["frames" if meta["kind"] == "eulernet" else "image"].to(dev)
+            ok = [i for i, e in enumerate(batch["error"]) if not e]
+            for i, e in enumerate(batch["error"]):
+                if e:  # a failed item: its input is an error, nothing stands in for it
+                    errors.setdefault(batch["video"][i], e)
+            if not ok:
+                continue
+            x = batch["frames" if meta["kind"] == "eulernet" else "image"][ok].to(dev)
             s = model.score(x).float().cpu()
-            for i, vid in enumerate(batch["video"]):
+            for k, i in enumerate(ok):
+                vid = batch["video"][i]
                 if int(batch["no_face"][i]) > 0:
                     skipped[vid] += 1
                 else:
-                    scores[vid].append(float(s[i]))
-    bad = set(ds.stats.get("bad_files", []))
+                    scores[vid].append(float(s[k]))
     out = []
     for path, vals in scores.items():
         kind = kinds[path]
-        if path in bad and not vals:
+        if path in errors:
             out.append(Prediction(path, kind, "error", None, threshold, 0, skipped[path],
-                                  "cannot be decoded"))
+                                  errors[path]))
         elif not vals:
             out.append(Prediction(path, kind, "no-face", None, threshold, 0, skipped[path],
                                   "no face found" + (" in any sequence" if skipped[path] else "")))
