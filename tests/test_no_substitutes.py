@@ -36,14 +36,14 @@ def ckpt(tmp_path_factory):
     return path
 
 
-def _folder_set(root, dst: Path) -> Path:
+def _folder_set(root, dst: Path, split: str = "dev") -> Path:
     """Four frame-folder videos (2 live, 2 attack) cut from the synthetic set, listed in
-    ``dev.txt`` (a "list" data set); each folder's landmarks beside it."""
+    ``<split>.txt`` (a "list" data set); each folder's landmarks beside it."""
     import cv2
 
     from fasfast.data import oulu_npu
 
-    samples = oulu_npu(root, "1", "dev")
+    samples = oulu_npu(root, "1", split)
     live = [s for s in samples if s.label == 1][:2]
     attack = [s for s in samples if s.label == 0][:2]
     lines = []
@@ -54,7 +54,7 @@ def _folder_set(root, dst: Path) -> Path:
             cv2.imwrite(str(folder / f"{i:04d}.png"), f[..., ::-1])
         shutil.copy(s.path.rsplit(".", 1)[0] + ".landmarks.npy", str(folder) + ".landmarks.npy")
         lines.append(f"{s.video_id} {s.label} {s.attack_type}")
-    (dst / "dev.txt").write_text("\n".join(lines) + "\n")
+    (dst / f"{split}.txt").write_text("\n".join(lines) + "\n")
     return dst
 
 
@@ -80,7 +80,7 @@ def test_eval_leaves_an_unreadable_video_out_and_substitutes_nothing(root, ckpt,
     frame = sorted(victim.glob("*.png"))[3]  # a frame of the first window
     frame.write_bytes(frame.read_bytes()[:100])
     with pytest.warns(UserWarning, match=f"{victim.name}.*cannot decode image"):
-        bad = _eval(ckpt, data, tmp_path / "bad")
+        _eval(ckpt, data, tmp_path / "bad")
     out = capsys.readouterr().out
 
     for level in ("video", "sequence", "frame"):
@@ -110,7 +110,7 @@ def test_eval_leaves_an_unreadable_video_out_and_substitutes_nothing(root, ckpt,
     n_mine = list(species.values()).count(mine)
     assert nr["bpnrr"] == 0.0 and nr["apnrr"] == pytest.approx(1 / n_mine)
     assert nr["apnrr_by_species"][mine] == nr["apnrr"]
-    assert f"dev: left out 1 of 4 videos that could not be read" in out and str(victim) in out
+    assert "dev: left out 1 of 4 videos that could not be read" in out and str(victim) in out
     report = (tmp_path / "bad" / "report" / "report.md").read_text()
     assert "Videos left out (non-responses)" in report and str(victim) in report
     rj = json.loads((tmp_path / "bad" / "report" / "report.json").read_text())
@@ -157,3 +157,27 @@ def test_predict_reports_a_damaged_frame_folder_as_an_error(root, ckpt, tmp_path
     assert frame.name in preds[0].note
     assert preds[1].score == pytest.approx(alone.score, abs=1e-7)
     assert preds[1].units == alone.units
+
+
+def test_training_counts_replaced_samples_per_epoch(root, tmp_path, capsys):
+    """Training may replace an unreadable sample by the next one, but says so every epoch:
+    the log.csv column ``skipped`` and one console line naming the file."""
+    from engine_support import tiny_config
+
+    from fasfast.engine import train
+
+    data = _folder_set(root, tmp_path / "data", "train")
+    _folder_set(root, data, "dev")
+    victim = data / (data / "train.txt").read_text().split()[0]  # a training video
+    for png in victim.glob("*.png"):  # every frame damaged: any window fails
+        png.write_bytes(png.read_bytes()[:100])
+    cfg = tiny_config(data, tmp_path / "run", dataset="list", epochs=2, batch_size=2,
+                      eval_every=100)
+    with pytest.warns(UserWarning, match=f"skipping unreadable sample .*{victim.name}"):
+        res = train(cfg)
+    out = capsys.readouterr().out
+    assert [r["skipped"] for r in res.history] == [1, 1]
+    assert [r["skipped"] for r in read_csv(tmp_path / "run" / "log.csv")] == ["1", "1"]
+    for epoch in (1, 2):
+        line = f"epoch {epoch}: 1 training item(s) replaced by the next readable sample: "
+        assert line + f"{victim} could not be read" in out
