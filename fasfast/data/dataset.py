@@ -291,6 +291,7 @@ class SequenceDataset(_SkippingDataset):
                     margin=margin, cache_dir=cache_dir, detector=detector, crop=crop,
                     detect=detect)
         self._keep_readable(samples, self.source.num_frames)
+        self._check_span()
         self.index: list[tuple[int, int, list[int]]] = []
         if not self.train:
             for si, n in enumerate(self.num_frames):
@@ -299,6 +300,27 @@ class SequenceDataset(_SkippingDataset):
                     self.index.append((si, wi, w))
                 self.source.plan[self.samples[si].path] = sorted({i for w in windows for i in w})
 
+
+    def _check_span(self) -> None:
+        """``length`` and ``interval`` against the videos' lengths: a window spans
+        ``(length - 1) * interval + 1`` frames; a shorter video repeats its last frame
+        (:mod:`fasfast.data.sequences`). When every video (of more than one frame: a single
+        image is repeated by design) is shorter, the setting is refused (ValueError); when
+        some are, one warning line says how many."""
+        span = window_span(self.length, self.interval)
+        clips = [(s, n) for s, n in zip(self.samples, self.num_frames) if n > 1]
+        short = [(s, n) for s, n in clips if n < span]
+        setting = f"--interval {self.interval} with --length {self.length}"
+        if clips and len(short) == len(clips):
+            s, n = max(clips, key=lambda c: c[1])
+            raise ValueError(f"{setting} needs {span} frames per window, but the longest of the "
+                             f"{len(clips)} videos has {n} ({s.path}); lower the interval or the "
+                             "length")
+        if short:
+            s, n = short[0]
+            warnings.warn(f"{len(short)} of {len(clips)} videos are shorter than one window of "
+                          f"{setting} ({span} frames), e.g. {s.path} ({n} frames): their "
+                          "windows repeat the last frame", DataWarning, stacklevel=3)
 
     def _item(self, idx: int, rng) -> dict:
         if self.train:

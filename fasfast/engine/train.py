@@ -40,7 +40,7 @@ from torch.utils.data import DataLoader, DistributedSampler
 
 from fasfast.engine import checkpoint as ck
 from fasfast.engine import distributed as du
-from fasfast.engine.config import TrainConfig
+from fasfast.engine.config import TrainConfig, check_downsample_classes
 from fasfast.engine.data import balance_classes, labelled_only, make_dataset, read_split
 from fasfast.engine.schedule import (
     LrLambda,
@@ -205,7 +205,7 @@ def _train_step_loss(model, batch, kind, device, mixup, smoothing):
         loss = F.mse_loss(maps.float(), tgt)
         return loss, maps.detach().float().mean(dim=(1, 2, 3)), labels
     x = batch["image"].to(device, non_blocking=True)
-    if mixup is not None and x.shape[0] % 2 == 0:
+    if mixup is not None:  # any batch size (fasfast.data.augment.BatchMixup)
         x, soft = mixup(x, labels)
         logits = model(x).float()
         loss = torch.sum(-soft * F.log_softmax(logits, dim=-1), dim=-1).mean()
@@ -244,6 +244,8 @@ def _train(cfg: TrainConfig, info: du.DistInfo) -> TrainResult:
 
     train_samples = read_split(cfg.dataset, cfg.data_root, cfg.protocol, "train", cfg.limit)
     train_samples = labelled_only(train_samples, "train")
+    check_downsample_classes(cfg.downsample, {s.attack_type for s in train_samples},
+                             mcfg.image_size)
     train_entries = balance_classes(train_samples) if cfg.balance else train_samples
     dev_samples = labelled_only(
         read_split(cfg.dataset, cfg.data_root, cfg.protocol, "dev", cfg.limit), "dev"
