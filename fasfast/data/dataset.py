@@ -304,14 +304,16 @@ class SequenceDataset(_SkippingDataset):
     def _check_span(self) -> None:
         """``length`` and ``interval`` against the videos' lengths: a window spans
         ``(length - 1) * interval + 1`` frames; a shorter video repeats its last frame
-        (:mod:`fasfast.data.sequences`). When every video (of more than one frame: a single
-        image is repeated by design) is shorter, the setting is refused (ValueError); when
-        some are, one warning line says how many."""
+        (:mod:`fasfast.data.sequences`). For training, when every video (of more than one
+        frame: a single image is repeated by design) is shorter, the setting is refused
+        (ValueError: no window would show motion to learn from); otherwise shorter videos
+        (evaluation, prediction: a short clip is scored as the model sees it) get one warning
+        line saying how many."""
         span = window_span(self.length, self.interval)
         clips = [(s, n) for s, n in zip(self.samples, self.num_frames) if n > 1]
         short = [(s, n) for s, n in clips if n < span]
         setting = f"--interval {self.interval} with --length {self.length}"
-        if clips and len(short) == len(clips):
+        if self.train and clips and len(short) == len(clips):
             s, n = max(clips, key=lambda c: c[1])
             raise ValueError(f"{setting} needs {span} frames per window, but the longest of the "
                              f"{len(clips)} videos has {n} ({s.path}); lower the interval or the "
