@@ -12,9 +12,9 @@ import numpy as np
 import pytest
 from _analysis_oracle import thresholds_oracle
 
+from fasfast.analysis import _classes as classes_mod
 from fasfast.analysis import _kernels as K
 from fasfast.analysis import select_thresholds
-from fasfast.analysis import thresholds as thresholds_mod
 from fasfast.analysis._core import BLOCK, _bins_to_int
 
 
@@ -118,7 +118,7 @@ def test_merge_split_is_a_tie_boundary_near_the_middle():
 
 @pytest.mark.parametrize("kind", ["ties", "overlap", "separable"])
 def test_thresholds_through_the_two_thread_path(monkeypatch, kind):
-    monkeypatch.setattr(thresholds_mod, "parallel_enabled", lambda n: True)
+    monkeypatch.setattr(classes_mod, "parallel_enabled", lambda n: True)
     rng = np.random.default_rng(zlib.crc32(kind.encode()))
     for _ in range(15):
         n, m = (int(v) for v in rng.integers(1, 50, 2))
