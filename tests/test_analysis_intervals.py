@@ -144,10 +144,10 @@ def test_exact_bootstrap_engine_is_the_analysis_of_each_resample(rng):
     st = Strata(live, attack, types)
     r = np.random.default_rng(5)
     for i in range(25):
-        cl, ca = st.draw(r)
+        cl, cas = st.draw(r)
         lv = np.repeat(st.live_p, cl)
-        av = np.repeat(st.att_p, ca)
-        at = np.repeat(st.names[st.att_code], ca)
+        av = np.concatenate([np.repeat(p, c) for p, c in zip(st.parts, cas)])
+        at = np.concatenate([np.full(c.sum(), nm) for nm, c in zip(st.names, cas)])
         th = select_thresholds(lv, av, attack_types=at)
         assert res["values"]["eer"][i] == th.eer
         assert res["values"]["threshold:acer_left"][i] == th.acer_left
@@ -166,7 +166,7 @@ def test_bootstrap_resamples_whole_videos(rng):
     live = np.repeat(rng.normal(0.6, 0.2, 12), 5)
     attack = np.repeat(rng.normal(0.4, 0.2, 12), 5)
     st = Strata(live, attack, None, vids_l, vids_a)
-    cl, ca = st.draw(np.random.default_rng(0))
+    cl, _ = st.draw(np.random.default_rng(0))
     assert (np.bincount(np.repeat(np.arange(60) // 5, cl), minlength=12) % 5 == 0).all()
     res = bootstrap(live, attack, live_units=vids_l, attack_units=vids_a, reps=50)
     assert "videos" in res["resampling"]
@@ -180,9 +180,9 @@ def _given(st, reps, seed):
     r = np.random.default_rng(seed)
     rows, draws = [], []
     for _ in range(reps):
-        cl, ca = st.draw(r)
-        draws.append((cl, ca))
-        rows.append(np.concatenate([cl] + [ca[pos] for pos in st.pos]))
+        cl, cas = st.draw(r)
+        draws.append((cl, cas))
+        rows.append(np.concatenate([cl] + cas))
     return np.array(rows), draws
 
 

@@ -7,20 +7,22 @@ import os
 
 import numpy as np
 
-BINS_DEFAULT = 2048
+BINS_DEFAULT = 1024
 
 
 class Layout:
     """The strata of a :class:`~fasfast.analysis.bootstrap.Strata` cut into bins once."""
 
     def __init__(self, st, bins: int = BINS_DEFAULT):
-        parts = [st.live_p] + [st.att_p[pos] for pos in st.pos]
+        parts = [st.live_p] + list(st.parts)
         self.nC = np.array([p.size for p in parts], np.int64)
         self.soff = np.zeros(len(parts) + 1, np.int64)
         self.soff[1:] = np.cumsum(self.nC)
         self.vals = np.concatenate(parts).astype(np.float64)
-        self.allv = np.sort(self.vals)
-        self.attv = np.ascontiguousarray(st.att_p, np.float64)
+        # sorted runs: the stable sort (timsort) merges them
+        self.allv = np.sort(self.vals, kind="stable")
+        att = self.vals[self.soff[1]:]
+        self.attv = att if len(parts) == 2 else np.sort(att, kind="stable")
         n = self.allv.size
         k = max(1, min(int(bins), n))
         pos = (np.arange(k) * n) // k
@@ -37,7 +39,7 @@ class Layout:
         self.rl = (self.bend[:, 0] - self.bstart[:, 0]).astype(np.float64)
         self.ra = (self.bend[:, 1:] - self.bstart[:, 1:]).sum(axis=1).astype(np.float64)
         # 2 * #(live > attack) + #(live == attack) inside each bin (pooled attacks)
-        live = st.live_p.astype(np.float64)
+        live = self.vals[:self.soff[1]]
         b = np.searchsorted(self.cuts, live, side="right") - 1
         a0 = np.searchsorted(self.attv, self.cuts, side="left")
         lo = np.searchsorted(self.attv, live, side="left")

@@ -24,6 +24,7 @@ from fasfast.analysis._core import (
     run_pair,
     score_dtype,
     sort_scores,
+    ss,
 )
 
 LIVE_KEYS = ("live", "bona fide", "bonafide", "bona_fide", "bona-fide")
@@ -189,7 +190,7 @@ class Classes:
         """The smallest observed score above ``x`` (internal frame), or None."""
         best = None
         for p in (self.L.p, self.A.p):
-            i = int(np.searchsorted(p, x, side="right"))
+            i = ss(p, x, "right")
             if i < p.size and (best is None or p[i] < best):
                 best = float(p[i])
         return best

@@ -9,7 +9,7 @@ classes can be processed concurrently.
 from __future__ import annotations
 
 import numpy as np
-from numba import njit
+from numba import njit, prange
 
 _NB = dict(cache=True, nogil=True, fastmath=False)
 
@@ -293,17 +293,38 @@ def class_pass32(p, shift, block):
 
 @njit(**_NB)
 def exact_range_sums32(p, lo, hi, block):
-    """:func:`exact_range_sums` for float32 ``p``: each score and its square are exact
-    float64 values (24-bit mantissas square into 48 bits), added one by one."""
+    """:func:`exact_range_sums` for float32 ``p``. A float32 is ``m * 2**(e - 150)``
+    (``m < 2**24``) and its square ``m**2 * 2**(2e - 300)`` (``m**2 < 2**48``): a block whose
+    scores share sign and exponent adds its integer sums of ``m`` and ``m**2`` at slots
+    ``e + 925`` and ``2e + 775``; other blocks go score by score (exact float64 values and
+    squares)."""
     bins = np.zeros((4, 2047), np.int64)
     buf = np.empty(2)
     ub = buf.view(np.uint64)
-    for i in range(lo, hi):
-        x = np.float64(p[i])
-        buf[0] = x
-        buf[1] = x * x
-        _bins_add(bins, 0, ub[0])
-        _bins_add(bins, 2, ub[1])
+    u = p.view(np.uint32)
+    for start in range(lo, hi, block):
+        stop = min(start + block, hi)
+        top = np.uint64(u[start]) >> np.uint64(23)
+        e = np.int64(top & np.uint64(0xFF))
+        if top == (np.uint64(u[stop - 1]) >> np.uint64(23)) and 0 < e < 0xFF:
+            acc = np.uint64(0)
+            acc2 = np.uint64(0)
+            for i in range(start, stop):
+                m = (np.uint64(u[i]) & _MANT32) | _HIDDEN32
+                acc += m
+                acc2 += m * m
+            if top >> np.uint64(8):
+                bins[1, e + 925] -= np.int64(acc)
+            else:
+                bins[1, e + 925] += np.int64(acc)
+            _bins_add_int(bins, 2, acc2, 2 * e + 775)
+        else:
+            for i in range(start, stop):
+                x = np.float64(p[i])
+                buf[0] = x
+                buf[1] = x * x
+                _bins_add(bins, 0, ub[0])
+                _bins_add(bins, 2, ub[1])
     return bins
 
 
@@ -665,20 +686,10 @@ def roc_points(live, attack):
 
 
 @njit(**_NB)
-def count_at(scores, live, types, n_types, t, higher_is_live):
-    """Counts at one threshold over unsorted scores, in one pass.
-
-    ``live``: bool [N]; ``types``: int32 [N] species codes of the attack rows (length 0: one
-    species). Returns ``(n_resp, n_acc, n_nan)`` int64 arrays of length ``1 + n_types``: slot
-    0 is bona fide (``n_acc`` = accepted), slot ``1 + code`` a species. Accepted iff
-    ``score >= t`` (``<= t`` when ``higher_is_live`` is False), compared in float64.
-    """
-    k = 1 + n_types
-    n_resp = np.zeros(k, np.int64)
-    n_acc = np.zeros(k, np.int64)
-    n_nan = np.zeros(k, np.int64)
+def _count_chunk(scores, live, types, n_types, t, higher_is_live, lo, hi, n_resp, n_acc,
+                 n_nan):
     typed = types.size > 0
-    for i in range(scores.size):
+    for i in range(lo, hi):
         s = np.float64(scores[i])
         slot = 0
         if not live[i]:
@@ -692,4 +703,24 @@ def count_at(scores, live, types, n_types, t, higher_is_live):
                 n_acc[slot] += 1
         elif s <= t:
             n_acc[slot] += 1
-    return n_resp, n_acc, n_nan
+
+
+@njit(parallel=True, cache=True)
+def count_at(scores, live, types, n_types, t, higher_is_live):
+    """Counts at one threshold over unsorted scores, in one pass (chunks on all threads).
+
+    ``live``: bool [N]; ``types``: int32 [N] species codes of the attack rows (length 0: one
+    species). Returns ``(n_resp, n_acc, n_nan)`` int64 arrays of length ``1 + n_types``: slot
+    0 is bona fide (``n_acc`` = accepted), slot ``1 + code`` a species. Accepted iff
+    ``score >= t`` (``<= t`` when ``higher_is_live`` is False), compared in float64.
+    """
+    k = 1 + n_types
+    n = scores.size
+    chunks = max(1, min(16, n // 262144))
+    parts = np.zeros((chunks, 3, k), np.int64)
+    per = (n + chunks - 1) // chunks
+    for ch in prange(chunks):
+        _count_chunk(scores, live, types, n_types, t, higher_is_live, ch * per,
+                     min(n, (ch + 1) * per), parts[ch, 0], parts[ch, 1], parts[ch, 2])
+    tot = parts.sum(axis=0)
+    return tot[0].copy(), tot[1].copy(), tot[2].copy()

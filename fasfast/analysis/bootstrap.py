@@ -45,8 +45,13 @@ EXACT_BUDGET = 20_000_000  # N * B up to which "auto" materialises every replica
 
 
 class Strata:
-    """Sorted responses of one split (internal frame) with per-position species codes and
-    unit codes, the resampling strata."""
+    """Sorted responses of one split (internal frame) per stratum (bona fide, each PAI
+    species) with their unit codes: the resampling strata.
+
+    ``live_p`` and ``parts[s]`` (species ``names[s]``) are sorted; ``live_u`` / ``part_u[s]``
+    the unit ids aligned with them (``None`` without units). Without units a class is sorted
+    with ``np.sort``; with units an ``argsort`` keeps the ids aligned.
+    """
 
     def __init__(self, live, attack, attack_types=None, live_units=None, attack_units=None,
                  higher_is_live: bool = True):
@@ -55,51 +60,77 @@ class Strata:
         dt = score_dtype(live, attack)
         self.sign = 1.0 if higher_is_live else -1.0
         self.dtype = np.dtype(dt)
-        types = (np.full(attack.size, "attack") if attack_types is None
-                 else np.asarray(attack_types).astype(str))
-        if types.size != attack.size:
-            raise ValueError(f"length mismatch: {attack.size} attack scores but {types.size} "
-                             "attack types")
         self.types_known = attack_types is not None
-        self.names, codes = np.unique(types, return_inverse=True)
-        self.live_p, self.live_u = self._sort(live, live_units, "live units")
-        self.att_p, self.att_u, self.att_code = self._sort(attack, attack_units, "attack units",
-                                                           codes.reshape(-1))
-        self.pos = [np.flatnonzero(self.att_code == k) for k in range(self.names.size)]
-        self.units = self.live_u is not None or self.att_u is not None
+        if attack_types is None:
+            self.names = np.array(["attack"])
+            codes = None
+        else:
+            types = np.asarray(attack_types).astype(str).reshape(-1)
+            if types.size != attack.size:
+                raise ValueError(f"length mismatch: {attack.size} attack scores but "
+                                 f"{types.size} attack types")
+            self.names, codes = np.unique(types, return_inverse=True)
+            codes = codes.reshape(-1)
+        for what, u, x in (("live units", live_units, live), ("attack units", attack_units,
+                                                                attack)):
+            if u is not None and np.asarray(u).size != x.size:
+                raise ValueError(f"length mismatch: {x.size} scores but {np.asarray(u).size} "
+                                 f"{what}")
+        self.live_p, self.live_u = self._sort(live, live_units)
+        self.parts, self.part_u = [], []
+        for k in range(self.names.size):
+            m = None if codes is None else codes == k
+            p, u = self._sort(attack if m is None else attack[m],
+                              None if attack_units is None else np.asarray(attack_units)[
+                                  slice(None) if m is None else m])
+            self.parts.append(p)
+            self.part_u.append(u)
+        self.units = self.live_u is not None or any(u is not None for u in self.part_u)
         self._live_units = self._unit_index(self.live_u)
-        self._att_units = [self._unit_index(None if self.att_u is None else self.att_u[pos])
-                           for pos in self.pos]
+        self._part_units = [self._unit_index(u) for u in self.part_u]
+        self._pooled = None
+
+    def _sort(self, x, units):
+        v = np.asarray(x).astype(self.dtype, copy=False)
+        if self.sign < 0:
+            v = -v
+        ok = ~np.isnan(v)
+        big = np.finfo(self.dtype).max
+        v = v[ok] if not ok.all() else v
+        v = np.where(v == np.inf, big, v).astype(self.dtype, copy=False)
+        if units is None:
+            return np.sort(v), None
+        order = np.argsort(v, kind="stable")
+        u = np.asarray(units)[ok] if not ok.all() else np.asarray(units)
+        return np.ascontiguousarray(v[order]), u[order]
 
     @staticmethod
     def _unit_index(u):
         if u is None:
             return None
-        _, inv = np.unique(u, return_inverse=True)
+        _, inv = np.unique(np.asarray(u).astype(str), return_inverse=True)
         inv = inv.reshape(-1)
         return inv, (int(inv.max()) + 1 if inv.size else 0)
 
-    def _sort(self, x, units, what, codes=None):
-        v = (self.sign * x.astype(self.dtype, copy=False)).astype(self.dtype, copy=False)
-        ok = ~np.isnan(v)
-        big = np.finfo(self.dtype).max
-        v = np.where(v == np.inf, big, v)
-        order = np.argsort(v[ok], kind="stable")
-        p = np.ascontiguousarray(v[ok][order])
-        u = None
-        if units is not None:
-            units = np.asarray(units)
-            if units.size != x.size:
-                raise ValueError(f"length mismatch: {x.size} scores but {units.size} {what}")
-            _, inv = np.unique(units[ok], return_inverse=True)
-            u = inv.reshape(-1)[order]
-        if codes is None:
-            return p, u
-        return p, u, codes[ok][order]
-
     @property
     def n(self) -> int:
-        return int(self.live_p.size + self.att_p.size)
+        return int(self.live_p.size + sum(p.size for p in self.parts))
+
+    @property
+    def n_attack(self) -> int:
+        return int(sum(p.size for p in self.parts))
+
+    def pooled(self):
+        """``(att_p, att_code)``: the attacks pooled, sorted, with each one's species."""
+        if self._pooled is None:
+            if len(self.parts) == 1:
+                self._pooled = (self.parts[0], np.zeros(self.parts[0].size, np.int64))
+            else:
+                v = np.concatenate(self.parts)
+                code = np.repeat(np.arange(len(self.parts)), [p.size for p in self.parts])
+                order = np.argsort(v, kind="stable")
+                self._pooled = (np.ascontiguousarray(v[order]), code[order])
+        return self._pooled
 
     # -------------------------------------------------------------- one replicate's counts
     @staticmethod
@@ -111,22 +142,22 @@ class Strata:
         return w[inv]
 
     def draw(self, rng):
-        """Per sorted position the number of times a replicate picked it (live, attack)."""
+        """Per sorted position the number of times a replicate picked it: bona fide, and a
+        list over species."""
         cl = self._draw(rng, self.live_p.size, self._live_units)
-        ca = np.empty(self.att_p.size, np.int64)
-        for pos, units in zip(self.pos, self._att_units):
-            ca[pos] = self._draw(rng, pos.size, units)
-        return cl, ca
+        cas = [self._draw(rng, p.size, u) for p, u in zip(self.parts, self._part_units)]
+        return cl, cas
 
-    def classes(self, cl, ca) -> Classes:
+    def classes(self, cl, cas) -> Classes:
         """The resampled split as :class:`Classes` (sorted by construction)."""
         L = from_sorted(np.repeat(self.live_p, cl))
-        A = from_sorted(np.repeat(self.att_p, ca))
-        if self.names.size == 1:
+        sp = [np.repeat(p, c) for p, c in zip(self.parts, cas)]
+        if len(sp) == 1:
+            A = from_sorted(sp[0])
             species = {str(self.names[0]): A}
         else:
-            species = {str(nm): from_sorted(np.repeat(self.att_p[pos], ca[pos]))
-                       for nm, pos in zip(self.names, self.pos)}
+            A = from_sorted(np.sort(np.concatenate(sp), kind="stable"))
+            species = {str(nm): from_sorted(v) for nm, v in zip(self.names, sp)}
         return Classes.from_sorted(L, A, species, self.sign, self.types_known)
 
 
@@ -148,7 +179,7 @@ def bootstrap(live, attack, *, attack_types=None, live_units=None, attack_units=
               higher_is_live: bool = True, center: str = "balance", convention: str = "paper",
               apcer: str = "max", eer_rule: str = "bob", placement: str = "best",
               border: str = "next", targets: bool = True, reps: int = 1000, seed: int = 0,
-              level: float = 0.95, engine: str = "auto", bins: int = 2048,
+              level: float = 0.95, engine: str = "auto", bins: int = 1024,
               values: bool = False, progress: bool = False) -> dict:
     """Bootstrap intervals of EER, AUC, the least ACER and the chosen thresholds.
 
@@ -175,7 +206,7 @@ def bootstrap(live, attack, *, attack_types=None, live_units=None, attack_units=
         raise ValueError(f"reps must be >= 1, got {reps!r}")
     conv = Conventions(apcer=apcer, eer_rule=eer_rule, placement=placement, border=border)
     st = Strata(live, attack, attack_types, live_units, attack_units, higher_is_live)
-    if st.live_p.size == 0 or st.att_p.size == 0:
+    if st.live_p.size == 0 or st.n_attack == 0:
         raise ValueError("bootstrap needs responses of both classes")
     if engine == "auto":
         engine = "exact" if st.n * int(reps) <= EXACT_BUDGET else "binned"
@@ -214,9 +245,9 @@ def _exact(st: Strata, center, convention, conv, targets, reps, seed, progress=F
 
         it = tqdm(it, desc="bootstrap", leave=False, dynamic_ncols=True)
     for _ in it:
-        cl, ca = st.draw(rng)
+        cl, cas = st.draw(rng)
         try:
-            c = st.classes(cl, ca)
+            c = st.classes(cl, cas)
             rows.append(_stats_of(c, center, convention, conv, targets))
         except ValueError:  # a replicate without one of the classes' responses
             rows.append(None)

@@ -21,7 +21,7 @@ from fractions import Fraction
 import numpy as np
 
 from fasfast.analysis._classes import Classes
-from fasfast.analysis._core import CENTERS, as_scores, kernels, run_pair
+from fasfast.analysis._core import CENTERS, as_scores, kernels, run_pair, ss
 from fasfast.analysis.conventions import Conventions
 from fasfast.analysis.intervals import (
     clopper_pearson,
@@ -279,9 +279,9 @@ def metrics_at(c: Classes, t_user: float, definition: str = "max", ci: float | N
                bootstrap: int = 1000, seed: int = 0, units: dict | None = None) -> PadMetrics:
     """PadMetrics on sorted classes (binary searches only)."""
     t = c.to_internal(t_user)
-    sp = {k: (v.n, int(v.n - np.searchsorted(v.p, np.float64(t), side="left")))
+    sp = {k: (v.n, v.n - ss(v.p, t, "left"))
           for k, v in c.species.items()}
-    live = (c.L.n, int(np.searchsorted(c.L.p, np.float64(t), side="left")))
+    live = (c.L.n, ss(c.L.p, t, "left"))
     if units:
         units = _units_at(c, t, units)
     return metrics_from_counts(float(t_user), live, sp, definition, c.nr_live, c.nr_species,

@@ -42,6 +42,7 @@ from fasfast.analysis._core import (
     exact_range_sums,
     kernels,
     sort_scores,
+    ss,
 )
 
 __all__ = ["CENTERS", "DomainStats", "domain_stats", "domain_stats_all"]
@@ -71,8 +72,8 @@ def _nearest_sample(p: np.ndarray, target: Fraction, lo_v: float, hi_v: float) -
     """The sample of sorted ``p`` nearest the exact ``target`` (ties -> the smaller sample);
     ``target`` must lie in ``[lo_v, hi_v]``."""
     n = p.size
-    i0 = int(np.searchsorted(p, lo_v, side="left")) - 1
-    i1 = int(np.searchsorted(p, hi_v, side="right"))
+    i0 = ss(p, lo_v, "left") - 1
+    i1 = ss(p, hi_v, "right")
     cand = set(np.unique(p[max(i0, 0) : min(i1, n - 1) + 1]).tolist())
     best_v, best_d = None, None
     for v in sorted(cand):
@@ -180,7 +181,7 @@ def center_value(c, method: str, convention: str = "paper") -> float:
 def _abs_dev_sum(c: FiniteScores, ctr: float) -> float:
     """``sum |p - ctr|`` from the prefix snapshots (float64)."""
     p, n = c.p, c.n
-    k = int(np.searchsorted(p, ctr, side="left"))
+    k = ss(p, ctr, "left")
     sl, _ = kernels().prefix_sums(p, c.shift, c.snap_s, c.snap_q, BLOCK, k)
     cs = ctr - c.shift
     return (k * cs - sl) + ((c.sum_y - sl) - (n - k) * cs)

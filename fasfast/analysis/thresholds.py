@@ -69,6 +69,7 @@ from fasfast.analysis._core import (
     check_convention,
     exact_range_sums,
     run_pair,
+    ss,
 )
 from fasfast.analysis.conventions import Conventions
 from fasfast.analysis.stats import DomainStats, stats_from_sorted
@@ -233,8 +234,8 @@ def _balance_point(c: Classes) -> tuple[float, bool]:
         t = float((af.exact_sum + lf.exact_sum) / (af.n + lf.n))
         t = min(max(t, fb), lb)
         return t, t == fb
-    ka = int(np.searchsorted(af.p, lb, side="left"))  # attack scores >= the live border
-    kl = int(np.searchsorted(lf.p, fb, side="right"))  # live scores <= the fake border
+    ka = ss(af.p, lb, "left")  # attack scores >= the live border
+    kl = ss(lf.p, fb, "right")  # live scores <= the fake border
     total = _exact_range_sum(af, ka, af.n) + _exact_range_sum(lf, 0, kl)
     return float(total / ((af.n - ka) + kl)), False
 
@@ -479,12 +480,12 @@ def _same_apcer_top(c: Classes, a_star: float, definition: str) -> float:
     """``h``: the largest threshold with the APCER of ``t`` just above ``a_star``."""
     if c.per_pai(definition):
         sp = c.species_with_responses().values()
-        counts = [(int(v.n - np.searchsorted(v.p, a_star, side="right")), v) for v in sp]
+        counts = [(v.n - ss(v.p, a_star, "right"), v) for v in sp]
         v0 = max(Fraction(k, v.n) for k, v in counts)
         if v0 == 0:
             return math.inf
         return max(float(v.p[v.n - k]) for k, v in counts if Fraction(k, v.n) == v0)
-    i = int(np.searchsorted(c.A.p, a_star, side="right"))
+    i = ss(c.A.p, a_star, "right")
     return float(c.A.p[i]) if i < c.A.n else math.inf
 
 
@@ -538,7 +539,7 @@ def target_point(c: Classes, kind: str, rate: float, definition: str = "max",
         return _point(c, t, rate, kind, definition, placement, top, math.inf,
                       "every threshold meets the target: just above every score")
     hi = float(L.p[k])
-    j = int(np.searchsorted(L.p, hi, side="left"))
+    j = ss(L.p, hi, "left")
     lo = float(L.p[j - 1]) if j > 0 else -math.inf
     t, note = _place(c, lo, hi, placement, "high", border)
     return _point(c, t, rate, kind, definition, placement, lo, hi, note)
