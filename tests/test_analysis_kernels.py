@@ -241,6 +241,8 @@ def test_count_at_matches_numpy_on_every_chunking():
                 (m & ~np.isnan(s)).sum(), (m & (s >= t)).sum(), (m & np.isnan(s)).sum())
         r2, a2, _ = K.count_at(s, live, np.empty(0, np.int32), 1, t, False)
         assert a2[1] == (att & (s <= t)).sum()
+        serial = K.count_at_serial(s, live, types, 3, t, True)
+        assert all((x == y).all() for x, y in zip(serial, (r, a, nan)))
 
 
 def test_searchsorted_float32_keys_are_exact():

@@ -705,6 +705,19 @@ def _count_chunk(scores, live, types, n_types, t, higher_is_live, lo, hi, n_resp
             n_acc[slot] += 1
 
 
+@njit(**_NB)
+def count_at_serial(scores, live, types, n_types, t, higher_is_live):
+    """:func:`count_at` on one thread (below a few million scores the thread hand-off costs
+    more than it saves)."""
+    k = 1 + n_types
+    n_resp = np.zeros(k, np.int64)
+    n_acc = np.zeros(k, np.int64)
+    n_nan = np.zeros(k, np.int64)
+    _count_chunk(scores, live, types, n_types, t, higher_is_live, 0, scores.size, n_resp,
+                 n_acc, n_nan)
+    return n_resp, n_acc, n_nan
+
+
 @njit(parallel=True, cache=True)
 def count_at(scores, live, types, n_types, t, higher_is_live):
     """Counts at one threshold over unsorted scores, in one pass (chunks on all threads).

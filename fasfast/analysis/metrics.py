@@ -253,8 +253,9 @@ def pad_metrics(
     if threshold != threshold:
         raise ValueError("threshold is NaN")
     codes, names = _codes(attack_type, live)
-    n_resp, n_acc, n_nan = kernels().count_at(s, live, codes, len(names), float(threshold),
-                                              bool(higher_is_live))
+    k = kernels()
+    fn = k.count_at if s.size >= 4_000_000 else k.count_at_serial
+    n_resp, n_acc, n_nan = fn(s, live, codes, len(names), float(threshold), bool(higher_is_live))
     if n_nan.sum() and nan_policy == "error":
         raise ValueError(f"scores contain {int(n_nan.sum())} NaN value(s) (non-responses); "
                          "nan_policy='error' refuses them")
