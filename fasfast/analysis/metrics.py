@@ -517,14 +517,14 @@ def threshold_table(
             op = target_point(sel, kind, rate, conv.apcer, conv.placement, conv.border)
             items.append((key, label, op.threshold, op.note))
     rows = []
-    for i, (key, label, t, note) in enumerate(items):
+    for key, label, t, note in items:  # one seed for every row: equal thresholds, equal CIs
         rows.append(dict(
             key=key,
             method=label,
             threshold=float(t),
             note=note,
-            select=metrics_at(sel, t, conv.apcer, ci, bootstrap, seed + i, sel_units),
-            apply=(metrics_at(app, t, conv.apcer, ci, bootstrap, seed + i, app_units)
+            select=metrics_at(sel, t, conv.apcer, ci, bootstrap, seed, sel_units),
+            apply=(metrics_at(app, t, conv.apcer, ci, bootstrap, seed, app_units)
                    if app is not None else None),
         ))
     return rows

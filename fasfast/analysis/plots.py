@@ -179,7 +179,9 @@ def _decimate(*arrays, n_max: int = 4000):
 
 
 def roc_det_plot(curves, higher_is_live: bool = True):
-    """ROC and DET side by side. ``curves``: ``{name: ScoreSet or (live, attack)}``."""
+    """ROC and DET side by side, one curve per entry (several systems overlaid). ``curves``:
+    ``{name: ScoreSet or (live, attack)}``. The curves pool the attacks (NaN scores, the
+    non-responses, are left out)."""
     from scipy.special import ndtri
 
     from fasfast.analysis.metrics import auc, eer, roc_curve
@@ -196,11 +198,11 @@ def roc_det_plot(curves, higher_is_live: bool = True):
         ax_roc.plot(np.maximum(f, eps), t, lw=1.4, label=f"{name} AUC={a:.4f}")
         x = ndtri(np.clip(f, eps, 1 - eps))
         y = ndtri(np.clip(1 - t, eps, 1 - eps))
-        ax_det.plot(x, y, lw=1.4, label=f"{name} EER={100 * e:.3f}%")
+        ax_det.plot(x, y, lw=1.4, label=f"{name} EER(pooled)={100 * e:.3f}%")
     ax_roc.set_xscale("log")
     ax_roc.set_xlim(eps, 1)
     ax_roc.set_ylim(0, 1.01)
-    ax_roc.set_xlabel("FPR (APCER, attacks accepted)")
+    ax_roc.set_xlabel("FPR (attacks accepted, pooled over PAI species)")
     ax_roc.set_ylabel("TPR (live accepted)")
     ax_roc.set_title("ROC")
     ax_roc.grid(alpha=0.3)
@@ -210,7 +212,7 @@ def roc_det_plot(curves, higher_is_live: bool = True):
         setter(ndtri(ticks), [f"{100 * p:g}" for p in ticks])
         lim(ndtri(0.0005), ndtri(0.9))
     ax_det.plot(ndtri(ticks), ndtri(ticks), color="0.7", lw=0.8, ls=":")
-    ax_det.set_xlabel("APCER (%)")
+    ax_det.set_xlabel("APCER, pooled (%)")
     ax_det.set_ylabel("BPCER (%)")
     ax_det.set_title("DET")
     ax_det.grid(alpha=0.3)

@@ -54,8 +54,9 @@ def _f(x) -> float:
 
 
 def units_of(ss, resample: str = "auto"):
-    """``(unit ids or None, what)`` for resampling ``ss``: whole videos when it has several
-    rows per video ("auto"), subjects, or single presentations."""
+    """``(unit ids or None, what)`` for resampling ``ss``: with "auto", whole videos when it
+    has several rows per video, else whole subjects when it names subjects with several
+    presentations each, else single presentations."""
     from fasfast.analysis._core import check_choice
 
     check_choice(resample, RESAMPLE, "resample unit")
@@ -74,6 +75,8 @@ def units_of(ss, resample: str = "auto"):
         return videos, "videos"
     if videos is not None and np.unique(videos).size < len(ss):
         return videos, "videos"
+    if subjects is not None and np.any(subjects != "") and np.unique(subjects).size < len(ss):
+        return subjects, "subjects"
     return None, "presentations"
 
 
@@ -98,10 +101,11 @@ def _summary(ss, center: str, higher_is_live: bool, convention: str, conv, ci, r
         v = ss.scores[att & ok & (ss.attack_types == ty)]
         if np.isfinite(v).any():
             per_type[ty] = domain_stats(v, center, convention).as_dict()
-    types, counts = np.unique(ss.attack_types[att], return_counts=True)
+    types, counts = np.unique(ss.attack_types[att & ok], return_counts=True)
     n_live = int((ok & (lab == 1)).sum())
     n_att = int((ok & att).sum())
-    species = {str(t): int((ok & att & (ss.attack_types == t)).sum()) for t in types}
+    species = {str(t): int((ok & att & (ss.attack_types == t)).sum())
+               for t in np.unique(ss.attack_types[att])}
     for k in nr:
         if k != "live":
             species.setdefault(k, 0)
@@ -210,9 +214,14 @@ def _stats_rows(summary: dict, center: str) -> list[list[str]]:
 STATS_HEAD = ["class", "centre", "center", "radius", "normalize", "density", "min", "max", "n"]
 
 
+def _md_cell(x: str) -> str:
+    return str(x).replace("|", "\\|")
+
+
 def _md_table(head, rows) -> str:
-    out = ["| " + " | ".join(head) + " |", "|" + "|".join("---" for _ in head) + "|"]
-    out += ["| " + " | ".join(r) + " |" for r in rows]
+    out = ["| " + " | ".join(_md_cell(h) for h in head) + " |",
+           "|" + "|".join("---" for _ in head) + "|"]
+    out += ["| " + " | ".join(_md_cell(c) for c in r) + " |" for r in rows]
     return "\n".join(out)
 
 
@@ -634,7 +643,8 @@ def _systems_plots(out, systems, reports, center, higher_is_live, convention, se
             ss = s.get(split)
             if ss is not None:
                 th = {k: _f(v) for k, v in r["thresholds"].items() if not k.endswith("_score")}
-                cells[(f"{split}: {ss.name}", s["name"])] = (ss.live, ss.attack, th)
+                role = "thresholds chosen on" if split == "select_on" else "applied to"
+                cells[(role, s["name"])] = (ss.live, ss.attack, th)
     if len(cells) > 1:
         fig = domain_grid(cells, center=center, seed=seed, higher_is_live=higher_is_live)
         p = save_figure(fig, out / "plots" / "domain_grid_systems")

@@ -58,7 +58,7 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
     parser.add_argument("--resample", default="auto",
                         choices=("auto", "presentations", "videos", "subjects"),
                         help="bootstrap unit (auto: whole videos when a video has several "
-                             "rows)")
+                             "rows, else subjects when a subject has several)")
     parser.add_argument("--compare-at", default="acer", metavar="KEY",
                         help="threshold row the systems are compared at (default acer)")
     parser.add_argument("--higher-is-attack", action="store_true",
