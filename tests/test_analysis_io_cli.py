@@ -197,6 +197,12 @@ def test_bob_files_with_nan_are_analysed(tmp_path, rng, capsys, kind):
     assert row["ci"]["bpnrr"][0] < 2 / 30 < row["ci"]["bpnrr"][1]
     html_text = (out / "report.html").read_text()
     assert "BPNRR" in html_text and "APNRR" in html_text
+    boot = rep["splits"]["select_on"]["bootstrap"]
+    assert "subjects" in boot["resampling"]  # bob's claimed_id: several per subject
+    lo, hi = (float(v) for v in rep["splits"]["select_on"]["intervals"]["eer"])
+    assert lo <= float(rep["splits"]["select_on"]["eer"]) <= hi
+    assert rep["conventions"]["apcer"] == "max" and rep["conventions"]["nan_policy"] == (
+        "nonresponse")
     # the same analysis from Python: NaN rows are non-responses
     from fasfast.analysis import threshold_table
 
@@ -219,3 +225,18 @@ def test_infinite_scores_read_as_scores(tmp_path):
     ss = read_scores(p)
     assert ss.scores.tolist() == [np.inf, -np.inf, 0.4, 0.6]
     assert ss.nonresponse_counts() == {"live": 0}
+
+
+def test_cli_conventions_reach_the_report(tmp_path, rng):
+    p = write_scores(tmp_path / "s.csv", _scoreset(rng))
+    out = tmp_path / "r"
+    assert main(["analyze", str(p), "--apcer", "pooled", "--eer-rule", "fvc2000",
+                 "--placement", "high", "--border", "midpoint", "--out", str(out),
+                 "--no-plots", "--bootstrap", "20", "--seed", "3"]) == 0
+    rep = json.loads((out / "report.json").read_text())
+    assert rep["conventions"] == {"apcer": "pooled", "eer_rule": "fvc2000",
+                                  "placement": "high", "border": "midpoint",
+                                  "nan_policy": "nonresponse"}
+    assert rep["table"][0]["select"]["apcer_definition"] == "pooled"
+    assert rep["splits"]["select_on"]["bootstrap"]["seed"] == 3
+    assert any("FVC2000" in line for line in rep["conventions_text"])
