@@ -198,15 +198,31 @@ def _summary_line(report: dict) -> str:
             f"{report['conventions']['apcer']}")
 
 
+def _notes(report: dict) -> str:
+    """How the thresholds taken from attack scores were applied (the rest: report.md)."""
+    lines = []
+    for r in report["table"]:
+        if r["key"] in ("fake_border", "acer_left", "acer_right", "balance", "cross") and r.get(
+                "note"):
+            lines.append(f"  {r['method']}: {r['note']}")
+    return "\n".join(lines)
+
+
 def _print_system(report: dict) -> None:
     print(_summary_line(report))
     print(_table_of(report))
+    notes = _notes(report)
+    if notes:
+        print(notes)
 
 
 def _print_systems(report: dict) -> None:
     for r in report["systems"]:
         print(f"== {r['name']}: " + _summary_line(r))
         print(_table_of(r))
+        notes = _notes(r)
+        if notes:
+            print(notes)
         print()
     print(f"== comparison at the {report['compare_on']} threshold")
     for c in report["comparison"]:
