@@ -409,7 +409,7 @@ def analyze(
     ``conventions``.
     """
     from fasfast.analysis.stats import stats_from_sorted
-    from fasfast.analysis.thresholds import _flip_stats, cross_point
+    from fasfast.analysis.thresholds import _flip_stats, applied_cross
 
     conv = Conventions(apcer=apcer, eer_rule=eer_rule, placement=placement, border=border,
                        nan_policy=nan_policy)
@@ -423,8 +423,7 @@ def analyze(
     th = thresholds_from_classes(c, center, convention, conv)
     fb = float(c.A.fin.p[-1]) if c.A.fin.n else float(c.A.p[-1])
     lb = float(c.L.fin.p[0]) if c.L.fin.n else float(c.L.p[0])
-    cross = {k: c.out(c.snap(cross_point(sa[k], sl[k], fb, lb))) for k in centers}
-    cross[center] = th.cross
+    cross = {k: c.out(applied_cross(c, sa[k], sl[k], fb, lb, conv.border)[0]) for k in centers}
     if c.sign < 0:
         sl = {k: _flip_stats(v) for k, v in sl.items()}
         sa = {k: _flip_stats(v) for k, v in sa.items()}

@@ -209,6 +209,18 @@ def cross_point(a: DomainStats, l: DomainStats, fake_border: float, live_border:
     return (fake_border + live_border) / 2
 
 
+def applied_cross(c: Classes, sa: DomainStats, sl: DomainStats, fb: float, lb: float,
+                  border: str) -> tuple[float, bool]:
+    """The cross point (internal frame) as applied: just above the fake border when the
+    classes are separable and it falls at or below it; rounded up to the dtype. Returns
+    ``(t, raised_above_the_fake_border)``."""
+    t = cross_point(sa, sl, fb, lb)
+    fb_all = float(c.A.p[-1])
+    if fb_all < float(c.L.p[0]) and t <= fb_all:
+        return c.above(fb_all, border), True
+    return c.snap(t), False
+
+
 def _exact_range_sum(c: FiniteScores, lo: int, hi: int) -> Fraction:
     """Exact ``sum c.p[lo:hi]``: summed directly or as the class total minus the rest,
     whichever touches fewer scores."""
@@ -333,15 +345,12 @@ def thresholds_from_classes(c: Classes, center: str = "balance", convention: str
     sl, sa = run_pair(stats_from_sorted, (L, (center,), convention),
                       (A, (center,), convention), n)
     sl, sa = sl[center], sa[center]
-    sep = fb < lb
     fb_f = float(A.fin.p[-1]) if A.fin.n else fb
     lb_f = float(L.fin.p[0]) if L.fin.n else lb
-    cross = cross_point(sa, sl, fb_f, lb_f)
+    cross, raised = applied_cross(c, sa, sl, fb_f, lb_f, conv.border)
     notes = {}
-    if sep and cross <= fb:
-        cross = c.above(fb, conv.border)
+    if raised:
         notes["cross"] = "at or below the fake border: applied just above it"
-    cross = c.snap(cross)
     bal, clamped = _balance_point(c)
     if clamped:
         bal = c.above(fb, conv.border)
