@@ -84,7 +84,7 @@ def test_pad_metrics_bad_input():
         pad_metrics([0.1, 0.2], [1], 0.5)
     with pytest.raises(ValueError, match="only one class"):
         pad_metrics([0.1, 0.2], [1, 1], 0.5)
-    with pytest.raises(ValueError, match="only one class has responses"):
+    with pytest.raises(ValueError, match="only one class present"):
         pad_metrics([0.1, np.nan], [1, 0], 0.5)  # the attack is a non-response
     with pytest.raises(ValueError, match="threshold is NaN"):
         pad_metrics([0.1, 0.2], [1, 0], np.nan)

@@ -287,7 +287,7 @@ def test_nan_scores_are_nonresponses():
     _check(got, want, "nan")
     with pytest.raises(ValueError, match="live scores contain 1 NaN value"):
         select_thresholds(live, attack, nan_policy="error")
-    with pytest.raises(ValueError, match="only one class has responses"):
+    with pytest.raises(ValueError, match="only one class present"):
         select_thresholds([np.nan, np.nan], [0.2])
 
 
@@ -309,8 +309,8 @@ def test_infinite_scores_are_valid():
 @pytest.mark.parametrize(
     "live, attack, match",
     [
-        ([], [0.3], "only one class has responses"),
-        ([0.1], [], "only one class has responses"),
+        ([], [0.3], "live scores is empty"),
+        ([0.1], [], "attack scores is empty"),
         ([[0.1, 0.2]], [0.3], "must be 1-D"),
         (["a"], [0.3], "real numeric array"),
     ],

@@ -52,8 +52,8 @@ class Classes:
             self.L, self.A = live, attack
             attack_types = None
         else:
-            live_a = as_scores(live, "live scores", allow_empty=True)
-            attack_a = as_scores(attack, "attack scores", allow_empty=True)
+            live_a = as_scores(live, "live scores")
+            attack_a = as_scores(attack, "attack scores")
             dt = score_dtype(live_a, attack_a)
             neg = not higher_is_live
             self.L, self.A = run_pair(
@@ -67,7 +67,7 @@ class Classes:
         self._add_nonresponses(nonresponses)
         if self.L.n == 0 or self.A.n == 0:
             raise ValueError(
-                f"only one class has responses ({self.L.n} live, {self.A.n} attack; "
+                f"only one class present ({self.L.n} live, {self.A.n} attack responses; "
                 f"{self.nr_live} live and {sum(self.nr_species.values())} attack "
                 "non-responses); threshold selection needs both")
         self._sweep = None

@@ -261,8 +261,8 @@ def pad_metrics(
                          "nan_policy='error' refuses them")
     n_live = int(n_resp[0])
     if n_live == 0 or int(n_resp[1:].sum()) == 0:
-        raise ValueError(f"only one class has responses ({n_live} live, "
-                         f"{int(n_resp[1:].sum())} attack); need both")
+        raise ValueError(f"only one class present ({n_live} live, "
+                         f"{int(n_resp[1:].sum())} attack responses); need both")
     sp = {names[i]: (int(n_resp[i + 1]), int(n_acc[i + 1])) for i in range(len(names))}
     nr_sp = {names[i]: int(n_nan[i + 1]) for i in range(len(names))}
     nr_live = int(n_nan[0])
