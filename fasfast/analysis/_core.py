@@ -60,6 +60,21 @@ def as_scores(x, name: str = "scores", allow_empty: bool = False) -> np.ndarray:
     return a
 
 
+def as_live_mask(x, name: str = "is_live") -> np.ndarray:
+    """A bool [N] from booleans or the numbers 0 / 1 (1 = bona fide). Any other value (a
+    label 2, -1, 0.5) is an error rather than read as "not zero"."""
+    a = np.asarray(x)
+    if a.dtype == bool:
+        return a
+    if a.dtype == object or a.dtype.kind in "USb":
+        raise TypeError(f"{name} must hold booleans or 0/1, got dtype {a.dtype}")
+    bad = np.flatnonzero((a != 0) & (a != 1))
+    if bad.size:
+        raise ValueError(f"{name} must hold booleans or 0/1 (1 = bona fide), got "
+                         f"{a.flat[bad[0]].item()!r} at index {int(bad[0])}")
+    return a.astype(bool)
+
+
 def score_dtype(*arrays) -> type:
     """float32 when every input is float32 (or narrower float), else float64."""
     for a in arrays:

@@ -21,7 +21,7 @@ from fractions import Fraction
 import numpy as np
 
 from fasfast.analysis._classes import Classes
-from fasfast.analysis._core import CENTERS, as_scores, kernels, run_pair, ss
+from fasfast.analysis._core import CENTERS, as_live_mask, as_scores, kernels, run_pair, ss
 from fasfast.analysis.conventions import Conventions
 from fasfast.analysis.intervals import (
     clopper_pearson,
@@ -249,7 +249,7 @@ def pad_metrics(
         s = s.astype(np.float64)
     live = np.asarray(is_live)
     _check_lengths(s.size, is_live=live, attack_type=attack_type)
-    live = live.astype(bool, copy=False)
+    live = as_live_mask(live, "is_live")
     if threshold != threshold:
         raise ValueError("threshold is NaN")
     codes, names = _codes(attack_type, live)
