@@ -66,7 +66,6 @@ def test_path_score_list(tmp_path):
 @pytest.mark.parametrize(
     "text, match",
     [
-        ("id,label,score\na,live,0.5\nb,attack,nan\n", r"bad\.csv:3: score 'nan' is not finite"),
         ("id,label,score\na,live,0.5\nb,attack,abc\n", r"bad\.csv:3: score 'abc' is not a num"),
         ("id,label,score\na,live,0.5\n\nb,maybe,0.1\n", r"bad\.csv:4: unknown label 'maybe'"),
         ("id,label,score\na,live,0.5,7\n", r"bad\.csv:2: expected 3 fields, got 4"),
@@ -110,13 +109,16 @@ def test_cli_higher_is_attack(tmp_path, rng, capsys):
                  "--no-plots"]) == 0
     rep = json.loads((tmp_path / "r" / "report.json").read_text())
     assert rep["rule"] == "live iff score <= threshold"
-    assert rep["thresholds"]["fake_border"] == float(flipped.attack.min())
+    fb = float(flipped.attack.min())
+    assert rep["thresholds"]["fake_border_score"] == fb  # the border, and applied just below
+    assert rep["thresholds"]["fake_border"] == np.nextafter(fb, -1)
 
 
 @pytest.mark.parametrize(
     "text, match",
     [
-        ("id,label,score\na,live,0.5\nb,attack,nan\n", "bad.csv:3: score 'nan'"),
+        ("id,label,score\na,live,0.5\nb,attack,nan\n",
+         "only one class present (1 live, 0 attack; 1 non-responses)"),
         ("id,label,score\na,live,0.5\nb,live,0.7\n", "only one class present (2 live, 0 attack)"),
         ("id;label;score\n", "bad.csv:1: cannot tell the format"),
     ],
@@ -131,3 +133,110 @@ def test_cli_bad_file_exit_2(tmp_path, capsys, text, match):
 def test_cli_missing_file_exit_2(tmp_path, capsys):
     assert main(["analyze", str(tmp_path / "missing.csv")]) == 2
     assert "missing.csv:0: score file not found" in capsys.readouterr().err
+
+
+# --------------------------------------------------------------------------- non-responses
+def _bob_rows(rng, n_live=30, n_attack=40, nan_live=2, nan_attack=(3, 1)):
+    """(claimed_id, real_id / attack type, test_label, score, is_bonafide) rows with NaN
+    scores where bob.pad failed on a sample."""
+    rows = []
+    for i in range(n_live):
+        s = float("nan") if i < nan_live else float(rng.normal(0.7, 0.1))
+        rows.append((f"{i % 7:03d}", f"{i % 7:03d}", f"live/v{i}", s, True))
+    for i in range(n_attack):
+        pai = "print" if i % 2 else "replay"
+        k = nan_attack[0] if pai == "print" else nan_attack[1]
+        s = float("nan") if i // 2 < k else float(rng.normal(0.3, 0.1))
+        rows.append((f"{i % 7:03d}", pai, f"{pai}/v{i}", s, False))
+    return rows
+
+
+def _write_bob(tmp_path, rows, kind):
+    p = tmp_path / f"scores-dev.{kind}"
+    with open(p, "w", newline="") as f:
+        if kind == "csv":  # bob.pad's CSV score writer: csv module, Python's str(float)
+            import csv
+
+            w = csv.writer(f)
+            w.writerow(["claimed_id", "test_label", "is_bonafide", "attack_type", "score"])
+            for cid, real, label, s, bona in rows:
+                w.writerow([cid, label, bona, "" if bona else real, s])
+        elif kind == "4col":  # pad_predicted_sample_to_score_line
+            for cid, real, label, s, _ in rows:
+                f.write(f"{cid} {real} {label} {s}\n")
+        else:  # 5 columns: claimed_id model_label real_id test_label score
+            for cid, real, label, s, _ in rows:
+                f.write(f"{cid} {cid} {real} {label} {s}\n")
+    return p
+
+
+@pytest.mark.parametrize("kind", ["csv", "4col", "5col"])
+def test_bob_files_with_nan_are_analysed(tmp_path, rng, capsys, kind):
+    rows = _bob_rows(rng)
+    p = _write_bob(tmp_path, rows, kind)
+    assert "nan" in p.read_text()
+    ss = read_scores(p)
+    assert ss.nonresponse_counts() == {"live": 2, "print": 3, "replay": 1}
+    assert set(ss.attack_types[ss.labels == 0]) == {"print", "replay"}
+    assert ss.subjects is not None and ss.subjects[0] == "000"
+    out = tmp_path / f"rep_{kind}"
+    rc = main(["analyze", str(p), "--out", str(out), "--no-plots", "--bootstrap", "50"])
+    assert rc == 0
+    cap = capsys.readouterr()
+    warn = [x for x in cap.err.splitlines() if "warning" in x]
+    assert len(warn) == 1 and "2 bona fide, 4 attack" in warn[0]
+    assert "APNRR%" in cap.out and "BPNRR%" in cap.out
+    rep = json.loads((out / "report.json").read_text())
+    nr = rep["splits"]["select_on"]["nonresponses"]
+    assert nr["live"] == 2 and nr["per_type"] == {"print": 3, "replay": 1}
+    assert nr["bpnrr"] == 2 / 30
+    assert nr["apnrr_per_type"] == {"print": 3 / 20, "replay": 1 / 20}
+    assert nr["apnrr"] == 3 / 20  # the worst species, as the ISO APCER
+    row = rep["table"][0]["select"]
+    assert row["n_live"] == 28 and row["n_attack"] == 36 and row["bpnrr"] == 2 / 30
+    assert row["ci"]["bpnrr"][0] < 2 / 30 < row["ci"]["bpnrr"][1]
+    html_text = (out / "report.html").read_text()
+    assert "BPNRR" in html_text and "APNRR" in html_text
+    boot = rep["splits"]["select_on"]["bootstrap"]
+    assert "subjects" in boot["resampling"]  # bob's claimed_id: several per subject
+    lo, hi = (float(v) for v in rep["splits"]["select_on"]["intervals"]["eer"])
+    assert lo <= float(rep["splits"]["select_on"]["eer"]) <= hi
+    assert rep["conventions"]["apcer"] == "max" and rep["conventions"]["nan_policy"] == (
+        "nonresponse")
+    # the same analysis from Python: NaN rows are non-responses
+    from fasfast.analysis import threshold_table
+
+    t = threshold_table(ss, ci=None)
+    assert t[0]["select"].n_attack_nr == 4 and t[0]["select"].apnrr_per_type["print"] == 0.15
+
+
+def test_nan_policy_error(tmp_path, rng, capsys):
+    p = _write_bob(tmp_path, _bob_rows(rng), "4col")
+    with pytest.raises(ScoreFileError, match=r"scores-dev\.4col:1: score 'nan' is a non-resp"):
+        read_scores(p, nan_policy="error")
+    assert main(["analyze", str(p), "--nan-policy", "error", "--out", str(tmp_path / "o"),
+                 "--no-plots"]) == 2
+    assert "scores-dev.4col:1: score 'nan'" in capsys.readouterr().err
+
+
+def test_infinite_scores_read_as_scores(tmp_path):
+    p = _write(tmp_path, "inf.csv", "id,label,score\na,live,inf\nb,attack,-inf\nc,live,0.4\n"
+                                    "d,attack,0.6\n")
+    ss = read_scores(p)
+    assert ss.scores.tolist() == [np.inf, -np.inf, 0.4, 0.6]
+    assert ss.nonresponse_counts() == {"live": 0}
+
+
+def test_cli_conventions_reach_the_report(tmp_path, rng):
+    p = write_scores(tmp_path / "s.csv", _scoreset(rng))
+    out = tmp_path / "r"
+    assert main(["analyze", str(p), "--apcer", "pooled", "--eer-rule", "fvc2000",
+                 "--placement", "high", "--border", "midpoint", "--out", str(out),
+                 "--no-plots", "--bootstrap", "20", "--seed", "3"]) == 0
+    rep = json.loads((out / "report.json").read_text())
+    assert rep["conventions"] == {"apcer": "pooled", "eer_rule": "fvc2000",
+                                  "placement": "high", "border": "midpoint",
+                                  "nan_policy": "nonresponse"}
+    assert rep["table"][0]["select"]["apcer_definition"] == "pooled"
+    assert rep["splits"]["select_on"]["bootstrap"]["seed"] == 3
+    assert any("FVC2000" in line for line in rep["conventions_text"])

@@ -12,9 +12,9 @@ import numpy as np
 import pytest
 from _analysis_oracle import thresholds_oracle
 
+from fasfast.analysis import _classes as classes_mod
 from fasfast.analysis import _kernels as K
 from fasfast.analysis import select_thresholds
-from fasfast.analysis import thresholds as thresholds_mod
 from fasfast.analysis._core import BLOCK, _bins_to_int
 
 
@@ -118,7 +118,7 @@ def test_merge_split_is_a_tie_boundary_near_the_middle():
 
 @pytest.mark.parametrize("kind", ["ties", "overlap", "separable"])
 def test_thresholds_through_the_two_thread_path(monkeypatch, kind):
-    monkeypatch.setattr(thresholds_mod, "parallel_enabled", lambda n: True)
+    monkeypatch.setattr(classes_mod, "parallel_enabled", lambda n: True)
     rng = np.random.default_rng(zlib.crc32(kind.encode()))
     for _ in range(15):
         n, m = (int(v) for v in rng.integers(1, 50, 2))
@@ -188,3 +188,71 @@ def test_exact_range_sums_of_values_and_squares():
             assert Fraction(_bins_to_int(bins[0:2]), 1 << 1074) == sum(part, Fraction(0))
             assert Fraction(_bins_to_int(bins[2:4]), 1 << 1074) == sum(
                 (f * f for f in part), Fraction(0))
+
+
+def _mixed32(rng, n):
+    x = (rng.normal(0, 1, n) * np.exp2(rng.integers(-30, 30, n))).astype(np.float32)
+    x[rng.random(n) < 0.05] = 0.0
+    sub = rng.random(n) < 0.03
+    x[sub] = np.float32(1e-45) * rng.integers(1, 50, sub.sum())  # subnormal float32
+    x[: n // 3] = rng.uniform(1.0, 2.0, n // 3).astype(np.float32)  # whole blocks in a binade
+    return np.sort(x)
+
+
+def test_float32_class_pass_and_range_sums_are_exact():
+    """float32 scores are read as float32 (never widened in memory) and summed exactly."""
+    rng = np.random.default_rng(31)
+    for n in (1, 3, BLOCK - 1, BLOCK, BLOCK + 1, 5 * BLOCK + 13):
+        p = _mixed32(rng, n)
+        shift = float(p[n // 2])
+        bins, bad, snap_s, snap_q, sy, sq = K.class_pass32(p, shift, BLOCK)
+        assert bad == 0
+        assert Fraction(_bins_to_int(bins), 1 << 1074) == sum(Fraction(float(v)) for v in p)
+        y = p.astype(np.float64) - shift
+        assert abs(sy - math.fsum(y)) <= 1e-13 * (np.abs(y).sum() + 1e-300)
+        assert abs(sq - math.fsum(y * y)) <= 1e-13 * ((y * y).sum() + 1e-300)
+        for k in range(snap_s.size):
+            part = y[: k * BLOCK]
+            assert abs(snap_s[k] - math.fsum(part)) <= 1e-13 * (np.abs(part).sum() + 1e-300)
+        for lo, hi in ((0, n), (n // 3, n), (0, n // 2)):
+            b = K.exact_range_sums32(p, lo, hi, BLOCK)
+            part = [Fraction(float(v)) for v in p[lo:hi]]
+            assert Fraction(_bins_to_int(b[0:2]), 1 << 1074) == sum(part, Fraction(0))
+            assert Fraction(_bins_to_int(b[2:4]), 1 << 1074) == sum((f * f for f in part),
+                                                                   Fraction(0))
+    p = np.sort(np.r_[rng.uniform(1, 2, 3 * BLOCK), -np.inf, np.inf, np.nan]).astype(np.float32)
+    assert K.class_pass32(p, 1.5, BLOCK)[1] == 3
+
+
+def test_count_at_matches_numpy_on_every_chunking():
+    rng = np.random.default_rng(32)
+    for n in (5, 1000, 600_000):
+        s = rng.random(n).astype(np.float32)
+        s[rng.random(n) < 0.01] = np.nan
+        live = rng.random(n) < 0.4
+        types = rng.integers(0, 3, n).astype(np.int32)
+        t = 0.5
+        r, a, nan = K.count_at(s, live, types, 3, t, True)
+        att = ~live
+        assert r[0] == (live & ~np.isnan(s)).sum() and a[0] == (live & (s >= t)).sum()
+        for k in range(3):
+            m = att & (types == k)
+            assert (r[k + 1], a[k + 1], nan[k + 1]) == (
+                (m & ~np.isnan(s)).sum(), (m & (s >= t)).sum(), (m & np.isnan(s)).sum())
+        r2, a2, _ = K.count_at(s, live, np.empty(0, np.int32), 1, t, False)
+        assert a2[1] == (att & (s <= t)).sum()
+        serial = K.count_at_serial(s, live, types, 3, t, True)
+        assert all((x == y).all() for x, y in zip(serial, (r, a, nan)))
+
+
+def test_searchsorted_float32_keys_are_exact():
+    """A float64 threshold on float32 scores: the rounded key keeps every decision."""
+    from fasfast.analysis._core import ss
+
+    rng = np.random.default_rng(33)
+    p = np.sort(rng.random(1000).astype(np.float32))
+    for v in np.r_[p[:50].astype(np.float64), np.nextafter(p[:50].astype(np.float64), 2),
+                   np.nextafter(p[:50].astype(np.float64), -1), rng.random(50), -np.inf,
+                   np.inf]:
+        assert ss(p, v, "left") == int((p.astype(np.float64) < v).sum())
+        assert ss(p, v, "right") == int((p.astype(np.float64) <= v).sum())

@@ -1,5 +1,7 @@
 """ISO metrics, ROC/DET/EER/AUC against sklearn, the threshold table and aggregation."""
 
+from fractions import Fraction
+
 import numpy as np
 import pytest
 from sklearn import metrics as skm
@@ -65,8 +67,14 @@ def test_pad_metrics_hand_computed():
     # live rejected: 0.3 -> BPCER 1/3; print accepted: 0.7 -> 1/2; replay accepted: 0.6 -> 1/3
     assert m.bpcer == 1 / 3
     assert m.apcer_per_type == {"print": 0.5, "replay": 1 / 3}
-    assert m.apcer == 0.5 and m.acer == (0.5 + 1 / 3) / 2
-    assert m.fpr == 2 / 5 and m.tpr == 1 - 1 / 3 and m.hter == (2 / 5 + 1 / 3) / 2
+    # ACER and HTER are the correctly rounded exact values (5/12 and 11/30)
+    assert m.apcer == 0.5 and m.acer == float(Fraction(5, 12)) and m.worst_type == "print"
+    assert m.fpr == 2 / 5 and m.tpr == 1 - 1 / 3 and m.hter == float(Fraction(11, 30))
+    assert m.apcer_pooled == 2 / 5 and m.apcer_max == 0.5
+    pooled = pad_metrics(scores, is_live, 0.6, attack_type=types, apcer="pooled")
+    assert pooled.apcer == 2 / 5 and pooled.acer == m.hter
+    assert m.counts["accepted_per_type"] == {"print": 1, "replay": 1}
+    assert m.counts["live_rejected"] == 1
     flipped = pad_metrics(-scores, is_live, -0.6, attack_type=types, higher_is_live=False)
     assert flipped.apcer_per_type == m.apcer_per_type and flipped.bpcer == m.bpcer
 
@@ -76,8 +84,10 @@ def test_pad_metrics_bad_input():
         pad_metrics([0.1, 0.2], [1], 0.5)
     with pytest.raises(ValueError, match="only one class"):
         pad_metrics([0.1, 0.2], [1, 1], 0.5)
-    with pytest.raises(ValueError, match="NaN or infinite"):
-        pad_metrics([0.1, np.nan], [1, 0], 0.5)
+    with pytest.raises(ValueError, match="only one class present"):
+        pad_metrics([0.1, np.nan], [1, 0], 0.5)  # the attack is a non-response
+    with pytest.raises(ValueError, match="threshold is NaN"):
+        pad_metrics([0.1, 0.2], [1, 0], np.nan)
     with pytest.raises(ValueError, match="length mismatch.*attack_type"):
         pad_metrics([0.1, 0.2], [1, 0], 0.5, attack_type=["a"])
 
@@ -88,7 +98,7 @@ def test_analyze_consistent(rng):
     th = select_thresholds(live, attack)
     assert r["thresholds"] == th
     y = np.r_[np.ones(live.size), np.zeros(attack.size)]
-    for name, t in th.as_dict().items():
+    for name, t in th.table_dict().items():
         pm = pad_metrics(np.r_[live, attack], y, t)
         assert r["metrics"][name].apcer == pm.apcer and r["metrics"][name].bpcer == pm.bpcer
     assert r["metrics"]["acer_right"].acer == pytest.approx(th.min_acer, abs=1e-15)
@@ -107,9 +117,11 @@ def _scoreset(rng, shift=0.0):
 def test_threshold_table(rng):
     dev, test = _scoreset(rng), _scoreset(rng, 0.05)
     rows = threshold_table(dev, test)
-    th = select_thresholds(dev.live, dev.attack)
+    # chosen under the ISO APCER (worst species), the one the table prints
+    att = dev.labels == 0
+    th = select_thresholds(dev.live, dev.attack, attack_types=dev.attack_types[att])
     by = {r["key"]: r for r in rows}
-    for k, v in th.as_dict().items():
+    for k, v in th.table_dict().items():
         assert by[k]["threshold"] == v
         ref = pad_metrics(test.scores, test.labels, v, attack_type=test.attack_types)
         assert by[k]["apply"].apcer_per_type == ref.apcer_per_type

@@ -96,10 +96,14 @@ def test_float32_and_int_inputs():
 def test_bad_input():
     with pytest.raises(ValueError, match="unknown center 'centre'"):
         domain_stats([0.1, 0.2], "centre")
+    # NaN scores are non-responses and infinite ones have no distance: left out (issue 14)
+    assert domain_stats([0.1, np.nan, 0.3], "mean").center == 0.2
+    st = domain_stats([0.1, -np.inf, 0.3], "mean")
+    assert st.center == 0.2 and st.n == 2 and st.n_left_out == 1
     with pytest.raises(ValueError, match="NaN"):
-        domain_stats([0.1, np.nan])
-    with pytest.raises(ValueError, match="infinite"):
-        domain_stats([0.1, -np.inf])
+        domain_stats([0.1, np.nan], nan_policy="error")
+    with pytest.raises(ValueError, match="no finite value"):
+        domain_stats([np.nan, np.inf])
     with pytest.raises(ValueError, match="empty"):
         domain_stats([])
     with pytest.raises(ValueError, match="unknown convention"):

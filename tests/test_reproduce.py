@@ -224,7 +224,10 @@ def test_threshold_transfer_against_brute_force(rng):
 
     train, dev = ss(40, 60, 0.8, 0.2), ss(30, 50, 0.7, 0.3)
     th, rows = threshold_transfer(train, dev)
-    assert th["fake_border"] == train.attack.max() and th["live_border"] == train.live.min()
+    # issue 16: the fake border is applied just above the largest attack score (it must
+    # reject the attack it is taken from under "score >= t")
+    assert th["fake_border"] == np.nextafter(train.attack.max(), np.inf)
+    assert th["live_border"] == train.live.min()
     for r in rows:
         fpr = (dev.attack >= r["threshold"]).mean()
         assert r["dev"]["fpr"] == pytest.approx(fpr)

@@ -2,12 +2,33 @@
 
 Exact definitions: :mod:`fasfast.analysis.stats` (centres, radius, normalize, density),
 :mod:`fasfast.analysis.thresholds` (borders, ACER point and interval, cross and balance
-points, target rates) and :mod:`fasfast.analysis.metrics` (ISO/IEC 30107-3 metrics).
-Hot paths are numba kernels over sorted scores (``_kernels``), compiled once per machine
-(``cache=True``) and imported on first use; matplotlib is imported inside the plot functions.
+points, target rates, each chosen under the APCER it is printed with),
+:mod:`fasfast.analysis.metrics` (ISO/IEC 30107-3 metrics with non-responses) and
+:mod:`fasfast.analysis.conventions` (the options where careful tools differ). Intervals:
+:mod:`fasfast.analysis.intervals` (Clopper-Pearson, fixed-threshold bootstrap) and
+:mod:`fasfast.analysis.bootstrap` (EER, AUC, least ACER, chosen thresholds). Paired tests
+between systems: :mod:`fasfast.analysis.compare`. Hot paths are numba kernels over sorted
+scores (``_kernels``), compiled once per machine (``cache=True``) and imported on first
+use; scipy and matplotlib are imported inside the functions that need them.
 """
 
 from fasfast.analysis._core import CENTERS
+from fasfast.analysis.bootstrap import bootstrap, bootstrap_scoreset
+from fasfast.analysis.compare import (
+    align,
+    delong,
+    mcnemar,
+    paired_bootstrap_acer,
+    paired_tests,
+)
+from fasfast.analysis.conventions import (
+    APCER_DEFINITIONS,
+    BORDER_RULES,
+    EER_RULES,
+    PLACEMENTS,
+    Conventions,
+)
+from fasfast.analysis.intervals import clopper_pearson
 from fasfast.analysis.io import ScoreFileError, ScoreSet, read_scores, write_scores
 from fasfast.analysis.metrics import (
     PadMetrics,
@@ -17,6 +38,7 @@ from fasfast.analysis.metrics import (
     det_curve,
     eer,
     format_table,
+    metrics_from_counts,
     pad_metrics,
     roc_curve,
     threshold_table,
@@ -28,7 +50,7 @@ from fasfast.analysis.plots import (
     save_figure,
     score_histogram,
 )
-from fasfast.analysis.report import write_report
+from fasfast.analysis.report import write_report, write_systems_report
 from fasfast.analysis.stats import DomainStats, domain_stats, domain_stats_all
 from fasfast.analysis.thresholds import (
     THRESHOLD_NAMES,
@@ -41,8 +63,13 @@ from fasfast.analysis.thresholds import (
 )
 
 __all__ = [
+    "APCER_DEFINITIONS",
+    "BORDER_RULES",
     "CENTERS",
+    "EER_RULES",
+    "PLACEMENTS",
     "THRESHOLD_NAMES",
+    "Conventions",
     "DomainStats",
     "OperatingPoint",
     "PadMetrics",
@@ -50,10 +77,15 @@ __all__ = [
     "ScoreSet",
     "Thresholds",
     "aggregate",
+    "align",
     "analyze",
     "apcer_at_bpcer",
     "auc",
+    "bootstrap",
+    "bootstrap_scoreset",
     "bpcer_at_apcer",
+    "clopper_pearson",
+    "delong",
     "det_curve",
     "domain_grid",
     "domain_plot",
@@ -61,7 +93,11 @@ __all__ = [
     "domain_stats_all",
     "eer",
     "format_table",
+    "mcnemar",
+    "metrics_from_counts",
     "pad_metrics",
+    "paired_bootstrap_acer",
+    "paired_tests",
     "read_scores",
     "roc_curve",
     "roc_det_plot",
@@ -72,4 +108,5 @@ __all__ = [
     "tpr_at_fpr",
     "write_report",
     "write_scores",
+    "write_systems_report",
 ]

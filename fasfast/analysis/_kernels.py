@@ -9,7 +9,7 @@ classes can be processed concurrently.
 from __future__ import annotations
 
 import numpy as np
-from numba import njit
+from numba import njit, prange
 
 _NB = dict(cache=True, nogil=True, fastmath=False)
 
@@ -219,6 +219,113 @@ def class_pass(p, shift, block):
         s, cs = _neumaier(s, cs, bs)
         q, cq = _neumaier(q, cq, bq)
     return bins, bad, snap_s, snap_q, s + cs, q + cq
+
+
+_MANT32 = np.uint64((1 << 23) - 1)
+_HIDDEN32 = np.uint64(1 << 23)
+
+
+@njit(**_NB)
+def class_pass32(p, shift, block):
+    """:func:`class_pass` for float32 scores, read as float32 (never widened in memory).
+
+    A finite float32 is ``m * 2**(e - 150)`` with integer mantissa ``m < 2**24`` and
+    ``e = max(E, 1)``, i.e. ``m * 2**(e64 - 1) * 2**-1074`` with ``e64 = e + 925``: its
+    mantissa is added to the low row of the float64 bins at ``e64``. Blocks whose scores
+    share sign and exponent sum mantissas as integers; ``y = p - shift`` is summed in float64.
+    """
+    n = p.size
+    nb = n // block + 1
+    snap_s = np.zeros(nb)
+    snap_q = np.zeros(nb)
+    bins = np.zeros((2, 2047), np.int64)
+    bad = 0
+    u = p.view(np.uint32)
+    s = 0.0
+    cs = 0.0
+    q = 0.0
+    cq = 0.0
+    for b in range(nb):
+        start = b * block
+        snap_s[b] = s + cs
+        snap_q[b] = q + cq
+        stop = min(start + block, n)
+        if stop <= start:
+            break
+        top = np.uint64(u[start]) >> np.uint64(23)
+        e = np.int64(top & np.uint64(0xFF))
+        bs = 0.0
+        bq = 0.0
+        if top == (np.uint64(u[stop - 1]) >> np.uint64(23)) and e != 0xFF:
+            hidden = _HIDDEN32 if e != 0 else np.uint64(0)
+            acc = np.uint64(0)
+            for i in range(start, stop):
+                acc += (np.uint64(u[i]) & _MANT32) | hidden
+                y0 = np.float64(p[i]) - shift
+                bs += y0
+                bq += y0 * y0
+            slot = max(e, 1) + 925
+            if top >> np.uint64(8):
+                bins[1, slot] -= np.int64(acc)
+            else:
+                bins[1, slot] += np.int64(acc)
+        else:
+            for i in range(start, stop):
+                k = np.uint64(u[i])
+                ei = np.int64((k >> np.uint64(23)) & np.uint64(0xFF))
+                if ei == 0xFF:
+                    bad += 1
+                    continue
+                m = k & _MANT32
+                if ei != 0:
+                    m |= _HIDDEN32
+                if k >> np.uint64(31):
+                    bins[1, max(ei, 1) + 925] -= np.int64(m)
+                else:
+                    bins[1, max(ei, 1) + 925] += np.int64(m)
+                y0 = np.float64(p[i]) - shift
+                bs += y0
+                bq += y0 * y0
+        s, cs = _neumaier(s, cs, bs)
+        q, cq = _neumaier(q, cq, bq)
+    return bins, bad, snap_s, snap_q, s + cs, q + cq
+
+
+@njit(**_NB)
+def exact_range_sums32(p, lo, hi, block):
+    """:func:`exact_range_sums` for float32 ``p``. A float32 is ``m * 2**(e - 150)``
+    (``m < 2**24``) and its square ``m**2 * 2**(2e - 300)`` (``m**2 < 2**48``): a block whose
+    scores share sign and exponent adds its integer sums of ``m`` and ``m**2`` at slots
+    ``e + 925`` and ``2e + 775``; other blocks go score by score (exact float64 values and
+    squares)."""
+    bins = np.zeros((4, 2047), np.int64)
+    buf = np.empty(2)
+    ub = buf.view(np.uint64)
+    u = p.view(np.uint32)
+    for start in range(lo, hi, block):
+        stop = min(start + block, hi)
+        top = np.uint64(u[start]) >> np.uint64(23)
+        e = np.int64(top & np.uint64(0xFF))
+        if top == (np.uint64(u[stop - 1]) >> np.uint64(23)) and 0 < e < 0xFF:
+            acc = np.uint64(0)
+            acc2 = np.uint64(0)
+            for i in range(start, stop):
+                m = (np.uint64(u[i]) & _MANT32) | _HIDDEN32
+                acc += m
+                acc2 += m * m
+            if top >> np.uint64(8):
+                bins[1, e + 925] -= np.int64(acc)
+            else:
+                bins[1, e + 925] += np.int64(acc)
+            _bins_add_int(bins, 2, acc2, 2 * e + 775)
+        else:
+            for i in range(start, stop):
+                x = np.float64(p[i])
+                buf[0] = x
+                buf[1] = x * x
+                _bins_add(bins, 0, ub[0])
+                _bins_add(bins, 2, ub[1])
+    return bins
 
 
 @njit(**_NB)
@@ -520,11 +627,10 @@ def finish_sweep(res):
             2 * int(res[9]) + int(res[10]))
 
 
-def sweep(live, attack, run_pair=None, run_min=RUN_MIN):
-    """The whole merge pass (see :func:`sweep_segment`); returns
-    ``(acer_lo, acer_hi, best_cost, eer_lo, eer_hi, auc2)``. With ``run_pair`` (a
-    ``(fn, args_a, args_b)`` runner, e.g. on two threads) the merged order is cut at its
-    median and the halves run concurrently."""
+def sweep_records(live, attack, run_pair=None, run_min=RUN_MIN):
+    """The whole merge pass as one :func:`sweep_segment` result (crossing records kept).
+    With ``run_pair`` (a ``(fn, args_a, args_b)`` runner, e.g. on two threads) the merged
+    order is cut at its median and the halves run concurrently."""
     n = live.size - 1
     m = attack.size - 1
     if run_pair is not None:
@@ -532,8 +638,14 @@ def sweep(live, attack, run_pair=None, run_min=RUN_MIN):
         if i + j > 0:
             left, right = run_pair(sweep_segment, (live, attack, 0, 0, i, j, True, run_min),
                                    (live, attack, i, j, n, m, False, run_min))
-            return finish_sweep(combine_sweeps(left, right))
-    return finish_sweep(sweep_segment(live, attack, 0, 0, n, m, True, run_min))
+            return combine_sweeps(left, right)
+    return sweep_segment(live, attack, 0, 0, n, m, True, run_min)
+
+
+def sweep(live, attack, run_pair=None, run_min=RUN_MIN):
+    """The whole merge pass (see :func:`sweep_segment`); returns
+    ``(acer_lo, acer_hi, best_cost, eer_lo, eer_hi, auc2)``."""
+    return finish_sweep(sweep_records(live, attack, run_pair, run_min))
 
 
 @njit(**_NB)
@@ -571,3 +683,57 @@ def roc_points(live, attack):
         out_l[k] = n - 1 - i
         k += 1
     return out_a[:k].copy(), out_l[:k].copy(), out_t[:k].copy()
+
+
+@njit(**_NB)
+def _count_chunk(scores, live, types, n_types, t, higher_is_live, lo, hi, n_resp, n_acc,
+                 n_nan):
+    typed = types.size > 0
+    for i in range(lo, hi):
+        s = np.float64(scores[i])
+        slot = 0
+        if not live[i]:
+            slot = 1 + types[i] if typed else 1
+        if s != s:
+            n_nan[slot] += 1
+            continue
+        n_resp[slot] += 1
+        if higher_is_live:
+            if s >= t:
+                n_acc[slot] += 1
+        elif s <= t:
+            n_acc[slot] += 1
+
+
+@njit(**_NB)
+def count_at_serial(scores, live, types, n_types, t, higher_is_live):
+    """:func:`count_at` on one thread (below a few million scores the thread hand-off costs
+    more than it saves)."""
+    k = 1 + n_types
+    n_resp = np.zeros(k, np.int64)
+    n_acc = np.zeros(k, np.int64)
+    n_nan = np.zeros(k, np.int64)
+    _count_chunk(scores, live, types, n_types, t, higher_is_live, 0, scores.size, n_resp,
+                 n_acc, n_nan)
+    return n_resp, n_acc, n_nan
+
+
+@njit(parallel=True, cache=True)
+def count_at(scores, live, types, n_types, t, higher_is_live):
+    """Counts at one threshold over unsorted scores, in one pass (chunks on all threads).
+
+    ``live``: bool [N]; ``types``: int32 [N] species codes of the attack rows (length 0: one
+    species). Returns ``(n_resp, n_acc, n_nan)`` int64 arrays of length ``1 + n_types``: slot
+    0 is bona fide (``n_acc`` = accepted), slot ``1 + code`` a species. Accepted iff
+    ``score >= t`` (``<= t`` when ``higher_is_live`` is False), compared in float64.
+    """
+    k = 1 + n_types
+    n = scores.size
+    chunks = max(1, min(16, n // 262144))
+    parts = np.zeros((chunks, 3, k), np.int64)
+    per = (n + chunks - 1) // chunks
+    for ch in prange(chunks):
+        _count_chunk(scores, live, types, n_types, t, higher_is_live, ch * per,
+                     min(n, (ch + 1) * per), parts[ch, 0], parts[ch, 1], parts[ch, 2])
+    tot = parts.sum(axis=0)
+    return tot[0].copy(), tot[1].copy(), tot[2].copy()

@@ -5,13 +5,21 @@ Formats read (``format="auto"`` picks one from the first line):
 - ``csv``: a header naming ``score`` and ``label`` (``live``/``attack`` and synonyms such as
   ``bonafide``/``real``/``spoof``/``fake``, or 1/0 where ``label_live_value`` says which
   number means live, default ``"1"``), an id column ``id`` or ``path`` (else row numbers),
-  optional ``attack_type`` and ``video``. This is what the engine writes:
+  optional ``attack_type``, ``video`` and ``subject``. This is what the engine writes:
   ``id,video,label,attack_type,score``.
-- ``bob``: the bob.pad CSV ``claimed_id,test_label,is_bonafide,attack_type,score``.
+- ``bob``: the bob.pad CSV ``claimed_id,test_label,is_bonafide,attack_type,score`` (further
+  columns are ignored; ``claimed_id`` is the subject).
+- ``bob4`` / ``bob5``: bob's 4-column ``claimed_id real_id test_label score`` and 5-column
+  ``claimed_id model_label real_id test_label score`` text files; bona fide iff
+  ``claimed_id == real_id``, the PAI species is ``real_id`` otherwise (as bob.pad writes
+  them).
 - ``list``: lines ``path score`` joined with a ``labels`` file of lines
   ``path label [attack_type]`` (or lines ``path score label`` without one).
 
-Every problem raises :class:`ScoreFileError` naming the file and line.
+Scores: ``nan`` (any case) is a non-response (ISO/IEC 30107-3; bob.pad writes it for samples
+it failed on): kept as NaN and counted as APNRR / BPNRR by the analysis, or refused with
+``nan_policy="error"``. ``inf`` / ``-inf`` are valid scores. Every problem raises
+:class:`ScoreFileError` naming the file and line.
 """
 
 from __future__ import annotations
@@ -19,6 +27,7 @@ from __future__ import annotations
 import csv
 import math
 import os
+import warnings
 from dataclasses import dataclass, field
 from pathlib import Path
 
@@ -29,16 +38,24 @@ __all__ = ["ScoreFileError", "ScoreSet", "read_scores", "write_scores"]
 LIVE_WORDS = {"live", "bonafide", "bona_fide", "bona-fide", "bona fide", "real", "genuine",
               "true", "positive"}
 ATTACK_WORDS = {"attack", "spoof", "fake", "false", "pa", "negative", "impostor"}
+FORMATS = ("auto", "csv", "bob", "bob4", "bob5", "list")
 
 
 class ScoreFileError(ValueError):
     """A malformed score file; the message starts with ``path:line:``."""
 
 
+class ScoreFileWarning(UserWarning):
+    """A score file was read, but something in it deserves a look (repeated ids)."""
+
+
 @dataclass
 class ScoreSet:
     """Scores of one split. ``labels``: 1 = live, 0 = attack; higher score = live unless the
-    analysis is told otherwise. ``attack_types`` is "live" on live rows."""
+    analysis is told otherwise. ``attack_types`` is "live" on live rows. A NaN score is a
+    non-response; ``nonresponses`` adds counts of presentations without a row
+    (``{"live": k, "<species>": k}``). ``videos`` / ``subjects`` are the resampling units of
+    the bootstrap intervals when present."""
 
     ids: np.ndarray
     labels: np.ndarray
@@ -46,18 +63,20 @@ class ScoreSet:
     attack_types: np.ndarray | None = None
     videos: np.ndarray | None = None
     name: str = field(default="", compare=False)
+    subjects: np.ndarray | None = None
+    nonresponses: dict | None = None
 
     def __post_init__(self):
         self.scores = np.asarray(self.scores, dtype=np.float64).reshape(-1)
         n = self.scores.size
         self.ids = np.asarray(self.ids).astype(str).reshape(-1)
         self.labels = np.asarray(self.labels).astype(np.int64).reshape(-1)
-        for name in ("ids", "labels", "attack_types", "videos"):
+        for name in ("ids", "labels", "attack_types", "videos", "subjects"):
             v = getattr(self, name)
             if v is None:
                 continue
             v = np.asarray(v).reshape(-1)
-            if name in ("attack_types", "videos"):
+            if name in ("attack_types", "videos", "subjects"):
                 v = v.astype(str)
                 setattr(self, name, v)
             if v.size != n:
@@ -80,14 +99,27 @@ class ScoreSet:
     def attack(self) -> np.ndarray:
         return self.scores[self.labels == 0]
 
+    def nonresponse_counts(self) -> dict:
+        """``{"live": k, "<species>": k}``: NaN rows plus ``nonresponses``."""
+        nan = np.isnan(self.scores)
+        out = {"live": int((nan & (self.labels == 1)).sum())}
+        att = nan & (self.labels == 0)
+        for ty in np.unique(self.attack_types[att]):
+            out[str(ty)] = int((att & (self.attack_types == ty)).sum())
+        for k, v in (self.nonresponses or {}).items():
+            out[str(k)] = out.get(str(k), 0) + int(v)
+        return out
+
     def subset(self, mask) -> ScoreSet:
         m = np.asarray(mask)
         return ScoreSet(self.ids[m], self.labels[m], self.scores[m],
                         None if self.attack_types is None else self.attack_types[m],
-                        None if self.videos is None else self.videos[m], self.name)
+                        None if self.videos is None else self.videos[m], self.name,
+                        None if self.subjects is None else self.subjects[m])
 
     def aggregate(self, how: str = "mean", by: str = "video") -> ScoreSet:
-        """One row per ``video`` (or ``id``) with the aggregated score (labels must agree)."""
+        """One row per ``video`` (or ``id``) with the aggregated score (labels must agree; a
+        video whose rows are all non-responses stays a non-response)."""
         from fasfast.analysis.metrics import aggregate
 
         keys = self.videos if by == "video" and self.videos is not None else self.ids
@@ -97,15 +129,20 @@ class ScoreSet:
         lab = self.labels[first]
         if not np.array_equal(lab[inv], self.labels):
             raise ValueError(f"rows of one {by} carry different labels; cannot aggregate")
-        return ScoreSet(uniq, lab, agg, self.attack_types[first], uniq, self.name)
+        return ScoreSet(uniq, lab, agg, self.attack_types[first], uniq, self.name,
+                        None if self.subjects is None else self.subjects[first],
+                        self.nonresponses)
 
     def check_two_classes(self, what: str = "") -> None:
-        n_live = int((self.labels == 1).sum())
-        n_att = len(self) - n_live
+        ok = ~np.isnan(self.scores)
+        n_live = int((ok & (self.labels == 1)).sum())
+        n_att = int((ok & (self.labels == 0)).sum())
         if n_live == 0 or n_att == 0:
             where = f"{what}: " if what else ""
-            raise ValueError(f"{where}only one class present ({n_live} live, {n_att} attack); "
-                             "threshold selection needs both")
+            nr = int((~ok).sum())
+            extra = f"; {nr} non-responses" if nr else ""
+            raise ValueError(f"{where}only one class present ({n_live} live, {n_att} attack"
+                             f"{extra}); threshold selection needs both")
 
 
 def _parse_label(text: str, live_value: str, where: str) -> int:
@@ -127,26 +164,27 @@ def _parse_label(text: str, live_value: str, where: str) -> int:
     return 1 if int(v) == int(float(lv)) else 0
 
 
-def _parse_score(text: str, where: str) -> float:
+def _parse_score(text: str, where: str, nan_policy: str = "nonresponse") -> float:
     try:
         v = float(text)
     except ValueError:
         raise ScoreFileError(f"{where}: score {text!r} is not a number") from None
-    if not math.isfinite(v):
-        raise ScoreFileError(f"{where}: score {text!r} is not finite (NaN/inf)")
+    if math.isnan(v) and nan_policy == "error":
+        raise ScoreFileError(f"{where}: score {text!r} is a non-response (NaN) and "
+                             "--nan-policy error refuses it")
     return v
 
 
 def _first_line(path: Path) -> str:
     with open(path, encoding="utf-8-sig") as f:
         for line in f:
-            if line.strip():
+            if line.strip() and not line.lstrip().startswith("#"):
                 return line
     raise ScoreFileError(f"{path}:1: file is empty")
 
 
-def _read_csv(path: Path, live_value: str, bob: bool) -> ScoreSet:
-    ids, labels, scores, types, videos = [], [], [], [], []
+def _read_csv(path: Path, live_value: str, bob: bool, nan_policy: str) -> ScoreSet:
+    ids, labels, scores, types, videos, subjects = [], [], [], [], [], []
     with open(path, newline="", encoding="utf-8-sig") as f:
         rows = csv.reader(f)
         header = None
@@ -156,10 +194,7 @@ def _read_csv(path: Path, live_value: str, bob: bool) -> ScoreSet:
             if header is None:
                 header = [h.strip().lower() for h in row]
                 col = {h: i for i, h in enumerate(header)}
-                if bob:
-                    need = ("test_label", "is_bonafide", "score")
-                else:
-                    need = ("label", "score")
+                need = ("test_label", "is_bonafide", "score") if bob else ("label", "score")
                 missing = [h for h in need if h not in col]
                 if missing:
                     raise ScoreFileError(
@@ -168,6 +203,8 @@ def _read_csv(path: Path, live_value: str, bob: bool) -> ScoreSet:
                 id_col = col.get("test_label") if bob else next(
                     (col[k] for k in ("id", "path", "sample", "file", "filename") if k in col),
                     None)
+                subj_col = next((col[k] for k in ("subject", "client", "claimed_id")
+                                 if k in col), None)
                 continue
             where = f"{path}:{rows.line_num}"
             if len(row) != len(header):
@@ -176,7 +213,7 @@ def _read_csv(path: Path, live_value: str, bob: bool) -> ScoreSet:
                 lab = _parse_label(row[col["is_bonafide"]], "1", where)
             else:
                 lab = _parse_label(row[col["label"]], live_value, where)
-            s = _parse_score(row[col["score"]].strip(), where)
+            s = _parse_score(row[col["score"]].strip(), where, nan_policy)
             rid = row[id_col].strip() if id_col is not None else f"row{len(ids)}"
             at = row[col["attack_type"]].strip() if "attack_type" in col else ""
             ids.append(rid)
@@ -184,15 +221,45 @@ def _read_csv(path: Path, live_value: str, bob: bool) -> ScoreSet:
             scores.append(s)
             types.append("live" if lab == 1 else (at or "attack"))
             videos.append(row[col["video"]].strip() if "video" in col else rid)
+            subjects.append(row[subj_col].strip() if subj_col is not None else "")
     if header is None:
         raise ScoreFileError(f"{path}:1: file is empty")
     if not scores:
         raise ScoreFileError(f"{path}:{rows.line_num}: no score rows after the header")
+    if not bob:
+        _warn_repeated_ids(path, ids, "video" in col)
     return ScoreSet(np.array(ids), np.array(labels), np.array(scores), np.array(types),
-                    np.array(videos), name=path.stem)
+                    np.array(videos), name=path.stem,
+                    subjects=np.array(subjects) if subj_col is not None else None)
 
 
-def _read_list(path: Path, labels_path, live_value: str) -> ScoreSet:
+def _read_bob_columns(path: Path, n_cols: int, nan_policy: str) -> ScoreSet:
+    """bob's 4-column (``claimed_id real_id test_label score``) or 5-column
+    (``claimed_id model_label real_id test_label score``) text file."""
+    ids, labels, scores, types, subjects = [], [], [], [], []
+    with open(path, encoding="utf-8-sig") as f:
+        for i, line in enumerate(f, 1):
+            tok = line.split()
+            if not tok or tok[0].startswith("#"):
+                continue
+            where = f"{path}:{i}"
+            if len(tok) != n_cols:
+                raise ScoreFileError(f"{where}: expected {n_cols} columns (bob "
+                                     f"{n_cols}-column format), got {len(tok)}")
+            claimed, real, label = tok[0], tok[n_cols - 3], tok[n_cols - 2]
+            lab = 1 if claimed == real else 0
+            ids.append(label)
+            labels.append(lab)
+            scores.append(_parse_score(tok[-1], where, nan_policy))
+            types.append("live" if lab else real)
+            subjects.append(claimed)
+    if not scores:
+        raise ScoreFileError(f"{path}:1: no scores in file")
+    return ScoreSet(np.array(ids), np.array(labels), np.array(scores), np.array(types),
+                    np.array(ids), name=path.stem, subjects=np.array(subjects))
+
+
+def _read_list(path: Path, labels_path, live_value: str, nan_policy: str) -> ScoreSet:
     lab_map: dict[str, tuple[int, str]] = {}
     if labels_path is not None:
         lp = Path(labels_path)
@@ -228,7 +295,7 @@ def _read_list(path: Path, labels_path, live_value: str) -> ScoreSet:
                 raise ScoreFileError(f"{where}: expected 'path score', got {len(tok)} fields")
             ids.append(tok[0])
             labels.append(lab)
-            scores.append(_parse_score(tok[1], where))
+            scores.append(_parse_score(tok[1], where, nan_policy))
             types.append("live" if lab == 1 else (at or "attack"))
     if not scores:
         raise ScoreFileError(f"{path}:1: no scores in file")
@@ -236,48 +303,91 @@ def _read_list(path: Path, labels_path, live_value: str) -> ScoreSet:
                     np.array(ids), name=path.stem)
 
 
+def _is_number(text: str) -> bool:
+    try:
+        float(text)
+    except ValueError:
+        return False
+    return True
+
+
 def read_scores(
     path: str | os.PathLike,
     format: str = "auto",
     label_live_value: str = "1",
     labels: str | os.PathLike | None = None,
+    nan_policy: str = "nonresponse",
 ) -> ScoreSet:
     """Read a score file into a :class:`ScoreSet`.
 
     Args:
-        path: the score file.  format: "auto" | "csv" | "bob" | "list".
+        path: the score file.  format: "auto" | "csv" | "bob" | "bob4" | "bob5" | "list".
         label_live_value: which numeric label means live ("1" default, or "0").
         labels: for ``list`` files, the ``path label [attack_type]`` file.
+        nan_policy: "nonresponse" (NaN scores kept as non-responses) or "error".
     Raises:
         ScoreFileError (a ValueError) with ``path:line:`` for any malformed content.
     """
+    from fasfast.analysis._core import NAN_POLICIES, check_choice
+
+    check_choice(nan_policy, NAN_POLICIES, "nan_policy")
     p = Path(path)
     if not p.is_file():
         raise ScoreFileError(f"{p}:0: score file not found")
     if str(label_live_value).strip().lower() not in {"0", "1"} | LIVE_WORDS:
         raise ValueError(f"label_live_value must be '1' or '0', got {label_live_value!r}")
+    check_choice(format, FORMATS, "format")
+    try:
+        return _read_any(p, format, label_live_value, labels, nan_policy)
+    except UnicodeDecodeError as e:
+        raise ScoreFileError(f"{p}: not UTF-8 text (byte 0x{e.object[e.start]:02x} at offset "
+                             f"{e.start}); save the score file as UTF-8") from None
+
+
+def _read_any(p: Path, format: str, label_live_value: str, labels, nan_policy: str) -> ScoreSet:
     if format == "auto":
         first = _first_line(p).strip().lower()
+        tok = first.split()
         if labels is not None:
             format = "list"
         elif "is_bonafide" in first:
             format = "bob"
         elif "," in first and "score" in first:
             format = "csv"
-        elif len(first.split()) in (2, 3) and "," not in first:
+        elif "," not in first and len(tok) in (4, 5) and _is_number(tok[-1]):
+            format = f"bob{len(tok)}"
+        elif len(tok) in (2, 3) and "," not in first:
             format = "list"
         else:
             raise ScoreFileError(f"{p}:1: cannot tell the format: expected a CSV header with "
-                                 "'label' and 'score', a bob.pad CSV, or 'path score' lines")
+                                 "'label' and 'score', a bob.pad CSV, bob's 4- or 5-column "
+                                 "lines, or 'path score' lines")
     if format in ("csv", "bob"):
-        return _read_csv(p, label_live_value, bob=format == "bob")
-    if format == "list":
-        return _read_list(p, labels, label_live_value)
-    raise ValueError(f"unknown format {format!r}; choose auto, csv, bob or list")
+        return _read_csv(p, label_live_value, format == "bob", nan_policy)
+    if format in ("bob4", "bob5"):
+        return _read_bob_columns(p, int(format[-1]), nan_policy)
+    return _read_list(p, labels, label_live_value, nan_policy)
+
+
+def _warn_repeated_ids(path: Path, ids: list[str], has_video_column: bool) -> None:
+    """One warning when a CSV without a ``video`` column repeats ids (frames of one video
+    written with the video's name, or a copy-paste slip): each row stays one presentation
+    in the rates, and the bootstrap resamples the rows of one id together."""
+    if has_video_column or len(set(ids)) == len(ids):
+        return
+    counts: dict[str, int] = {}
+    for i in ids:
+        counts[i] = counts.get(i, 0) + 1
+    repeated = [i for i, c in counts.items() if c > 1]
+    warnings.warn(f"{path}: {len(repeated)} id(s) appear on several rows (e.g. {repeated[0]!r} "
+                  f"on {counts[repeated[0]]}); each row is scored as one presentation and "
+                  "the rows of one id are resampled together; to score videos, aggregate "
+                  "the frames (--aggregate mean)", ScoreFileWarning, stacklevel=3)
 
 
 def write_scores(path: str | os.PathLike, scores: ScoreSet) -> Path:
-    """Write ``id,video,label,attack_type,score`` (label live/attack; exact float repr)."""
+    """Write ``id,video,label,attack_type,score`` (label live/attack; exact float repr; a
+    non-response as ``nan``)."""
     p = Path(path)
     p.parent.mkdir(parents=True, exist_ok=True)
     videos = scores.videos if scores.videos is not None else scores.ids

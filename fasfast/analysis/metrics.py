@@ -1,26 +1,37 @@
 """ISO/IEC 30107-3 metrics, ROC/DET/EER/AUC, the threshold table and score aggregation.
 
 Rule: accepted as live iff ``score >= t`` (``<= t`` with ``higher_is_live=False``).
-APCER per attack type = fraction of that type accepted; ``apcer`` = the maximum over types
-(ISO/IEC 30107-3 APCER of the worst PAI species); BPCER = fraction of live rejected;
-ACER = (APCER + BPCER)/2 with the maximum APCER; the paper's FPR = fraction of *all* attacks
-accepted (pooled), TPR = 1 - BPCER; HTER = (FPR + BPCER)/2. Without attack types the two
-APCERs coincide.
+APCER per PAI species = fraction of that species' attack presentations accepted; ``apcer``
+is the maximum over species (ISO/IEC 30107-3, the default) or all attacks pooled
+(``apcer="pooled"``), as chosen; BPCER = fraction of bona fide presentations rejected;
+ACER = (APCER + BPCER)/2 under the same definition; the paper's FPR = all attacks pooled,
+TPR = 1 - BPCER; HTER = (FPR + BPCER)/2. Without attack types the two APCERs coincide.
+
+Non-responses (NaN scores, or counts passed as ``nonresponses``) are left out of every rate
+above and reported as APNRR (per species; the maximum or pooled as ``apcer``) and BPNRR
+(ISO/IEC 30107-3). ROC, DET, EER and AUC are over responses; ROC, DET and AUC pool the attacks.
 """
 
 from __future__ import annotations
 
+import math
 from dataclasses import asdict, dataclass, field
+from fractions import Fraction
 
 import numpy as np
 
-from fasfast.analysis._core import CENTERS, as_scores, count_ge, count_lt, kernels
+from fasfast.analysis._classes import Classes
+from fasfast.analysis._core import CENTERS, as_live_mask, as_scores, kernels, run_pair, ss
+from fasfast.analysis.conventions import Conventions
+from fasfast.analysis.intervals import (
+    clopper_pearson,
+    fixed_threshold_bootstrap,
+    max_interval,
+)
 from fasfast.analysis.thresholds import (
     OperatingPoint,
-    Pair,
-    _apcer_at_bpcer_pair,
-    _bpcer_at_apcer_pair,
-    thresholds_from_pair,
+    target_point,
+    thresholds_from_classes,
 )
 
 __all__ = [
@@ -31,6 +42,7 @@ __all__ = [
     "det_curve",
     "eer",
     "format_table",
+    "metrics_from_counts",
     "pad_metrics",
     "roc_curve",
     "threshold_table",
@@ -39,7 +51,15 @@ __all__ = [
 
 @dataclass(frozen=True)
 class PadMetrics:
-    """Error rates at one threshold (fractions in [0, 1])."""
+    """Error rates at one threshold (fractions in [0, 1]).
+
+    ``apcer`` / ``acer`` are under ``apcer_definition`` ("max": the worst PAI species,
+    ``worst_type``; "pooled": all attacks); ``apcer_max`` and ``apcer_pooled`` give both.
+    ``n_live`` / ``n_attack`` count responses, ``n_live_nr`` / ``n_attack_nr`` non-responses.
+    ``counts`` holds the integer counts behind every rate; ``ci`` the confidence intervals
+    (``None`` when not asked for): Clopper-Pearson for the binomial rates, bootstrap for ACER
+    and HTER (``ci["methods"]`` says which and how).
+    """
 
     threshold: float
     apcer: float
@@ -51,9 +71,141 @@ class PadMetrics:
     apcer_per_type: dict = field(default_factory=dict)
     n_live: int = 0
     n_attack: int = 0
+    apcer_definition: str = "max"
+    apcer_max: float = float("nan")
+    apcer_pooled: float = float("nan")
+    worst_type: str = ""
+    bpnrr: float = 0.0
+    apnrr: float = 0.0
+    apnrr_per_type: dict = field(default_factory=dict)
+    n_live_nr: int = 0
+    n_attack_nr: int = 0
+    counts: dict = field(default_factory=dict, repr=False)
+    ci: dict | None = field(default=None, repr=False)
 
     def as_dict(self) -> dict:
         return asdict(self)
+
+
+def _rate(k: int, n: int) -> float:
+    return k / n if n else math.nan
+
+
+def metrics_from_counts(
+    threshold: float,
+    live: tuple[int, int],
+    species: dict,
+    definition: str = "max",
+    nr_live: int = 0,
+    nr_species: dict | None = None,
+    ci: float | None = None,
+    bootstrap: int = 1000,
+    seed: int = 0,
+    units: dict | None = None,
+) -> PadMetrics:
+    """PadMetrics from counts: ``live = (n_responses, n_rejected)``, ``species = {name:
+    (n_responses, n_accepted)}``, non-responses per class; ``ci`` a level (e.g. 0.95) for
+    intervals, ``bootstrap`` replicates for the ACER interval, ``units`` optional
+    ``{"live": (sizes, errors), name: (sizes, errors)}`` per video / subject for it.
+
+    This is the entry point for callers that count presentations themselves (e.g. videos
+    that could not be read are non-responses without a score).
+    """
+    nr_species = dict(nr_species or {})
+    n_live, k_live = int(live[0]), int(live[1])
+    sp = {str(k): (int(v[0]), int(v[1])) for k, v in species.items()}
+    for name in nr_species:
+        sp.setdefault(str(name), (0, 0))
+    n_att = sum(n for n, _ in sp.values())
+    k_att = sum(k for _, k in sp.values())
+    bpcer = _rate(k_live, n_live)
+    pooled = _rate(k_att, n_att)
+    per_type = {k: _rate(a, n) for k, (n, a) in sp.items()}
+    with_resp = {k: v for k, v in per_type.items() if not math.isnan(v)}
+    worst = max(with_resp, key=lambda k: Fraction(sp[k][1], sp[k][0])) if with_resp else ""
+    apcer_max = with_resp[worst] if worst else math.nan
+    apcer = apcer_max if definition == "max" else pooled
+    nr_att = sum(int(v) for v in nr_species.values())
+    nr_live = int(nr_live)
+    apnrr_per = {k: _rate(int(nr_species.get(k, 0)), n + int(nr_species.get(k, 0)))
+                 for k, (n, _) in sp.items()}
+    apnrr_pooled = _rate(nr_att, n_att + nr_att)
+    finite = [v for v in apnrr_per.values() if not math.isnan(v)]
+    apnrr = (max(finite) if finite else math.nan) if definition == "max" else apnrr_pooled
+    bpnrr = _rate(nr_live, n_live + nr_live)
+    counts = dict(live_rejected=k_live, attack_accepted=k_att,
+                  accepted_per_type={k: a for k, (_, a) in sp.items()},
+                  n_per_type={k: n for k, (n, _) in sp.items()},
+                  nr_per_type={k: int(nr_species.get(k, 0)) for k in sp})
+    intervals = None
+    if ci is not None:
+        intervals = _intervals(ci, definition, n_live, k_live, sp, nr_live, nr_species,
+                               bootstrap, seed, units)
+    fb = Fraction(k_live, n_live) if n_live else None
+    fp = Fraction(k_att, n_att) if n_att else None
+    fm = Fraction(sp[worst][1], sp[worst][0]) if worst else None
+    fa = fm if definition == "max" else fp
+    acer = float((fa + fb) / 2) if fa is not None and fb is not None else math.nan
+    hter = float((fp + fb) / 2) if fp is not None and fb is not None else math.nan
+    return PadMetrics(float(threshold), apcer, bpcer, acer, hter,
+                      pooled, 1.0 - bpcer, per_type, n_live, n_att, definition, apcer_max,
+                      pooled, worst, bpnrr, apnrr, apnrr_per, nr_live, nr_att, counts,
+                      intervals)
+
+
+def _intervals(level, definition, n_live, k_live, sp, nr_live, nr_species, reps, seed,
+               units) -> dict:
+    per = {k: clopper_pearson(a, n, level) for k, (n, a) in sp.items()}
+    pooled = clopper_pearson(sum(a for _, a in sp.values()), sum(n for n, _ in sp.values()),
+                             level)
+    resp = [(a, n) for n, a in sp.values()]
+    apcer = max_interval(resp, level) if definition == "max" else pooled
+    bp = clopper_pearson(k_live, n_live, level)
+    nr_counts = [(int(nr_species.get(k, 0)), n + int(nr_species.get(k, 0)))
+                 for k, (n, _) in sp.items()]
+    nr_att = sum(k for k, _ in nr_counts)
+    apnrr_pooled = clopper_pearson(nr_att, sum(n for _, n in nr_counts), level)
+    apnrr = max_interval(nr_counts, level) if definition == "max" else apnrr_pooled
+    out = dict(
+        level=level,
+        apcer=apcer,
+        apcer_pooled=pooled,
+        apcer_per_type=per,
+        bpcer=bp,
+        fpr=pooled,
+        tpr=(1.0 - bp[1], 1.0 - bp[0]),
+        bpnrr=clopper_pearson(nr_live, n_live + nr_live, level),
+        apnrr=apnrr,
+        apnrr_per_type={k: clopper_pearson(*c, level) for k, c in zip(sp, nr_counts)},
+        acer=(math.nan, math.nan),
+        hter=(math.nan, math.nan),
+        methods=dict(
+            binomial="Clopper-Pearson (exact binomial)",
+            apcer=("Clopper-Pearson per species, Bonferroni over species, maximum of the ends"
+                   if definition == "max" else "Clopper-Pearson"),
+            acer="not computed",
+        ),
+    )
+    if reps and reps > 0:
+        units = units or {}
+        lv = (n_live, k_live) + ((units["live"],) if "live" in units else ())
+        spd = {k: (n, a) + ((units[k],) if k in units else ()) for k, (n, a) in sp.items()
+               if n > 0}
+        boot = fixed_threshold_bootstrap(lv, spd, definition, reps, seed, level)
+        out["acer"], out["hter"] = boot["acer"], boot["hter"]
+        out["methods"]["acer"] = (f"percentile bootstrap at the fixed threshold, {reps} "
+                                  f"replicates, seed {seed}, resampling {boot['resampling']}")
+    return out
+
+
+def _codes(attack_type, live: np.ndarray):
+    if attack_type is None:
+        return np.empty(0, np.int32), ["attack"]
+    types = np.asarray(attack_type).astype(str)
+    names, inv = np.unique(types[~live], return_inverse=True)
+    codes = np.zeros(types.size, np.int32)
+    codes[~live] = inv.reshape(-1)
+    return codes, [str(n) for n in names]
 
 
 def _check_lengths(n: int, **arrays) -> None:
@@ -63,88 +215,142 @@ def _check_lengths(n: int, **arrays) -> None:
 
 
 def pad_metrics(
-    scores, is_live, threshold: float, attack_type=None, higher_is_live: bool = True
+    scores,
+    is_live,
+    threshold: float,
+    attack_type=None,
+    higher_is_live: bool = True,
+    *,
+    apcer: str = "max",
+    nonresponses=None,
+    nan_policy: str = "nonresponse",
+    ci: float | None = None,
+    bootstrap: int = 1000,
+    seed: int = 0,
 ) -> PadMetrics:
-    """APCER (per attack type and max), BPCER, ACER, HTER, FPR, TPR at ``threshold``.
+    """APCER (per attack type and under ``apcer``), BPCER, ACER, HTER, FPR, TPR, APNRR and
+    BPNRR at ``threshold``, in one pass over unsorted scores.
 
     Args:
-        scores: [N] scores.  is_live: [N] bool (or 1 = live / 0 = attack).
-        threshold: the decision threshold.  attack_type: optional [N] attack type names.
+        scores: [N] scores (float32 read as float32; NaN = non-response).
+        is_live: [N] bool (or 1 = live / 0 = attack).  threshold: the decision threshold.
+        attack_type: optional [N] PAI species names (read on attack rows).
+        apcer: "max" (ISO/IEC 30107-3) or "pooled".
+        nonresponses: optional ``{"live": k, "<species>": k}`` presentations without a score.
+        ci: a confidence level (e.g. 0.95) to attach intervals; ``bootstrap`` replicates
+            (``seed``) for the ACER interval.
+    Raises:
+        ValueError: length mismatch, NaN threshold, a class without responses, NaN scores
+        with ``nan_policy="error"``.
     """
-    s = as_scores(scores, "scores").astype(np.float64, copy=False)
+    conv = Conventions(apcer=apcer, nan_policy=nan_policy)
+    s = as_scores(scores, "scores")
+    if s.dtype not in (np.float32, np.float64):
+        s = s.astype(np.float64)
     live = np.asarray(is_live)
     _check_lengths(s.size, is_live=live, attack_type=attack_type)
-    live = live.astype(bool)
-    if not np.isfinite(s).all():
-        raise ValueError("scores contain NaN or infinite values; scores must be finite")
-    if np.isnan(threshold):
+    live = as_live_mask(live, "is_live")
+    if threshold != threshold:
         raise ValueError("threshold is NaN")
-    n_live, n_attack = int(live.sum()), int((~live).sum())
-    if n_live == 0 or n_attack == 0:
-        raise ValueError(
-            f"only one class present ({n_live} live, {n_attack} attack); need both"
-        )
-    acc = s >= threshold if higher_is_live else s <= threshold
-    bpcer = float(np.count_nonzero(~acc & live)) / n_live
-    fpr = float(np.count_nonzero(acc & ~live)) / n_attack
-    per_type = {}
-    if attack_type is not None:
-        types = np.asarray(attack_type).astype(str)
-        for ty in sorted(set(types[~live].tolist())):
-            m = (~live) & (types == ty)
-            per_type[ty] = float(np.count_nonzero(acc & m)) / int(m.sum())
-    else:
-        per_type["attack"] = fpr
-    apcer = max(per_type.values())
-    return PadMetrics(float(threshold), apcer, bpcer, (apcer + bpcer) / 2, (fpr + bpcer) / 2,
-                      fpr, 1.0 - bpcer, per_type, n_live, n_attack)
+    codes, names = _codes(attack_type, live)
+    k = kernels()
+    fn = k.count_at if s.size >= 4_000_000 else k.count_at_serial
+    n_resp, n_acc, n_nan = fn(s, live, codes, len(names), float(threshold), bool(higher_is_live))
+    if n_nan.sum() and nan_policy == "error":
+        raise ValueError(f"scores contain {int(n_nan.sum())} NaN value(s) (non-responses); "
+                         "nan_policy='error' refuses them")
+    n_live = int(n_resp[0])
+    if n_live == 0 or int(n_resp[1:].sum()) == 0:
+        raise ValueError(f"only one class present ({n_live} live, "
+                         f"{int(n_resp[1:].sum())} attack responses); need both")
+    sp = {names[i]: (int(n_resp[i + 1]), int(n_acc[i + 1])) for i in range(len(names))}
+    nr_sp = {names[i]: int(n_nan[i + 1]) for i in range(len(names))}
+    nr_live = int(n_nan[0])
+    for key, k in dict(nonresponses or {}).items():
+        if str(key).lower() in ("live", "bona fide", "bonafide"):
+            nr_live += int(k)
+        else:
+            key = str(key) if attack_type is not None else "attack"
+            nr_sp[key] = nr_sp.get(key, 0) + int(k)
+    return metrics_from_counts(threshold, (n_live, n_live - int(n_acc[0])), sp, conv.apcer,
+                               nr_live, nr_sp, ci, bootstrap, seed)
 
 
-def _metrics_sorted(pair: Pair, t_user: float, types: dict | None) -> PadMetrics:
-    """pad_metrics on pre-sorted classes (binary searches only)."""
-    t = pair.sign * t_user
-    fpr = count_ge(pair.A.p, t) / pair.A.n
-    bpcer = count_lt(pair.L.p, t) / pair.L.n
-    per_type = {"attack": fpr}
-    if types:
-        per_type = {k: count_ge(v, t) / v.size for k, v in types.items()}
-    apcer = max(per_type.values())
-    return PadMetrics(float(t_user), apcer, bpcer, (apcer + bpcer) / 2, (fpr + bpcer) / 2,
-                      fpr, 1.0 - bpcer, per_type, pair.L.n, pair.A.n)
+def metrics_at(c: Classes, t_user: float, definition: str = "max", ci: float | None = None,
+               bootstrap: int = 1000, seed: int = 0, units: dict | None = None) -> PadMetrics:
+    """PadMetrics on sorted classes (binary searches only)."""
+    t = c.to_internal(t_user)
+    sp = {k: (v.n, v.n - ss(v.p, t, "left"))
+          for k, v in c.species.items()}
+    live = (c.L.n, ss(c.L.p, t, "left"))
+    if units:
+        units = _units_at(c, t, units)
+    return metrics_from_counts(float(t_user), live, sp, definition, c.nr_live, c.nr_species,
+                               ci, bootstrap, seed, units)
+
+
+def _units_at(c: Classes, t: float, units: dict) -> dict:
+    """Per-unit ``(sizes, errors)`` at internal threshold ``t`` from ``units[name] = (scores
+    internal frame, unit codes)``."""
+    out = {}
+    for name, (vals, codes) in units.items():
+        if codes.size == 0:
+            continue
+        err = vals < t if name == "live" else vals >= t
+        sizes = np.bincount(codes)
+        errs = np.bincount(codes, weights=err.astype(np.float64), minlength=sizes.size)
+        keep = sizes > 0
+        out[name] = (sizes[keep], errs[keep])
+    return out
 
 
 # --------------------------------------------------------------------------- curves
+def _classes(live, attack, higher_is_live, nan_policy="nonresponse"):
+    return Classes(live, attack, higher_is_live, nan_policy=nan_policy)
+
+
 def roc_curve(live, attack, higher_is_live: bool = True):
     """ROC over every distinct score: ``(fpr [K+1], tpr [K+1], thresholds [K+1])``.
 
     Thresholds go from ``+inf`` (nothing accepted) down through the distinct scores (from
     ``-inf`` up when ``higher_is_live=False``); equals ``sklearn.metrics.roc_curve(...,
-    drop_intermediate=False)``.
+    drop_intermediate=False)``. NaN scores (non-responses) are left out; attacks pooled.
     """
-    pair = Pair(live, attack, higher_is_live)
-    na, nl, thr = kernels().roc_points(pair.L.p, pair.A.p)
-    return na / pair.A.n, nl / pair.L.n, pair.sign * thr
+    c = _classes(live, attack, higher_is_live)
+    na, nl, thr = kernels().roc_points(c.L.p, c.A.p)
+    return na / c.A.n, nl / c.L.n, _user_thresholds(c, thr)
+
+
+def _user_thresholds(c: Classes, thr: np.ndarray) -> np.ndarray:
+    thr = np.asarray(thr, np.float64)
+    if c.L.n_pos_inf or c.A.n_pos_inf:
+        thr = np.where(thr >= np.finfo(c.dtype).max, np.inf, thr)
+    return c.sign * thr
 
 
 def det_curve(live, attack, higher_is_live: bool = True):
     """DET points ``(apcer [K+1], bpcer [K+1], thresholds [K+1])`` (APCER = FPR,
     BPCER = 1 - TPR), same order as :func:`roc_curve`."""
-    pair = Pair(live, attack, higher_is_live)
-    na, nl, thr = kernels().roc_points(pair.L.p, pair.A.p)
-    return na / pair.A.n, (pair.L.n - nl) / pair.L.n, pair.sign * thr
+    c = _classes(live, attack, higher_is_live)
+    na, nl, thr = kernels().roc_points(c.L.p, c.A.p)
+    return na / c.A.n, (c.L.n - nl) / c.L.n, _user_thresholds(c, thr)
 
 
 def auc(live, attack, higher_is_live: bool = True) -> float:
-    """Area under the ROC: P(live > attack) + P(live == attack)/2, from exact pair counts."""
-    pair = Pair(live, attack, higher_is_live)
-    auc2 = int(pair.sweep[5])
-    return auc2 / (2 * pair.L.n * pair.A.n)
+    """Area under the ROC: P(live > attack) + P(live == attack)/2, from exact pair counts
+    (responses only; attacks pooled)."""
+    return _classes(live, attack, higher_is_live).auc()
 
 
-def eer(live, attack, higher_is_live: bool = True) -> float:
-    """Equal error rate: (APCER + BPCER)/2 at the APCER = BPCER crossing (ACER point)."""
-    pair = Pair(live, attack, higher_is_live)
-    return thresholds_from_pair(pair).eer
+def eer(live, attack, higher_is_live: bool = True, *, attack_types=None, apcer: str = "max",
+        eer_rule: str = "bob") -> float:
+    """Equal error rate under ``eer_rule`` ("bob", "fvc2000", "rocch") and the APCER
+    definition ``apcer`` (see :mod:`fasfast.analysis.conventions`)."""
+    from fasfast.analysis.thresholds import _eer_choice
+
+    conv = Conventions(apcer=apcer, eer_rule=eer_rule)
+    c = Classes(live, attack, higher_is_live, attack_types)
+    return _eer_choice(c, conv.apcer, conv.eer_rule, c.records(conv.apcer))[2]
 
 
 # --------------------------------------------------------------------------- full analysis
@@ -163,25 +369,18 @@ METHOD_LABELS = {
     "balance": "Balance point",
     "acer": "ACER point",
     "acer_left": "ACER-left",
+    "acer_mid": "ACER-mid",
     "acer_right": "ACER-right",
 }
 
 
-def _target_point(pair: Pair, kind: str, rate: float) -> OperatingPoint:
-    if kind == "apcer@bpcer":
-        return _apcer_at_bpcer_pair(pair, rate)
-    return _bpcer_at_apcer_pair(pair, rate, kind)
-
-
-def _types_sorted(scores: np.ndarray, labels: np.ndarray, attack_types, sign: float):
-    if attack_types is None:
-        return None
-    types = np.asarray(attack_types).astype(str)
-    att = labels == 0
-    return {
-        ty: np.sort(sign * scores[att & (types == ty)].astype(np.float64))
-        for ty in sorted(set(types[att].tolist()))
-    }
+def classes_of(ss, higher_is_live: bool = True, nan_policy: str = "nonresponse") -> Classes:
+    """:class:`Classes` of a :class:`~fasfast.analysis.io.ScoreSet` (attack types and
+    non-response counts included)."""
+    lab = ss.labels
+    att = lab == 0
+    return Classes(ss.scores[lab == 1], ss.scores[att], higher_is_live, ss.attack_types[att],
+                   getattr(ss, "nonresponses", None), nan_policy)
 
 
 def analyze(
@@ -191,6 +390,14 @@ def analyze(
     center: str = "balance",
     higher_is_live: bool = True,
     convention: str = "paper",
+    *,
+    attack_types=None,
+    apcer: str = "max",
+    eer_rule: str = "bob",
+    placement: str = "best",
+    border: str = "next",
+    nonresponses=None,
+    nan_policy: str = "nonresponse",
 ) -> dict:
     """Everything for two classes with one sort each: domain stats for every centre (both
     classes), all thresholds (the cross point for every centre), the target-rate points,
@@ -198,45 +405,70 @@ def analyze(
 
     Returns a dict: ``stats[center]["live"|"attack"]``, ``thresholds`` (:class:`Thresholds`
     for ``center``), ``cross[center]``, ``targets[key]`` (:class:`OperatingPoint`),
-    ``metrics[name]`` (:class:`PadMetrics`), ``eer``, ``auc``, ``min_acer``.
+    ``metrics[name]`` (:class:`PadMetrics`), ``eer``, ``auc``, ``min_acer``,
+    ``conventions``.
     """
-    from fasfast.analysis._core import run_pair
     from fasfast.analysis.stats import stats_from_sorted
-    from fasfast.analysis.thresholds import _flip_stats, cross_point
+    from fasfast.analysis.thresholds import _flip_stats, applied_cross
 
+    conv = Conventions(apcer=apcer, eer_rule=eer_rule, placement=placement, border=border,
+                       nan_policy=nan_policy)
     centers = tuple(centers)
     if center not in centers:
         centers = centers + (center,)
-    pair = Pair(live, attack, higher_is_live)
-    n = pair.L.n + pair.A.n
-    # both classes' stats concurrently, then the merge sweep
-    sl, sa = run_pair(stats_from_sorted, (pair.L, centers, convention),
-                      (pair.A, centers, convention), n)
-    th = thresholds_from_pair(pair, center, convention)
-    fb, lb = pair.sign * th.fake_border, pair.sign * th.live_border
-    cross = {
-        c: pair.out(cross_point(sa[c], sl[c], fb, lb)) for c in centers
-    }
-    if pair.sign < 0:
+    c = Classes(live, attack, higher_is_live, attack_types, nonresponses, nan_policy)
+    n = c.L.n + c.A.n
+    sl, sa = run_pair(stats_from_sorted, (c.L, centers, convention),
+                      (c.A, centers, convention), n)
+    th = thresholds_from_classes(c, center, convention, conv)
+    fb = float(c.A.fin.p[-1]) if c.A.fin.n else float(c.A.p[-1])
+    lb = float(c.L.fin.p[0]) if c.L.fin.n else float(c.L.p[0])
+    cross = {k: c.out(applied_cross(c, sa[k], sl[k], fb, lb, conv.border)[0]) for k in centers}
+    if c.sign < 0:
         sl = {k: _flip_stats(v) for k, v in sl.items()}
         sa = {k: _flip_stats(v) for k, v in sa.items()}
-    targets = {key: _target_point(pair, kind, rate) for key, _, kind, rate in TARGETS}
-    metrics = {k: _metrics_sorted(pair, v, None) for k, v in th.as_dict().items()}
+    targets = {key: target_point(c, kind, rate, conv.apcer, conv.placement, conv.border)
+               for key, _, kind, rate in TARGETS}
+    metrics = {k: metrics_at(c, v, conv.apcer) for k, v in th.table_dict().items()}
     for key, op in targets.items():
-        metrics[key] = _metrics_sorted(pair, op.threshold, None)
+        metrics[key] = metrics_at(c, op.threshold, conv.apcer)
     return dict(
-        stats={c: {"live": sl[c], "attack": sa[c]} for c in centers},
+        stats={k: {"live": sl[k], "attack": sa[k]} for k in centers},
         thresholds=th,
         cross=cross,
         targets=targets,
         metrics=metrics,
         eer=th.eer,
-        auc=int(pair.sweep[5]) / (2 * pair.L.n * pair.A.n),
+        auc=c.auc(),
         min_acer=th.min_acer,
+        conventions=conv.as_dict(),
     )
 
 
 # --------------------------------------------------------------------------- Table 7
+def _unit_codes(ss, c: Classes, resample: str = "auto"):
+    """Per class the internal-frame scores and unit codes for clustered intervals (``None``
+    when resampling single presentations)."""
+    from fasfast.analysis.report import units_of
+
+    units, _ = units_of(ss, resample)
+    if units is None:
+        return None
+    _, codes = np.unique(np.asarray(units).astype(str), return_inverse=True)
+    codes = codes.reshape(-1)
+    out = {}
+    s = c.sign * ss.scores
+    ok = ~np.isnan(s)
+    lab = ss.labels
+    out["live"] = (s[ok & (lab == 1)], codes[ok & (lab == 1)])
+    for name in c.species:
+        m = ok & (lab == 0)
+        if c.types_known:
+            m &= ss.attack_types == name
+        out[name] = (s[m], codes[m])
+    return out
+
+
 def threshold_table(
     select_on,
     apply_to=None,
@@ -244,65 +476,109 @@ def threshold_table(
     higher_is_live: bool = True,
     convention: str = "paper",
     targets: bool = True,
+    *,
+    apcer: str = "max",
+    eer_rule: str = "bob",
+    placement: str = "best",
+    border: str = "next",
+    nan_policy: str = "nonresponse",
+    ci: float | None = 0.95,
+    bootstrap: int = 1000,
+    seed: int = 0,
+    resample: str = "auto",
 ) -> list[dict]:
     """The paper's Table 7: one row per threshold method chosen on ``select_on``.
+
+    Every row's threshold is chosen under the APCER definition ``apcer`` and its metrics are
+    those at that threshold, with Clopper-Pearson intervals and a bootstrap interval for the
+    ACER (``ci`` a level, ``None`` for none; ``bootstrap`` replicates; ``resample``: "auto"
+    takes whole videos when the score set has several rows per video, or "presentations",
+    "videos", "subjects").
 
     Args:
         select_on / apply_to: :class:`~fasfast.analysis.io.ScoreSet` (the second optional).
     Returns:
-        rows ``{"key", "method", "threshold", "select": PadMetrics, "apply": PadMetrics|None}``.
-        Render with :func:`format_table`.
+        rows ``{"key", "method", "threshold", "note", "select": PadMetrics,
+        "apply": PadMetrics|None}``. Render with :func:`format_table`.
     """
-    sel = Pair(select_on.live, select_on.attack, higher_is_live)
-    th = thresholds_from_pair(sel, center, convention)
-    sel_types = _types_sorted(select_on.scores, select_on.labels, select_on.attack_types,
-                              sel.sign)
-    app = app_types = None
+    conv = Conventions(apcer=apcer, eer_rule=eer_rule, placement=placement, border=border,
+                       nan_policy=nan_policy)
+    sel = classes_of(select_on, higher_is_live, nan_policy)
+    th = thresholds_from_classes(sel, center, convention, conv)
+    sel_units = _unit_codes(select_on, sel, resample) if ci is not None else None
+    app = app_units = None
     if apply_to is not None:
-        app = Pair(apply_to.live, apply_to.attack, higher_is_live)
-        app_types = _types_sorted(apply_to.scores, apply_to.labels, apply_to.attack_types,
-                                  app.sign)
-    items = [(k, METHOD_LABELS[k], v) for k, v in th.as_dict().items()]
+        app = classes_of(apply_to, higher_is_live, nan_policy)
+        app_units = _unit_codes(apply_to, app, resample) if ci is not None else None
+    items = [(k, METHOD_LABELS[k], v, th.notes.get(k, "")) for k, v in th.table_dict().items()]
     if targets:
         for key, label, kind, rate in TARGETS:
-            items.append((key, label, _target_point(sel, kind, rate).threshold))
+            op = target_point(sel, kind, rate, conv.apcer, conv.placement, conv.border)
+            items.append((key, label, op.threshold, op.note))
     rows = []
-    for key, label, t in items:
+    for key, label, t, note in items:  # one seed for every row: equal thresholds, equal CIs
         rows.append(dict(
             key=key,
             method=label,
             threshold=float(t),
-            select=_metrics_sorted(sel, t, sel_types),
-            apply=_metrics_sorted(app, t, app_types) if app is not None else None,
+            note=note,
+            select=metrics_at(sel, t, conv.apcer, ci, bootstrap, seed, sel_units),
+            apply=(metrics_at(app, t, conv.apcer, ci, bootstrap, seed, app_units)
+                   if app is not None else None),
         ))
     return rows
 
 
 def _fmt_pct(x: float) -> str:
-    return f"{100 * x:.3f}"
+    return f"{100 * x:.3f}" if x == x else "nan"
 
 
-def format_table(rows: list[dict], style: str = "terminal", names=("select", "apply")) -> str:
-    """Render :func:`threshold_table` rows: ``style`` "terminal" (aligned) or "markdown"."""
+def _fmt_ci(m: PadMetrics, key: str) -> str:
+    if not m.ci or key not in m.ci:
+        return ""
+    lo, hi = m.ci[key]
+    if lo != lo:
+        return ""
+    return f" [{100 * lo:.2f}, {100 * hi:.2f}]"
+
+
+def format_table(rows: list[dict], style: str = "terminal", names=("select", "apply"),
+                 intervals: bool = True) -> str:
+    """Render :func:`threshold_table` rows: ``style`` "terminal" (aligned) or "markdown".
+
+    Rates in %; with ``intervals`` each rate that has one is followed by its confidence
+    interval ``[lo, hi]``. APNRR / BPNRR columns appear when a split has non-responses.
+    """
+    if style not in ("terminal", "markdown"):
+        raise ValueError(f"unknown table style {style!r}; choose 'terminal' or 'markdown'")
     has_apply = any(r["apply"] is not None for r in rows)
+    first = rows[0]["select"] if rows else None
+    d = first.apcer_definition if first is not None else "max"
+    apcer_name = "APCER" if d == "max" else "APCER(pooled)"
+    splits = [(names[0], "select")] + ([(names[1], "apply")] if has_apply else [])
+    nr = {s: any(r[s] is not None and (r[s].n_live_nr or r[s].n_attack_nr) for r in rows)
+          for _, s in splits}
     head = ["Method", "Threshold"]
-    splits = [names[0]] + ([names[1]] if has_apply else [])
-    for s in splits:
-        head += [f"{s} APCER%", f"{s} BPCER%", f"{s} ACER%", f"{s} FPR%", f"{s} TPR%"]
+    for label, s in splits:
+        head += [f"{label} {apcer_name}%", f"{label} BPCER%", f"{label} ACER%",
+                 f"{label} FPR%", f"{label} TPR%"]
+        if nr[s]:
+            head += [f"{label} APNRR%", f"{label} BPNRR%"]
     body = []
     for r in rows:
         line = [r["method"], f"{r['threshold']:.5f}"]
-        for m in [r["select"]] + ([r["apply"]] if has_apply else []):
-            line += [_fmt_pct(m.apcer), _fmt_pct(m.bpcer), _fmt_pct(m.acer), _fmt_pct(m.fpr),
-                     _fmt_pct(m.tpr)]
+        for _, s in splits:
+            m = r[s]
+            ci = intervals and m.ci is not None
+            for field_ in ("apcer", "bpcer", "acer", "fpr", "tpr") + (
+                    ("apnrr", "bpnrr") if nr[s] else ()):
+                line.append(_fmt_pct(getattr(m, field_)) + (_fmt_ci(m, field_) if ci else ""))
         body.append(line)
     if style == "markdown":
         out = ["| " + " | ".join(head) + " |",
                "|" + "|".join(["---"] + ["---:"] * (len(head) - 1)) + "|"]
         out += ["| " + " | ".join(b) + " |" for b in body]
         return "\n".join(out)
-    if style != "terminal":
-        raise ValueError(f"unknown table style {style!r}; choose 'terminal' or 'markdown'")
     widths = [max(len(x[i]) for x in [head] + body) for i in range(len(head))]
     fmt = [lambda s, w: s.ljust(w)] + [lambda s, w: s.rjust(w)] * (len(head) - 1)
     lines = ["  ".join(f(c, w) for f, c, w in zip(fmt, x, widths)) for x in [head] + body]
@@ -315,7 +591,8 @@ def aggregate(scores, ids, how: str = "mean"):
     """Aggregate scores per id (frame -> sequence -> video).
 
     Args:
-        scores: [N] scores.  ids: [N] group ids (str or int).  how: mean | median | min | max.
+        scores: [N] scores (NaN rows are non-responses: a group with only NaN gets NaN).
+        ids: [N] group ids (str or int).  how: mean | median | min | max.
     Returns:
         ``(unique_ids [G], aggregated [G] float64)``, ids sorted as ``np.unique`` sorts them.
     """
@@ -326,6 +603,13 @@ def aggregate(scores, ids, how: str = "mean"):
         raise ValueError(f"unknown aggregation {how!r}; choose mean, median, min or max")
     uniq, inv = np.unique(ids, return_inverse=True)
     inv = inv.reshape(-1)
+    ok = ~np.isnan(s)
+    if not ok.all():  # aggregate the responses; a group without any stays NaN
+        out = np.full(uniq.size, np.nan)
+        if ok.any():
+            u2, a2 = aggregate(s[ok], inv[ok], how)
+            out[u2] = a2
+        return uniq, out
     if how == "mean":
         return uniq, np.bincount(inv, weights=s) / np.bincount(inv)
     order = np.lexsort((s, inv))
@@ -341,3 +625,5 @@ def aggregate(scores, ids, how: str = "mean"):
     # odd counts: (x + x) / 2 == x exactly; even: mean of the two middle values (np.median)
     return uniq, (ss[mid - 1 + cnt % 2] + ss[mid]) / 2
 
+
+__all__ += ["OperatingPoint"]

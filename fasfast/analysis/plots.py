@@ -89,6 +89,7 @@ def domain_plot(
 
     live = np.asarray(live, dtype=np.float64)
     attack = np.asarray(attack, dtype=np.float64)
+    live, attack = live[np.isfinite(live)], attack[np.isfinite(attack)]  # the domain's scores
     if thresholds is None:
         thresholds = select_thresholds(live, attack, center, higher_is_live, convention)
     th = _threshold_dict(thresholds) if thresholds is not False else {}
@@ -136,8 +137,9 @@ def domain_plot(
 def domain_grid(cells, center: str = "balance", *, seed: int = 0, max_points: int = 2000,
                 higher_is_live: bool = True, cell_size=(4.0, 2.6)):
     """Grid of domain plots: ``cells`` maps ``(row_name, col_name)`` to a ScoreSet, a
-    ``(live, attack)`` pair or a ``(live, attack, center)`` triple, e.g. data sets x models
-    (paper Tables 1/2). Returns the Figure."""
+    ``(live, attack)`` pair, or ``(live, attack, ...)`` followed by a centre name and/or a
+    thresholds dict (lines drawn), e.g. data sets x models (paper Tables 1/2). Returns the
+    Figure."""
     cells = dict(cells)
     if not cells:
         raise ValueError("domain_grid needs at least one cell")
@@ -152,14 +154,17 @@ def domain_grid(cells, center: str = "balance", *, seed: int = 0, max_points: in
             if v is None:
                 ax.set_axis_off()
                 continue
-            ctr = center
+            ctr, th = center, None
             if hasattr(v, "live"):
                 live, attack = v.live, v.attack
-            elif len(v) == 3:
-                live, attack, ctr = v
             else:
-                live, attack = v
-            domain_plot(live, attack, None, ctr, ax=ax, title=f"{r} | {c}", seed=seed,
+                live, attack, *rest = v
+                for extra in rest:
+                    if isinstance(extra, str):
+                        ctr = extra
+                    else:
+                        th = extra
+            domain_plot(live, attack, th, ctr, ax=ax, title=f"{r} | {c}", seed=seed,
                         max_points=max_points, higher_is_live=higher_is_live, legend=False)
             ax.set_xlabel("")
     return fig
@@ -174,7 +179,9 @@ def _decimate(*arrays, n_max: int = 4000):
 
 
 def roc_det_plot(curves, higher_is_live: bool = True):
-    """ROC and DET side by side. ``curves``: ``{name: ScoreSet or (live, attack)}``."""
+    """ROC and DET side by side, one curve per entry (several systems overlaid). ``curves``:
+    ``{name: ScoreSet or (live, attack)}``. The curves pool the attacks (NaN scores, the
+    non-responses, are left out)."""
     from scipy.special import ndtri
 
     from fasfast.analysis.metrics import auc, eer, roc_curve
@@ -191,11 +198,11 @@ def roc_det_plot(curves, higher_is_live: bool = True):
         ax_roc.plot(np.maximum(f, eps), t, lw=1.4, label=f"{name} AUC={a:.4f}")
         x = ndtri(np.clip(f, eps, 1 - eps))
         y = ndtri(np.clip(1 - t, eps, 1 - eps))
-        ax_det.plot(x, y, lw=1.4, label=f"{name} EER={100 * e:.3f}%")
+        ax_det.plot(x, y, lw=1.4, label=f"{name} EER(pooled)={100 * e:.3f}%")
     ax_roc.set_xscale("log")
     ax_roc.set_xlim(eps, 1)
     ax_roc.set_ylim(0, 1.01)
-    ax_roc.set_xlabel("FPR (APCER, attacks accepted)")
+    ax_roc.set_xlabel("FPR (attacks accepted, pooled over PAI species)")
     ax_roc.set_ylabel("TPR (live accepted)")
     ax_roc.set_title("ROC")
     ax_roc.grid(alpha=0.3)
@@ -205,7 +212,7 @@ def roc_det_plot(curves, higher_is_live: bool = True):
         setter(ndtri(ticks), [f"{100 * p:g}" for p in ticks])
         lim(ndtri(0.0005), ndtri(0.9))
     ax_det.plot(ndtri(ticks), ndtri(ticks), color="0.7", lw=0.8, ls=":")
-    ax_det.set_xlabel("APCER (%)")
+    ax_det.set_xlabel("APCER, pooled (%)")
     ax_det.set_ylabel("BPCER (%)")
     ax_det.set_title("DET")
     ax_det.grid(alpha=0.3)
@@ -219,9 +226,11 @@ def score_histogram(scores, thresholds=None, *, bins: int = 60, title: str | Non
     fig = _figure((8, 3.8))
     ax = fig.add_subplot(1, 1, 1)
     s = scores.scores
-    edges = np.histogram_bin_edges(s, bins=bins)
-    ax.hist(scores.live, bins=edges, color=LIVE_COLOR, alpha=0.55, label=f"live ({scores.live.size})")
-    att = scores.labels == 0
+    fin = np.isfinite(s)
+    edges = np.histogram_bin_edges(s[fin], bins=bins)
+    lv = s[fin & (scores.labels == 1)]
+    ax.hist(lv, bins=edges, color=LIVE_COLOR, alpha=0.55, label=f"live ({lv.size})")
+    att = (scores.labels == 0) & fin
     types = sorted(set(scores.attack_types[att].tolist()))
     cmap = ["#e76f51", "#e9c46a", "#9c6644", "#bc4749", "#7209b7", "#3a86ff"]
     for k, ty in enumerate(types):

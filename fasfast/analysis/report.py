@@ -1,4 +1,12 @@
-"""``write_report``: report.json, report.md, a self-contained report.html and the plots."""
+"""``write_report`` / ``write_systems_report``: report.json, report.md, a self-contained
+report.html and the plots, with every rate's confidence interval and the conventions used.
+
+One system: thresholds chosen on ``select_on`` (every method), applied to ``apply_to``.
+Several systems (:func:`write_systems_report`): one such section per system, a comparison
+table, overlaid ROC / DET curves, paper 000's grid of domain plots (models x data sets) and,
+for systems scored on the same presentations, paired tests (McNemar, DeLong, paired
+bootstrap; :mod:`fasfast.analysis.compare`).
+"""
 
 from __future__ import annotations
 
@@ -13,7 +21,9 @@ import numpy as np
 
 from fasfast.analysis._core import CENTERS
 
-__all__ = ["write_report"]
+__all__ = ["write_report", "write_systems_report"]
+
+RESAMPLE = ("auto", "presentations", "videos", "subjects")
 
 
 def _clean(x):
@@ -31,47 +41,158 @@ def _clean(x):
         return int(x)
     if isinstance(x, np.bool_):
         return bool(x)
+    if isinstance(x, np.ndarray):
+        return _clean(x.tolist())
     if hasattr(x, "as_dict"):
         return _clean(x.as_dict())
     return x
 
 
-def _summary(ss, center: str, higher_is_live: bool, convention: str) -> dict:
+def _f(x) -> float:
+    """A JSON value back to float ("inf"/"nan" strings included)."""
+    return float(x)
+
+
+def units_of(ss, resample: str = "auto"):
+    """``(unit ids or None, what)`` for resampling ``ss``: with "auto", whole videos when it
+    has several rows per video, else whole subjects when it names subjects with several
+    presentations each, else single presentations."""
+    from fasfast.analysis._core import check_choice
+
+    check_choice(resample, RESAMPLE, "resample unit")
+    videos = getattr(ss, "videos", None)
+    subjects = getattr(ss, "subjects", None)
+    if resample == "presentations":
+        return None, "presentations"
+    if resample == "subjects":
+        if subjects is None or not np.any(subjects != ""):
+            raise ValueError(f"{ss.name or 'scores'}: --resample subjects needs subject ids "
+                             "(a 'subject' / 'claimed_id' column)")
+        return subjects, "subjects"
+    if resample == "videos":
+        if videos is None:
+            raise ValueError(f"{ss.name or 'scores'}: --resample videos needs video ids")
+        return videos, "videos"
+    if videos is not None and np.unique(videos).size < len(ss):
+        return videos, "videos"
+    if subjects is not None and np.any(subjects != "") and np.unique(subjects).size < len(ss):
+        return subjects, "subjects"
+    return None, "presentations"
+
+
+def _summary(ss, center: str, higher_is_live: bool, convention: str, conv, ci, reps, seed,
+             resample, progress) -> dict:
+    from fasfast.analysis.bootstrap import bootstrap
+    from fasfast.analysis.intervals import clopper_pearson, max_interval
     from fasfast.analysis.metrics import analyze
     from fasfast.analysis.stats import domain_stats
 
     ss.check_two_classes(ss.name or "scores")
-    res = analyze(ss.live, ss.attack, CENTERS, center, higher_is_live, convention)
+    lab = ss.labels
+    att = lab == 0
+    nr = ss.nonresponse_counts()
+    res = analyze(ss.scores[lab == 1], ss.scores[att], CENTERS, center, higher_is_live,
+                  convention, attack_types=ss.attack_types[att], apcer=conv.apcer,
+                  eer_rule=conv.eer_rule, placement=conv.placement, border=conv.border,
+                  nonresponses=ss.nonresponses, nan_policy=conv.nan_policy)
+    ok = ~np.isnan(ss.scores)
     per_type = {}
-    att = ss.labels == 0
-    for ty in sorted(set(ss.attack_types[att].tolist())):
-        v = ss.scores[att & (ss.attack_types == ty)]
-        per_type[ty] = domain_stats(v, center, convention).as_dict()
-    types, counts = np.unique(ss.attack_types[att], return_counts=True)
-    return dict(
+    for ty in sorted(set(ss.attack_types[att & ok].tolist())):
+        v = ss.scores[att & ok & (ss.attack_types == ty)]
+        if np.isfinite(v).any():
+            per_type[ty] = domain_stats(v, center, convention).as_dict()
+    types, counts = np.unique(ss.attack_types[att & ok], return_counts=True)
+    n_live = int((ok & (lab == 1)).sum())
+    n_att = int((ok & att).sum())
+    species = {str(t): int((ok & att & (ss.attack_types == t)).sum())
+               for t in np.unique(ss.attack_types[att])}
+    for k in nr:
+        if k != "live":
+            species.setdefault(k, 0)
+    nr_live = nr.get("live", 0)
+    nr_sp = {k: v for k, v in nr.items() if k != "live"}
+    apnrr_per = {k: (nr_sp.get(k, 0) / (n + nr_sp.get(k, 0)) if n + nr_sp.get(k, 0) else
+                     math.nan) for k, n in species.items()}
+    nr_att = sum(nr_sp.values())
+    nonresp = dict(
+        live=nr_live, per_type=nr_sp, attack=nr_att,
+        bpnrr=nr_live / (n_live + nr_live) if n_live + nr_live else math.nan,
+        apnrr_pooled=nr_att / (n_att + nr_att) if n_att + nr_att else math.nan,
+        apnrr_per_type=apnrr_per,
+    )
+    finite = [v for v in apnrr_per.values() if v == v]
+    nonresp["apnrr"] = ((max(finite) if finite else math.nan) if conv.apcer == "max"
+                        else nonresp["apnrr_pooled"])
+    if ci is not None:
+        counts_ = [(nr_sp.get(k, 0), n + nr_sp.get(k, 0)) for k, n in species.items()]
+        nonresp["ci"] = dict(
+            bpnrr=clopper_pearson(nr_live, n_live + nr_live, ci),
+            apnrr=(max_interval(counts_, ci) if conv.apcer == "max"
+                   else clopper_pearson(nr_att, n_att + nr_att, ci)),
+            apnrr_per_type={k: clopper_pearson(*c, ci) for k, c in zip(species, counts_)},
+        )
+    out = dict(
         name=ss.name,
         n=len(ss),
-        n_live=int((ss.labels == 1).sum()),
-        n_attack=int(att.sum()),
+        n_live=n_live,
+        n_attack=n_att,
         attack_types=dict(zip(types.tolist(), counts.tolist())),
+        nonresponses=nonresp,
         eer=res["eer"],
         auc=res["auc"],
         min_acer=res["min_acer"],
         stats={c: {k: v.as_dict() for k, v in d.items()} for c, d in res["stats"].items()},
         stats_per_attack_type=per_type,
         cross_per_center=res["cross"],
-        thresholds=res["thresholds"].as_dict(),
+        thresholds=_thresholds_dict(res["thresholds"]),
+        threshold_notes=res["thresholds"].notes,
         targets={k: v.as_dict() for k, v in res["targets"].items()},
     )
+    if ci is not None and reps:
+        units, what = units_of(ss, resample)
+        b = bootstrap(ss.scores[lab == 1], ss.scores[att], attack_types=ss.attack_types[att],
+                      live_units=None if units is None else units[lab == 1],
+                      attack_units=None if units is None else units[att],
+                      higher_is_live=higher_is_live, center=center, convention=convention,
+                      apcer=conv.apcer, eer_rule=conv.eer_rule, placement=conv.placement,
+                      border=conv.border, reps=reps, seed=seed, level=ci, progress=progress)
+        out["intervals"] = {k: b[k] for k in ("eer", "auc", "min_acer")}
+        out["bootstrap"] = b
+    return out
+
+
+def _thresholds_dict(th) -> dict:
+    d = dict(th.table_dict())
+    d["fake_border_score"] = th.fake_border_score
+    d["live_border_score"] = th.live_border_score
+    return d
 
 
 def _fmt(x, nd=5) -> str:
     if isinstance(x, str):
-        return x
+        try:
+            x = float(x)
+        except ValueError:
+            return x
     if isinstance(x, (int, np.integer)):
         return str(int(x))
     x = float(x)
     return f"{x:.{nd}f}" if math.isfinite(x) else str(x)
+
+
+def _pct(x) -> str:
+    x = _f(x)
+    return f"{100 * x:.3f}" if x == x else "nan"
+
+
+def _pct_ci(x, iv) -> str:
+    s = _pct(x)
+    if iv is None:
+        return s
+    lo, hi = _f(iv[0]), _f(iv[1])
+    if lo != lo:
+        return s
+    return f"{s} [{100 * lo:.2f}, {100 * hi:.2f}]"
 
 
 def _stats_rows(summary: dict, center: str) -> list[list[str]]:
@@ -93,9 +214,14 @@ def _stats_rows(summary: dict, center: str) -> list[list[str]]:
 STATS_HEAD = ["class", "centre", "center", "radius", "normalize", "density", "min", "max", "n"]
 
 
+def _md_cell(x: str) -> str:
+    return str(x).replace("|", "\\|")
+
+
 def _md_table(head, rows) -> str:
-    out = ["| " + " | ".join(head) + " |", "|" + "|".join("---" for _ in head) + "|"]
-    out += ["| " + " | ".join(r) + " |" for r in rows]
+    out = ["| " + " | ".join(_md_cell(h) for h in head) + " |",
+           "|" + "|".join("---" for _ in head) + "|"]
+    out += ["| " + " | ".join(_md_cell(c) for c in r) + " |" for r in rows]
     return "\n".join(out)
 
 
@@ -106,19 +232,92 @@ def _html_table(head, rows) -> str:
     return f"<table><thead><tr>{h}</tr></thead><tbody>{b}</tbody></table>"
 
 
-def _table_rows(table, has_apply: bool):
+def _table_rows(table, has_apply: bool, names, apcer: str):
     head = ["method", "threshold"]
-    parts = ["select"] + (["apply"] if has_apply else [])
-    for s in parts:
-        head += [f"{s} APCER%", f"{s} BPCER%", f"{s} ACER%", f"{s} FPR%", f"{s} TPR%"]
+    parts = [("select", names[0])] + ([("apply", names[1])] if has_apply else [])
+    nr = {s: any(r[s] is not None and (r[s]["n_live_nr"] or r[s]["n_attack_nr"])
+                 for r in table) for s, _ in parts}
+    a = "APCER" if apcer == "max" else "APCER(pooled)"
+    for s, label in parts:
+        head += [f"{label} {a}%", f"{label} BPCER%", f"{label} ACER%", f"{label} FPR%",
+                 f"{label} TPR%"]
+        if nr[s]:
+            head += [f"{label} APNRR%", f"{label} BPNRR%"]
     rows = []
     for r in table:
         line = [r["method"], _fmt(r["threshold"])]
-        for s in parts:
+        for s, _ in parts:
             m = r[s]
-            line += [f"{100 * m[k]:.3f}" for k in ("apcer", "bpcer", "acer", "fpr", "tpr")]
+            ci = m.get("ci") or {}
+            keys = ("apcer", "bpcer", "acer", "fpr", "tpr") + (("apnrr", "bpnrr") if nr[s]
+                                                              else ())
+            line += [_pct_ci(m[k], ci.get(k)) for k in keys]
         rows.append(line)
     return head, rows
+
+
+def _split_text(s: dict) -> tuple[str, str]:
+    iv = s.get("intervals") or {}
+    types = ", ".join(f"{k}: {v}" for k, v in s["attack_types"].items())
+    summ = (f"{s['n']} rows: {s['n_live']} bona fide and {s['n_attack']} attack responses "
+            f"({types}); EER {_pct_ci(s['eer'], iv.get('eer'))}%, AUC "
+            f"{_fmt(s['auc'])}" + (f" [{_fmt(iv['auc'][0], 4)}, {_fmt(iv['auc'][1], 4)}]"
+                                     if iv.get("auc") else "")
+            + f", least ACER {_pct_ci(s['min_acer'], iv.get('min_acer'))}%")
+    nr = s["nonresponses"]
+    ci = nr.get("ci") or {}
+    per = ", ".join(f"{k} {_pct_ci(v, (ci.get('apnrr_per_type') or {}).get(k))}%"
+                    for k, v in nr["apnrr_per_type"].items())
+    nrs = (f"Non-responses (left out of every rate above): BPNRR "
+           f"{_pct_ci(nr['bpnrr'], ci.get('bpnrr'))}% ({nr['live']} bona fide), APNRR "
+           f"{_pct_ci(nr['apnrr'], ci.get('apnrr'))}% ({nr['attack']} attacks; per species: "
+           f"{per})")
+    return summ, nrs
+
+
+def _report_dict(title, center, convention, higher_is_live, conv, splits, table, ci, reps,
+                 seed) -> dict:
+    from fasfast.analysis.conventions import describe
+
+    sel = splits["select_on"]
+    return dict(
+        title=title,
+        created=_dt.datetime.now().isoformat(timespec="seconds"),
+        center=center,
+        convention=convention,
+        higher_is_live=higher_is_live,
+        rule=("live iff score >= threshold" if higher_is_live
+              else "live iff score <= threshold"),
+        conventions=conv.as_dict(),
+        conventions_text=describe(conv, higher_is_live),
+        intervals=dict(level=ci, bootstrap_replicates=reps, seed=seed),
+        splits=splits,
+        thresholds=sel["thresholds"],
+        threshold_notes=sel["threshold_notes"],
+        table=[dict(key=r["key"], method=r["method"], threshold=r["threshold"],
+                    note=r.get("note", ""), select=r["select"].as_dict(),
+                    apply=None if r["apply"] is None else r["apply"].as_dict())
+               for r in table],
+        plots={},
+    )
+
+
+def _analyse_system(select_on, apply_to, center, higher_is_live, convention, conv, ci, reps,
+                    seed, resample, progress):
+    from fasfast.analysis.metrics import threshold_table
+
+    select_on.name = select_on.name or "select"
+    splits = {"select_on": _summary(select_on, center, higher_is_live, convention, conv, ci,
+                                    reps, seed, resample, progress)}
+    if apply_to is not None:
+        apply_to.name = apply_to.name or "apply"
+        splits["apply_to"] = _summary(apply_to, center, higher_is_live, convention, conv, ci,
+                                      reps, seed, resample, progress)
+    table = threshold_table(select_on, apply_to, center, higher_is_live, convention,
+                            apcer=conv.apcer, eer_rule=conv.eer_rule, placement=conv.placement,
+                            border=conv.border, nan_policy=conv.nan_policy, ci=ci,
+                            bootstrap=reps, seed=seed, resample=resample)
+    return splits, table
 
 
 def write_report(
@@ -131,47 +330,43 @@ def write_report(
     convention: str = "paper",
     plots: bool = True,
     seed: int = 0,
+    *,
+    apcer: str = "max",
+    eer_rule: str = "bob",
+    placement: str = "best",
+    border: str = "next",
+    nan_policy: str = "nonresponse",
+    ci: float | None = 0.95,
+    bootstrap: int = 1000,
+    resample: str = "auto",
+    progress: bool = False,
 ) -> dict:
     """Analyse ``select_on`` (thresholds chosen there) and ``apply_to`` (thresholds applied).
 
     Writes into ``out_dir``: ``report.json``, ``report.md``, ``report.html`` (self-contained,
     images embedded as base64 PNG) and ``plots/*.png|svg`` (domain plots of both splits with
-    the selected thresholds, a grid of the four centres, ROC/DET, histograms).
+    the selected thresholds, a grid of the four centres, ROC/DET, histograms). Every rate
+    carries a confidence interval at level ``ci`` (Clopper-Pearson; bootstrap with
+    ``bootstrap`` replicates for ACER, EER, AUC and the chosen thresholds, resampling
+    ``resample`` units). Options as in :mod:`fasfast.analysis.conventions`.
     Returns the report dict (what report.json holds).
     """
     from fasfast.analysis._core import check_center, check_convention
-    from fasfast.analysis.metrics import threshold_table
+    from fasfast.analysis.conventions import Conventions
 
     check_center(center)
     check_convention(convention)
+    conv = Conventions(apcer=apcer, eer_rule=eer_rule, placement=placement, border=border,
+                       nan_policy=nan_policy)
     out = Path(out_dir)
     out.mkdir(parents=True, exist_ok=True)
-    select_on.name = select_on.name or "select"
-    splits = {"select_on": _summary(select_on, center, higher_is_live, convention)}
-    if apply_to is not None:
-        apply_to.name = apply_to.name or "apply"
-        splits["apply_to"] = _summary(apply_to, center, higher_is_live, convention)
-    table = threshold_table(select_on, apply_to, center, higher_is_live, convention)
-    thresholds = splits["select_on"]["thresholds"]
-    report = dict(
-        title=title,
-        created=_dt.datetime.now().isoformat(timespec="seconds"),
-        center=center,
-        convention=convention,
-        higher_is_live=higher_is_live,
-        rule=("live iff score >= threshold" if higher_is_live
-              else "live iff score <= threshold"),
-        splits=splits,
-        thresholds=thresholds,
-        table=[dict(key=r["key"], method=r["method"], threshold=r["threshold"],
-                    select=r["select"].as_dict(),
-                    apply=None if r["apply"] is None else r["apply"].as_dict())
-               for r in table],
-        plots={},
-    )
+    splits, table = _analyse_system(select_on, apply_to, center, higher_is_live, convention,
+                                    conv, ci, bootstrap, seed, resample, progress)
+    report = _report_dict(title, center, convention, higher_is_live, conv, splits, table, ci,
+                          bootstrap, seed)
     if plots:
-        report["plots"] = _plots(out, select_on, apply_to, thresholds, center, higher_is_live,
-                                 convention, seed)
+        report["plots"] = _plots(out, select_on, apply_to, report["thresholds"], center,
+                                 higher_is_live, convention, seed)
     report = _clean(report)
     (out / "report.json").write_text(json.dumps(report, indent=2))
     md, body = _render(report, apply_to is not None, out)
@@ -181,7 +376,7 @@ def write_report(
 
 
 def _plots(out: Path, select_on, apply_to, thresholds, center, higher_is_live, convention,
-           seed) -> dict:
+           seed, prefix: str = "") -> dict:
     from fasfast.analysis.plots import (
         domain_grid,
         domain_plot,
@@ -192,18 +387,19 @@ def _plots(out: Path, select_on, apply_to, thresholds, center, higher_is_live, c
 
     pdir = out / "plots"
     files = {}
+    th = {k: _f(v) for k, v in thresholds.items() if not k.endswith("_score")}
 
     def keep(key, fig):
-        paths = save_figure(fig, pdir / key)
-        files[key] = [str(p.relative_to(out)) for p in paths]
+        paths = save_figure(fig, pdir / f"{prefix}{key}")
+        files[f"{prefix}{key}"] = [str(p.relative_to(out)) for p in paths]
 
     sets = [("select_on", select_on)] + ([("apply_to", apply_to)] if apply_to is not None else [])
     for key, ss in sets:
         keep(f"domain_{key}", domain_plot(
-            ss.live, ss.attack, thresholds, center, seed=seed, higher_is_live=higher_is_live,
+            ss.live, ss.attack, th, center, seed=seed, higher_is_live=higher_is_live,
             convention=convention,
             title=f"{ss.name}: thresholds chosen on {select_on.name} (centre {center})"))
-        keep(f"hist_{key}", score_histogram(ss, thresholds, title=ss.name))
+        keep(f"hist_{key}", score_histogram(ss, th, title=ss.name))
     grid = {(ss.name, f"centre {c}"): (ss.live, ss.attack, c) for _, ss in sets for c in CENTERS}
     fig = domain_grid(grid, center=center, seed=seed, higher_is_live=higher_is_live)
     keep("domain_grid_centres", fig)
@@ -211,41 +407,300 @@ def _plots(out: Path, select_on, apply_to, thresholds, center, higher_is_live, c
     return files
 
 
-def _render(report: dict, has_apply: bool, out: Path) -> tuple[str, str]:
-    center = report["center"]
-    head, rows = _table_rows(report["table"], has_apply)
-    md = [f"# {report['title']}", "",
-          f"Created {report['created']}. Rule: {report['rule']}. Centre: {center} "
-          f"(convention: {report['convention']}). Thresholds chosen on "
-          f"`{report['splits']['select_on']['name']}`"
-          + (f", applied to `{report['splits']['apply_to']['name']}`." if has_apply else "."),
-          ""]
-    hb = [f"<h1>{html.escape(report['title'])}</h1>", f"<p>{html.escape(md[2])}</p>"]
-    for key, s in report["splits"].items():
-        summ = (f"{s['n']} scores: {s['n_live']} live, {s['n_attack']} attack "
-                f"({', '.join(f'{k}: {v}' for k, v in s['attack_types'].items())}); "
-                f"EER {100 * float(s['eer']):.3f}%, AUC {float(s['auc']):.5f}, "
-                f"min ACER {100 * float(s['min_acer']):.3f}%")
+def _section(report_sys: dict, has_apply: bool, level: int = 2) -> tuple[list, list]:
+    """Markdown and HTML blocks of one system's splits and thresholds table."""
+    h = "#" * level
+    md, hb = [], []
+    center = report_sys["center"]
+    names = (report_sys["splits"]["select_on"]["name"],
+             report_sys["splits"]["apply_to"]["name"] if has_apply else "")
+    for key, s in report_sys["splits"].items():
+        summ, nrs = _split_text(s)
         srows = _stats_rows(s, center)
-        md += [f"## {key}: {s['name']}", "", summ, "", _md_table(STATS_HEAD, srows), ""]
-        hb += [f"<h2>{html.escape(key)}: {html.escape(s['name'])}</h2>",
-               f"<p>{html.escape(summ)}</p>", _html_table(STATS_HEAD, srows)]
-    md += ["## Thresholds (Table 7 layout, rates in %)", "", _md_table(head, rows), ""]
-    hb += ["<h2>Thresholds (Table 7 layout, rates in %)</h2>", _html_table(head, rows)]
-    if report["plots"]:
-        md += ["## Plots", ""]
-        hb += ["<h2>Plots</h2>"]
-        for key, paths in report["plots"].items():
-            png = next(p for p in paths if p.endswith(".png"))
-            md += [f"![{key}]({png})", ""]
-            data = base64.b64encode((out / png).read_bytes()).decode("ascii")
-            hb += [f"<figure><img alt='{html.escape(key)}' src='data:image/png;base64,{data}'>"
-                   f"<figcaption>{html.escape(key)}</figcaption></figure>"]
-    style = ("body{font-family:sans-serif;max-width:1200px;margin:2em auto;padding:0 1em}"
+        md += [f"{h} {key}: {s['name']}", "", summ, "", nrs, "", _md_table(STATS_HEAD, srows),
+               ""]
+        hb += [f"<h{level}>{html.escape(key)}: {html.escape(s['name'])}</h{level}>",
+               f"<p>{html.escape(summ)}</p>", f"<p>{html.escape(nrs)}</p>",
+               _html_table(STATS_HEAD, srows)]
+    head, rows = _table_rows(report_sys["table"], has_apply, names,
+                             report_sys["conventions"]["apcer"])
+    lv = report_sys["intervals"]["level"]
+    cap = (f"Thresholds chosen on {names[0]} (Table 7 layout, rates in %"
+           + (f", {100 * _f(lv):g}% confidence intervals in brackets" if lv not in (None, "nan")
+              else "") + ")")
+    md += [f"{h} {cap}", "", _md_table(head, rows), ""]
+    hb += [f"<h{level}>{html.escape(cap)}</h{level}>", _html_table(head, rows)]
+    notes = [[r["method"], _fmt(r["threshold"]), r.get("note", "")] for r in report_sys["table"]]
+    boot = report_sys["splits"]["select_on"].get("bootstrap")
+    if boot:
+        for n in notes:
+            key = next(r["key"] for r in report_sys["table"] if r["method"] == n[0])
+            iv = boot["thresholds"].get(key)
+            n.append("" if not iv or _f(iv[0]) != _f(iv[0])
+                     else f"[{_fmt(iv[0])}, {_fmt(iv[1])}]")
+    nh = ["method", "threshold", "how it was chosen and applied"] + (
+        ["bootstrap interval"] if boot else [])
+    md += [f"{h} How each threshold was obtained", "", _md_table(nh, notes), ""]
+    hb += [f"<h{level}>How each threshold was obtained</h{level}>", _html_table(nh, notes)]
+    if boot:
+        line = (f"Bootstrap: {boot['replicates']} replicates (seed {boot['seed']}, "
+                f"{boot['engine']} engine), resampling {boot['resampling']}; percentile "
+                "intervals. Binomial rates: Clopper-Pearson; the worst species' APCER: "
+                "Clopper-Pearson per species with a Bonferroni correction.")
+        md += [line, ""]
+        hb += [f"<p>{html.escape(line)}</p>"]
+    return md, hb
+
+
+def _page(title: str, hb: list) -> str:
+    style = ("body{font-family:sans-serif;max-width:1300px;margin:2em auto;padding:0 1em}"
              "table{border-collapse:collapse;font-size:0.85em;margin:1em 0}"
              "td,th{border:1px solid #ccc;padding:3px 6px;text-align:right}"
              "td:first-child,th:first-child{text-align:left}img{max-width:100%}")
-    page = ("<!DOCTYPE html><html><head><meta charset='utf-8'>"
-            f"<title>{html.escape(report['title'])}</title><style>{style}</style></head><body>"
+    return ("<!DOCTYPE html><html><head><meta charset='utf-8'>"
+            f"<title>{html.escape(title)}</title><style>{style}</style></head><body>"
             + "\n".join(hb) + "</body></html>")
-    return "\n".join(md), page
+
+
+def _plot_blocks(plots: dict, out: Path) -> tuple[list, list]:
+    md, hb = ["## Plots", ""], ["<h2>Plots</h2>"]
+    for key, paths in plots.items():
+        png = next(p for p in paths if p.endswith(".png"))
+        md += [f"![{key}]({png})", ""]
+        data = base64.b64encode((out / png).read_bytes()).decode("ascii")
+        hb += [f"<figure><img alt='{html.escape(key)}' src='data:image/png;base64,{data}'>"
+               f"<figcaption>{html.escape(key)}</figcaption></figure>"]
+    return md, hb
+
+
+def _header(report: dict, has_apply: bool) -> tuple[list, list]:
+    sel = report["splits"]["select_on"]["name"] if "splits" in report else ""
+    intro = (f"Created {report['created']}. Rule: {report['rule']}. Centre: {report['center']} "
+             f"(convention: {report['convention']})."
+             + (f" Thresholds chosen on `{sel}`" if sel else "")
+             + (f", applied to `{report['splits']['apply_to']['name']}`." if has_apply
+                else ("." if sel else "")))
+    md = [f"# {report['title']}", "", intro, "", "Conventions (docs/analysis/conventions.md):",
+          ""] + [f"- {line}" for line in report["conventions_text"]] + [""]
+    hb = [f"<h1>{html.escape(report['title'])}</h1>", f"<p>{html.escape(intro)}</p>",
+          "<p>Conventions (docs/analysis/conventions.md):</p><ul>"
+          + "".join(f"<li>{html.escape(x)}</li>" for x in report["conventions_text"])
+          + "</ul>"]
+    return md, hb
+
+
+def _render(report: dict, has_apply: bool, out: Path) -> tuple[str, str]:
+    md, hb = _header(report, has_apply)
+    m2, h2 = _section(report, has_apply)
+    md += m2
+    hb += h2
+    if report["plots"]:
+        m3, h3 = _plot_blocks(report["plots"], out)
+        md += m3
+        hb += h3
+    return "\n".join(md), _page(report["title"], hb)
+
+
+# --------------------------------------------------------------------------- several systems
+def write_systems_report(
+    out_dir,
+    systems: list[dict],
+    center: str = "balance",
+    title: str = "fasfast score analysis: system comparison",
+    higher_is_live: bool = True,
+    convention: str = "paper",
+    plots: bool = True,
+    seed: int = 0,
+    *,
+    apcer: str = "max",
+    eer_rule: str = "bob",
+    placement: str = "best",
+    border: str = "next",
+    nan_policy: str = "nonresponse",
+    ci: float | None = 0.95,
+    bootstrap: int = 1000,
+    resample: str = "auto",
+    compare_on: str = "acer",
+    progress: bool = False,
+) -> dict:
+    """Several systems at once. ``systems``: ``[{"name", "select_on", "apply_to"}]`` (ScoreSets;
+    ``apply_to`` optional). Writes one section per system, a comparison table (EER, AUC,
+    least ACER, the ``compare_on`` threshold's rates, with intervals), overlaid ROC/DET,
+    a domain-plot grid (data sets x systems) and, for every pair of systems scored on the
+    same presentations (same ids), McNemar at each system's ``compare_on`` threshold,
+    DeLong for the AUC difference and a paired bootstrap of the ACER difference.
+    Returns the report dict (report.json).
+    """
+    from fasfast.analysis._core import check_center, check_convention
+    from fasfast.analysis.conventions import Conventions
+
+    check_center(center)
+    check_convention(convention)
+    if len(systems) < 1:
+        raise ValueError("write_systems_report needs at least one system")
+    names = [s["name"] for s in systems]
+    if len(set(names)) != len(names):
+        raise ValueError(f"system names must differ, got {names}")
+    conv = Conventions(apcer=apcer, eer_rule=eer_rule, placement=placement, border=border,
+                       nan_policy=nan_policy)
+    out = Path(out_dir)
+    out.mkdir(parents=True, exist_ok=True)
+    reports = []
+    for s in systems:
+        sel, app = s["select_on"], s.get("apply_to")
+        splits, table = _analyse_system(sel, app, center, higher_is_live, convention, conv, ci,
+                                        bootstrap, seed, resample, progress)
+        r = _report_dict(f"{title}: {s['name']}", center, convention, higher_is_live, conv,
+                         splits, table, ci, bootstrap, seed)
+        r["name"] = s["name"]
+        reports.append(r)
+    comparison = _comparison(reports, compare_on)
+    paired = _paired(systems, reports, compare_on, higher_is_live, conv, ci, bootstrap, seed,
+                     resample)
+    report = dict(
+        title=title,
+        created=_dt.datetime.now().isoformat(timespec="seconds"),
+        center=center,
+        convention=convention,
+        higher_is_live=higher_is_live,
+        rule=reports[0]["rule"],
+        conventions=conv.as_dict(),
+        conventions_text=reports[0]["conventions_text"],
+        compare_on=compare_on,
+        systems=reports,
+        comparison=comparison,
+        paired=paired,
+        plots={},
+    )
+    if plots:
+        report["plots"] = _systems_plots(out, systems, reports, center, higher_is_live,
+                                         convention, seed)
+    report = _clean(report)
+    (out / "report.json").write_text(json.dumps(report, indent=2))
+    md, body = _render_systems(report, out)
+    (out / "report.md").write_text(md)
+    (out / "report.html").write_text(body)
+    return report
+
+
+def _comparison(reports: list[dict], key: str) -> list[dict]:
+    rows = []
+    for r in reports:
+        row = next((t for t in r["table"] if t["key"] == key), None)
+        if row is None:
+            raise ValueError(f"unknown threshold {key!r} to compare systems at")
+        for split, s in r["splits"].items():
+            m = row["select" if split == "select_on" else "apply"]
+            rows.append(dict(system=r["name"], split=split, data=s["name"], eer=s["eer"],
+                             auc=s["auc"], min_acer=s["min_acer"],
+                             intervals=s.get("intervals"), threshold=row["threshold"],
+                             apcer=m.apcer if hasattr(m, "apcer") else m["apcer"],
+                             metrics=m if isinstance(m, dict) else m.as_dict()))
+    return rows
+
+
+def _paired(systems, reports, key, higher_is_live, conv, ci, reps, seed, resample) -> list:
+    from fasfast.analysis.compare import paired_tests
+
+    out = []
+    for i in range(len(systems)):
+        for j in range(i + 1, len(systems)):
+            for split in ("apply_to", "select_on"):
+                a, b = systems[i].get(split), systems[j].get(split)
+                if a is None or b is None:
+                    continue
+                ta = next(t["threshold"] for t in reports[i]["table"] if t["key"] == key)
+                tb = next(t["threshold"] for t in reports[j]["table"] if t["key"] == key)
+                try:
+                    res = paired_tests(a, b, ta, tb, higher_is_live=higher_is_live,
+                                       apcer=conv.apcer, reps=reps or 1000, seed=seed,
+                                       level=ci or 0.95, resample=resample)
+                except ValueError as e:
+                    res = {"skipped": str(e)}
+                out.append(dict(systems=[systems[i]["name"], systems[j]["name"]],
+                                split=split, data=[a.name, b.name], threshold=key, **res))
+                break  # the apply split when there is one: the honest comparison
+    return out
+
+
+def _systems_plots(out, systems, reports, center, higher_is_live, convention, seed) -> dict:
+    from fasfast.analysis.plots import domain_grid, roc_det_plot, save_figure
+
+    files = {}
+    for s, r in zip(systems, reports):
+        prefix = f"{_slug(s['name'])}_"
+        files.update(_plots(out, s["select_on"], s.get("apply_to"), r["thresholds"], center,
+                            higher_is_live, convention, seed, prefix))
+    curves = {}
+    for s in systems:
+        ss = s.get("apply_to") or s["select_on"]
+        curves[f"{s['name']} ({ss.name})"] = ss
+    p = save_figure(roc_det_plot(curves, higher_is_live), out / "plots" / "roc_det_systems")
+    files["roc_det_systems"] = [str(x.relative_to(out)) for x in p]
+    cells = {}
+    for s, r in zip(systems, reports):
+        for split in ("select_on", "apply_to"):
+            ss = s.get(split)
+            if ss is not None:
+                th = {k: _f(v) for k, v in r["thresholds"].items() if not k.endswith("_score")}
+                role = "thresholds chosen on" if split == "select_on" else "applied to"
+                cells[(role, s["name"])] = (ss.live, ss.attack, th)
+    if len(cells) > 1:
+        fig = domain_grid(cells, center=center, seed=seed, higher_is_live=higher_is_live)
+        p = save_figure(fig, out / "plots" / "domain_grid_systems")
+        files["domain_grid_systems"] = [str(x.relative_to(out)) for x in p]
+    return files
+
+
+def _slug(name: str) -> str:
+    return "".join(ch if ch.isalnum() or ch in "-_" else "_" for ch in name)[:40] or "system"
+
+
+def _render_systems(report: dict, out: Path) -> tuple[str, str]:
+    md, hb = _header(report, False)
+    head = ["system", "split", "data", "EER%", "AUC", "least ACER%",
+            f"{report['compare_on']} threshold", "APCER%", "BPCER%", "ACER%"]
+    rows = []
+    for c in report["comparison"]:
+        iv = c.get("intervals") or {}
+        m = c["metrics"]
+        ci = m.get("ci") or {}
+        rows.append([c["system"], c["split"], c["data"], _pct_ci(c["eer"], iv.get("eer")),
+                     _fmt(c["auc"], 4), _pct_ci(c["min_acer"], iv.get("min_acer")),
+                     _fmt(c["threshold"]), _pct_ci(m["apcer"], ci.get("apcer")),
+                     _pct_ci(m["bpcer"], ci.get("bpcer")), _pct_ci(m["acer"], ci.get("acer"))])
+    md += ["## Comparison", "", _md_table(head, rows), ""]
+    hb += ["<h2>Comparison</h2>", _html_table(head, rows)]
+    if report["paired"]:
+        ph = ["systems", "split", "McNemar p (errors)", "DeLong AUC diff", "DeLong p",
+              "ACER diff", "ACER diff interval", "paired bootstrap p"]
+        pr = []
+        for p in report["paired"]:
+            if "skipped" in p:
+                pr.append([" vs ".join(p["systems"]), p["split"], p["skipped"], "", "", "", "",
+                           ""])
+                continue
+            mc, dl, pb = p["mcnemar"], p["delong"], p["acer_difference"]
+            pr.append([" vs ".join(p["systems"]), p["split"], _fmt(mc["pvalue"], 4),
+                       _fmt(dl["difference"], 4), _fmt(dl["pvalue"], 4),
+                       _pct(pb["difference"]),
+                       f"[{_pct(pb['interval'][0])}, {_pct(pb['interval'][1])}]",
+                       _fmt(pb["pvalue"], 4)])
+        line = ("Paired tests on the presentations both systems scored (matched by id): "
+                "McNemar (exact binomial) on the errors at each system's "
+                f"{report['compare_on']} threshold, DeLong's test of the AUC difference, and "
+                "a paired stratified bootstrap of the ACER difference at those thresholds.")
+        md += ["## Paired tests", "", line, "", _md_table(ph, pr), ""]
+        hb += ["<h2>Paired tests</h2>", f"<p>{html.escape(line)}</p>", _html_table(ph, pr)]
+    for r in report["systems"]:
+        has_apply = "apply_to" in r["splits"]
+        md += [f"## System {r['name']}", ""]
+        hb += [f"<h2>System {html.escape(r['name'])}</h2>"]
+        m2, h2 = _section(r, has_apply, level=3)
+        md += m2
+        hb += h2
+    if report["plots"]:
+        m3, h3 = _plot_blocks(report["plots"], out)
+        md += m3
+        hb += h3
+    return "\n".join(md), _page(report["title"], hb)

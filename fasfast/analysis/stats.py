@@ -34,12 +34,15 @@ import numpy as np
 from fasfast.analysis._core import (
     BLOCK,
     CENTERS,
+    FiniteScores,
     SortedScores,
     _bins_to_int,
     check_center,
     check_convention,
+    exact_range_sums,
     kernels,
     sort_scores,
+    ss,
 )
 
 __all__ = ["CENTERS", "DomainStats", "domain_stats", "domain_stats_all"]
@@ -48,7 +51,8 @@ __all__ = ["CENTERS", "DomainStats", "domain_stats", "domain_stats_all"]
 @dataclass(frozen=True)
 class DomainStats:
     """One class's score domain: ``center``, ``radius``, ``normalize``, ``density`` (eq. 1-7),
-    the extreme scores ``min``/``max``, the count ``n`` and the centre ``method``."""
+    the extreme finite scores ``min``/``max``, their count ``n`` and the centre ``method``.
+    ``n_left_out`` counts the class's infinite scores, left out of the domain."""
 
     center: float
     radius: float
@@ -58,6 +62,7 @@ class DomainStats:
     max: float
     n: int
     method: str = "balance"
+    n_left_out: int = 0  # infinite scores (valid scores, but they have no distance)
 
     def as_dict(self) -> dict:
         return asdict(self)
@@ -67,8 +72,8 @@ def _nearest_sample(p: np.ndarray, target: Fraction, lo_v: float, hi_v: float) -
     """The sample of sorted ``p`` nearest the exact ``target`` (ties -> the smaller sample);
     ``target`` must lie in ``[lo_v, hi_v]``."""
     n = p.size
-    i0 = int(np.searchsorted(p, lo_v, side="left")) - 1
-    i1 = int(np.searchsorted(p, hi_v, side="right"))
+    i0 = ss(p, lo_v, "left") - 1
+    i1 = ss(p, hi_v, "right")
     cand = set(np.unique(p[max(i0, 0) : min(i1, n - 1) + 1]).tolist())
     best_v, best_d = None, None
     for v in sorted(cand):
@@ -82,7 +87,7 @@ def _exact_sums(p: np.ndarray, m: int):
     """Exact (sum p[:m], sum p[:m]**2, sum p[m:], sum p[m:]**2) of sorted ``p`` as Fractions."""
     out = []
     for lo, hi in ((0, m), (m, p.size)):
-        bins = kernels().exact_range_sums(p, lo, hi, BLOCK)
+        bins = exact_range_sums(p, lo, hi)
         out += [Fraction(_bins_to_int(bins[r : r + 2]), 1 << 1074) for r in (0, 2)]
     return tuple(out)
 
@@ -119,7 +124,7 @@ def _weighted_balance_exact(p: np.ndarray, m: int) -> float:
     return float(p[m - 1] if abs(prev) <= abs(cur) else p[m])
 
 
-def _weighted_balance(c: SortedScores) -> float:
+def _weighted_balance(c: FiniteScores) -> float:
     p, n = c.p, c.n
     m0, gp, gm, err = kernels().weighted_balance_search(
         p, c.shift, c.snap_s, c.snap_q, BLOCK, c.sum_y, c.sum_y2)
@@ -137,8 +142,11 @@ def _weighted_balance(c: SortedScores) -> float:
     return float(p[idx])
 
 
-def center_value(c: SortedScores, method: str, convention: str = "paper") -> float:
-    """The centre of one sorted class by ``method`` (see the module docstring)."""
+def center_value(c, method: str, convention: str = "paper") -> float:
+    """The centre of one sorted class by ``method`` (see the module docstring); ``c`` is a
+    :class:`SortedScores` (its finite scores are used) or :class:`FiniteScores`."""
+    if isinstance(c, SortedScores):
+        c = c.fin
     p, n = c.p, c.n
     key = ("center", method, convention)
     if key in c._cache:
@@ -170,23 +178,31 @@ def center_value(c: SortedScores, method: str, convention: str = "paper") -> flo
     return v
 
 
-def _abs_dev_sum(c: SortedScores, ctr: float) -> float:
+def _abs_dev_sum(c: FiniteScores, ctr: float) -> float:
     """``sum |p - ctr|`` from the prefix snapshots (float64)."""
     p, n = c.p, c.n
-    k = int(np.searchsorted(p, ctr, side="left"))
+    k = ss(p, ctr, "left")
     sl, _ = kernels().prefix_sums(p, c.shift, c.snap_s, c.snap_q, BLOCK, k)
     cs = ctr - c.shift
     return (k * cs - sl) + ((c.sum_y - sl) - (n - k) * cs)
 
 
 def stats_from_sorted(
-    c: SortedScores, methods=("balance",), convention: str = "paper"
+    c, methods=("balance",), convention: str = "paper"
 ) -> dict[str, DomainStats]:
-    """DomainStats of one sorted class for several centre methods."""
+    """DomainStats of one sorted class for several centre methods (its finite scores; NaN
+    fields when it has none)."""
     check_convention(convention)
     for m in methods:
         check_center(m)
+    left_out = 0
+    if isinstance(c, SortedScores):
+        left_out = c.n_neg_inf + c.n_pos_inf
+        c = c.fin
     p, n = c.p, c.n
+    if n == 0:
+        nan = float("nan")
+        return {m: DomainStats(nan, nan, nan, nan, nan, nan, 0, m, left_out) for m in methods}
     lo, hi = float(p[0]), float(p[-1])
     out = {}
     for m in methods:
@@ -196,28 +212,44 @@ def stats_from_sorted(
             radius /= 2
         normalize = (ctr - lo) / (hi - ctr) if hi != ctr else float("inf")
         density = _abs_dev_sum(c, ctr) / n / radius if radius > 0 else 0.0
-        out[m] = DomainStats(ctr, radius, normalize, density, lo, hi, n, m)
+        out[m] = DomainStats(ctr, radius, normalize, density, lo, hi, n, m, left_out)
     return out
 
 
-def domain_stats(scores, center: str = "balance", convention: str = "paper") -> DomainStats:
+def _sorted_domain(scores, nan_policy: str) -> SortedScores:
+    from fasfast.analysis._core import as_scores
+
+    as_scores(scores)  # the empty-input message
+    c = sort_scores(scores, nan_policy=nan_policy)
+    if c.n - c.n_neg_inf - c.n_pos_inf == 0:
+        raise ValueError(f"scores hold no finite value ({c.n_nan} NaN, "
+                         f"{c.n_neg_inf + c.n_pos_inf} infinite); a domain needs distances")
+    return c
+
+
+def domain_stats(scores, center: str = "balance", convention: str = "paper",
+                 nan_policy: str = "nonresponse") -> DomainStats:
     """Domain statistics of a 1-D array of scores.
 
     Args:
-        scores: [N] finite scores (any float/int dtype; computed in float64).
+        scores: [N] scores (any float/int dtype; float32 stays float32, sums are exact).
+            NaN scores are non-responses and infinite ones have no distance: both are left
+            out (``nan_policy="error"`` refuses NaN).
         center: "mean" | "median" | "balance" | "weighted_balance".
         convention: "paper" (eq. 5 with the /2) or "code" (the authors' code, see module doc).
+    Raises:
+        ValueError: empty input, no finite score, or an unknown option.
     """
     check_center(center)
     check_convention(convention)
-    return stats_from_sorted(sort_scores(scores), (center,), convention)[center]
+    return stats_from_sorted(_sorted_domain(scores, nan_policy), (center,), convention)[center]
 
 
 def domain_stats_all(
-    scores, centers=CENTERS, convention: str = "paper"
+    scores, centers=CENTERS, convention: str = "paper", nan_policy: str = "nonresponse"
 ) -> dict[str, DomainStats]:
     """``{center: DomainStats}`` for several centres with one sort."""
     for m in centers:
         check_center(m)
     check_convention(convention)
-    return stats_from_sorted(sort_scores(scores), tuple(centers), convention)
+    return stats_from_sorted(_sorted_domain(scores, nan_policy), tuple(centers), convention)
