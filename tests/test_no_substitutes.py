@@ -9,6 +9,7 @@ import math
 import shutil
 from pathlib import Path
 
+import numpy as np
 import pytest
 import torch
 from engine_support import IMAGE, WIDTHS, read_csv, tiny_data
@@ -115,14 +116,21 @@ def test_eval_leaves_an_unreadable_video_out_and_substitutes_nothing(root, ckpt,
     assert "Videos left out (non-responses)" in report and str(victim) in report
     rj = json.loads((tmp_path / "bad" / "report" / "report.json").read_text())
     assert rj["left_out"]["dev"][0]["path"] == str(victim)
-    # the metrics are those of the three videos with a score (a stand-in for the analysis,
-    # which takes the NaN rows as non-responses by the agreed convention)
-    from fasfast.engine._adapters import responses, threshold_metrics
+    # fasfast.analysis reads the NaN row back as a non-response: its APNRR / BPNRR equal
+    # the summary's, and the table's error rates are those of the three videos with a score
+    from fasfast.analysis import pad_metrics, read_scores
 
-    rows = [(r["id"], r["video"], 1 if r["label"] == "live" else 0, r["attack_type"],
-             float(r["score"])) for r in read_csv(tmp_path / "bad" / "scores" / "dev_video.csv")]
-    assert len(responses(rows)) == 3
-    assert math.isfinite(threshold_metrics(rows)["acer"])
+    ss = read_scores(tmp_path / "bad" / "scores" / "dev_video.csv")
+    assert len(ss) == 4 and int(np.isnan(ss.scores).sum()) == 1
+    m = pad_metrics(ss.scores, ss.labels == 1, 0.5, ss.attack_types)
+    assert m.bpnrr == nr["bpnrr"] and m.apnrr == pytest.approx(nr["apnrr"])
+    ok = ~np.isnan(ss.scores)
+    m3 = pad_metrics(ss.scores[ok], ss.labels[ok] == 1, 0.5, ss.attack_types[ok])
+    assert (m.apcer, m.bpcer) == (m3.apcer, m3.bpcer)
+    t7 = json.loads((tmp_path / "bad" / "table7.json").read_text())
+    assert all(row["dev"]["apnrr"] == pytest.approx(nr["apnrr"]) for row in t7)
+    rj_text = (tmp_path / "bad" / "report" / "report.md").read_text()
+    assert "Non-responses" in rj_text  # the analysis' own line
 
 
 def test_eval_with_loader_workers_leaves_out_the_same_video(root, ckpt, tmp_path):

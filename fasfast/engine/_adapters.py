@@ -18,11 +18,9 @@ from fasfast.engine.config import TrainConfig, parse_downsample
 
 def responses(rows) -> list:
     """The rows that carry a score. A NaN score is an ISO/IEC 30107-3 non-response (a video
-    left out because it could not be read: APNRR / BPNRR, see :func:`non_responses`); the
-    analysis' threshold and error-rate functions are given the responses only, so a
-    non-response never enters APCER / BPCER. (Agreed convention: NaN rows in score files
-    are non-responses; once ``fasfast.analysis`` counts NaN rows itself this filter can
-    hand it every row.)"""
+    left out because it could not be read); :mod:`fasfast.analysis` leaves NaN rows out of
+    every error rate and counts them as APNRR / BPNRR (``nan_policy="nonresponse"``), so the
+    engine hands it every row and uses this only to see whether a class has any score."""
     return [r for r in rows if not math.isnan(float(r[4]))]
 
 
@@ -50,13 +48,11 @@ def non_responses(rows) -> dict:
             "apnrr_by_species": by_species}
 
 
-def make_scoreset(rows, name: str = "", *, keep_nan: bool = False):
-    """Rows ``(id, video, label, attack_type, score)`` -> :class:`fasfast.analysis.ScoreSet`.
-    NaN rows (non-responses) are dropped unless ``keep_nan`` (score files keep them)."""
+def make_scoreset(rows, name: str = ""):
+    """Rows ``(id, video, label, attack_type, score)`` -> :class:`fasfast.analysis.ScoreSet`
+    (NaN rows included: the analysis counts them as non-responses)."""
     from fasfast.analysis import ScoreSet
 
-    if not keep_nan:
-        rows = responses(rows)
     if not rows:
         raise ValueError("no score rows")
     ids, videos, labels, types, scores = zip(*[(r[0], r[1], r[2], r[3], r[4]) for r in rows])
@@ -71,7 +67,7 @@ def write_rows(path: Path, rows) -> Path:
     """Score file in the analysis module's CSV format (id,video,label,attack_type,score)."""
     from fasfast.analysis import write_scores
 
-    return write_scores(path, make_scoreset(rows, Path(path).stem, keep_nan=True))
+    return write_scores(path, make_scoreset(rows, Path(path).stem))
 
 
 def rows_for_level(scores, level: str):
@@ -84,14 +80,16 @@ def rows_for_level(scores, level: str):
 
 def threshold_metrics(rows, method: str = "acer") -> dict:
     """threshold (``method`` of select_thresholds on ``rows``), APCER, BPCER, ACER, EER, AUC
-    on the same rows; NaN when a class is missing."""
+    on the same rows, and the non-response rates APNRR / BPNRR (NaN rows); NaN when a class
+    has no score."""
     from fasfast.analysis import auc, pad_metrics, select_thresholds
 
     ss = make_scoreset(rows)
     nan = float("nan")
-    if len(ss.live) == 0 or len(ss.attack) == 0:
+    scored = responses(rows)
+    if not any(int(r[2]) == 1 for r in scored) or not any(int(r[2]) != 1 for r in scored):
         return {"threshold": nan, "apcer": nan, "bpcer": nan, "acer": nan, "eer": nan,
-                "auc": nan}
+                "auc": nan, "apnrr": nan, "bpnrr": nan}
     # chosen under the APCER printed below (the worst PAI species, ISO/IEC 30107-3)
     th = select_thresholds(ss.live, ss.attack, attack_types=ss.attack_types[ss.labels == 0])
     if not hasattr(th, method):
@@ -100,7 +98,8 @@ def threshold_metrics(rows, method: str = "acer") -> dict:
     t = float(getattr(th, method))
     m = pad_metrics(ss.scores, ss.labels == 1, t, ss.attack_types)
     return {"threshold": t, "apcer": m.apcer, "bpcer": m.bpcer, "acer": m.acer,
-            "eer": float(th.eer), "auc": float(auc(ss.live, ss.attack))}
+            "eer": float(th.eer), "auc": float(auc(ss.live, ss.attack)),
+            "apnrr": float(m.apnrr), "bpnrr": float(m.bpnrr)}
 
 
 def _pm(m) -> dict | None:

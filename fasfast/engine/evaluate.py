@@ -16,10 +16,11 @@
 Unreadable samples are never replaced by others: a video that cannot be read (a corrupt
 file, a frame cut short, a malformed landmark file) is reported (one line naming the file
 and the reason), left out, and written to every score file as a row with score ``nan``:
-an ISO/IEC 30107-3 non-response. Thresholds and APCER / BPCER are computed on the videos
-that have a score; the non-responses are counted as APNRR (per PAI species, and their
-maximum) and BPNRR in ``summary.json`` (``left_out``, ``non_responses``), the report and
-the console, so a read failure can never improve a result.
+an ISO/IEC 30107-3 non-response. :mod:`fasfast.analysis` computes thresholds and APCER /
+BPCER on the videos that have a score and counts the non-responses as APNRR (per PAI
+species, and their maximum) and BPNRR (Table 7, the report); ``summary.json``
+(``left_out``, ``non_responses``), a section of the report and the console say which
+videos were left out and why, so a read failure can never improve a result.
 
 Under torchrun, every rank scores its share of the items and rank 0 gathers them
 (each item exactly once) and writes.
