@@ -300,7 +300,7 @@ def _train(cfg: TrainConfig, info: du.DistInfo) -> TrainResult:
         history = list(state.get("history", []))
         run_id = state.get("run_id") or run_id
         best = state.get("best_metrics") or None
-        if info.is_main and resume_path == last_path:
+        if info.is_main:  # best.pt / log.csv of out_dir made consistent with the state
             best, notes = ck.recover_run(out_dir, state)
             for note in notes:
                 print(f"resume: {note}")
