@@ -60,7 +60,7 @@ class TrainConfig:
     use_fcam: bool | None = None  # ablation switches (None: the preset's value)
     use_pyramid: bool | None = None
     label: str | None = None  # "location" | "binary" | "depth"
-    fused: bool | None = None  # compiled fasfast.ops (True) or the reference ops
+    fused: bool | None = None  # compiled ops (True) or the reference (False): process-wide
     drop_path_rate: float = 0.1  # classifier only
     init: str | None = None  # local weights file (checkpoint or state_dict) to start from
     # data
@@ -147,7 +147,7 @@ class TrainConfig:
     def model_overrides(self) -> dict:
         """EulerNet preset overrides given by this config (only the fields that are set)."""
         out = {}
-        for key in ("image_size", "widths", "use_fcam", "use_pyramid", "label", "fused"):
+        for key in ("image_size", "widths", "use_fcam", "use_pyramid", "label"):
             value = getattr(self, key)
             if value is not None:
                 out[key] = tuple(value) if key == "widths" else value
@@ -229,7 +229,9 @@ _HELP = {
     "use_fcam": "FCAM on/off (ablation)",
     "use_pyramid": "residual pyramid on/off (off = plain concatenation)",
     "label": "label map: location | binary | depth",
-    "fused": "use the compiled fasfast.ops (default) or the pure-PyTorch reference",
+    "fused": "use the compiled fasfast.ops (default) or, with --no-fused, the pure-PyTorch "
+    "reference ops: a process-wide choice (as FASFAST_REFERENCE_OPS=1), not saved with the "
+    "weights, so a run may resume with the other",
     "init": "local weights file to fine-tune from: fasfast checkpoint, plain or wrapped state "
             "dict (DDP module. prefixes, model / state_dict / model_ema entries) or safetensors; "
             "tensors of another shape are skipped and reported (no downloads)",

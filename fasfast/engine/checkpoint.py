@@ -143,7 +143,7 @@ def load_model(
     ``model`` (a timm name, ``eulernet`` or ``eulernet:PRESET``), else as inferred from the
     file (:func:`fasfast.engine._infer.infer_model`; the guess is in ``meta["note"]``).
     ``image_size`` sets the input side of a plain file's model. ``overrides`` change
-    model-config fields that do not touch the weights (e.g. ``fused=False`` for export).
+    model-config fields that do not touch the weights (e.g. ``check_finite=True``).
     Returns ``(model, meta)``: meta is the checkpoint without weights and optimizer state
     (for a plain file: kind, model_config, note). The weights must fit exactly.
     """

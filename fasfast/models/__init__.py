@@ -2,7 +2,7 @@
 
 Both take RGB floats in [0, 1] and normalise inside. ``create_model(name, **kw)``:
 
-- ``create_model("eulernet", preset="tiny", fused=False)`` -> :class:`EulerNet`
+- ``create_model("eulernet", preset="tiny")`` -> :class:`EulerNet`
 - ``create_model("convnextv2_atto", num_classes=2, init="weights.pth")`` -> classifier
 """
 
