@@ -19,11 +19,9 @@ from pathlib import Path
 
 import numpy as np
 
-from fasfast.analysis._core import CENTERS
+from fasfast.analysis._core import CENTERS, units_of
 
 __all__ = ["write_report", "write_systems_report"]
-
-RESAMPLE = ("auto", "presentations", "videos", "subjects")
 
 
 def _clean(x):
@@ -51,33 +49,6 @@ def _clean(x):
 def _f(x) -> float:
     """A JSON value back to float ("inf"/"nan" strings included)."""
     return float(x)
-
-
-def units_of(ss, resample: str = "auto"):
-    """``(unit ids or None, what)`` for resampling ``ss``: with "auto", whole videos when it
-    has several rows per video, else whole subjects when it names subjects with several
-    presentations each, else single presentations."""
-    from fasfast.analysis._core import check_choice
-
-    check_choice(resample, RESAMPLE, "resample unit")
-    videos = getattr(ss, "videos", None)
-    subjects = getattr(ss, "subjects", None)
-    if resample == "presentations":
-        return None, "presentations"
-    if resample == "subjects":
-        if subjects is None or not np.any(subjects != ""):
-            raise ValueError(f"{ss.name or 'scores'}: --resample subjects needs subject ids "
-                             "(a 'subject' / 'claimed_id' column)")
-        return subjects, "subjects"
-    if resample == "videos":
-        if videos is None:
-            raise ValueError(f"{ss.name or 'scores'}: --resample videos needs video ids")
-        return videos, "videos"
-    if videos is not None and np.unique(videos).size < len(ss):
-        return videos, "videos"
-    if subjects is not None and np.any(subjects != "") and np.unique(subjects).size < len(ss):
-        return subjects, "subjects"
-    return None, "presentations"
 
 
 def _summary(ss, center: str, higher_is_live: bool, convention: str, conv, ci, reps, seed,

@@ -36,7 +36,7 @@ from fasfast.analysis._core import (
     CENTERS,
     FiniteScores,
     SortedScores,
-    _bins_to_int,
+    bins_to_int,
     check_center,
     check_convention,
     exact_range_sums,
@@ -88,7 +88,7 @@ def _exact_sums(p: np.ndarray, m: int):
     out = []
     for lo, hi in ((0, m), (m, p.size)):
         bins = exact_range_sums(p, lo, hi)
-        out += [Fraction(_bins_to_int(bins[r : r + 2]), 1 << 1074) for r in (0, 2)]
+        out += [Fraction(bins_to_int(bins[r : r + 2]), 1 << 1074) for r in (0, 2)]
     return tuple(out)
 
 

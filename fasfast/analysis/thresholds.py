@@ -64,7 +64,7 @@ import numpy as np
 from fasfast.analysis._classes import Classes
 from fasfast.analysis._core import (
     FiniteScores,
-    _bins_to_int,
+    bins_to_int,
     check_center,
     check_convention,
     exact_range_sums,
@@ -229,7 +229,7 @@ def _exact_range_sum(c: FiniteScores, lo: int, hi: int) -> Fraction:
         if b <= a:
             return Fraction(0)
         bins = exact_range_sums(c.p, a, b)
-        return Fraction(_bins_to_int(bins[0:2]), 1 << 1074)
+        return Fraction(bins_to_int(bins[0:2]), 1 << 1074)
 
     if hi - lo <= c.n - (hi - lo):
         return direct(lo, hi)
@@ -265,8 +265,9 @@ def _distinct_scores(c: Classes) -> np.ndarray:
     return np.union1d(c.L.p, c.A.p)
 
 
-def _eer_choice(c: Classes, definition: str, rule: str, recs) -> tuple[float, float, float]:
-    """``(lo, hi, eer)``: the interval the ACER point is placed in and the EER."""
+def eer_choice(c: Classes, definition: str, rule: str, recs) -> tuple[float, float, float]:
+    """``(lo, hi, eer)``: the interval the ACER point is placed in and the EER (also used by
+    :mod:`fasfast.analysis.metrics` for its EER)."""
     _, _, pos_lo, pos_hi, neg_lo, neg_hi = recs
     an, bn = _rates(c, _interval_rep(neg_lo, neg_hi), definition)
     if pos_lo != pos_lo and pos_hi != pos_hi:  # no interval with APCER > BPCER
@@ -339,7 +340,7 @@ def thresholds_from_classes(c: Classes, center: str = "balance", convention: str
     acer_lo, acer_hi = recs[0], recs[1]
     a, b = _rates(c, acer_hi, d)
     min_acer = float((a + b) / 2)
-    eer_lo, eer_hi, eer_value = _eer_choice(c, d, conv.eer_rule, recs)
+    eer_lo, eer_hi, eer_value = eer_choice(c, d, conv.eer_rule, recs)
     t_acer = _midpoint_or(c, eer_lo, eer_hi, fb)
     n = L.n + A.n
     sl, sa = run_pair(stats_from_sorted, (L, (center,), convention),
@@ -390,7 +391,7 @@ def thresholds_from_classes(c: Classes, center: str = "balance", convention: str
         user_left, user_right = c.out(right), c.out(left)
         notes["acer_left"], notes["acer_right"] = right_note, left_note
     if c.sign < 0:
-        sl, sa = _flip_stats(sl), _flip_stats(sa)
+        sl, sa = flip_stats(sl), flip_stats(sa)
     return Thresholds(
         fake_border=c.out(fake),
         live_border=c.out(lb),
@@ -420,8 +421,9 @@ def thresholds_from_pair(pair: Classes, center: str = "balance", convention: str
     return thresholds_from_classes(pair, center, convention, conv)
 
 
-def _flip_stats(st: DomainStats) -> DomainStats:
-    """Stats computed on negated scores -> the original axis (normalize is mirrored)."""
+def flip_stats(st: DomainStats) -> DomainStats:
+    """Stats computed on negated scores -> the original axis (normalize is mirrored); for
+    scores where lower is live (also used by :mod:`fasfast.analysis.metrics`)."""
     norm = (st.max - st.center) / (st.center - st.min) if st.center != st.min else float("inf")
     return DomainStats(-st.center, st.radius, norm, st.density, -st.max, -st.min, st.n,
                        st.method, st.n_left_out)

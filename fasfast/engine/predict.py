@@ -32,8 +32,7 @@ from pathlib import Path
 import torch
 from torch.utils.data import DataLoader
 
-VIDEO_EXTS = (".avi", ".mp4", ".mov", ".mkv", ".webm", ".m4v", ".mpg", ".mpeg", ".wmv")
-IMAGE_EXTS = (".png", ".jpg", ".jpeg", ".bmp", ".tif", ".tiff", ".webp")
+from fasfast.data.video import IMAGE_EXTS, VIDEO_EXTS
 
 
 @dataclass

@@ -23,13 +23,13 @@ from __future__ import annotations
 
 import numpy as np
 
-from fasfast.labels.landmarks import FACE_CONTOUR, _check_landmarks
+from fasfast.labels.landmarks import FACE_CONTOUR, check_landmarks
 
 KINDS = ("location", "binary", "depth")
 
 
 def _to_map(landmarks, size: int, crop_size=None, box=None) -> np.ndarray:
-    lm = _check_landmarks(landmarks)
+    lm = check_landmarks(landmarks)
     if lm.ndim != 2:
         raise ValueError(f"landmarks must have shape [68, 2], got {tuple(lm.shape)}")
     if not np.all(np.isfinite(lm)):
