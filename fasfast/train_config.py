@@ -101,7 +101,7 @@ class TrainConfig:
     workers: int = 2
     resume: str | None = None  # a checkpoint path, or "auto" = <out_dir>/last.pt when present
     eval_every: int = 1
-    threshold_method: str = "acer"  # which dev threshold defines "dev ACER" (best checkpoint)
+    threshold_method: str = "acer_point"  # the dev threshold of "dev ACER" (best checkpoint)
     tensorboard: bool = True
     progress: bool = True
     deterministic: bool = False
@@ -245,7 +245,8 @@ _HELP = {
     "max_steps": "at most N steps per epoch (quick runs)",
     "time_limit": "stop after the epoch during which this many seconds passed",
     "resume": "checkpoint to resume from, or 'auto' (<out>/last.pt)",
-    "threshold_method": "dev threshold that defines the dev ACER of an epoch",
+    "threshold_method": "dev threshold that defines the dev ACER of an epoch (default "
+    "acer_point, the EER point; 'acer' is its deprecated former name)",
     "amp": "mixed precision on CUDA",
 }
 _FLAG_ALIASES = {"out_dir": ["--out"], "data_root": ["--root"], "workers": ["-j"]}

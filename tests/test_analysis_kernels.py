@@ -130,7 +130,7 @@ def test_thresholds_through_the_two_thread_path(monkeypatch, kind):
             live, attack = rng.uniform(0.6, 1.0, n), rng.uniform(0.0, 0.4, m)
         got = select_thresholds(live, attack)
         want = thresholds_oracle(live, attack)
-        for f in ("acer", "acer_left", "acer_right", "min_acer", "eer"):
+        for f in ("acer_point", "acer_left", "acer_right", "min_acer", "eer"):
             assert getattr(got, f) == want[f], (kind, f)
 
 

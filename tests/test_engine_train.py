@@ -75,7 +75,7 @@ def test_train_eval_cli_end_to_end(root, tmp_path):
 
     table = json.loads((ev / "table7.json").read_text())
     keys = {r["key"] for r in table}
-    assert {"fake_border", "live_border", "cross", "balance", "acer"} <= keys
+    assert {"fake_border", "live_border", "cross", "balance", "acer_point"} <= keys
     for r in table:
         for split in ("dev", "test"):
             assert 0.0 <= r[split]["acer"] <= 1.0

@@ -367,7 +367,7 @@ METHOD_LABELS = {
     "live_border": "Live border",
     "cross": "Cross point",
     "balance": "Balance point",
-    "acer": "ACER point",
+    "acer_point": "ACER point",
     "acer_left": "ACER-left",
     "acer_mid": "ACER-mid",
     "acer_right": "ACER-right",

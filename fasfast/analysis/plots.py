@@ -25,11 +25,11 @@ THRESHOLD_STYLE = {
     "live_border": ("#264653", "-."),
     "cross": ("#6a4c93", "--"),
     "balance": ("#d62828", "-"),
-    "acer": ("#f4a261", "--"),
+    "acer_point": ("#f4a261", "--"),
     "acer_left": ("#8d99ae", ":"),
     "acer_right": ("#8d99ae", ":"),
 }
-DEFAULT_LINES = ("fake_border", "live_border", "cross", "balance", "acer")
+DEFAULT_LINES = ("fake_border", "live_border", "cross", "balance", "acer_point")
 
 
 def _figure(figsize):
@@ -50,7 +50,9 @@ def _threshold_dict(thresholds) -> dict:
 
 
 def _draw_thresholds(ax, thresholds: dict, lines) -> None:
-    for name in lines:
+    from fasfast.analysis.thresholds import threshold_name
+
+    for name in map(threshold_name, lines):
         t = thresholds.get(name)
         if t is None or not np.isfinite(t):
             continue

@@ -491,7 +491,7 @@ def write_systems_report(
     ci: float | None = 0.95,
     bootstrap: int = 1000,
     resample: str = "auto",
-    compare_on: str = "acer",
+    compare_on: str = "acer_point",
     progress: bool = False,
 ) -> dict:
     """Several systems at once. ``systems``: ``[{"name", "select_on", "apply_to"}]`` (ScoreSets;
@@ -525,6 +525,9 @@ def write_systems_report(
                          splits, table, ci, bootstrap, seed)
         r["name"] = s["name"]
         reports.append(r)
+    from fasfast.analysis.thresholds import threshold_name
+
+    compare_on = threshold_name(compare_on)
     comparison = _comparison(reports, compare_on)
     paired = _paired(systems, reports, compare_on, higher_is_live, conv, ci, bootstrap, seed,
                      resample)

@@ -5,7 +5,15 @@ Convention: ``higher_is_live=True``; a sample is accepted as live iff ``score >=
 ``APCER_s(t) = #{attack of species s >= t}/M_s``, ``BPCER(t) = #{live < t}/N``. With
 ``higher_is_live=False`` the scores are negated internally and every threshold is negated
 back; the rule then reads "live iff ``score <= t``" (``acer_left``/``acer_right`` stay the
-lower/upper end on the original axis). NaN scores are non-responses and take no part here.
+lower/upper end on the original axis).
+
+Names: every threshold is named for the point it is, and the names are also the method
+strings (``threshold_method``, ``--method``, ``--compare-at``). The EER point is
+``acer_point`` (the paper's "ACER point"; :attr:`Thresholds.acer_point`), named so that it is
+not taken for the error rate ``PadMetrics.acer``; its former name ``acer`` is accepted for
+one release with a DeprecationWarning (:func:`threshold_name`). ``acer_left`` /
+``acer_right`` keep the paper's names ("ACER-left", "ACER-right": the ends of the least-ACER
+interval). NaN scores are non-responses and take no part here.
 
 APCER definition (``apcer``): ``"max"`` (ISO/IEC 30107-3: the worst PAI species; the default)
 or ``"pooled"`` (all attacks as one class). Every choice below that involves the APCER is
@@ -24,7 +32,7 @@ consecutive distinct observed scores ``u_1 < ... < u_K`` (plus ``(-inf, u_1]`` a
   contain: ``acer_left`` is applied just above it (by the border rule). The supremum is an
   observed score in the set (attained). ``acer_mid``: the midpoint of the two (when the
   least-ACER thresholds form several intervals it may reach a higher ACER; its row says so).
-- ``acer`` (eq. 8, the APCER = BPCER crossing) by ``eer_rule``: ``"bob"`` the midpoint of the
+- ``acer_point`` (eq. 8, the APCER = BPCER crossing) by ``eer_rule``: ``"bob"`` the midpoint of the
   thresholds minimising ``|APCER - BPCER|`` (one interval ``(lo, hi]``; ``hi`` if rounding
   leaves it), ``eer = (APCER + BPCER)/2`` there; ``"fvc2000"`` of the last interval with
   ``APCER >= BPCER`` and the first with ``APCER <= BPCER`` the one with the smaller sum, at
@@ -56,6 +64,7 @@ which changes no decision), so a float32 pipeline can hold it exactly.
 from __future__ import annotations
 
 import math
+import warnings
 from dataclasses import dataclass, field
 from fractions import Fraction
 
@@ -75,6 +84,7 @@ from fasfast.analysis.conventions import Conventions
 from fasfast.analysis.stats import DomainStats, stats_from_sorted
 
 __all__ = [
+    "RENAMED_THRESHOLDS",
     "TABLE_THRESHOLDS",
     "THRESHOLD_NAMES",
     "OperatingPoint",
@@ -82,6 +92,7 @@ __all__ = [
     "apcer_at_bpcer",
     "bpcer_at_apcer",
     "select_thresholds",
+    "threshold_name",
     "tpr_at_fpr",
 ]
 
@@ -90,7 +101,7 @@ THRESHOLD_NAMES = (
     "live_border",
     "cross",
     "balance",
-    "acer",
+    "acer_point",
     "acer_left",
     "acer_right",
 )
@@ -100,20 +111,39 @@ TABLE_THRESHOLDS = (
     "live_border",
     "cross",
     "balance",
-    "acer",
+    "acer_point",
     "acer_left",
     "acer_mid",
     "acer_right",
 )
 
+# former threshold names -> current ones, accepted with a DeprecationWarning until 0.2
+RENAMED_THRESHOLDS = {"acer": "acer_point"}
+
 Pair = Classes  # the former name of the sorted two-class container
+
+
+def threshold_name(name: str) -> str:
+    """The current name of the threshold (or threshold method) ``name``: a former name
+    (:data:`RENAMED_THRESHOLDS`: ``"acer"`` for ``"acer_point"``) is translated with a
+    DeprecationWarning; any other string is returned as it is."""
+    new = RENAMED_THRESHOLDS.get(name)
+    if new is None:
+        return name
+    warnings.warn(
+        f"the threshold name {name!r} is deprecated (it is taken for the error rate ACER); "
+        f"use {new!r}",
+        DeprecationWarning,
+        stacklevel=3,
+    )
+    return new
 
 
 @dataclass(frozen=True)
 class Thresholds:
     """The paper's thresholds (see the module docstring for the exact definitions).
 
-    ``eer`` and ``min_acer`` are the error rates reached at ``acer`` and on the least-ACER
+    ``eer`` and ``min_acer`` are the error rates reached at ``acer_point`` and on the least-ACER
     thresholds, under ``apcer`` (the APCER definition) and ``eer_rule``;
     ``fake_border_score`` / ``live_border_score`` the raw borders (``fake_border`` is
     applied just above the first); ``notes`` says for each threshold how it was obtained and
@@ -122,7 +152,7 @@ class Thresholds:
 
     fake_border: float
     live_border: float
-    acer: float
+    acer_point: float
     acer_left: float
     acer_right: float
     cross: float
@@ -139,6 +169,13 @@ class Thresholds:
     apcer: str = "max"
     eer_rule: str = "bob"
     notes: dict = field(default_factory=dict, repr=False)
+
+    @property
+    def acer(self) -> float:
+        """Former name of :attr:`acer_point` (deprecated: read as the error rate ACER)."""
+        warnings.warn("Thresholds.acer is deprecated: it is the ACER point threshold, not an "
+                      "ACER; use Thresholds.acer_point", DeprecationWarning, stacklevel=2)
+        return self.acer_point
 
     def as_dict(self) -> dict[str, float]:
         """``{name: threshold}`` for the paper's seven thresholds (``THRESHOLD_NAMES``)."""
@@ -380,7 +417,7 @@ def thresholds_from_classes(c: Classes, center: str = "balance", convention: str
     elif mid == acer_lo:  # cannot happen with c.midpoint, kept for safety
         mid = left
     notes["acer_mid"] = "midpoint of the least-ACER interval's ends"
-    notes["acer"] = {"bob": "midpoint of the thresholds with the least |APCER - BPCER| "
+    notes["acer_point"] = {"bob": "midpoint of the thresholds with the least |APCER - BPCER| "
                             "(bob.measure)",
                      "fvc2000": "midpoint of the FVC2000 EER interval",
                      "rocch": "bob.measure's threshold; the EER is the ROCCH-EER"}[conv.eer_rule]
@@ -395,7 +432,7 @@ def thresholds_from_classes(c: Classes, center: str = "balance", convention: str
     return Thresholds(
         fake_border=c.out(fake),
         live_border=c.out(lb),
-        acer=c.out(t_acer),
+        acer_point=c.out(t_acer),
         acer_left=user_left,
         acer_right=user_right,
         cross=c.out(cross),

@@ -45,10 +45,13 @@ def rows_for_level(scores, level: str):
     return rows
 
 
-def threshold_metrics(rows, method: str = "acer") -> dict:
+def threshold_metrics(rows, method: str = "acer_point") -> dict:
     """threshold (``method`` of select_thresholds on ``rows``), APCER, BPCER, ACER, EER, AUC
     on the same rows; NaN when a class is missing."""
     from fasfast.analysis import auc, pad_metrics, select_thresholds
+    from fasfast.analysis.thresholds import threshold_name
+
+    method = threshold_name(method)
 
     ss = make_scoreset(rows)
     nan = float("nan")

@@ -66,7 +66,7 @@ def run_protocol(
     protocol: str | None = None,
     out_dir: str | Path | None = None,
     *,
-    method: str = "acer",
+    method: str = "acer_point",
     select_split: str | None = None,
     apply_split: str | None = None,
     subs: list[str] | None = None,

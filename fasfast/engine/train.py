@@ -124,7 +124,7 @@ def _steps_per_epoch(loader_len: int, cfg: TrainConfig) -> int:
 
 
 # --------------------------------------------------------------------------- metrics
-def dev_metrics(scores: Scores, method: str = "acer") -> dict:
+def dev_metrics(scores: Scores, method: str = "acer_point") -> dict:
     """Video-level dev metrics at the ``method`` threshold chosen on the same scores."""
     from fasfast.engine._adapters import threshold_metrics
 

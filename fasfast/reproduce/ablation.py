@@ -93,7 +93,7 @@ def _metrics(dev_rows, test_rows) -> dict:
     test = scoreset_from_rows(test_rows, "test")
     dev.check_two_classes("dev")
     test.check_two_classes("test")
-    t = float(select_thresholds(dev.live, dev.attack).acer)
+    t = float(select_thresholds(dev.live, dev.attack).acer_point)
     md = pad_metrics(dev.scores, dev.labels == 1, t)
     mt = pad_metrics(test.scores, test.labels == 1, t)
     return {"threshold": t, "dev_acer": md.acer, "test_acer": mt.acer,
@@ -113,7 +113,7 @@ def train_preset(preset: str, data_root: Path, work: Path, budget: Budget, seed:
         epochs=budget.epochs, batch_size=budget.batch_size, max_steps=budget.max_steps,
         lr=budget.lr, limit=budget.limit, optimizer=budget.optimizer, balance=budget.balance,
         out_dir=str(work / f"{preset}_seed{seed}"), seed=seed, workers=budget.workers,
-        tensorboard=False, progress=progress, threshold_method="acer", cache_dir=cache_dir,
+        tensorboard=False, progress=progress, threshold_method="acer_point", cache_dir=cache_dir,
     )
     result = train(cfg)
     model, meta = load_model(result.best_checkpoint)

@@ -139,7 +139,7 @@ def _stats(ss, types) -> dict:
 def _acer(select, apply) -> dict:
     from fasfast.analysis import auc, eer, pad_metrics, select_thresholds
 
-    t = float(select_thresholds(select.live, select.attack).acer)
+    t = float(select_thresholds(select.live, select.attack).acer_point)
     ms = pad_metrics(select.scores, select.labels == 1, t)
     ma = pad_metrics(apply.scores, apply.labels == 1, t)
     return {"threshold": t, "dev_acer": ms.acer, "test_acer": ma.acer,

@@ -31,7 +31,7 @@ LABELS = {
     "live_border": "Live border",
     "cross": "Cross point",
     "balance": "Balance point",
-    "acer": "ACER point",
+    "acer_point": "ACER point",
     "acer_left": "Acer-left point",
     "acer_right": "Acer-right point",
 }
@@ -104,7 +104,7 @@ def _figure(train, dev, thresholds: dict, center: str):
     for ax, ss, name in ((axes[0], train, "train"), (axes[1], dev, "dev")):
         domain_plot(ss.live, ss.attack, thresholds, center, ax=ax, max_points=1500,
                     title=f"{name}: thresholds chosen on train",
-                    lines=("fake_border", "live_border", "cross", "balance", "acer"))
+                    lines=("fake_border", "live_border", "cross", "balance", "acer_point"))
     fig.tight_layout()
     return fig
 
@@ -129,7 +129,7 @@ def _claims(rows: list[dict]) -> list[Claim]:
         "Fig. 7 caption", verdict(None if len(gwin) == len(gap) else "balance" in gwin),
         "|dev - train| ACER: " + ", ".join(f"{LABELS[k]} {100 * v:.2f}%"
                                            for k, v in gap.items())))
-    a = by["acer"]
+    a = by["acer_point"]
     worse = a["dev"]["acer"] > a["train"]["acer"] + 1e-12
     claims.append(Claim(
         "The ACER threshold of the train set is less reliable on dev",
