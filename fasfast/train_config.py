@@ -26,7 +26,7 @@ from typing import Any
 
 # Per-model recipe defaults, applied where the user left a field at None.
 EULERNET_DEFAULTS = {
-    "optimizer": "lookahead_radam",  # Ranger = RAdam + Lookahead (paper 003)
+    "optimizer": "lookahead_radam",  # Ranger = RAdam + Lookahead (Cong et al. 2022)
     "lr": 1e-4,
     "weight_decay": 0.0,
     "schedule": "constant",
@@ -35,7 +35,7 @@ EULERNET_DEFAULTS = {
     "cutmix": 0.0,
 }
 CLASSIFIER_DEFAULTS = {
-    "optimizer": "adamw",  # paper 000: ConvNeXt-V2 + AdamW, warm-up then cosine
+    "optimizer": "adamw",  # Huang et al. 2024: ConvNeXt-V2 + AdamW, warm-up then cosine
     "lr": 4e-4,
     "weight_decay": 0.05,
     "schedule": "cosine",

@@ -1,5 +1,9 @@
 """ISO/IEC 30107-3 metrics, ROC/DET/EER/AUC, the threshold table and score aggregation.
 
+Paper: A visualization method for data domain changes in CNN networks and the
+optimization method for selecting thresholds in classification tasks (Huang, Nie, Zhong,
+2024) - https://arxiv.org/abs/2404.12602 (Table 7, the FPR / TPR convention)
+
 Rule: accepted as live iff ``score >= t`` (``<= t`` with ``higher_is_live=False``).
 APCER per PAI species = fraction of that species' attack presentations accepted; ``apcer``
 is the maximum over species (ISO/IEC 30107-3, the default) or all attacks pooled

@@ -1,6 +1,10 @@
 """Plots (matplotlib's object API on the Agg canvas; imported lazily, no pyplot state).
 
-- :func:`domain_plot`: paper Fig. 1/4/5/7 — the score axis drawn as a line, each class a
+Paper: A visualization method for data domain changes in CNN networks and the
+optimization method for selecting thresholds in classification tasks (Huang, Nie, Zhong,
+2024) - https://arxiv.org/abs/2404.12602
+
+- :func:`domain_plot`: the paper's Fig. 1/4/5/7 — the score axis drawn as a line, each class a
   translucent disc centred at ``(centre, 0)`` with its radius, every sample drawn at its
   score's distance from its class centre at a seeded random angle, vertical lines for the
   thresholds, and a legend with centre / radius / normalize / density.

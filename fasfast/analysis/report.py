@@ -3,7 +3,7 @@ report.html and the plots, with every rate's confidence interval and the convent
 
 One system: thresholds chosen on ``select_on`` (every method), applied to ``apply_to``.
 Several systems (:func:`write_systems_report`): one such section per system, a comparison
-table, overlaid ROC / DET curves, paper 000's grid of domain plots (models x data sets) and,
+table, overlaid ROC / DET curves, Huang et al. 2024's grid of domain plots (models x data sets) and,
 for systems scored on the same presentations, paired tests (McNemar, DeLong, paired
 bootstrap; :mod:`fasfast.analysis.compare`).
 """

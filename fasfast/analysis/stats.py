@@ -1,4 +1,8 @@
-"""Score-domain statistics of one class (paper 000, eq. 1-7).
+"""Score-domain statistics of one class (Huang et al. 2024, eq. 1-7).
+
+Paper: A visualization method for data domain changes in CNN networks and the
+optimization method for selecting thresholds in classification tasks (Huang, Nie, Zhong,
+2024) - https://arxiv.org/abs/2404.12602
 
 For scores sorted ascending ``P_1 <= ... <= P_N``:
 

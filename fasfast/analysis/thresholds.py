@@ -1,5 +1,9 @@
-"""Threshold selection for two classes (paper 000, section 3.3 and Table 7), true to the APCER
-printed beside it.
+"""Threshold selection for two classes (Huang et al. 2024, section 3.3 and Table 7), true to
+the APCER printed beside it.
+
+Paper: A visualization method for data domain changes in CNN networks and the
+optimization method for selecting thresholds in classification tasks (Huang, Nie, Zhong,
+2024) - https://arxiv.org/abs/2404.12602
 
 Convention: ``higher_is_live=True``; a sample is accepted as live iff ``score >= t``, so
 ``APCER_s(t) = #{attack of species s >= t}/M_s``, ``BPCER(t) = #{live < t}/N``. With

@@ -1,4 +1,11 @@
-"""Training loop for EulerNet (paper 003) and the ConvNeXt-V2 classifier (paper 000).
+"""Training loop for EulerNet (Cong et al. 2022) and the ConvNeXt-V2 classifier (Huang et al.
+2024).
+
+Paper: Multi-Frames Temporal Abnormal Clues Learning Method for Face Anti-Spoofing
+(EulerNet; Cong, Zhang, He, Gao, 2022) - https://arxiv.org/abs/2208.04076
+Paper: A visualization method for data domain changes in CNN networks and the
+optimization method for selecting thresholds in classification tasks (Huang, Nie, Zhong,
+2024) - https://arxiv.org/abs/2404.12602
 
 EulerNet recipe: sequences of ``length`` frames ``interval`` apart, L2 loss between
 the predicted maps and the label maps, Ranger (timm ``lookahead_radam``), lr 1e-4,

@@ -1,4 +1,11 @@
-"""Dataclass configurations of the models (no torch import: cheap to load from the CLI)."""
+"""Dataclass configurations of the models (no torch import: cheap to load from the CLI).
+
+Paper: Multi-Frames Temporal Abnormal Clues Learning Method for Face Anti-Spoofing
+(EulerNet; Cong, Zhang, He, Gao, 2022) - https://arxiv.org/abs/2208.04076
+Paper: A visualization method for data domain changes in CNN networks and the
+optimization method for selecting thresholds in classification tasks (Huang, Nie, Zhong,
+2024) - https://arxiv.org/abs/2404.12602
+"""
 
 from __future__ import annotations
 
@@ -11,7 +18,7 @@ LABEL_KINDS = ("location", "binary", "depth")
 PYRAMID_MODES = ("bilinear", "nearest")
 POOL_KINDS = ("max", "avg")
 
-# Paper 003, Table I, plus a CPU-sized preset. Values are overrides of the dataclass defaults
+# Cong et al. 2022, Table I, plus a CPU-sized preset. Values are overrides of the dataclass defaults
 # (the defaults are the paper's baseline: face location map, FCAM, residual pyramid).
 PRESETS: dict[str, dict[str, Any]] = {
     "baseline": {},
@@ -39,7 +46,7 @@ def _drop_fused(d: dict[str, Any]) -> dict[str, Any]:
 
 @dataclass
 class EulerNetConfig:
-    """EulerNet (paper 003) hyper-parameters and ablation switches.
+    """EulerNet (Cong et al. 2022) hyper-parameters and ablation switches.
 
     frames: T, frames per sequence. image_size: S, input side (multiple of 8); the output map
     is S/8. widths: (w0, w1, w2) channel widths of each CDCN-like stage (conv w_in->w0->w1->w2,
@@ -145,7 +152,7 @@ class EulerNetConfig:
 
 @dataclass
 class ClassifierConfig:
-    """timm image classifier (paper 000: ConvNeXt-V2). Logits [B, num_classes]; class 1 = live.
+    """timm image classifier (Huang et al. 2024: ConvNeXt-V2). Logits [B, num_classes]; class 1 = live.
 
     init: optional local weights file, anything :mod:`fasfast.models.weights` accepts (fasfast
     checkpoint, plain or wrapped state dict, safetensors); tensors of another shape (an ImageNet

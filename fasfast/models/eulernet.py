@@ -1,4 +1,8 @@
-"""EulerNet (paper 003): CDCN-like backbone, FCAM (DIIRF) gates, residual pyramid, map head."""
+"""EulerNet: CDCN-like backbone, FCAM (DIIRF) gates, residual pyramid, map head.
+
+Paper: Multi-Frames Temporal Abnormal Clues Learning Method for Face Anti-Spoofing
+(EulerNet; Cong, Zhang, He, Gao, 2022) - https://arxiv.org/abs/2208.04076
+"""
 
 from __future__ import annotations
 

@@ -1,5 +1,8 @@
 """Building blocks of EulerNet: CDC conv blocks, the FCAM and the residual pyramid.
 
+Paper: Multi-Frames Temporal Abnormal Clues Learning Method for Face Anti-Spoofing
+(EulerNet; Cong, Zhang, He, Gao, 2022) - https://arxiv.org/abs/2208.04076
+
 All blocks work on frame-folded tensors ``[N = B*T, C, H, W]``; the FCAM unfolds them to
 ``[B, T, C, H, W]`` for the temporal filter. The FCAM and the pyramid call
 ``fasfast.ops.<op>`` only: compiled kernels or the pure-PyTorch reference is the
@@ -104,7 +107,7 @@ class Stage(nn.Sequential):
 
 
 class FCAM(nn.Module):
-    """Feature-compressed attention module (paper 003, Fig. 3).
+    """Feature-compressed attention module (Cong et al. 2022, Fig. 3).
 
     A 3x3 conv compresses the C channels to one map z; a learnable second-order IIR filter
     (DIIRF, coefficients ``b`` [3], ``a`` [2]) runs over the T frames of z at every pixel; its
@@ -154,7 +157,7 @@ def _proj(cin: int, cout: int) -> nn.Module:
 
 
 class ResidualPyramid(nn.Module):
-    """Residual pyramid (paper 003, eq. 4-6, Fig. 4) on three levels (sides 4s, 2s, s).
+    """Residual pyramid (Cong et al. 2022, eq. 4-6, Fig. 4) on three levels (sides 4s, 2s, s).
 
     ``S_hi = Conv(F_hi - Up(P(F_mid)))``, ``S_mid = Conv(F_mid - Up(P(F_lo)))``,
     ``out = Concat(Down(S_hi), Down(S_mid), F_lo)``, where P is a 1x1 conv wherever the channel

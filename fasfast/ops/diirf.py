@@ -1,4 +1,7 @@
-"""DIIRF (differential IIR filter over frames) and the fused FCAM gate.
+"""DIIRF (differential IIR filter over frames) and the fused FCAM gate of EulerNet.
+
+Paper: Multi-Frames Temporal Abnormal Clues Learning Method for Face Anti-Spoofing
+(EulerNet; Cong, Zhang, He, Gao, 2022) - https://arxiv.org/abs/2208.04076
 
 ``diirf(z, b, a)`` and ``fcam_gate(x, z, b, a)`` validate their inputs, then call the
 compiled ``torch.ops.fasfast.*`` kernels when ``fasfast._C`` has one for the tensors'

@@ -1,5 +1,8 @@
 """Residual-pyramid operators (EulerNet eq. 4-6), fused.
 
+Paper: Multi-Frames Temporal Abnormal Clues Learning Method for Face Anti-Spoofing
+(EulerNet; Cong, Zhang, He, Gao, 2022) - https://arxiv.org/abs/2208.04076
+
 - :func:`upsample_sub` ``hi - upsample2x(lo)`` in one pass (no up-sampled tensor).
 - :func:`pool_concat` pools every input to the smallest size and concatenates along
   channels in one pass.

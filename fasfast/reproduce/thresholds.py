@@ -1,4 +1,8 @@
-"""Threshold transfer from train to dev (paper 000, Table 7 and Fig. 7).
+"""Threshold transfer from train to dev (Huang et al. 2024, Table 7 and Fig. 7).
+
+Paper: A visualization method for data domain changes in CNN networks and the
+optimization method for selecting thresholds in classification tasks (Huang, Nie, Zhong,
+2024) - https://arxiv.org/abs/2404.12602
 
 Every threshold of :func:`fasfast.analysis.select_thresholds` (fake / live border, cross
 point, balance point, ACER point and the two ends of the minimum-ACER interval) is chosen on
@@ -35,7 +39,7 @@ LABELS = {
     "acer_left": "Acer-left point",
     "acer_right": "Acer-right point",
 }
-# Paper 000, Table 7 (HySpeFAS): threshold, train FPR/TPR/ACER, dev FPR/TPR/ACER (%)
+# Huang et al. 2024, Table 7 (HySpeFAS): threshold, train FPR/TPR/ACER, dev FPR/TPR/ACER (%)
 PAPER = {
     "fake_border": (0.24815, 0.0, 100.0, 0.0, 3.434, 100.0, 1.717),
     "live_border": (0.74673, 0.0, 100.0, 0.0, 0.0, 7.212, 3.606),
@@ -228,7 +232,7 @@ def run_thresholds(out: Path, budget: Budget, checkpoint: str | Path | None = No
         ["time", f"{time.time() - t0:.0f} s"],
     ], align="ll")
     sections = [
-        ("", "Paper 000, Sec. 3.3 and 4.4 (Table 7, Fig. 7), re-run on synthetic data: "
+        ("", "Huang et al. 2024, Sec. 3.3 and 4.4 (Table 7, Fig. 7), re-run on synthetic data: "
              "thresholds chosen on the train scores, applied to the dev scores. FPR = attacks "
              "accepted as live, TPR = live accepted, ACER = (FPR + 100 - TPR) / 2."),
         ("Settings", settings),
@@ -241,7 +245,7 @@ def run_thresholds(out: Path, budget: Budget, checkpoint: str | Path | None = No
               "rows": rows, "claims": [c.__dict__ for c in claims], "budget": budget.to_dict(),
               "counts": ds, "auc": aucs}
     write_report(out, "Reproduction: threshold selection on train, applied to dev "
-                      "(paper 000, Table 7)", sections, result)
+                      "(Huang et al. 2024, Table 7)", sections, result)
     print(table)
     if any(math.isnan(r["dev"]["acer"]) for r in rows):
         print("warning: some dev ACERs are NaN")
