@@ -3,9 +3,9 @@
 Which to deploy:
 
 - **ONNX** (``--format onnx``, recommended for deployment outside Python/PyTorch:
-  onnxruntime, TensorRT, OpenVINO). The model is rebuilt with the pure-PyTorch reference
-  ops (``fused=False``): fasfast's compiled operators have no ONNX symbolic, the
-  reference ops lower to standard ONNX nodes (the DIIRF becomes T unrolled steps of
+  onnxruntime, TensorRT, OpenVINO). The model is traced with the pure-PyTorch reference
+  ops (under :func:`fasfast.ops.use_reference`): fasfast's compiled operators have no ONNX
+  symbolic, the reference ops lower to standard ONNX nodes (the DIIRF becomes T unrolled steps of
   multiply-adds). The exported graph is run with onnxruntime on a random input and
   compared with PyTorch; the export fails if they disagree.
 - **TorchScript** (``--format torchscript``): a traced module for existing libtorch / C++
@@ -22,7 +22,7 @@ has fixed frame count, channels and crop size (only the batch axis is dynamic), 
 onnxruntime refuses other shapes. Every export is checked to refuse an input with another
 frame count (EulerNet) or channel count and another crop size.
 - Inside Python with PyTorch, use the checkpoint itself (:func:`load_model`) with the
-  fused ops (``fused=True``): that is the fastest path (and ``torch.compile``-able).
+  compiled ops (the default): that is the fastest path (and ``torch.compile``-able).
 
 Input: EulerNet ``[B, T, 3, S, S]`` RGB floats in [0, 1] -> maps ``[B, T, S/8, S/8]``
 (the score is their mean); classifier ``[B, 3, S, S]`` -> logits ``[B, 2]``.
@@ -40,6 +40,7 @@ from pathlib import Path
 import numpy as np
 import torch
 
+from fasfast import ops
 from fasfast.engine.checkpoint import load_model
 from fasfast.models.classifier import check_image_shape
 from fasfast.models.eulernet import EulerNet, check_sequence_shape
@@ -78,10 +79,9 @@ def _example_input(kind: str, model_config: dict, batch: int, seed: int) -> torc
 
 
 def _export_model(checkpoint: str | Path, **load_kw):
-    """The checkpoint's model on CPU, eval mode, with the reference (ONNX-able) ops."""
+    """The checkpoint's model on CPU, eval mode (traced under the reference ops)."""
     model, meta = load_model(checkpoint, "cpu", **load_kw)
     if meta["kind"] == "eulernet":
-        model.set_fused(False)
         model.config.check_finite = False
     return model, meta
 
@@ -118,19 +118,18 @@ def export(
     out = Path(out)
     out.parent.mkdir(parents=True, exist_ok=True)
     x = _example_input(kind, meta["model_config"], batch, seed)
-    with torch.no_grad():
-        expected = model(x).numpy()
     # a second input with another batch size checks the dynamic batch axis
     x2 = _example_input(kind, meta["model_config"], batch + 1, seed + 1)
-    with torch.no_grad():
-        expected2 = model(x2).numpy()
-
-    if fmt == "onnx":
-        got, got2, run = _export_onnx(model, x, x2, out, opset, kind)
-        checked = "onnxruntime (CPUExecutionProvider)"
-    else:
-        got, got2, run = _export_torchscript(model, x, x2, out)
-        checked = "torch.jit.load"
+    # the reference ops: standard nodes the exporters know (the compiled ops have no symbolic)
+    with ops.use_reference():
+        with torch.no_grad():
+            expected, expected2 = model(x).numpy(), model(x2).numpy()
+        if fmt == "onnx":
+            got, got2, run = _export_onnx(model, x, x2, out, opset, kind)
+            checked = "onnxruntime (CPUExecutionProvider)"
+        else:
+            got, got2, run = _export_torchscript(model, x, x2, out)
+            checked = "torch.jit.load"
     diff = max(float(np.abs(got - expected).max()), float(np.abs(got2 - expected2).max()))
     if not diff <= atol:
         raise RuntimeError(

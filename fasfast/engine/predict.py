@@ -36,8 +36,7 @@ from pathlib import Path
 import torch
 from torch.utils.data import DataLoader
 
-from fasfast.data.protocols import IMAGE_EXTS, VIDEO_EXTS
-from fasfast.data.video import is_frame_file, natural_key
+from fasfast.data.video import IMAGE_EXTS, VIDEO_EXTS, is_frame_file, natural_key
 
 
 @dataclass
@@ -109,6 +108,12 @@ def threshold_from_file(path: str | Path, method: str = "balance") -> float:
             found.setdefault(r["key"], r["threshold"])
     if not found:
         raise ValueError(f"{p} holds no thresholds (expected fasfast eval / analyze output)")
+    from fasfast.analysis.thresholds import RENAMED_THRESHOLDS, threshold_name
+
+    method = threshold_name(method)
+    for old, new in RENAMED_THRESHOLDS.items():  # a file written before the rename
+        if old in found:
+            found.setdefault(new, found.pop(old))
     if method not in found:
         raise ValueError(f"{p} has no {method!r} threshold; it has: {', '.join(found)}")
     t = float(found[method])

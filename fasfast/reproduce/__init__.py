@@ -1,8 +1,9 @@
 """Re-runs of the papers' experiments on synthetic (or your own) data.
 
-- :func:`run_ablation` (``fasfast reproduce ablation``): EulerNet Table I + Fig. 7
-- :func:`run_augmentation` (``fasfast reproduce augmentation``): paper 000 Tables 1-6
-- :func:`run_thresholds` (``fasfast reproduce thresholds``): paper 000 Table 7 + Fig. 7
+- :func:`run_ablation` (``fasfast reproduce ablation``): EulerNet (Cong et al. 2022) Table I +
+  Fig. 7
+- :func:`run_augmentation` (``fasfast reproduce augmentation``): Huang et al. 2024 Tables 1-6
+- :func:`run_thresholds` (``fasfast reproduce thresholds``): Huang et al. 2024 Table 7 + Fig. 7
 
 Each writes ``<out>/REPORT.md`` (tables, figures, and where the synthetic result agrees or
 disagrees with the paper), ``results.json`` and PNG figures. Budgets: :data:`BUDGETS`

@@ -1,4 +1,7 @@
-"""EulerNet ablation (paper 003, Table I and Fig. 7) on the synthetic data set.
+"""EulerNet ablation (Cong et al. 2022, Table I and Fig. 7) on the synthetic data set.
+
+Paper: Multi-Frames Temporal Abnormal Clues Learning Method for Face Anti-Spoofing
+(EulerNet; Cong, Zhang, He, Gao, 2022) - https://arxiv.org/abs/2208.04076
 
 Every preset (baseline, C1..C5) is trained with the same budget, data and seeds on OULU-NPU
 protocol 1 of the (synthetic) tree. Per seed, the checkpoint with the best dev ACER is kept
@@ -39,7 +42,7 @@ STRUCTURE = {
     "C5": ("Depth Map", True, True),
     "baseline": ("Face Location Map", True, True),
 }
-# Paper 003, Table I: ACER (%) on their data set, dev and test.
+# Cong et al. 2022, Table I: ACER (%) on their data set, dev and test.
 PAPER = {
     "C1": (3.95, 2.84),
     "C2": (3.62, 2.57),
@@ -93,7 +96,7 @@ def _metrics(dev_rows, test_rows) -> dict:
     test = scoreset_from_rows(test_rows, "test")
     dev.check_two_classes("dev")
     test.check_two_classes("test")
-    t = float(select_thresholds(dev.live, dev.attack).acer)
+    t = float(select_thresholds(dev.live, dev.attack).acer_point)
     md = pad_metrics(dev.scores, dev.labels == 1, t)
     mt = pad_metrics(test.scores, test.labels == 1, t)
     return {"threshold": t, "dev_acer": md.acer, "test_acer": mt.acer,
@@ -113,7 +116,7 @@ def train_preset(preset: str, data_root: Path, work: Path, budget: Budget, seed:
         epochs=budget.epochs, batch_size=budget.batch_size, max_steps=budget.max_steps,
         lr=budget.lr, limit=budget.limit, optimizer=budget.optimizer, balance=budget.balance,
         out_dir=str(work / f"{preset}_seed{seed}"), seed=seed, workers=budget.workers,
-        tensorboard=False, progress=progress, threshold_method="acer", cache_dir=cache_dir,
+        tensorboard=False, progress=progress, threshold_method="acer_point", cache_dir=cache_dir,
     )
     result = train(cfg)
     model, meta = load_model(result.best_checkpoint)
@@ -290,7 +293,7 @@ def run_ablation(out: Path, budget: Budget, data: str | Path | None = None,
     ], align="ll")
     late_rows = [[p, pct(late[p])] for p in sorted(late, key=lambda q: -late[q])]
     sections = [
-        ("", "Paper 003 (EulerNet), Table I and Fig. 7, re-run on synthetic data. The numbers "
+        ("", "Cong et al. 2022 (EulerNet), Table I and Fig. 7, re-run on synthetic data. The numbers "
              "are not comparable with the paper's (its own 3:1:1 data set of real faces); "
              "compare the direction of the effects."),
         ("Settings", settings),

@@ -1,4 +1,8 @@
-"""Threshold transfer from train to dev (paper 000, Table 7 and Fig. 7).
+"""Threshold transfer from train to dev (Huang et al. 2024, Table 7 and Fig. 7).
+
+Paper: A visualization method for data domain changes in CNN networks and the
+optimization method for selecting thresholds in classification tasks (Huang, Nie, Zhong,
+2024) - https://arxiv.org/abs/2404.12602
 
 Every threshold of :func:`fasfast.analysis.select_thresholds` (fake / live border, cross
 point, balance point, ACER point and the two ends of the minimum-ACER interval) is chosen on
@@ -31,11 +35,11 @@ LABELS = {
     "live_border": "Live border",
     "cross": "Cross point",
     "balance": "Balance point",
-    "acer": "ACER point",
+    "acer_point": "ACER point",
     "acer_left": "Acer-left point",
     "acer_right": "Acer-right point",
 }
-# Paper 000, Table 7 (HySpeFAS): threshold, train FPR/TPR/ACER, dev FPR/TPR/ACER (%)
+# Huang et al. 2024, Table 7 (HySpeFAS): threshold, train FPR/TPR/ACER, dev FPR/TPR/ACER (%)
 PAPER = {
     "fake_border": (0.24815, 0.0, 100.0, 0.0, 3.434, 100.0, 1.717),
     "live_border": (0.74673, 0.0, 100.0, 0.0, 0.0, 7.212, 3.606),
@@ -104,7 +108,7 @@ def _figure(train, dev, thresholds: dict, center: str):
     for ax, ss, name in ((axes[0], train, "train"), (axes[1], dev, "dev")):
         domain_plot(ss.live, ss.attack, thresholds, center, ax=ax, max_points=1500,
                     title=f"{name}: thresholds chosen on train",
-                    lines=("fake_border", "live_border", "cross", "balance", "acer"))
+                    lines=("fake_border", "live_border", "cross", "balance", "acer_point"))
     fig.tight_layout()
     return fig
 
@@ -129,7 +133,7 @@ def _claims(rows: list[dict]) -> list[Claim]:
         "Fig. 7 caption", verdict(None if len(gwin) == len(gap) else "balance" in gwin),
         "|dev - train| ACER: " + ", ".join(f"{LABELS[k]} {100 * v:.2f}%"
                                            for k, v in gap.items())))
-    a = by["acer"]
+    a = by["acer_point"]
     worse = a["dev"]["acer"] > a["train"]["acer"] + 1e-12
     claims.append(Claim(
         "The ACER threshold of the train set is less reliable on dev",
@@ -228,7 +232,7 @@ def run_thresholds(out: Path, budget: Budget, checkpoint: str | Path | None = No
         ["time", f"{time.time() - t0:.0f} s"],
     ], align="ll")
     sections = [
-        ("", "Paper 000, Sec. 3.3 and 4.4 (Table 7, Fig. 7), re-run on synthetic data: "
+        ("", "Huang et al. 2024, Sec. 3.3 and 4.4 (Table 7, Fig. 7), re-run on synthetic data: "
              "thresholds chosen on the train scores, applied to the dev scores. FPR = attacks "
              "accepted as live, TPR = live accepted, ACER = (FPR + 100 - TPR) / 2."),
         ("Settings", settings),
@@ -241,7 +245,7 @@ def run_thresholds(out: Path, budget: Budget, checkpoint: str | Path | None = No
               "rows": rows, "claims": [c.__dict__ for c in claims], "budget": budget.to_dict(),
               "counts": ds, "auc": aucs}
     write_report(out, "Reproduction: threshold selection on train, applied to dev "
-                      "(paper 000, Table 7)", sections, result)
+                      "(Huang et al. 2024, Table 7)", sections, result)
     print(table)
     if any(math.isnan(r["dev"]["acer"]) for r in rows):
         print("warning: some dev ACERs are NaN")
