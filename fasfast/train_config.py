@@ -20,6 +20,7 @@ from __future__ import annotations
 import argparse
 import dataclasses
 import json
+import math
 from dataclasses import dataclass, field, fields
 from pathlib import Path
 from typing import Any
@@ -142,6 +143,40 @@ class TrainConfig:
             raise ValueError(f"label must be location, binary or depth, got {self.label!r}")
         if self.length < 1 or self.interval < 1:
             raise ValueError("length and interval must be >= 1")
+        self._validate_size()
+        self._validate_augmentation()
+
+    def _validate_size(self) -> None:
+        """``image_size`` against the model's total stride: EulerNet's map is image_size / 8,
+        ConvNeXt down-samples 32x (a size in between loses the border rows and columns)."""
+        if self.image_size is None:
+            return
+        stride, what = (8, "EulerNet (its map is image_size / 8)") if self.is_eulernet else (
+            32, f"{self.model} (ConvNeXt down-samples 32x)")
+        size = self.image_size
+        if not isinstance(size, int) or size < stride or size % stride:
+            lo, hi = max(stride, size // stride * stride), (size // stride + 1) * stride
+            hint = f"use {lo} or {hi}" if lo != hi and lo < size else f"use {hi}"
+            raise ValueError(f"--image-size {size} is not a multiple of {stride}, the stride of "
+                             f"{what}; {hint}")
+
+    def _validate_augmentation(self) -> None:
+        """Augmentation settings: strengths >= 0, probabilities in [0, 1], the
+        down-sampling spec's syntax and factors (its class names are checked against the
+        training set by :func:`check_downsample_classes`)."""
+        if not (self.color_jitter >= 0 and math.isfinite(self.color_jitter)):
+            raise ValueError(f"--color-jitter must be a strength >= 0, got {self.color_jitter} "
+                             "(factors are drawn from [max(0, 1 - x), 1 + x] as torchvision's)")
+        for flag, value in (("--blur", self.blur), ("--downsample-p", self.downsample_p)):
+            if not 0.0 <= value <= 1.0:
+                raise ValueError(f"{flag} is a probability in [0, 1], got {value}")
+        if self.cutmix is not None and not (self.cutmix >= 0 and math.isfinite(self.cutmix)):
+            raise ValueError(f"--cutmix (the CutMix alpha) must be >= 0, got {self.cutmix}")
+        if self.label_smoothing is not None and not 0.0 <= self.label_smoothing < 1.0:
+            raise ValueError(f"--label-smoothing must lie in [0, 1), got {self.label_smoothing}")
+        if self.is_eulernet and self.cutmix:
+            raise ValueError(f"--cutmix {self.cutmix} is for the classifier; EulerNet is trained "
+                             "on label maps (use --cutmix 0)")
         parse_downsample(self.downsample)
 
     def model_overrides(self) -> dict:
@@ -200,8 +235,17 @@ class TrainConfig:
         Path(path).write_text(yaml.safe_dump(self.to_dict(), sort_keys=False))
 
 
+# down-sampling classes every data set has (besides its PAI species, e.g. print, replay)
+DOWNSAMPLE_CLASSES = ("live", "attack", "all", "*")
+
+
 def parse_downsample(spec: str) -> list[tuple[str, tuple[int, ...]]]:
-    """Parse "live:2;attack:2,4,8" (or "all:2") into [(class, factors), ...]."""
+    """Parse "live:2;attack:2,4,8" (or "all:2") into [(class, factors), ...].
+
+    A class is ``live``, ``attack`` (every PAI species), ``all`` / ``*`` or a PAI species of
+    the data (``print``, ``replay``, ...; checked against the training set by
+    :func:`check_downsample_classes`); factors are integers >= 1, each class given once.
+    Every problem is a one-line ValueError naming ``--downsample``."""
     out = []
     if not spec:
         return out
@@ -209,16 +253,38 @@ def parse_downsample(spec: str) -> list[tuple[str, tuple[int, ...]]]:
         if not part:
             continue
         if ":" not in part:
-            raise ValueError(f"downsample spec {spec!r}: expected CLASS:F1,F2 (e.g. live:2)")
+            raise ValueError(f"--downsample {spec!r}: expected CLASS:F1,F2 (e.g. live:2)")
         cls_name, facs = part.split(":", 1)
+        if not cls_name:
+            raise ValueError(f"--downsample {spec!r}: a class name is missing before ':'")
         try:
             factors = tuple(int(f) for f in facs.split(",") if f)
         except ValueError:
-            raise ValueError(f"downsample spec {spec!r}: factors must be integers") from None
+            raise ValueError(f"--downsample {spec!r}: factors must be integers") from None
         if not factors or any(f < 1 for f in factors):
-            raise ValueError(f"downsample spec {spec!r}: factors must be >= 1")
+            raise ValueError(f"--downsample {spec!r}: factors must be integers >= 1")
+        if cls_name in {c for c, _ in out}:
+            raise ValueError(f"--downsample {spec!r}: class {cls_name!r} is given twice")
         out.append((cls_name, factors))
     return out
+
+
+def check_downsample_classes(spec: str, attack_types, image_size: int | None = None) -> None:
+    """Refuse a ``--downsample`` class that matches nothing in the training set (a typo such
+    as ``lvie:2`` would silently never apply) and factors that leave fewer than 4 pixels of
+    ``image_size``. ``attack_types``: the training samples' attack types."""
+    known = set(DOWNSAMPLE_CLASSES) | {str(t) for t in attack_types}
+    for cls_name, factors in parse_downsample(spec):
+        if cls_name not in known:
+            species = sorted({str(t) for t in attack_types} - {"live"})
+            raise ValueError(
+                f"--downsample {spec!r}: class {cls_name!r} is none of live, attack, all and "
+                f"the training set's PAI species ({', '.join(species) or 'none'})")
+        if image_size is not None and image_size // max(factors) < 4:
+            raise ValueError(
+                f"--downsample {spec!r}: factor {max(factors)} leaves "
+                f"{image_size // max(factors)} px of the {image_size} px crops; use factors "
+                f"up to {max(1, image_size // 4)}")
 
 
 # --------------------------------------------------------------------------- CLI
@@ -238,8 +304,13 @@ _HELP = {
     "dataset": "oulu | uniattack | list",
     "data_root": "data set root folder",
     "protocol": "protocol, e.g. 1, 3_2 (OULU-NPU) or p1, p2.1 (UniAttackData)",
-    "downsample": "class-specific down-sampling, e.g. 'live:2' or 'attack:2,4,8'",
-    "blur": "probability of Gaussian blur",
+    "downsample": "class-specific down-sampling, e.g. 'live:2' or 'attack:2,4,8;replay:2' "
+                  "(classes: live, attack, all or a PAI species of the data)",
+    "downsample_p": "probability of down-sampling a sample of its class",
+    "blur": "probability of Gaussian blur (sigma 0.1-2.0)",
+    "color_jitter": "colour jitter strength x: brightness, contrast, saturation factors from "
+                    "[max(0, 1 - x), 1 + x] (as torchvision), hue up to min(0.02, x / 10)",
+    "cutmix": "CutMix alpha (classifier; 0 = off); odd batches are mixed in all but one item",
     "limit": "at most N videos per split (quick runs)",
     "balance": "repeat the live training videos to match the attacks in number",
     "max_steps": "at most N steps per epoch (quick runs)",

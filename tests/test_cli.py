@@ -132,6 +132,7 @@ CASES = {
     "explain": {("explain", "nope.pt", "bad.avi", "--out", "o"): "not found: nope.pt",
                 ("explain", "bad.pt", "bad.avi", "--out", "o"): "bad.pt is not a PyTorch",
                 ("explain", "good.pt", "nope.avi", "--out", "o"): "nope.avi",
+                ("explain", "good.pt", "bad.avi", "--out", "o"): "cannot open video bad.avi",
                 ("explain", "plain.pt", "bad.avi", "--out", "o", "--model", "resnet_nope"):
                     "unknown timm model 'resnet_nope'"},
     "prepare": {("prepare", "--data-root", "nope", "--cache-dir", "c"): "data root not found: nope",

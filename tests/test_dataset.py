@@ -105,18 +105,43 @@ def test_bad_videos_are_skipped_and_counted(root, tmp_path):
     with pytest.warns(UserWarning, match="unreadable"):
         ds = SequenceDataset([bad, *good], image_size=32, map_size=8)
     assert ds.stats["unreadable"] == 1 and len(ds) == len(good)
-    # a file that disappears mid-epoch: replaced by the next sample, counted
+    assert [s.path for s, _ in ds.left_out] == [str(corrupt)]
+    assert "cannot open video" in ds.left_out[0][1]
+    # training: a file that disappears mid-epoch is replaced by the next sample, and the
+    # item says so (the loop counts it per epoch)
     moved = tmp_path / "moved.avi"
     shutil.copy(good[0].path, moved)
-    ds = SequenceDataset([Sample(str(moved), 1, "live", "moved", "train"), *good],
-                         image_size=32, map_size=8)
+    samples = [Sample(str(moved), 1, "live", "moved", "train"), *good]
+    ds = SequenceDataset(samples, image_size=32, map_size=8, train=True)
     moved.unlink()
     with pytest.warns(UserWarning, match="moved.avi"):
         it = ds[0]
     assert it["video"] == good[0].video_id
+    assert it["skipped"] == 1 and it["skipped_files"] == str(moved)
+    assert ds[1]["skipped"] == 0 and ds[1]["skipped_files"] == ""
     assert ds.stats["replaced"] == 1 and ds.stats["bad_files"] == [str(moved)]
-    with pytest.raises(RuntimeError, match="could be read"), pytest.warns(UserWarning):
-        SequenceDataset([bad], image_size=32)
+    # evaluation (issue 15): never another sample; the item fails and says why
+    shutil.copy(good[0].path, moved)
+    ev = SequenceDataset(samples, image_size=32, map_size=8)
+    moved.unlink()
+    with pytest.warns(UserWarning, match="leaving out unreadable sample .*moved.avi"):
+        items = [ev[i] for i in range(len(ev))]
+    assert [it["video"] for it in items] == [ev.samples[si].video_id for si, _, _ in ev.index]
+    failed = [it for it in items if it["error"]]
+    n_moved = sum(1 for si, _, _ in ev.index if si == 0)
+    assert n_moved >= 1 and [it["video"] for it in failed] == ["moved"] * n_moved
+    assert "moved.avi" in failed[0]["error"] and float(failed[0]["frames"].abs().sum()) == 0
+    assert all(it["error"] == "" for it in items if it["video"] != "moved")
+    assert ev.stats["replaced"] == 0 and ev.stats["failed_items"] == n_moved
+    # nothing readable: one error, its message the reason (no warning line before it)
+    import warnings
+
+    with warnings.catch_warnings():
+        warnings.simplefilter("error")
+        with pytest.raises(RuntimeError, match="cannot open video .*1_1_01_9.avi"):
+            SequenceDataset([bad], image_size=32)
+        with pytest.raises(RuntimeError, match="none of the 2 samples could be read; first: "):
+            SequenceDataset([bad, bad], image_size=32)
 
 
 def test_unreadable_image_and_frame_dataset(tmp_path, rng):
@@ -133,9 +158,18 @@ def test_unreadable_image_and_frame_dataset(tmp_path, rng):
     with pytest.warns(UserWarning, match="broken.png"):
         fd = FrameDataset(samples, image_size=24, crop=False)
         items = [fd[i] for i in range(len(fd))]
-    assert len(items) == 4 and fd.stats["replaced"] == 1
     assert items[0]["image"].shape == (3, 24, 24) and items[0]["label"] == 1
-    assert [it["video"] for it in items] == ["img0.png", "img1.png", "img2.png", "img2.png"]
+    # evaluation never substitutes (issue 15): broken.png's item fails (the scorer leaves it
+    # out), img2.png is read once
+    assert len(items) == 4 and fd.stats["replaced"] == 0 and fd.stats["failed_items"] == 1
+    assert [it["video"] for it in items] == ["img0.png", "img1.png", "broken.png", "img2.png"]
+    assert "cannot decode image" in items[2]["error"] and items[3]["error"] == ""
+    # training replaces it (and says so in the item)
+    tr = FrameDataset(samples, image_size=24, crop=False, train=True)
+    with pytest.warns(UserWarning, match="broken.png"):
+        got = [tr[i] for i in range(len(tr))]
+    assert [it["skipped"] for it in got] == [0, 0, 1, 0]
+    assert got[2]["video"] == "img2.png" and got[2]["skipped_files"].endswith("broken.png")
 
 
 def test_frame_dataset_with_detector_and_no_face(tmp_path):

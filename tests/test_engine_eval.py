@@ -179,10 +179,13 @@ def test_eval_goes_on_over_bad_files_and_counts_them(root, ckpt, tmp_path, capsy
     for bad in (dev[0].path, str(Path(dev[1].path).with_suffix(".landmarks.npy"))):
         lines = [x for x in cap.err.splitlines() if bad in x]
         assert len(lines) == 1 and lines[0].startswith("fasfast eval: warning: "), cap.err
-    assert "skipped 2 file(s)" in cap.out
+    # (issue 15: "left out", never replaced; the count line names what happened to them)
+    assert "left out 2 video(s) that could not be read" in cap.out
+    assert f"dev: left out 2 of {len(dev)} videos" in cap.out
     summary = json.loads((tmp_path / "ev" / "summary.json").read_text())
     assert sorted(summary["skipped_files"]) == sorted([dev[0].path, dev[1].path])
     assert summary["counts"]["dev"]["videos"] == len(dev) - 2
+    assert summary["counts"]["dev"]["left_out"] == 2
     for s in dev:  # nothing readable at all
         Path(s.path).write_bytes(b"RIFF garbage" * 30)
     assert main(args) == 2

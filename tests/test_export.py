@@ -68,3 +68,67 @@ def test_export_cli_and_bad_format(ckpt, tmp_path, capsys):
     assert "max |diff|" in capsys.readouterr().out
     with pytest.raises(ValueError, match="format must be one of"):
         export(ckpt, tmp_path / "x", "tflite")
+
+
+# ------------------------------------------------------------------ the model's checks kept
+def _bad_eulernet_inputs():
+    """Inputs eager EulerNet (T=4, 32x32) refuses: what the issue found a trace accepts."""
+    return {"8 frames": torch.rand(1, 8, 3, 32, 32),
+            "32x128 crops": torch.rand(1, 4, 3, 32, 128),
+            "64x64 crops": torch.rand(1, 4, 3, 64, 64),
+            "1 channel": torch.rand(1, 4, 1, 32, 32),
+            "rank 4": torch.rand(4, 3, 32, 32)}
+
+
+@pytest.mark.parametrize("fmt", ["torchscript", "onnx"])
+def test_exports_refuse_what_eager_eulernet_refuses(ckpt, tmp_path, fmt):
+    """TorchScript and ONNX refuse the frame counts, crop sizes and channels that eager
+    EulerNet refuses (a plain trace ran 8 frames as two 4-frame sequences and took 32x128
+    crops), and still accept good input of any batch size."""
+    import warnings
+
+    model, _ = ck.load_model(ckpt)
+    res = export(ckpt, tmp_path / f"m.{fmt}", fmt)
+    assert res.refuses == ["T=8 frames", "1 channel", "32x128 crops"]
+    if fmt == "torchscript":
+        with warnings.catch_warnings():
+            warnings.simplefilter("ignore", DeprecationWarning)
+            loaded = torch.jit.load(str(res.path))
+
+        def run(x):
+            return loaded(x)
+        errors = (torch.jit.Error,)
+    else:
+        ort = pytest.importorskip("onnxruntime")
+        sess = ort.InferenceSession(str(res.path), providers=["CPUExecutionProvider"])
+
+        def run(x):
+            return torch.from_numpy(sess.run(None, {"frames": x.numpy()})[0])
+        errors = (Exception,)
+    for what, x in _bad_eulernet_inputs().items():
+        with pytest.raises(ValueError):
+            model(x)
+        with pytest.raises(errors) as e:
+            run(x)
+        if fmt == "torchscript":  # the eager model's own message
+            with pytest.raises(ValueError) as eager:
+                model(x)
+            assert str(eager.value) in str(e.value), what
+    for b in (1, 5):
+        x = torch.rand(b, 4, 3, 32, 32)
+        with torch.no_grad():
+            torch.testing.assert_close(run(x), model(x), atol=2e-5, rtol=0)
+
+
+@pytest.mark.parametrize("fmt", ["torchscript", "onnx"])
+def test_classifier_exports_refuse_what_eager_refuses(tmp_path, fmt):
+    from fasfast.models import ClassifierConfig, build_classifier
+
+    torch.manual_seed(0)
+    m = build_classifier(ClassifierConfig(image_size=32, drop_path_rate=0.0)).eval()
+    path = tmp_path / "c.pt"
+    ck.save_checkpoint(path, {"kind": "classifier", "model_config": m.config.to_dict(),
+                              "model": m.state_dict(), "epoch": 1})
+    res = export(path, tmp_path / f"c.{fmt}", fmt)
+    assert res.refuses == ["1 channel", "16x16 images"]
+    assert res.max_abs_diff <= 1e-4

@@ -125,3 +125,95 @@ def test_bad_layer_and_input_raise():
         GradCAM(model, layers=("stage9",))
     with pytest.raises(ValueError, match=r"\[B, T, 3, S, S\]"):
         GradCAM(model)(torch.rand(4, 3, S, S))
+
+
+# ------------------------------------------------------------------ frames with content
+def test_near_constant_frames_and_maps_are_flagged():
+    """A black frame is flagged, and so are all its maps (their structure is the zero
+    padding's); frames with content are not."""
+    model, x = _model(), _input(1)
+    x[0, 1] = 0.0  # a black frame
+    res = GradCAM(model)(x)
+    assert res.flat_frames.tolist() == [[False, True, False, False]]
+    for name in res.cams:
+        assert res.flat[name][0, 1], name
+    assert (0, 1, ["frame", *res.cams]) in res.flags()
+    assert all(k != 1 or names[0] == "frame" for _, k, names in res.flags())
+    # a map much weaker than the layer's others is flagged as near-constant
+    strict = GradCAM(model, flat_rel=0.999)(_input(1))
+    assert any(strict.flat[n].any() for n in strict.flat)
+
+
+@pytest.fixture(scope="module")
+def black_then_face(tmp_path_factory):
+    """12 black frames, then the astronaut (a real face): windows of 4 frames 3 apart
+    span 10 frames, so windows 0 and 1 hold black frames and window 2 is the first with a
+    face in every frame."""
+    pytest.importorskip("skimage.data")
+    from fasfast.data.clips import astronaut_frames
+    from fasfast.data.video import write_video
+
+    path = tmp_path_factory.mktemp("explain") / "black_then_face.avi"
+    faces = list(astronaut_frames(seconds=1.2, fps=25.0, size=(640, 360)))
+    black = [np.zeros_like(faces[0]) for _ in range(12)]
+    return write_video(path, black + faces, fps=25.0, codec="MJPG")
+
+
+@pytest.fixture(scope="module")
+def explain_ckpt(tmp_path_factory):
+    from fasfast.engine import checkpoint as ck
+
+    model = _model("tiny")
+    path = tmp_path_factory.mktemp("explain_ck") / "m.pt"
+    ck.save_checkpoint(path, {"kind": "eulernet", "model_config": model.config.to_dict(),
+                              "model": model.state_dict(), "epoch": 1})
+    return path
+
+
+def test_explain_chooses_a_window_with_a_face(black_then_face, explain_ckpt, tmp_path,
+                                             capsys):
+    """The issue's case (a clip opening on black frames, as Megamind.avi): explain takes the
+    first window with a face in every frame, not the black frame, and flags nothing."""
+    import json
+    import warnings
+
+    from fasfast.cli import main
+
+    with warnings.catch_warnings(record=True) as seen:
+        warnings.simplefilter("always")
+        assert main(["explain", str(explain_ckpt), str(black_then_face), "--out",
+                     str(tmp_path / "auto")]) == 0
+    cap = capsys.readouterr()
+    summary = json.loads((tmp_path / "auto" / "gradcam.json").read_text())
+    assert summary["windows"] == [2] and summary["frames"] == [[20, 23, 26, 29]]
+    assert summary["no_face"] == [0] and summary["flat_frames"] == [[False] * 4]
+    assert "first window with a face in every frame (windows 0..1 have" in cap.out
+    assert not any("frame" in f["flat"] for f in summary["models"][0]["flat"])
+    assert not any("blank or black" in str(w.message) or "no face" in str(w.message)
+                   for w in seen)
+
+
+def test_explain_flags_a_black_window_the_user_chose(black_then_face, explain_ckpt, tmp_path,
+                                                    capsys):
+    import json
+    import warnings
+
+    from fasfast.cli import main
+
+    with warnings.catch_warnings(record=True) as seen:
+        warnings.simplefilter("always")
+        assert main(["explain", str(explain_ckpt), str(black_then_face), "--out",
+                     str(tmp_path / "w0"), "--window", "0"]) == 0
+    capsys.readouterr()
+    summary = json.loads((tmp_path / "w0" / "gradcam.json").read_text())
+    assert summary["windows"] == [0] and summary["flat_frames"] == [[True] * 4]
+    flags = summary["models"][0]["flat"]
+    assert [f["frame"] for f in flags] == [0, 3, 6, 9]
+    assert all(f["flat"][0] == "frame" and len(f["flat"]) == 5 for f in flags)
+    lines = [str(w.message) for w in seen if "near-constant" in str(w.message)]
+    assert lines == ["window 0: frame(s) [0, 3, 6, 9] are near-constant (blank or black); "
+                     "their Grad-CAM maps mean nothing"]
+    assert main(["explain", str(explain_ckpt), str(black_then_face), "--out",
+                 str(tmp_path / "w9"), "--window", "99"]) == 2
+    err = capsys.readouterr().err.strip().splitlines()
+    assert len(err) == 1 and "--window 99 is out of range" in err[0]

@@ -64,8 +64,9 @@ def run(args: argparse.Namespace) -> int:
     except (EmptySplitError, FileNotFoundError) as e:  # a data root without videos
         print(f"fasfast eval: error: {e}", file=sys.stderr)
         return 2
-    skipped = summary.get("skipped_files") or []
-    if skipped:
-        print(f"skipped {len(skipped)} file(s) that could not be read (see the messages above; "
-              f"listed in {Path(out) / 'summary.json'})")
+    left = sum(len(v) for v in (summary.get("left_out") or {}).values())
+    if left:
+        print(f"left out {left} video(s) that could not be read: not replaced, no score (nan "
+              f"rows in the score files), counted as non-responses (APNRR / BPNRR); listed in "
+              f"{Path(out) / 'summary.json'}")
     return 0

@@ -1,9 +1,17 @@
 """``fasfast explain CHECKPOINT VIDEO --out DIR``: Grad-CAM of EulerNet's stages on a video.
 
-Writes, for the first windows of the video (T frames, ``interval`` apart, face-cropped as in
-training): one overlay PNG per frame and layer (stage 1-3 after their FCAM, the residual
-pyramid) plus the predicted map, and ``gradcam.png``, a grid like the EulerNet paper's
-Fig. 8 (one row per checkpoint when ``--compare`` adds models, e.g. without FCAM / pyramid).
+Writes, for the chosen windows of the video (T frames, ``interval`` apart, face-cropped as
+in training): one overlay PNG per frame and layer (stage 1-3 after their FCAM, the residual
+pyramid) plus the predicted map, ``gradcam.png``, a grid like the EulerNet paper's Fig. 8
+(one row per checkpoint when ``--compare`` adds models, e.g. without FCAM / pyramid), and
+``gradcam.json`` (windows, frames, scores, flags).
+
+Which windows: ``--window auto`` (default) takes the first ``--windows`` windows in which a
+face was found in every frame and no crop is blank (a clip that opens on black frames is
+explained where the face is); ``--window K`` takes window K on (window K starts at frame
+``K * ((T - 1) * interval + 1)``). Near-constant frames and maps are flagged (one warning
+line each, ``flat`` in gradcam.json, "(flat)" in the figure): min-max normalisation would
+draw them at full contrast.
 """
 
 from __future__ import annotations
@@ -18,6 +26,10 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
     parser.add_argument("--compare", nargs="*", default=[], metavar="CKPT",
                         help="more EulerNet checkpoints: extra rows of the comparison figure")
     parser.add_argument("--windows", type=int, default=1, help="windows to explain (1)")
+    parser.add_argument("--window", default="auto", metavar="auto|K",
+                        help="which window: auto (default: the first with a face in every "
+                             "frame and no blank frame) or a window number K (0 = from the "
+                             "first frame)")
     parser.add_argument("--interval", type=int, default=3, help="frames between sequence frames")
     parser.add_argument("--layers", default="fcam1,fcam2,fcam3,pyramid",
                         help="module names to explain (default fcam1,fcam2,fcam3,pyramid)")
@@ -34,10 +46,11 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
 
 def run(args: argparse.Namespace) -> int:
     import json
+    import warnings
     from pathlib import Path
 
     from fasfast.diagnostics.gradcam import GradCAM, comparison_figure, write_overlays
-    from fasfast.diagnostics.inputs import video_sequences
+    from fasfast.diagnostics.inputs import choose_windows
     from fasfast.engine import load_model
 
     out = Path(args.out)
@@ -51,10 +64,19 @@ def run(args: argparse.Namespace) -> int:
                              "of EulerNet's stages: give an EulerNet checkpoint")
         models.append((Path(ck), model))
     cfg = models[0][1].config
-    x, starts = video_sequences(args.video, cfg.image_size, cfg.frames, args.interval,
-                                args.windows)
-    x = x.to(args.device)
-    rows, summary = {}, {"video": str(args.video), "windows": starts, "models": []}
+    if args.interval < 1:
+        raise ValueError(f"--interval must be >= 1, got {args.interval}")
+    chosen = choose_windows(args.video, cfg.image_size, cfg.frames, args.interval,
+                            count=args.windows, window=args.window)
+    starts = chosen.windows
+    x = chosen.x.to(args.device)
+    print(f"explaining window(s) {starts} of {chosen.total}: {chosen.choice}")
+    for note in chosen.notes:
+        warnings.warn(note, UserWarning, stacklevel=1)
+    rows = {}
+    summary = {"video": str(args.video), "windows": starts, "choice": chosen.choice,
+               "frames": chosen.frame_index, "no_face": chosen.no_face,
+               "flat_frames": chosen.flat.tolist(), "models": []}
     for k, (ck, model) in enumerate(models):
         if model.config.image_size != cfg.image_size or model.config.frames != cfg.frames:
             raise ValueError(f"{ck}: input size / frames differ from {models[0][0]}")
@@ -67,8 +89,15 @@ def run(args: argparse.Namespace) -> int:
         for w in range(x.shape[0]):
             write_overlays(out / f"model{k}" / f"window{starts[w]}", frames[w], res, index=w)
         rows[tag] = (res, 0, 0)
+        flags = [{"window": starts[i], "frame": chosen.frame_index[i][t], "flat": names}
+                 for i, t, names in res.flags()]
+        for f in flags:
+            if f["flat"] != ["frame"] and "frame" not in f["flat"]:
+                warnings.warn(f"{ck}: window {f['window']} frame {f['frame']}: near-constant "
+                              f"Grad-CAM map(s) {', '.join(f['flat'])} (drawn at full contrast, "
+                              "they show noise)", UserWarning, stacklevel=1)
         summary["models"].append({"checkpoint": str(ck), "config": c.to_dict(),
-                                  "scores": [float(s) for s in res.scores]})
+                                  "scores": [float(s) for s in res.scores], "flat": flags})
     fig = comparison_figure(out / "gradcam.png", frames[0][0], rows)
     (out / "gradcam.json").write_text(json.dumps(summary, indent=2))
     print(f"wrote {fig} and overlays under {out}")

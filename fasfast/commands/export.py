@@ -31,5 +31,6 @@ def run(args: argparse.Namespace) -> int:
     r = export(args.checkpoint, args.out, args.fmt, opset=args.opset, atol=args.atol,
                model_name=args.model, image_size=args.image_size)
     print(f"wrote {r.path} ({r.format}); checked with {r.checked_with} on input "
-          f"{list(r.input_shape)}: max |diff| = {r.max_abs_diff:.2e}")
+          f"{list(r.input_shape)}: max |diff| = {r.max_abs_diff:.2e}; refuses, as PyTorch "
+          f"does, inputs with {', '.join(r.refuses)}")
     return 0

@@ -85,14 +85,34 @@ def _per_frame(seq, fn):
     return np.stack([fn(f) for f in seq])
 
 
+def _probability(p, name: str = "p") -> float:
+    try:
+        p = float(p)
+    except (TypeError, ValueError):
+        raise ValueError(f"{name} must be a probability in [0, 1], got {p!r}") from None
+    if not 0.0 <= p <= 1.0:
+        raise ValueError(f"{name} must be a probability in [0, 1], got {p!r}")
+    return p
+
+
 class Downsample(Augment):
-    """Resize down by a factor drawn from ``factors`` (area), then back up (``interp``)."""
+    """Resize down by a factor drawn from ``factors`` (area), then back up (``interp``).
+    ``factors``: integers >= 1 (1 = unchanged); ``p`` in [0, 1]."""
+
+    INTERP = ("linear", "nearest", "cubic")
 
     def __init__(self, factors=(2, 4, 8), p: float = 1.0, interp: str = "linear"):
-        factors = tuple(int(f) for f in factors)
-        if not factors or min(factors) < 1:
-            raise ValueError(f"factors must be integers >= 1, got {factors}")
-        self.factors, self.p, self.interp = factors, float(p), interp
+        try:
+            raw = tuple(factors) if not isinstance(factors, (int, float)) else (factors,)
+            ok = bool(raw) and all(float(f) == int(f) and int(f) >= 1 for f in raw)
+        except (TypeError, ValueError):
+            ok = False
+        if not ok:
+            raise ValueError(f"down-sampling factors must be integers >= 1, got {factors!r}")
+        if interp not in self.INTERP:
+            raise ValueError(f"down-sampling interp must be one of {self.INTERP}, got {interp!r}")
+        self.factors = tuple(int(f) for f in raw)
+        self.p, self.interp = _probability(p, "down-sampling p"), interp
 
     def apply(self, seq, lms, maps, rng, label, attack_type):
         import cv2
@@ -115,13 +135,24 @@ class Downsample(Augment):
 
 class GaussianBlur(Augment):
     """Gaussian blur with a ``kernel`` = (width, height) window (default 5 x 9) and
-    ``sigma`` drawn uniformly from the given range (same for x and y)."""
+    ``sigma`` drawn uniformly from the range ``(lo, hi)``, ``0 < lo <= hi`` (a single number:
+    that sigma), the same for x and y. (OpenCV reads a sigma of 0 as "from the kernel size"
+    and a negative one likewise: both are refused.)"""
 
     def __init__(self, kernel=(5, 9), sigma=(0.1, 2.0), p: float = 1.0):
         kw, kh = (int(k) for k in kernel)
         if kw % 2 == 0 or kh % 2 == 0 or kw < 1 or kh < 1:
             raise ValueError(f"kernel sizes must be odd and positive, got {kernel}")
-        self.kernel, self.sigma, self.p = (kw, kh), tuple(float(s) for s in sigma), float(p)
+        try:
+            lo, hi = ((float(sigma),) * 2 if isinstance(sigma, (int, float))
+                      else tuple(float(v) for v in sigma))
+        except (TypeError, ValueError):
+            raise ValueError(f"blur sigma must be a number or a (lo, hi) range, got {sigma!r}") \
+                from None
+        if not (0.0 < lo <= hi and np.isfinite(hi)):
+            raise ValueError(f"blur sigma range must satisfy 0 < lo <= hi (finite), got "
+                             f"{sigma!r}")
+        self.kernel, self.sigma, self.p = (kw, kh), (lo, hi), _probability(p, "blur p")
 
     def apply(self, seq, lms, maps, rng, label, attack_type):
         import cv2
@@ -133,19 +164,41 @@ class GaussianBlur(Augment):
 
 
 class ColorJitter(Augment):
-    """Brightness, contrast, saturation (multiplicative, each ``1 +- x``) and hue (rotation
-    of the chroma plane in YIQ by ``+- hue`` turns) with one draw per call."""
+    """Brightness, contrast, saturation (multiplicative factors) and hue (rotation of the
+    chroma plane in YIQ by up to ``hue`` turns) with one draw per call.
+
+    As torchvision's ``ColorJitter``: a strength ``x >= 0`` draws its factor uniformly from
+    ``[max(0, 1 - x), 1 + x]``, so a strength above 1 is clamped at factor 0 (never a
+    negative factor, which would invert the image or flip its hues); ``hue`` lies in
+    [0, 0.5]. A negative strength or a hue outside [0, 0.5] is a ValueError naming it."""
 
     def __init__(self, brightness=0.2, contrast=0.2, saturation=0.2, hue=0.02, p: float = 1.0):
-        self.b, self.c, self.s, self.h, self.p = brightness, contrast, saturation, hue, float(p)
+        for name, v in (("brightness", brightness), ("contrast", contrast),
+                        ("saturation", saturation)):
+            if not (np.isfinite(float(v)) and float(v) >= 0):
+                raise ValueError(f"colour jitter {name} must be a finite strength >= 0, got {v!r}")
+        if not 0.0 <= float(hue) <= 0.5:
+            raise ValueError(f"colour jitter hue must lie in [0, 0.5] (turns), got {hue!r}")
+        self.b, self.c, self.s = float(brightness), float(contrast), float(saturation)
+        self.h, self.p = float(hue), _probability(p, "colour jitter p")
+
+    @staticmethod
+    def _range(x: float) -> tuple[float, float]:
+        return max(0.0, 1.0 - x), 1.0 + x
+
+    def factors(self, rng) -> tuple[float, float, float, float]:
+        """One draw: (brightness, contrast, saturation) factors >= 0 and the hue angle in
+        radians."""
+        b = rng.uniform(*self._range(self.b))
+        c = rng.uniform(*self._range(self.c))
+        s = rng.uniform(*self._range(self.s))
+        h = rng.uniform(-self.h, self.h) * 2 * np.pi
+        return float(b), float(c), float(s), float(h)
 
     def apply(self, seq, lms, maps, rng, label, attack_type):
         x = seq.astype(np.float32)
         scale = 255.0 if np.issubdtype(seq.dtype, np.integer) else 1.0
-        b = rng.uniform(1 - self.b, 1 + self.b)
-        c = rng.uniform(1 - self.c, 1 + self.c)
-        s = rng.uniform(1 - self.s, 1 + self.s)
-        h = rng.uniform(-self.h, self.h) * 2 * np.pi
+        b, c, s, h = self.factors(rng)
         x = x * b
         mean = x.mean(axis=(1, 2, 3), keepdims=True)
         x = mean + (x - mean) * c
@@ -241,20 +294,63 @@ def preset(name: str) -> Augment:
 def make_mixup(cutmix_alpha: float = 1.0, mixup_alpha: float = 0.0, label_smoothing: float = 0.1,
                num_classes: int = 2, prob: float = 1.0, switch_prob: float = 0.5,
                mode: str = "batch"):
-    """timm ``Mixup`` doing CutMix (and/or MixUp) with label smoothing.
+    """CutMix (and/or MixUp) with label smoothing: timm's ``Mixup`` in a
+    :class:`BatchMixup` that also takes odd batches.
 
     ``mixup(x [B,3,H,W], target int64 [B]) -> (x, soft targets [B, num_classes])``;
-    train with ``timm.loss.SoftTargetCrossEntropy`` (see :func:`mixup_loss`). The batch
-    size must be even. Class index 1 = live.
+    train with ``timm.loss.SoftTargetCrossEntropy`` (see :func:`mixup_loss`). Class index
+    1 = live. ``cutmix_alpha`` / ``mixup_alpha`` >= 0, not both 0; ``label_smoothing`` in
+    [0, 1); ``prob``, ``switch_prob`` in [0, 1].
     """
     from fasfast._compat import import_timm
 
+    for name, v in (("cutmix alpha", cutmix_alpha), ("mixup alpha", mixup_alpha)):
+        if not (np.isfinite(float(v)) and float(v) >= 0):
+            raise ValueError(f"{name} must be >= 0, got {v!r}")
+    if cutmix_alpha <= 0 and mixup_alpha <= 0:
+        raise ValueError("CutMix / MixUp needs cutmix alpha or mixup alpha > 0")
+    if not 0.0 <= float(label_smoothing) < 1.0:
+        raise ValueError(f"label smoothing must lie in [0, 1), got {label_smoothing!r}")
+    _probability(prob, "mixup prob")
+    _probability(switch_prob, "mixup switch prob")
     import_timm()
     from timm.data import Mixup
 
-    return Mixup(mixup_alpha=mixup_alpha, cutmix_alpha=cutmix_alpha, prob=prob,
-                 switch_prob=switch_prob, mode=mode, label_smoothing=label_smoothing,
-                 num_classes=num_classes)
+    mixup = Mixup(mixup_alpha=mixup_alpha, cutmix_alpha=cutmix_alpha, prob=prob,
+                  switch_prob=switch_prob, mode=mode, label_smoothing=label_smoothing,
+                  num_classes=num_classes)
+    return BatchMixup(mixup)
+
+
+class BatchMixup:
+    """timm's ``Mixup`` for any batch size. timm mixes a batch in pairs and asserts an even
+    size; here an odd batch is mixed in its first ``B - 1`` items and its last item keeps
+    its image with the smoothed one-hot target (timm's ``mixup_target`` with ``lam = 1``),
+    so CutMix is applied to every pair of every batch (a batch of 3 included, which timm
+    alone refuses and the training loop used to leave unmixed). ``stats`` counts the
+    ``mixed`` and ``unmixed`` items."""
+
+    def __init__(self, mixup):
+        self.mixup = mixup
+        self.stats = {"mixed": 0, "unmixed": 0}
+
+    def __call__(self, x, target):
+        import torch
+        from timm.data.mixup import mixup_target
+
+        b = int(x.shape[0])
+        even = b - b % 2
+        if even == b:
+            self.stats["mixed"] += b
+            return self.mixup(x, target)
+        tail = mixup_target(target[even:], self.mixup.num_classes, 1.0,
+                            self.mixup.label_smoothing)
+        self.stats["unmixed"] += 1
+        if even == 0:
+            return x, tail
+        self.stats["mixed"] += even
+        xm, tm = self.mixup(x[:even].clone(), target[:even])
+        return torch.cat([xm, x[even:]]), torch.cat([tm, tail.to(tm.dtype)])
 
 
 def mixup_loss():

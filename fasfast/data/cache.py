@@ -47,7 +47,8 @@ def _stat(path) -> list:
         for q in files:
             s = q.stat()
             h.update(f"{q.name}:{s.st_size}:{s.st_mtime_ns};".encode())
-        return [str(p.resolve()), h.hexdigest(), len(files)]
+        # "natural": frames in natural name order (entries of the plain-order reader miss)
+        return [str(p.resolve()), h.hexdigest(), len(files), "natural"]
     return [str(p.resolve()), st.st_mtime_ns, st.st_size]
 
 

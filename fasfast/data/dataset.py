@@ -6,14 +6,26 @@ per-frame landmarks from the landmark file beside the video (``<stem>.landmarks.
 tracked detection, :class:`~fasfast.labels.tracking.DetectSettings`); faces cropped with
 margin 1.3, square.
 
-Robustness: a video that cannot be listed (unreadable at construction) is left out and
-counted in ``stats["unreadable"]``; one that fails while an item is read (a corrupt
-video, a malformed landmark file) is replaced by the next readable sample
-(``stats["replaced"]``, its path in ``stats["bad_files"]``), so an epoch never crashes on a
-bad file; :class:`NoReadableSamples` (a RuntimeError) is raised only when every sample
-fails. Frames without a face are counted in ``stats["no_face_frames"]``. ``stats`` is per
-process: with DataLoader workers each worker counts its own (a warning is also emitted
-once per bad file).
+Unreadable samples (never a silent substitute in evaluation):
+
+- a video that cannot be listed (unreadable when the dataset is built) is left out, listed
+  in :attr:`left_out` as ``(sample, reason)`` and counted in ``stats["unreadable"]``; one
+  warning line per file, emitted only when some other sample is readable (when none is,
+  :class:`NoReadableSamples` is raised, its message the reason when there was one sample);
+- an evaluation item (``train=False``) whose file fails while it is read (a corrupt frame,
+  a malformed landmark file) is returned as a *failed item*: zero tensors, its ``video``,
+  ``label``, ``window``, and ``error`` = the reason (``""`` on good items). It is never
+  replaced by another sample: the scorer leaves its video out and reports it
+  (:func:`fasfast.engine.scoring.score_dataset`). This channel works with DataLoader
+  workers, whose ``stats`` the main process never sees;
+- a training item (``train=True``) whose file fails is replaced by the next readable one
+  (so an epoch never crashes on a bad file); the item says so: ``skipped`` (failed tries
+  before it) and ``skipped_files`` (their paths, one per line), which the training loop
+  sums per epoch. :class:`NoReadableSamples` is raised when every sample fails.
+
+Frames without a face are counted in ``stats["no_face_frames"]``. ``stats`` is per process
+(with DataLoader workers each worker counts its own; a warning is emitted once per bad
+file).
 
 Randomness (training windows, augmentation) is drawn from
 ``numpy.random.default_rng([seed, epoch, index])``; call :meth:`set_epoch` every epoch.
@@ -69,8 +81,8 @@ class _FaceSource:
             detect = cache_detect_settings(cache_dir)
         self.detect = detect or DetectSettings()
         self._detector = detector
-        self.stats = {"unreadable": 0, "replaced": 0, "bad_files": [], "no_face_frames": 0,
-                      "frames_read": 0, "detected_frames": 0}
+        self.stats = {"unreadable": 0, "replaced": 0, "failed_items": 0, "bad_files": [],
+                      "no_face_frames": 0, "frames_read": 0, "detected_frames": 0}
         self._warned: set[str] = set()
         self.plan: dict[str, list[int]] = {}  # path -> every index the dataset will ask for
         # path -> {frame index: landmarks or None} found beforehand (a background pass)
@@ -133,14 +145,19 @@ class _FaceSource:
         self.stats["no_face_frames"] += int((~found).sum())
         return crops, lms, found
 
-    def _bad(self, sample: Sample, err: Exception) -> None:
-        self.stats["replaced"] += 1
+    def _bad(self, sample: Sample, err: Exception, what: str = "skipping") -> None:
+        """Record a sample that failed to read: listed once in ``bad_files`` with one
+        warning line ``<what> unreadable sample <path>: <reason>``."""
         if sample.path not in self._warned:
             self._warned.add(sample.path)
             self.stats["bad_files"].append(sample.path)
-            msg = " ".join(str(err).split())
-            warnings.warn(f"skipping unreadable sample {sample.path}: {msg}", DataWarning,
+            warnings.warn(f"{what} unreadable sample {sample.path}: {_reason(err)}", DataWarning,
                           stacklevel=3)
+
+
+def _reason(err: Exception) -> str:
+    """An exception as one line (its message, else its type)."""
+    return " ".join(str(err).split()) or type(err).__name__
 
 
 def _to_tensor(images: np.ndarray) -> torch.Tensor:
@@ -150,10 +167,11 @@ def _to_tensor(images: np.ndarray) -> torch.Tensor:
 
 
 class _SkippingDataset(Dataset):
-    """Shared item access of the datasets: an item whose file fails to read is counted
-    (``stats``) and replaced by the next readable one; ``set_epoch`` re-draws windows and
-    augmentations. Subclasses call ``_setup`` and ``_keep_readable``, set ``index`` and
-    implement ``_item(idx, rng)``."""
+    """Shared item access of the datasets: a training item whose file fails to read is
+    counted and replaced by the next readable one, an evaluation item comes back as a failed
+    item (module doc); ``set_epoch`` re-draws windows and augmentations. Subclasses call
+    ``_setup`` and ``_keep_readable``, set ``index`` and implement ``_item(idx, rng)`` and
+    ``_failed_item(idx, reason)``."""
 
     def _setup(self, *, train, augment, seed, image_size, margin, cache_dir, detector,
                crop, detect=None) -> None:
@@ -179,39 +197,69 @@ class _SkippingDataset(Dataset):
 
     def _keep_readable(self, samples, count_frames) -> None:
         """Keep the samples whose frames can be counted (``self.samples``, ``self.num_frames``);
-        unreadable files are counted in ``stats`` and left out."""
+        unreadable files are left out, listed in ``self.left_out`` as ``(sample, reason)``,
+        counted in ``stats`` and reported (one warning line each) once it is known that some
+        sample is readable; when none is, :class:`NoReadableSamples` says why."""
         self.samples: list[Sample] = []
         self.num_frames: list[int] = []
+        self.left_out: list[tuple[Sample, str]] = []
+        errors = []
         for s in samples:
             try:
                 n = count_frames(s)
             except _READ_ERRORS as e:
-                self.source.stats["unreadable"] += 1
-                self.source._bad(s, e)
-                self.source.stats["replaced"] -= 1
+                errors.append((s, e))
                 continue
             self.samples.append(s)
             self.num_frames.append(n)
         if not self.samples:
-            raise NoReadableSamples(f"none of the {len(samples)} samples could be read; first bad "
-                               f"file: {self.source.stats['bad_files'][:1]}")
+            s, e = errors[0]
+            if len(samples) == 1:
+                raise NoReadableSamples(_reason(e)) from e
+            raise NoReadableSamples(f"none of the {len(samples)} samples could be read; first: "
+                                    f"{s.path}: {_reason(e)}") from e
+        for s, e in errors:
+            self.source.stats["unreadable"] += 1
+            self.left_out.append((s, _reason(e)))
+            self.source._bad(s, e, "left out")
 
     def __getitem__(self, idx: int) -> dict:
         if idx < 0:
             idx += len(self)
         if not 0 <= idx < len(self):
             raise IndexError(f"index {idx} out of range for {len(self)} items")
+        if not self.train:
+            return self._eval_item(idx)
         n = len(self)
+        skipped: list[str] = []
         for k in range(n):
             j = (idx + k) % n
             rng = np.random.default_rng([self.seed, self.epoch, j])
             try:
-                return self._item(j, rng)
+                item = self._item(j, rng)
             except _READ_ERRORS as e:
-                si = j if self.train else self.index[j][0]
-                self.source._bad(self.samples[si], e)
+                self.stats["replaced"] += 1
+                self.source._bad(self.samples[j], e)
+                skipped.append(self.samples[j].path)
+                continue
+            item["skipped"] = len(skipped)
+            item["skipped_files"] = "\n".join(skipped)
+            return item
         raise NoReadableSamples(f"every sample of the dataset failed to load ({n} tried); "
-                           f"bad files: {self.stats['bad_files'][:5]}")
+                                f"bad files: {self.stats['bad_files'][:5]}")
+
+    def _eval_item(self, idx: int) -> dict:
+        """Item ``idx`` of an evaluation dataset, or its failed item (never another one)."""
+        rng = np.random.default_rng([self.seed, self.epoch, idx])
+        try:
+            item = self._item(idx, rng)
+        except _READ_ERRORS as e:
+            sample = self.samples[self.index[idx][0]]
+            self.stats["failed_items"] += 1
+            self.source._bad(sample, e, "leaving out")
+            return self._failed_item(idx, _reason(e))
+        item["error"] = ""
+        return item
 
 
 class SequenceDataset(_SkippingDataset):
@@ -243,6 +291,7 @@ class SequenceDataset(_SkippingDataset):
                     margin=margin, cache_dir=cache_dir, detector=detector, crop=crop,
                     detect=detect)
         self._keep_readable(samples, self.source.num_frames)
+        self._check_span()
         self.index: list[tuple[int, int, list[int]]] = []
         if not self.train:
             for si, n in enumerate(self.num_frames):
@@ -251,6 +300,29 @@ class SequenceDataset(_SkippingDataset):
                     self.index.append((si, wi, w))
                 self.source.plan[self.samples[si].path] = sorted({i for w in windows for i in w})
 
+
+    def _check_span(self) -> None:
+        """``length`` and ``interval`` against the videos' lengths: a window spans
+        ``(length - 1) * interval + 1`` frames; a shorter video repeats its last frame
+        (:mod:`fasfast.data.sequences`). For training, when every video (of more than one
+        frame: a single image is repeated by design) is shorter, the setting is refused
+        (ValueError: no window would show motion to learn from); otherwise shorter videos
+        (evaluation, prediction: a short clip is scored as the model sees it) get one warning
+        line saying how many."""
+        span = window_span(self.length, self.interval)
+        clips = [(s, n) for s, n in zip(self.samples, self.num_frames) if n > 1]
+        short = [(s, n) for s, n in clips if n < span]
+        setting = f"--interval {self.interval} with --length {self.length}"
+        if self.train and clips and len(short) == len(clips):
+            s, n = max(clips, key=lambda c: c[1])
+            raise ValueError(f"{setting} needs {span} frames per window, but the longest of the "
+                             f"{len(clips)} videos has {n} ({s.path}); lower the interval or the "
+                             "length")
+        if short:
+            s, n = short[0]
+            warnings.warn(f"{len(short)} of {len(clips)} videos are shorter than one window of "
+                          f"{setting} ({span} frames), e.g. {s.path} ({n} frames): their "
+                          "windows repeat the last frame", DataWarning, stacklevel=3)
 
     def _item(self, idx: int, rng) -> dict:
         if self.train:
@@ -280,6 +352,17 @@ class SequenceDataset(_SkippingDataset):
             "window": int(wi),
             "frame_index": torch.tensor(w, dtype=torch.long),
             "no_face": int((~found).sum()),
+        }
+
+    def _failed_item(self, idx: int, reason: str) -> dict:
+        si, wi, w = self.index[idx]
+        s, size, m = self.samples[si], self.image_size, self.map_size
+        return {
+            "frames": torch.zeros(self.length, 3, size, size),
+            "target": torch.zeros(self.length, m, m),
+            "label": torch.tensor(int(s.label), dtype=torch.long),
+            "video": s.video_id, "attack_type": s.attack_type, "window": int(wi),
+            "frame_index": torch.tensor(w, dtype=torch.long), "no_face": 0, "error": reason,
         }
 
 
@@ -332,6 +415,13 @@ class FrameDataset(_SkippingDataset):
         return {"image": _to_tensor(img), "label": torch.tensor(int(s.label), dtype=torch.long),
                 "video": s.video_id, "attack_type": s.attack_type, "frame": f,
                 "no_face": int((~found).sum())}
+
+    def _failed_item(self, idx: int, reason: str) -> dict:
+        si, f = self.index[idx]
+        s, size = self.samples[si], self.image_size
+        return {"image": torch.zeros(3, size, size),
+                "label": torch.tensor(int(s.label), dtype=torch.long), "video": s.video_id,
+                "attack_type": s.attack_type, "frame": int(f), "no_face": 0, "error": reason}
 
 
 

@@ -27,7 +27,7 @@ import numpy as np
 
 from fasfast.data.crop import FaceCropper
 from fasfast.data.video import VideoReader, prefetched
-from fasfast.labels.landmarks import landmark_file_for, load_landmarks
+from fasfast.labels.landmarks import landmark_file_for, read_landmark_file
 from fasfast.labels.tracking import DetectSettings
 
 
@@ -65,16 +65,34 @@ class VideoFaces:
     stats: dict
 
 
-def file_landmarks(path) -> np.ndarray | None:
-    """Landmarks of the file beside ``path`` (None when there is none); a file that cannot
-    be parsed raises :class:`LandmarkFileError`."""
+def file_landmarks(path, frame_names=None) -> np.ndarray | dict | None:
+    """Landmarks of the file beside ``path`` (None when there is none): an array ``[F, 68,
+    2]`` matched to frames by position, or, when the file names its frames and
+    ``frame_names`` (an image folder's files in frame order) is given, a mapping ``{frame
+    index: [68, 2]}`` matched by name (exact, else without the extension; frames the file
+    does not name are detected). A file that cannot be parsed, or whose names match none of
+    the frames, raises :class:`LandmarkFileError`."""
     f = landmark_file_for(path)
     if f is None:
         return None
     try:
-        return load_landmarks(f)
+        arr, names = read_landmark_file(f)
     except (ValueError, OSError, KeyError, TypeError) as e:
         raise LandmarkFileError(f"{f}: malformed landmark file ({e}); fix or delete it") from e
+    if names is None or frame_names is None:
+        return arr
+    index = {n: i for i, n in enumerate(frame_names)}
+    stems = {n.rsplit(".", 1)[0]: i for i, n in enumerate(frame_names)}
+    out = {}
+    for name, lm in zip(names, arr):
+        base = name.replace("\\", "/").rsplit("/", 1)[-1]
+        i = index.get(base, stems.get(base, stems.get(base.rsplit(".", 1)[0])))
+        if i is not None:
+            out[i] = lm
+    if names and not out:
+        raise LandmarkFileError(f"{f}: its frame names ({names[0]!r}, ...) match none of the "
+                                f"{len(frame_names)} frames of {path}; fix or delete it")
+    return out
 
 
 def _resize_whole(frame: np.ndarray, lm, size: int):
@@ -105,7 +123,8 @@ def iter_faces(reader: VideoReader, indices=None, *, size: int = 256, margin: fl
     st = stats if stats is not None else {}
     for k in ("frames", "file", "detected", "no_face", "detections", "cold"):
         st.setdefault(k, 0)
-    given = file_landmarks(reader.path) if isinstance(landmarks, str) else landmarks
+    given = (file_landmarks(reader.path, reader.frame_names) if isinstance(landmarks, str)
+             else landmarks)
     if given is not None and not isinstance(given, Mapping):
         arr = np.asarray(given, np.float32)
         given = {i: arr[i] for i in range(len(arr))}

@@ -16,8 +16,10 @@ naming the file, the frames promised and the frames decoded; :attr:`VideoReader.
 holds the count once a pass has reached the end. Finding the last decodable frame of such
 a file costs one extra pass, only for truncated files.
 
-Images: a folder of images is a video whose frames are its image files in name order, a
-single image is a one-frame video, a HySpeFAS ``.mat`` is a one-frame video read through
+Images: a folder of images is a video whose frames are its image files in *natural* order
+(:func:`frame_files`: digit runs compare as numbers, so ``f_2.png`` comes before ``f_10.png``;
+hidden and side files such as macOS ``._*`` and ``.DS_Store``, ``Thumbs.db`` and files
+without an image extension are ignored), a single image is a one-frame video, a HySpeFAS ``.mat`` is a one-frame video read through
 its PNG preview (else its 30 bands mapped to RGB). Images with an alpha channel (dropped)
 or 16 bits per channel (scaled to 8 bits, ``round(x / 257)``) are converted and reported
 once with a :class:`DataWarning`. Unreadable input raises :class:`VideoReadError` naming
@@ -29,6 +31,7 @@ from __future__ import annotations
 
 import itertools
 import os
+import re
 import sys
 import warnings
 from collections.abc import Iterator
@@ -115,8 +118,35 @@ def read_image(path) -> np.ndarray:
     return _to_rgb8(img, path)
 
 
-def _image_files(folder: Path) -> list[Path]:
-    return sorted(p for p in folder.iterdir() if p.suffix.lower() in IMAGE_EXTS and p.is_file())
+# Files that are never frames though they may carry an image extension: hidden files
+# (macOS AppleDouble "._name", ".DS_Store", editors' ".name.swp") and OS thumbnail caches.
+_SIDE_FILES = {"thumbs.db", "desktop.ini", "ehthumbs.db"}
+
+
+def is_frame_file(path) -> bool:
+    """True for an image file that can be a frame of an image folder: an image extension
+    (:data:`IMAGE_EXTS`), not hidden (no leading ``.``: macOS ``._*`` side files,
+    ``.DS_Store``), not an OS side file (``Thumbs.db``, ``desktop.ini``)."""
+    name = Path(path).name
+    return (not name.startswith(".") and name.lower() not in _SIDE_FILES
+            and Path(name).suffix.lower() in IMAGE_EXTS)
+
+
+def natural_key(name: str) -> tuple:
+    """Sort key that orders digit runs by value: ``f_2`` < ``f_10`` (plain name order
+    gives ``f_1, f_10, f_11, ..., f_2``). Case-insensitive, ties broken by the name."""
+    parts = re.split(r"(\d+)", name)
+    return tuple(int(t) if k % 2 else t.lower() for k, t in enumerate(parts)), name
+
+
+def frame_files(folder) -> list[Path]:
+    """The frames of an image folder in time order: the files :func:`is_frame_file` accepts,
+    sorted by :func:`natural_key` of their names (``0001.png`` ... and ``f_1.png, f_2.png,
+    ..., f_10.png`` both come out in frame order)."""
+    folder = Path(folder)
+    files = [p for p in folder.iterdir() if is_frame_file(p) and p.is_file()]
+    return sorted(files, key=lambda p: natural_key(p.name))
+
 
 
 def _read_mat(path: Path) -> np.ndarray:
@@ -186,7 +216,12 @@ class VideoReader:
 
     ``num_frames`` (the header's count for a video), ``fps`` (0 for images),
     ``frames(indices)`` (sequential), ``read(indices)`` (any order),
-    ``decoded`` (decodable frames, known after a pass reached the end of a video).
+    ``decoded`` (decodable frames, known after a pass reached the end of a video),
+    ``frame_names`` (an image folder's file names in frame order, else None).
+
+    Frame order of an image folder: natural order of the file names (digit runs by value,
+    ``f_1.png, f_2.png, ..., f_10.png``), see :func:`frame_files`; hidden files (``._*``,
+    ``.DS_Store``), ``Thumbs.db`` and files without an image extension are not frames.
     """
 
     def __init__(self, path):
@@ -196,11 +231,13 @@ class VideoReader:
         self.decoded: int | None = None
         self.skipped: list[str] = []
         self.fps = 0.0
+        self.frame_names: list[str] | None = None
         if self.path.is_dir():
-            self._files = _image_files(self.path)
+            self._files = frame_files(self.path)
             if not self._files:
                 raise VideoReadError(f"image folder has no images: {self.path}")
             self.num_frames = len(self._files)
+            self.frame_names = [f.name for f in self._files]
         elif self.path.suffix.lower() in IMAGE_EXTS or self.path.suffix.lower() == ".mat":
             png = self.path.with_suffix(".png")
             if not self.path.is_file() and not (self.path.suffix == ".mat" and png.is_file()):

@@ -10,6 +10,14 @@ sequences scored >= 0.5, else one minus it). A batch back-propagates the sum of 
 which keeps the sequences independent in eval mode. Maps are
 up-sampled (bilinear) to the input size and normalised to [0, 1] per frame (a map that is
 constant, e.g. all zero after the ReLU, is returned as zeros and flagged in ``constant``).
+
+Min-max normalisation draws any map at full contrast, so two flags say when one means
+nothing: ``flat_frames`` marks near-constant input frames (pixel standard deviation below
+``flat_std``, 2/255 by default: a black or blank frame), and ``flat`` marks near-constant maps:
+a map whose range (before normalisation) is at most ``flat_rel`` (2 %) of the largest range
+of that layer over the frames of the call, an exactly constant map, or any map of a
+near-constant frame (its structure then comes from the convolutions' zero padding at the
+borders, not from the content).
 """
 
 from __future__ import annotations
@@ -55,7 +63,9 @@ class GradCAMResult:
 
     cams: layer -> ``[B, T, S, S]`` float32 in [0, 1]; native: layer -> ``(h, w)`` before
     up-sampling; pred: ``[B, T, S, S]`` predicted maps (up-sampled, in [0, 1]);
-    scores: ``[B]`` sequence scores; constant: layer -> ``[B, T]`` bool.
+    scores: ``[B]`` sequence scores; constant: layer -> ``[B, T]`` bool (exactly constant);
+    flat: layer -> ``[B, T]`` bool (near-constant, module doc); flat_frames: ``[B, T]`` bool
+    (near-constant input frames).
     """
 
     cams: dict[str, np.ndarray]
@@ -63,6 +73,22 @@ class GradCAMResult:
     scores: np.ndarray
     native: dict[str, tuple[int, int]] = field(default_factory=dict)
     constant: dict[str, np.ndarray] = field(default_factory=dict)
+    flat: dict[str, np.ndarray] = field(default_factory=dict)
+    flat_frames: np.ndarray | None = None
+
+    def flags(self) -> list[tuple[int, int, list[str]]]:
+        """``(sequence, frame, [flagged layers])`` of every frame that is near-constant
+        itself (layer list starts with ``"frame"``) or has a near-constant map."""
+        out = []
+        b, t = self.scores.shape[0], next(iter(self.cams.values())).shape[1]
+        for i in range(b):
+            for k in range(t):
+                names = (["frame"] if self.flat_frames is not None and self.flat_frames[i, k]
+                         else [])
+                names += [n for n, f in self.flat.items() if f[i, k]]
+                if names:
+                    out.append((i, k, names))
+        return out
 
 
 def _normalise(cam: torch.Tensor) -> tuple[torch.Tensor, torch.Tensor]:
@@ -88,9 +114,13 @@ class GradCAM:
     TARGETS = ("score", "attack", "predicted")
 
     def __init__(self, model: nn.Module, layers: Sequence[str] = DEFAULT_LAYERS,
-                 target: str = "score"):
+                 target: str = "score", flat_std: float = 2 / 255, flat_rel: float = 0.02):
         if target not in self.TARGETS:
             raise ValueError(f"target must be one of {self.TARGETS}, got {target!r}")
+        if not (flat_std >= 0 and 0 <= flat_rel < 1):
+            raise ValueError(f"flat_std must be >= 0 and flat_rel in [0, 1), got {flat_std}, "
+                             f"{flat_rel}")
+        self.flat_std, self.flat_rel = float(flat_std), float(flat_rel)
         self.target = target
         self.model = model
         self.layers = tuple(layers)
@@ -137,7 +167,8 @@ class GradCAM:
             for h in handles:
                 h.remove()
             self.model.train(was_training)
-        cams, native, constant = {}, {}, {}
+        flat_frames = (x.detach().float().flatten(2).std(dim=2) < self.flat_std)  # [B, T]
+        cams, native, constant, flat = {}, {}, {}, {}
         for name in self.layers:
             a = acts.get(name)
             if a is None or a.grad is None:
@@ -150,14 +181,19 @@ class GradCAM:
             w = g.mean(dim=(2, 3), keepdim=True)
             cam = F.relu((w * a).sum(dim=1))  # [B*T, h, w]
             native[name] = (int(cam.shape[-2]), int(cam.shape[-1]))
+            flat_cam = cam.flatten(1)
+            span = flat_cam.max(dim=1).values - flat_cam.min(dim=1).values  # [B*T]
             up = F.interpolate(cam[:, None], size=(s_h, s_w), mode="bilinear", align_corners=False)
             up, const = _normalise(up[:, 0].clamp_min(0))
             cams[name] = up.view(b, t, s_h, s_w).cpu().numpy().astype(np.float32)
             constant[name] = const.view(b, t).cpu().numpy()
+            near = (span <= self.flat_rel * span.max()) | const
+            flat[name] = (near.view(b, t) | flat_frames).cpu().numpy()
         pred = F.interpolate(maps.detach().float().reshape(b * t, 1, *maps.shape[-2:]),
                              size=(s_h, s_w), mode="bilinear", align_corners=False)
         pred = pred.clamp(0, 1).view(b, t, s_h, s_w).cpu().numpy().astype(np.float32)
-        return GradCAMResult(cams, pred, scores.detach().float().cpu().numpy(), native, constant)
+        return GradCAMResult(cams, pred, scores.detach().float().cpu().numpy(), native, constant,
+                             flat, flat_frames.cpu().numpy())
 
 
 def gradcam_sequence(model: nn.Module, x: torch.Tensor, layers: Sequence[str] = DEFAULT_LAYERS,
@@ -222,10 +258,13 @@ def comparison_figure(path: str | Path, frame: np.ndarray,
     img = _to_uint8(frame)
     for r, title in enumerate(titles):
         res, i, t = rows[title]
-        cells = [("input", img)]
+        flat_frame = res.flat_frames is not None and bool(res.flat_frames[i, t])
+        cells = [("input (near-constant)" if flat_frame else "input", img)]
         for name in layers:
             h, w = res.native.get(name, (0, 0))
-            cells.append((f"{LAYER_TITLES.get(name, name)}\n{h}x{w}", overlay(img, res.cams[name][i, t])))
+            mark = " (flat)" if name in res.flat and res.flat[name][i, t] else ""
+            cells.append((f"{LAYER_TITLES.get(name, name)}{mark}\n{h}x{w}",
+                          overlay(img, res.cams[name][i, t])))
         cells.append((f"predicted map\nscore {res.scores[i]:.3f}", res.pred[i, t]))
         for c, (label, im) in enumerate(cells):
             ax = axes[r, c]

@@ -16,8 +16,41 @@ from fasfast.engine.config import TrainConfig, parse_downsample
 # --------------------------------------------------------------------------- analysis
 
 
+def responses(rows) -> list:
+    """The rows that carry a score. A NaN score is an ISO/IEC 30107-3 non-response (a video
+    left out because it could not be read); :mod:`fasfast.analysis` leaves NaN rows out of
+    every error rate and counts them as APNRR / BPNRR (``nan_policy="nonresponse"``), so the
+    engine hands it every row and uses this only to see whether a class has any score."""
+    return [r for r in rows if not math.isnan(float(r[4]))]
+
+
+def non_responses(rows) -> dict:
+    """Non-response counts and rates of score rows (NaN score = no response; ISO/IEC
+    30107-3): ``live`` / ``attack`` (rows without a score), ``live_total`` /
+    ``attack_total``, ``bpnrr`` (live non-responses / live presentations), ``apnrr`` (the
+    maximum over PAI species) and ``apnrr_by_species`` (attack type -> rate); a rate is NaN
+    when its class has no row."""
+    nan = float("nan")
+    live = [r for r in rows if int(r[2]) == 1]
+    attack = [r for r in rows if int(r[2]) != 1]
+
+    def missing(rs):
+        return sum(1 for r in rs if math.isnan(float(r[4])))
+
+    species: dict[str, list] = {}
+    for r in attack:
+        species.setdefault(str(r[3]), []).append(r)
+    by_species = {k: missing(v) / len(v) for k, v in sorted(species.items())}
+    return {"live": missing(live), "live_total": len(live),
+            "attack": missing(attack), "attack_total": len(attack),
+            "bpnrr": missing(live) / len(live) if live else nan,
+            "apnrr": max(by_species.values()) if by_species else nan,
+            "apnrr_by_species": by_species}
+
+
 def make_scoreset(rows, name: str = ""):
-    """Rows ``(id, video, label, attack_type, score)`` -> :class:`fasfast.analysis.ScoreSet`."""
+    """Rows ``(id, video, label, attack_type, score)`` -> :class:`fasfast.analysis.ScoreSet`
+    (NaN rows included: the analysis counts them as non-responses)."""
     from fasfast.analysis import ScoreSet
 
     if not rows:
@@ -47,7 +80,8 @@ def rows_for_level(scores, level: str):
 
 def threshold_metrics(rows, method: str = "acer_point") -> dict:
     """threshold (``method`` of select_thresholds on ``rows``), APCER, BPCER, ACER, EER, AUC
-    on the same rows; NaN when a class is missing."""
+    on the same rows, and the non-response rates APNRR / BPNRR (NaN rows); NaN when a class
+    has no score."""
     from fasfast.analysis import auc, pad_metrics, select_thresholds
     from fasfast.analysis.thresholds import threshold_name
 
@@ -55,9 +89,10 @@ def threshold_metrics(rows, method: str = "acer_point") -> dict:
 
     ss = make_scoreset(rows)
     nan = float("nan")
-    if len(ss.live) == 0 or len(ss.attack) == 0:
+    scored = responses(rows)
+    if not any(int(r[2]) == 1 for r in scored) or not any(int(r[2]) != 1 for r in scored):
         return {"threshold": nan, "apcer": nan, "bpcer": nan, "acer": nan, "eer": nan,
-                "auc": nan}
+                "auc": nan, "apnrr": nan, "bpnrr": nan}
     # chosen under the APCER printed below (the worst PAI species, ISO/IEC 30107-3)
     th = select_thresholds(ss.live, ss.attack, attack_types=ss.attack_types[ss.labels == 0])
     if not hasattr(th, method):
@@ -66,7 +101,8 @@ def threshold_metrics(rows, method: str = "acer_point") -> dict:
     t = float(getattr(th, method))
     m = pad_metrics(ss.scores, ss.labels == 1, t, ss.attack_types)
     return {"threshold": t, "apcer": m.apcer, "bpcer": m.bpcer, "acer": m.acer,
-            "eer": float(th.eer), "auc": float(auc(ss.live, ss.attack))}
+            "eer": float(th.eer), "auc": float(auc(ss.live, ss.attack)),
+            "apnrr": float(m.apnrr), "bpnrr": float(m.bpnrr)}
 
 
 def _pm(m) -> dict | None:

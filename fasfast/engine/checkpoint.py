@@ -13,6 +13,24 @@ A checkpoint is a dict of tensors and primitive containers only (no pickled clas
 Writing goes to ``<name>.tmp`` in the same folder, is flushed and fsync'ed, then
 ``os.replace``-d over the target, so a run killed at any moment leaves either the
 previous complete checkpoint or the new one, never a partial file under the real name.
+
+A training run's files (:func:`save_epoch`, :func:`recover_run`): ``last.pt`` is the commit
+point of an epoch; ``best.pt`` and ``log.csv`` are made consistent with it. Per epoch:
+
+1. a new best is first written whole as ``best.pt.next`` (atomic);
+2. ``last.pt`` (atomic): the epoch is committed; it names the best epoch and holds the
+   whole history;
+3. ``best.pt.next`` is renamed over ``best.pt``;
+4. ``log.csv`` is rewritten from the history (atomic).
+
+After a kill -9 anywhere in 1-4, :func:`recover_run` (on resume) restores a consistent set
+from ``last.pt``: a ``best.pt.next`` of the committed best epoch is moved into place, one
+of an epoch that was not committed is deleted, ``best.pt`` is rebuilt from ``last.pt``
+when that is the best epoch, and ``log.csv`` is rewritten from the history (no epoch lost,
+none twice). Checkpoints carry the run's ``run_id``, so a ``best.pt`` left by another run
+in the same folder is never taken for this run's. For tests, ``FASFAST_TEST_KILL_AT=STEP``
+or ``STEP@EPOCH`` ends the process (``os._exit(137)``, as a kill -9) at that step of the
+sequence (:data:`SAVE_STEPS`).
 """
 
 from __future__ import annotations
@@ -40,13 +58,40 @@ from fasfast.models.weights import (
 __all__ = [
     "FORMAT", "VERSION", "CheckpointError", "save_checkpoint", "load_checkpoint", "load_model",
     "load_init_weights", "load_state_into", "build_model", "model_kind", "unwrap",
-    "describe_mismatch", "rng_state", "set_rng_state",
+    "describe_mismatch", "rng_state", "set_rng_state", "save_epoch", "recover_run",
+    "write_log", "SAVE_STEPS",
 ]
 
 VERSION = 1
 
+# The steps of save_epoch, in order; "X-write" is X's temporary file written but neither
+# flushed nor renamed (a kill there leaves a partial .tmp), "X" is X in place.
+SAVE_STEPS = ("best.pt.next-write", "best.pt.next", "last.pt-write", "last.pt", "best.pt",
+              "log.csv-write", "log.csv")
+KILL_ENV = "FASFAST_TEST_KILL_AT"
+_OPTIMIZER_KEYS = ("optimizer", "scheduler", "scaler")
 
-def save_checkpoint(path: str | Path, state: dict) -> Path:
+
+def _kill_point(step: str, epoch=None) -> None:
+    """Test hook: end the process like a kill -9 when ``FASFAST_TEST_KILL_AT`` names
+    ``step`` (any epoch) or ``step@epoch``."""
+    want = os.environ.get(KILL_ENV)
+    if want and (want == step or want == f"{step}@{epoch}"):
+        os._exit(137)
+
+
+def _fsync_dir(folder: Path) -> None:
+    try:  # make a rename durable
+        dir_fd = os.open(folder, os.O_RDONLY)
+        try:
+            os.fsync(dir_fd)
+        finally:
+            os.close(dir_fd)
+    except OSError:
+        pass
+
+
+def save_checkpoint(path: str | Path, state: dict, *, _step: str | None = None) -> Path:
     """Write ``state`` (plus format tags) to ``path`` atomically. Returns the path."""
     path = Path(path)
     path.parent.mkdir(parents=True, exist_ok=True)
@@ -54,18 +99,121 @@ def save_checkpoint(path: str | Path, state: dict) -> Path:
     tmp = path.with_name(path.name + ".tmp")
     with open(tmp, "wb") as fh:
         torch.save(payload, fh)
+        if _step:
+            _kill_point(f"{_step}-write", state.get("epoch"))
         fh.flush()
         os.fsync(fh.fileno())
     os.replace(tmp, path)
-    try:  # make the rename itself durable
-        dir_fd = os.open(path.parent, os.O_RDONLY)
-        try:
-            os.fsync(dir_fd)
-        finally:
-            os.close(dir_fd)
-    except OSError:
-        pass
+    _fsync_dir(path.parent)
+    if _step:
+        _kill_point(_step, state.get("epoch"))
     return path
+
+
+def write_log(path: str | Path, history: list[dict], *, _epoch=None) -> Path:
+    """Write the epoch rows ``history`` as CSV to ``path`` atomically (a temporary file
+    renamed over it). Columns: every key of every row, in order of first appearance (an
+    epoch without dev evaluation leaves the dev columns empty)."""
+    import csv
+
+    path = Path(path)
+    names: dict[str, None] = {}
+    for row in history:
+        names.update(dict.fromkeys(row))
+    tmp = path.with_name(path.name + ".tmp")
+    with open(tmp, "w", newline="") as fh:
+        w = csv.DictWriter(fh, fieldnames=list(names))
+        w.writeheader()
+        for row in history:
+            w.writerow(row)
+        if _epoch is not None:
+            _kill_point("log.csv-write", _epoch)
+        fh.flush()
+        os.fsync(fh.fileno())
+    os.replace(tmp, path)
+    _fsync_dir(path.parent)
+    if _epoch is not None:
+        _kill_point("log.csv", _epoch)
+    return path
+
+
+def save_epoch(out_dir: str | Path, state: dict, *, is_best: bool) -> None:
+    """Write one epoch's files in the order of the module doc: ``best.pt.next`` (when
+    ``is_best``; the state without optimizer, scheduler and scaler), ``last.pt`` (the
+    commit), ``best.pt`` (renamed into place), ``log.csv`` (from ``state["history"]``)."""
+    out = Path(out_dir)
+    epoch = state.get("epoch")
+    if is_best:
+        slim = {k: v for k, v in state.items() if k not in _OPTIMIZER_KEYS}
+        save_checkpoint(out / "best.pt.next", slim, _step="best.pt.next")
+    save_checkpoint(out / "last.pt", state, _step="last.pt")
+    if is_best:
+        os.replace(out / "best.pt.next", out / "best.pt")
+        _fsync_dir(out)
+        _kill_point("best.pt", epoch)
+    write_log(out / "log.csv", list(state.get("history") or []), _epoch=epoch)
+
+
+def _run_epoch_of(path: Path) -> tuple[str | None, int | None] | None:
+    """(run_id, epoch) of a checkpoint, or None when it is missing or unreadable."""
+    if not path.is_file():
+        return None
+    try:
+        st = load_checkpoint(path)
+    except (CheckpointError, OSError, ValueError, RuntimeError, EOFError):
+        return None
+    return st.get("run_id"), st.get("epoch")
+
+
+def recover_run(out_dir: str | Path, last: dict) -> tuple[dict | None, list[str]]:
+    """Make ``best.pt`` and ``log.csv`` in ``out_dir`` consistent with ``last`` (the state
+    of ``last.pt``) after a kill anywhere in :func:`save_epoch`. Returns the best metrics to
+    go on with (``last``'s, or None when its best checkpoint is lost and cannot be rebuilt)
+    and one line per repair made."""
+    out = Path(out_dir)
+    notes: list[str] = []
+    best = dict(last.get("best_metrics") or {}) or None
+    run_id, best_epoch = last.get("run_id"), (best or {}).get("epoch")
+    nxt, best_path = out / "best.pt.next", out / "best.pt"
+    want = (run_id, best_epoch)
+    for leftover in (out / "best.pt.next.tmp", out / "best.pt.tmp", out / "last.pt.tmp",
+                     out / "log.csv.tmp"):
+        leftover.unlink(missing_ok=True)
+    if best_epoch is not None:
+        if _run_epoch_of(nxt) == want:
+            os.replace(nxt, best_path)
+            notes.append(f"best.pt of epoch {best_epoch} completed from best.pt.next")
+        elif _run_epoch_of(best_path) != want:
+            if int(last.get("epoch") or 0) == int(best_epoch):
+                slim = {k: v for k, v in last.items()
+                        if k not in _OPTIMIZER_KEYS + ("format", "version")}
+                save_checkpoint(best_path, slim)
+                notes.append(f"best.pt of epoch {best_epoch} rebuilt from last.pt")
+            else:
+                notes.append(f"best.pt of epoch {best_epoch} is missing and cannot be rebuilt; "
+                             "the next evaluated epoch writes a new one")
+                best = None
+    if nxt.exists():  # a best of an epoch that was never committed
+        nxt.unlink()
+        notes.append("best.pt.next of an epoch that was not completed deleted")
+    history = list(last.get("history") or [])
+    log = out / "log.csv"
+    if history and not _log_matches(log, history):
+        write_log(log, history)
+        notes.append(f"log.csv rewritten from last.pt ({len(history)} epochs)")
+    return best, notes
+
+
+def _log_matches(path: Path, history: list[dict]) -> bool:
+    """True when ``path`` lists exactly the epochs of ``history``, in order."""
+    import csv
+
+    try:
+        with open(path, newline="") as fh:
+            epochs = [row.get("epoch") for row in csv.DictReader(fh)]
+    except (OSError, csv.Error, UnicodeDecodeError):
+        return False
+    return epochs == [str(row.get("epoch")) for row in history]
 
 
 def _check_fasfast(ckpt: dict, path) -> dict:

@@ -8,6 +8,7 @@ from fasfast.train_config import (  # noqa: F401
     SCHEDULES,
     TrainConfig,
     add_train_arguments,
+    check_downsample_classes,
     config_from_args,
     parse_downsample,
 )

@@ -10,7 +10,17 @@
                                  Table 7 layout)
     report/                      fasfast.analysis.write_report: report.{json,md,html},
                                  domain plots, ROC/DET
-    summary.json                 checkpoint, data, per-method metrics on both splits
+    summary.json                 checkpoint, data, per-method metrics on both splits,
+                                 the videos left out and the non-response rates
+
+Unreadable samples are never replaced by others: a video that cannot be read (a corrupt
+file, a frame cut short, a malformed landmark file) is reported (one line naming the file
+and the reason), left out, and written to every score file as a row with score ``nan``:
+an ISO/IEC 30107-3 non-response. :mod:`fasfast.analysis` computes thresholds and APCER /
+BPCER on the videos that have a score and counts the non-responses as APNRR (per PAI
+species, and their maximum) and BPNRR (Table 7, the report); ``summary.json``
+(``left_out``, ``non_responses``), a section of the report and the console say which
+videos were left out and why, so a read failure can never improve a result.
 
 Under torchrun, every rank scores its share of the items and rank 0 gathers them
 (each item exactly once) and writes.
@@ -27,7 +37,7 @@ from fasfast.engine import distributed as du
 from fasfast.engine.checkpoint import load_model
 from fasfast.engine.config import TrainConfig
 from fasfast.engine.data import labelled_only, make_dataset, read_split
-from fasfast.engine.scoring import Scores, score_dataset
+from fasfast.engine.scoring import Scores, add_left_out_rows, score_dataset
 
 LEVELS = ("frame", "sequence", "video")
 
@@ -82,11 +92,14 @@ def score_split(
         model, ds, kind=kind, batch_size=batch_size, workers=workers, device=device,
         amp=amp and device.type == "cuda", progress=progress, desc=f"score {split}",
     )
-    # files left out: unreadable when listed, or every item of theirs failed to read
-    scored = {row[1] for row in scores.video}
+    # videos left out: unreadable when listed, or an item of theirs failed to read
     by_id = {s.video_id: s.path for s in samples}
-    skipped = set(ds.stats["bad_files"]) | {p for v, p in by_id.items() if v not in scored}
-    scores.skipped = sorted(skipped)
+    add_left_out_rows(scores, [
+        {"video": s.video_id, "label": int(s.label), "attack_type": s.attack_type,
+         "reason": reason} for s, reason in ds.left_out])
+    for d in scores.left_out:
+        d["path"] = by_id.get(d["video"], d["video"])
+    scores.skipped = sorted({d["path"] for d in scores.left_out})
     return scores
 
 
@@ -175,7 +188,7 @@ def report_from_scores(
     verbose: bool = True,
 ) -> dict:
     """Write score files, Table 7 and the analysis report for already-scored splits."""
-    from fasfast.engine._adapters import make_report, rows_for_level, table7
+    from fasfast.engine._adapters import make_report, non_responses, rows_for_level, table7
 
     out_dir.mkdir(parents=True, exist_ok=True)
     files = {s: {k: str(v) for k, v in write_score_files(out_dir, s, sc).items()}
@@ -199,20 +212,72 @@ def report_from_scores(
         "report_dir": str(out_dir / "report"),
         "report_files": report.get("files", {}) if isinstance(report, dict) else {},
         "counts": {
-            s: {"videos": len(sc.video), "items": sc.items, "loss": sc.loss,
-                "skipped_files": len(sc.skipped)}
+            s: {"videos": sc.scored_videos, "left_out": len(sc.left_out),
+                "items": sc.items, "loss": sc.loss, "skipped_files": len(sc.skipped)}
             for s, sc in scored.items()
         },
+        "left_out": {s: sc.left_out for s, sc in scored.items()},
+        "non_responses": {s: non_responses(sc.video) for s, sc in scored.items()},
         "skipped_files": sorted({f for sc in scored.values() for f in sc.skipped}),
         **(extra or {}),
     }
     (out_dir / "summary.json").write_text(json.dumps(summary, indent=2, default=_json_default))
+    _note_left_out(out_dir, summary)
     if verbose:
         print(f"\nThresholds chosen on {select_split} ({level} level), applied to "
               f"{apply_split or '-'}:\n")
         print(table["terminal"])
+        for line in left_out_lines(summary):
+            print(line)
         print(f"\nreport: {out_dir / 'report'}")
     return summary
+
+
+def left_out_lines(summary: dict) -> list[str]:
+    """One line per split with left-out videos: how many, the non-response rates, which."""
+    out = []
+    for split, videos in (summary.get("left_out") or {}).items():
+        if not videos:
+            continue
+        nr = summary["non_responses"][split]
+        total = nr["live_total"] + nr["attack_total"]
+        out.append(
+            f"{split}: left out {len(videos)} of {total} videos that could not be read (not "
+            f"replaced; non-responses: BPNRR {_pct(nr['bpnrr'])}, APNRR {_pct(nr['apnrr'])}): "
+            + ", ".join(d["path"] for d in videos))
+    return out
+
+
+def _pct(x: float) -> str:
+    return "-" if x != x else f"{100 * x:.2f}%"
+
+
+def _note_left_out(out_dir: Path, summary: dict) -> None:
+    """The left-out videos in the report too: a section of ``report.md`` and ``table7.md``,
+    and the ``left_out`` / ``non_responses`` entries of ``report.json``."""
+    lines = left_out_lines(summary)
+    if not lines:
+        return
+    md = ["", "## Videos left out (non-responses)", "",
+          "Videos that could not be read are left out (never replaced by others); their rows "
+          "in the score files have score `nan`. Thresholds, APCER and BPCER are computed on "
+          "the videos with a score; the left-out ones count as non-responses (APNRR / "
+          "BPNRR).", ""]
+    for split, videos in summary["left_out"].items():
+        for d in videos:
+            md.append(f"- {split}: `{d['path']}` ({'live' if d['label'] == 1 else d['attack_type']})"
+                      f": {d['reason']}")
+    text = "\n".join(md) + "\n"
+    for name in ("table7.md", "report/report.md"):
+        f = out_dir / name
+        if f.is_file():
+            f.write_text(f.read_text() + text)
+    rj = out_dir / "report" / "report.json"
+    if rj.is_file():
+        data = json.loads(rj.read_text())
+        data["left_out"] = summary["left_out"]
+        data["non_responses"] = summary["non_responses"]
+        rj.write_text(json.dumps(data, indent=2, default=_json_default))
 
 
 def _json_default(o):

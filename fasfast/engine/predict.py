@@ -4,15 +4,19 @@ Inputs (any mix):
 
 - a video file (``.avi``, ``.mp4``, ...): one decision per video (EulerNet: mean over its
   non-overlapping 4-frame sequences; classifier: mean over sampled frames);
-- a folder of images: the frames of one clip in name order (a webcam-style frame
-  directory); with ``per_image=True`` every image is decided on its own;
+- a folder of images: the frames of one clip in natural name order (``f_2.png`` before
+  ``f_10.png``; hidden and side files such as ``._*``, ``.DS_Store``, ``Thumbs.db`` are
+  ignored; :func:`fasfast.data.video.frame_files`), a webcam-style frame directory; with
+  ``per_image=True`` every image is decided on its own;
 - a folder of videos: every video in it;
 - an image file: a one-frame clip (EulerNet repeats the frame over the sequence).
 
 Faces come from the landmark file beside the input (``<stem>.landmarks.npy``) or dlib's
 detector. Sequences / frames in which no face was found are not scored; an input with
-no scorable sequence gets the decision ``no-face`` (never a guess). Inputs that cannot be
-decoded get ``error``.
+no scorable sequence gets the decision ``no-face`` (never a guess). An input that cannot be
+read (a corrupt video, a damaged frame of a folder, a malformed landmark file) gets the
+decision ``error`` with the reason in ``note``: its other sequences are not scored either,
+and no other input's frames ever stand in for it.
 
 Threshold: ``threshold``; or ``threshold_from`` = a ``summary.json`` / ``table7.json`` of
 ``fasfast eval``, a ``report.json`` of ``fasfast analyze`` / the report folder, with
@@ -32,7 +36,7 @@ from pathlib import Path
 import torch
 from torch.utils.data import DataLoader
 
-from fasfast.data.video import IMAGE_EXTS, VIDEO_EXTS
+from fasfast.data.video import IMAGE_EXTS, VIDEO_EXTS, is_frame_file, natural_key
 
 
 @dataclass
@@ -55,9 +59,11 @@ def collect_inputs(inputs, per_image: bool = False) -> list[tuple[str, str]]:
         if not p.exists():
             raise FileNotFoundError(f"input not found: {p}")
         if p.is_dir():
-            entries = sorted(q for q in p.iterdir() if q.is_file())
+            # hidden / side files (macOS "._*", .DS_Store, Thumbs.db) are neither
+            entries = sorted((q for q in p.iterdir() if q.is_file()
+                              and not q.name.startswith(".")), key=lambda q: natural_key(q.name))
             videos = [q for q in entries if q.suffix.lower() in VIDEO_EXTS]
-            images = [q for q in entries if q.suffix.lower() in IMAGE_EXTS]
+            images = [q for q in entries if is_frame_file(q)]
             if videos:
                 out += [(str(q), "video") for q in videos]
             if images:
@@ -189,22 +195,29 @@ def predict(
         bar = tqdm(loader, desc="predict", leave=False, dynamic_ncols=True)
     scores: dict[str, list[float]] = OrderedDict((p, []) for p, _ in items)
     skipped: dict[str, int] = {p: 0 for p, _ in items}
+    errors: dict[str, str] = {s.path: reason for s, reason in ds.left_out}
     with torch.no_grad():
         for batch in bar:
-            x = batch["frames" if meta["kind"] == "eulernet" else "image"].to(dev)
+            ok = [i for i, e in enumerate(batch["error"]) if not e]
+            for i, e in enumerate(batch["error"]):
+                if e:  # a failed item: its input is an error, nothing stands in for it
+                    errors.setdefault(batch["video"][i], e)
+            if not ok:
+                continue
+            x = batch["frames" if meta["kind"] == "eulernet" else "image"][ok].to(dev)
             s = model.score(x).float().cpu()
-            for i, vid in enumerate(batch["video"]):
+            for k, i in enumerate(ok):
+                vid = batch["video"][i]
                 if int(batch["no_face"][i]) > 0:
                     skipped[vid] += 1
                 else:
-                    scores[vid].append(float(s[i]))
-    bad = set(ds.stats.get("bad_files", []))
+                    scores[vid].append(float(s[k]))
     out = []
     for path, vals in scores.items():
         kind = kinds[path]
-        if path in bad and not vals:
+        if path in errors:
             out.append(Prediction(path, kind, "error", None, threshold, 0, skipped[path],
-                                  "cannot be decoded"))
+                                  errors[path]))
         elif not vals:
             out.append(Prediction(path, kind, "no-face", None, threshold, 0, skipped[path],
                                   "no face found" + (" in any sequence" if skipped[path] else "")))

@@ -9,11 +9,19 @@ maps, a frame's score the mean of its own map, a video's score the mean over its
 non-overlapping sequences (Cong et al. 2022, IV-A). Classifier items are frames: a frame's
 score is softmax(logits)[:, 1]; its video's score the mean over frames (no sequence
 level).
+
+No substitutes: an item the dataset could not read (a failed item, ``error`` set; see
+:mod:`fasfast.data.dataset`) is not scored, and its whole video is left out: none of its
+rows is scored (a partial video would re-weight the metrics), every level gets one row
+``(video, video, label, attack_type, nan)`` for it instead, and :attr:`Scores.left_out`
+lists it with the reason. NaN scores are the ISO/IEC 30107-3 non-responses (APNRR /
+BPNRR), so a read failure can never improve a result.
 """
 
 from __future__ import annotations
 
 import contextlib
+import math
 from collections import OrderedDict, defaultdict
 from dataclasses import dataclass, field
 
@@ -24,6 +32,7 @@ from torch.utils.data import DataLoader, Subset
 from fasfast.engine import distributed as du
 
 Row = tuple  # (id, video, label, attack_type, score)
+LEVELS = {"eulernet": ("frame", "sequence", "video"), "classifier": ("frame", "video")}
 
 
 @dataclass
@@ -36,10 +45,24 @@ class Scores:
     loss: float = float("nan")
     items: int = 0
     skipped: list[str] = field(default_factory=list)  # files that could not be scored
+    # videos left out: dicts video, label, attack_type, reason (+ path, added by the caller)
+    left_out: list[dict] = field(default_factory=list)
+    # the levels the model scores (a classifier has no sequence level)
+    kinds: tuple[str, ...] = ("frame", "sequence", "video")
 
     def levels(self) -> dict[str, list[Row]]:
         out = {"frame": self.frame, "sequence": self.sequence, "video": self.video}
-        return {k: v for k, v in out.items() if v}
+        return {k: v for k, v in out.items() if v and k in self.kinds}
+
+    @property
+    def scored_videos(self) -> int:
+        """Videos with a score (the video rows that are not NaN non-responses)."""
+        return sum(1 for r in self.video if not math.isnan(r[4]))
+
+
+def left_out_row(video: str, label: int, attack_type: str) -> Row:
+    """The row of a video that was left out: score NaN (an ISO non-response)."""
+    return (video, video, int(label), attack_type, float("nan"))
 
 
 def autocast_context(device: torch.device, amp: bool, amp_dtype: str = "bf16"):
@@ -100,6 +123,18 @@ def score_dataset(
         bar = tqdm(loader, desc=desc, leave=False, dynamic_ncols=True)
     pos = 0
     for batch in bar:
+        b = len(batch["video"])
+        errors = batch.get("error") or [""] * b
+        ok = [i for i in range(b) if not errors[i]]
+        for i in range(b):
+            if errors[i]:  # a failed item: recorded, not scored
+                local.append((indices[pos + i], _str(batch["video"][i]), int(batch["label"][i]),
+                              _str(batch["attack_type"][i]), None, None, None, errors[i]))
+        if len(ok) < b:
+            batch = _select(batch, ok)
+        if not ok:
+            pos += b
+            continue
         with autocast_context(device, amp, amp_dtype):
             if kind == "eulernet":
                 x = batch["frames"].to(device, non_blocking=True)
@@ -119,11 +154,10 @@ def score_dataset(
                     y = batch["label"].to(device).long()
                     loss_sum += float(F.cross_entropy(logits, y, reduction="sum"))
                     loss_n += logits.shape[0]
-        b = seq_scores.shape[0]
         windows = batch.get("window", batch.get("frame", None))
         frame_idx = batch.get("frame_index")
-        for i in range(b):
-            idx = indices[pos + i]
+        for i, k in enumerate(ok):
+            idx = indices[pos + k]
             window = int(windows[i]) if windows is not None else idx
             local.append(
                 (
@@ -155,12 +189,34 @@ def score_dataset(
     return _aggregate(items, kind, total_loss / total_n if total_n else float("nan"))
 
 
+def _select(batch: dict, keep: list[int]) -> dict:
+    """The items ``keep`` of a collated batch (tensors indexed, lists filtered)."""
+    out = {}
+    for k, v in batch.items():
+        if isinstance(v, torch.Tensor):
+            out[k] = v[keep]
+        elif isinstance(v, (list, tuple)):
+            out[k] = [v[i] for i in keep]
+        else:
+            out[k] = v
+    return out
+
+
 def _aggregate(items: list, kind: str, loss: float) -> Scores:
-    out = Scores(loss=loss, items=len(items))
+    failed: dict[str, tuple[int, str, str]] = OrderedDict()
+    for _idx, video, label, attack, _w, seq, _f, reason in items:
+        if seq is None:
+            failed.setdefault(video, (label, attack, reason))
+    out = Scores(loss=loss, items=sum(1 for r in items if r[5] is not None and r[1] not in failed),
+                 kinds=LEVELS[kind])
     per_video: dict[str, list[float]] = OrderedDict()
     meta: dict[str, tuple[int, str]] = {}
     window_count: dict[tuple[str, int], int] = defaultdict(int)
     for _idx, video, label, attack, window, seq, frames, fidx in items:
+        if video in failed:
+            per_video.setdefault(video, [])
+            meta.setdefault(video, (label, attack))
+            continue
         meta.setdefault(video, (label, attack))
         per_video.setdefault(video, []).append(seq)
         key = (video, window)
@@ -176,8 +232,35 @@ def _aggregate(items: list, kind: str, loss: float) -> Scores:
             out.frame.append((f"{video}/f{window}{suffix}", video, label, attack, seq))
     for video, vals in per_video.items():
         label, attack = meta[video]
-        out.video.append((video, video, label, attack, float(sum(vals) / len(vals))))
+        if video in failed:
+            out.video.append(left_out_row(video, label, attack))
+            out.left_out.append({"video": video, "label": int(label), "attack_type": attack,
+                                 "reason": failed[video][2]})
+        else:
+            out.video.append((video, video, label, attack, float(sum(vals) / len(vals))))
+    add_left_out_rows(out)
     return out
+
+
+def add_left_out_rows(scores: Scores, extra: list[dict] = ()) -> Scores:
+    """Add the videos ``extra`` (dicts video, label, attack_type, reason, path) to
+    ``scores.left_out`` and give every left-out video one NaN row at the frame and sequence
+    levels (the video level has its row already, or gets one here)."""
+    have = {d["video"] for d in scores.left_out}
+    for d in extra:
+        if d["video"] not in have:
+            scores.left_out.append(dict(d))
+            scores.video.append(left_out_row(d["video"], d["label"], d["attack_type"]))
+            have.add(d["video"])
+    for level in scores.kinds:
+        if level == "video":
+            continue
+        rows = getattr(scores, level)
+        present = {r[0] for r in rows if math.isnan(r[4])}
+        for d in scores.left_out:
+            if d["video"] not in present:
+                rows.append(left_out_row(d["video"], d["label"], d["attack_type"]))
+    return scores
 
 
 def to_scoreset(rows: list[Row]):

@@ -14,19 +14,30 @@ CutMix (timm ``Mixup`` + ``SoftTargetCrossEntropy``), blur and class-specific
 down-sampling from :mod:`fasfast.data.augment`.
 
 Every epoch: train, score the dev split (video level), dev ACER at the
-``threshold_method`` threshold chosen on dev, write ``last.pt`` (full state, atomic)
-and ``best.pt`` when the dev ACER improved (ties: lower dev loss). ``resume``
-continues from ``last.pt`` exactly (model, optimizer, scheduler, scaler, epoch,
-RNG states, sampler). Under torchrun, DDP with a DistributedSampler; rank 0 writes.
+``threshold_method`` threshold chosen on dev, write ``last.pt`` (full state, atomic),
+``best.pt`` when the dev ACER improved (ties: lower dev loss) and ``log.csv``, in an order
+that a kill -9 at any point cannot make inconsistent (:func:`fasfast.engine.checkpoint.
+save_epoch`; a resume repairs with :func:`~fasfast.engine.checkpoint.recover_run`).
+Training samples that cannot be read are replaced by the next readable one, counted per
+epoch (``log.csv`` column ``skipped``, one console line naming the files); unreadable dev
+videos are left out (``dev_left_out``), never replaced.
+
+``resume`` continues from ``last.pt`` (model, optimizer, scaler, epoch, RNG states,
+sampler). The checkpoint records the run's plan (:class:`~fasfast.engine.schedule.RunPlan`:
+epochs, steps per epoch, world size, batch size, limits, balancing, optimizer, schedule);
+a changed epochs / world size / batch size / max steps / lr / schedule / warm-up is carried
+through (the schedule re-planned, said in one line), a changed optimizer, weight decay or
+training set is refused in one line naming the setting (:mod:`fasfast.engine.schedule`).
+Under torchrun, DDP with a DistributedSampler; rank 0 writes.
 """
 
 from __future__ import annotations
 
 import contextlib
-import csv
 import math
 import random
 import time
+import uuid
 from dataclasses import dataclass, field
 from pathlib import Path
 
@@ -37,9 +48,19 @@ from torch.utils.data import DataLoader, DistributedSampler
 
 from fasfast.engine import checkpoint as ck
 from fasfast.engine import distributed as du
-from fasfast.engine.config import TrainConfig
+from fasfast.engine.config import TrainConfig, check_downsample_classes
 from fasfast.engine.data import balance_classes, labelled_only, make_dataset, read_split
+from fasfast.engine.schedule import (
+    LrLambda,
+    RunPlan,
+    build_scheduler,
+    compare_plans,
+    replan_message,
+    resume_scheduler,
+)
 from fasfast.engine.scoring import Scores, autocast_context, score_dataset
+
+_LrLambda = LrLambda  # the schedule's old name (fasfast.engine.schedule.LrLambda)
 
 
 @dataclass
@@ -50,6 +71,8 @@ class TrainResult:
     out_dir: Path | None = None
     best_metrics: dict = field(default_factory=dict)
     stopped_early: bool = False
+    lrs: list[float] = field(default_factory=list)  # lr of every optimizer step of this call
+    start_epoch: int = 0  # epochs completed before this call (resume)
 
 
 # --------------------------------------------------------------------------- setup
@@ -100,32 +123,6 @@ def build_optimizer(cfg: TrainConfig, model: torch.nn.Module):
     )
 
 
-class _LrLambda:
-    """Linear warm-up then constant / cosine / step decay, per optimizer step."""
-
-    def __init__(self, schedule: str, warmup: int, total: int, min_ratio: float = 0.01):
-        self.schedule, self.warmup, self.total, self.min_ratio = schedule, warmup, total, min_ratio
-
-    def __call__(self, step: int) -> float:
-        if self.warmup > 0 and step < self.warmup:
-            return (step + 1) / self.warmup
-        if self.schedule == "constant":
-            return 1.0
-        progress = (step - self.warmup) / max(1, self.total - self.warmup)
-        progress = min(max(progress, 0.0), 1.0)
-        if self.schedule == "cosine":
-            return self.min_ratio + (1 - self.min_ratio) * 0.5 * (1 + math.cos(math.pi * progress))
-        return 0.1 ** int(progress * 3)  # "step": x0.1 at 1/3 and 2/3
-
-
-def build_scheduler(cfg: TrainConfig, optimizer, steps_per_epoch: int):
-    total = steps_per_epoch * cfg.epochs
-    warmup = int(round((cfg.warmup_epochs or 0.0) * steps_per_epoch))
-    return torch.optim.lr_scheduler.LambdaLR(
-        optimizer, _LrLambda(cfg.schedule or "constant", warmup, total)
-    )
-
-
 def _steps_per_epoch(loader_len: int, cfg: TrainConfig) -> int:
     return min(loader_len, cfg.max_steps) if cfg.max_steps > 0 else loader_len
 
@@ -157,7 +154,8 @@ def _better(new: dict, best: dict | None) -> bool:
 
 # --------------------------------------------------------------------------- logging
 class _Logger:
-    """CSV log (always) + TensorBoard events (when tensorboard is installed). Rank 0 only."""
+    """TensorBoard events (when tensorboard is installed), rank 0 only. ``log.csv`` is written
+    with the checkpoints (:func:`fasfast.engine.checkpoint.save_epoch`)."""
 
     def __init__(self, out_dir: Path, enabled: bool, tensorboard: bool, resume: bool):
         self.enabled = enabled
@@ -182,12 +180,6 @@ class _Logger:
     def epoch(self, row: dict) -> None:
         if not self.enabled:
             return
-        new = not self.csv_path.exists()
-        with open(self.csv_path, "a", newline="") as fh:
-            w = csv.DictWriter(fh, fieldnames=list(row))
-            if new:
-                w.writeheader()
-            w.writerow(row)
         for k, v in row.items():
             if k != "epoch" and isinstance(v, (int, float)):
                 self.scalar(f"epoch/{k}", float(v), int(row["epoch"]))
@@ -221,7 +213,7 @@ def _train_step_loss(model, batch, kind, device, mixup, smoothing):
         loss = F.mse_loss(maps.float(), tgt)
         return loss, maps.detach().float().mean(dim=(1, 2, 3)), labels
     x = batch["image"].to(device, non_blocking=True)
-    if mixup is not None and x.shape[0] % 2 == 0:
+    if mixup is not None:  # any batch size (fasfast.data.augment.BatchMixup)
         x, soft = mixup(x, labels)
         logits = model(x).float()
         loss = torch.sum(-soft * F.log_softmax(logits, dim=-1), dim=-1).mean()
@@ -271,12 +263,13 @@ def _train(cfg: TrainConfig, info: du.DistInfo) -> TrainResult:
 
     train_samples = read_split(cfg.dataset, cfg.data_root, cfg.protocol, "train", cfg.limit)
     train_samples = labelled_only(train_samples, "train")
-    if cfg.balance:
-        train_samples = balance_classes(train_samples)
+    check_downsample_classes(cfg.downsample, {s.attack_type for s in train_samples},
+                             mcfg.image_size)
+    train_entries = balance_classes(train_samples) if cfg.balance else train_samples
     dev_samples = labelled_only(
         read_split(cfg.dataset, cfg.data_root, cfg.protocol, "dev", cfg.limit), "dev"
     )
-    train_ds = make_dataset(cfg, train_samples, train=True, model_config=mcfg, seed=cfg.seed)
+    train_ds = make_dataset(cfg, train_entries, train=True, model_config=mcfg, seed=cfg.seed)
     dev_ds = make_dataset(cfg, dev_samples, train=False, model_config=mcfg, seed=cfg.seed)
 
     sampler = DistributedSampler(
@@ -298,14 +291,16 @@ def _train(cfg: TrainConfig, info: du.DistInfo) -> TrainResult:
     steps_per_epoch = _steps_per_epoch(len(loader), cfg)
     if steps_per_epoch == 0:
         raise ValueError("the training loader is empty: fewer samples than one batch?")
+    plan = RunPlan.of(cfg, steps_per_epoch=steps_per_epoch, world_size=info.world_size,
+                      train_entries=len(train_ds), train_samples=train_samples)
 
     optimizer = build_optimizer(cfg, model)
-    scheduler = build_scheduler(cfg, optimizer, steps_per_epoch)
     use_amp = cfg.amp and device.type == "cuda"
     scaler = torch.amp.GradScaler("cuda", enabled=use_amp and cfg.amp_dtype == "fp16")
     mixup, smoothing = _losses(cfg, kind)
 
     start_epoch, global_step, history, best = 0, 0, [], None
+    run_id = uuid.uuid4().hex
     if resume_path is not None:
         state = ck.load_checkpoint(resume_path)
         # older checkpoints hold EulerNet's retired "fused" key: not architecture
@@ -315,19 +310,38 @@ def _train(cfg: TrainConfig, info: du.DistInfo) -> TrainResult:
                 f"cannot resume from {resume_path}: it holds a {state['kind']} model with "
                 f"config {saved_config}, this run builds {kind} {model_config}"
             )
+        old_plan = RunPlan.from_checkpoint(state)
+        changes = compare_plans(old_plan, plan, str(resume_path))
         ck.load_state_into(model, state["model"], f"checkpoint {resume_path}")
         optimizer.load_state_dict(state["optimizer"])
-        scheduler.load_state_dict(state["scheduler"])
         if state.get("scaler"):
             scaler.load_state_dict(state["scaler"])
         start_epoch = int(state["epoch"])
         global_step = int(state.get("step", 0))
         history = list(state.get("history", []))
+        run_id = state.get("run_id") or run_id
         best = state.get("best_metrics") or None
+        if info.is_main:  # best.pt / log.csv of out_dir made consistent with the state
+            best, notes = ck.recover_run(out_dir, state)
+            for note in notes:
+                print(f"resume: {note}")
+        best = du.broadcast_object(best)
         rngs = state.get("rng_per_rank") or [state["rng"]]
         ck.set_rng_state(rngs[info.rank] if info.rank < len(rngs) else rngs[0])
+        # the schedule of this run's settings, at the first step of the next epoch
+        scheduler = resume_scheduler(cfg, optimizer, steps_per_epoch, start_epoch)
         if info.is_main:
             print(f"resumed from {resume_path} at epoch {start_epoch} (step {global_step})")
+            if changes:
+                print(replan_message(changes, old_plan, plan, start_epoch,
+                                     optimizer.param_groups[0]["lr"]))
+            if start_epoch >= cfg.epochs:
+                print(f"resume: {resume_path} has completed {start_epoch} epochs and --epochs "
+                      f"is {cfg.epochs}: nothing left to train")
+    else:
+        scheduler = build_scheduler(cfg, optimizer, steps_per_epoch)
+        if info.is_main:
+            (out_dir / "best.pt.next").unlink(missing_ok=True)
 
     train_model = model
     if info.distributed:
@@ -340,6 +354,7 @@ def _train(cfg: TrainConfig, info: du.DistInfo) -> TrainResult:
         cfg.save_yaml(out_dir / "config.yaml")
     t_start = time.time()
     stopped_early = False
+    lrs: list[float] = []
     eval_bs = cfg.eval_batch_size or cfg.batch_size
     for epoch in range(start_epoch, cfg.epochs):
         sampler.set_epoch(epoch)
@@ -349,6 +364,7 @@ def _train(cfg: TrainConfig, info: du.DistInfo) -> TrainResult:
         train_model.train()
         t0 = time.time()
         run_loss, run_n, live_sum, live_n, att_sum, att_n, correct = 0.0, 0, 0.0, 0, 0.0, 0, 0
+        skipped, skipped_files = 0, set()
         bar = None
         if cfg.progress and info.is_main:
             from tqdm.auto import tqdm
@@ -358,6 +374,10 @@ def _train(cfg: TrainConfig, info: du.DistInfo) -> TrainResult:
         for step, batch in enumerate(loader):
             if step >= steps_per_epoch:
                 break
+            if "skipped" in batch:  # unreadable samples the dataset replaced
+                skipped += int(batch["skipped"].sum())
+                skipped_files.update(f for text in batch["skipped_files"]
+                                     for f in text.split("\n") if f)
             with autocast_context(device, use_amp, cfg.amp_dtype):
                 loss, live_score, labels = _train_step_loss(
                     train_model, batch, kind, device, mixup, smoothing
@@ -367,6 +387,7 @@ def _train(cfg: TrainConfig, info: du.DistInfo) -> TrainResult:
                     f"training loss is {float(loss)} at epoch {epoch + 1} step {step}: "
                     "lower the lr or turn AMP off"
                 )
+            lrs.append(optimizer.param_groups[0]["lr"])
             optimizer.zero_grad(set_to_none=True)
             scaler.scale(loss).backward()
             if cfg.grad_clip > 0:
@@ -401,6 +422,7 @@ def _train(cfg: TrainConfig, info: du.DistInfo) -> TrainResult:
         train_loss, train_acc = du.all_reduce_mean(
             [run_loss / max(run_n, 1), correct / max(run_n, 1)], device
         )
+        skipped, skipped_files = _gather_skipped(skipped, skipped_files)
         train_time = time.time() - t0
 
         row = {
@@ -410,6 +432,7 @@ def _train(cfg: TrainConfig, info: du.DistInfo) -> TrainResult:
             "train_loss": train_loss,
             "train_acc": train_acc,
             "train_time": train_time,
+            "skipped": skipped,
         }
         is_best = False
         if (epoch + 1) % cfg.eval_every == 0 or epoch + 1 == cfg.epochs:
@@ -421,6 +444,7 @@ def _train(cfg: TrainConfig, info: du.DistInfo) -> TrainResult:
                 desc="dev",
             )
             metrics = dev_metrics(scores, cfg.threshold_method)
+            metrics["dev_left_out"] = len(scores.left_out) + len(dev_ds.left_out)
             row.update(metrics)
             row["eval_time"] = time.time() - t1
             is_best = _better(metrics, best)
@@ -440,10 +464,12 @@ def _train(cfg: TrainConfig, info: du.DistInfo) -> TrainResult:
                 "model": ck.unwrap(model).state_dict(),
                 "epoch": epoch + 1,
                 "step": global_step,
+                "run_id": run_id,
                 "metrics": row,
                 "best_metrics": best or {},
                 # without "fused": the ops choice is the process's, not the weights'
                 "train_config": {k: v for k, v in cfg.to_dict().items() if k != "fused"},
+                "plan": plan.to_dict(),
                 "optimizer": optimizer.state_dict(),
                 "scheduler": scheduler.state_dict(),
                 "scaler": scaler.state_dict() if scaler.is_enabled() else {},
@@ -453,11 +479,7 @@ def _train(cfg: TrainConfig, info: du.DistInfo) -> TrainResult:
                             "world_size": info.world_size},
                 "history": history,
             }
-            ck.save_checkpoint(last_path, state)
-            if is_best:
-                slim = {k: v for k, v in state.items()
-                        if k not in ("optimizer", "scheduler", "scaler")}
-                ck.save_checkpoint(best_path, slim)
+            ck.save_epoch(out_dir, state, is_best=is_best)
             logger.epoch(row)
             msg = f"epoch {epoch + 1}/{cfg.epochs}  loss {train_loss:.4f}"
             if "dev_acer" in row:
@@ -466,6 +488,10 @@ def _train(cfg: TrainConfig, info: du.DistInfo) -> TrainResult:
                         f"BPCER {100 * row['dev_bpcer']:.2f}%)  dev loss {row['dev_loss']:.4f}")
             msg += f"  [{train_time:.0f}s]" + ("  *best*" if is_best else "")
             print(msg, flush=True)
+            if skipped:
+                print(f"epoch {epoch + 1}: {skipped} training item(s) replaced by the next "
+                      f"readable sample: {', '.join(sorted(skipped_files))} could not be read",
+                      flush=True)
         du.barrier()
         if out_of_time:
             stopped_early = True
@@ -480,4 +506,12 @@ def _train(cfg: TrainConfig, info: du.DistInfo) -> TrainResult:
         out_dir=out_dir,
         best_metrics=best or {},
         stopped_early=stopped_early,
+        lrs=lrs,
+        start_epoch=start_epoch,
     )
+
+
+def _gather_skipped(count: int, files: set[str]) -> tuple[int, set[str]]:
+    """The epoch's replaced training items summed over ranks, and their files."""
+    parts = du.all_gather_objects((int(count), sorted(files)))
+    return sum(c for c, _ in parts), {f for _, fs in parts for f in fs}

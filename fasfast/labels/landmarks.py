@@ -33,7 +33,10 @@ Landmarks from other schemes, converted to 68 points (see :func:`to_68`):
 Landmark files hold one ``[68, 2]`` array (x, y in pixels of the frame) per frame:
 ``.npy`` (``float32 [F, 68, 2]``) or ``.json``
 (``{"scheme": "68", "frames": [[[x, y], ...68], ...F]}``, ``null`` for a frame without a
-face; the ``.npy`` writes NaN for those).
+face; the ``.npy`` writes NaN for those). Rows are matched to frames by position, unless a
+``.json`` names its frames: ``{"names": ["f_1.png", ...], "frames": [...]}`` or
+``{"frames": {"f_1.png": [[x, y], ...], ...}}``; then the rows of an image folder are matched
+to its frame files by name (:func:`read_landmark_file`).
 """
 
 from __future__ import annotations
@@ -191,9 +194,19 @@ def save_landmarks(path, landmarks) -> Path:
 def load_landmarks(path) -> np.ndarray:
     """Read a landmark file written by :func:`save_landmarks` -> ``float32 [F, 68, 2]``.
 
-    Frames without a face are NaN. A ``.json`` may also be a bare list of frames.
+    Frames without a face are NaN. A ``.json`` may also be a bare list of frames. Rows come
+    in the file's order (frame names, when the file has them, are dropped: see
+    :func:`read_landmark_file`).
     """
+    return read_landmark_file(path)[0]
+
+
+def read_landmark_file(path) -> tuple[np.ndarray, list[str] | None]:
+    """``(landmarks float32 [F, 68, 2], names)`` of a landmark file; ``names`` (length F) when
+    a ``.json`` names its frames (``"names": [...]`` beside ``"frames"``, or ``"frames"`` a
+    mapping name -> points), else None. Raises ValueError for a malformed file."""
     path = Path(path)
+    names = None
     if not path.is_file():
         raise FileNotFoundError(f"landmark file not found: {path}")
     if path.suffix == ".npy":
@@ -207,6 +220,13 @@ def load_landmarks(path) -> np.ndarray:
         except (ValueError, OSError) as e:
             raise ValueError(f"cannot read landmark file {path}: {e}") from e
         frames = obj["frames"] if isinstance(obj, dict) else obj
+        if isinstance(frames, dict):
+            names, frames = [str(k) for k in frames], list(frames.values())
+        elif isinstance(obj, dict) and obj.get("names") is not None:
+            names = [str(k) for k in obj["names"]]
+            if len(names) != len(frames):
+                raise ValueError(f"landmark file {path} names {len(names)} frames but holds "
+                                 f"{len(frames)}")
         arr = np.stack(
             [np.full((68, 2), np.nan) if f is None else np.asarray(f, float) for f in frames]
         ) if len(frames) else np.zeros((0, 68, 2))
@@ -217,7 +237,7 @@ def load_landmarks(path) -> np.ndarray:
         arr = arr[None]
     if arr.ndim != 3 or arr.shape[1:] != (68, 2):
         raise ValueError(f"landmark file {path} holds shape {arr.shape}, expected [F, 68, 2]")
-    return arr
+    return arr, names
 
 
 def landmark_file_for(video_path) -> Path | None:

@@ -18,7 +18,22 @@ from fasfast._compat import import_timm
 from fasfast.models.config import ClassifierConfig
 from fasfast.models.weights import LoadReport, WeightsFile, load_weights, read_weights
 
-__all__ = ["Classifier", "build_classifier", "load_weights_file"]
+__all__ = ["Classifier", "build_classifier", "check_image_shape", "load_weights_file"]
+
+
+def check_image_shape(x: torch.Tensor, built: int) -> None:
+    """Raise a ValueError naming the problem when ``x`` is not ``[B, 3, H, W]`` with H, W >= 32
+    (the backbone down-samples 32x; ``built``: the model's image size, for the message).
+    TorchScript-compatible (the TorchScript export runs it in front of the traced model)."""
+    if x.dim() != 4 or x.shape[1] != 3:
+        raise ValueError(
+            f"Classifier expects [B, 3, H, W] RGB floats in [0, 1], got shape {list(x.shape)}"
+        )
+    if x.shape[2] < 32 or x.shape[3] < 32:
+        raise ValueError(
+            f"Classifier needs images of at least 32x32 (the backbone down-samples 32x; "
+            f"built for {built}), got {x.shape[2]}x{x.shape[3]}"
+        )
 
 
 class Classifier(nn.Module):
@@ -35,22 +50,16 @@ class Classifier(nn.Module):
         self.register_buffer("std", torch.tensor(config.std).view(1, 3, 1, 1), persistent=False)
 
     def check_input(self, x: torch.Tensor) -> None:
+        """Raise a TypeError / ValueError naming the problem when x is not [B, 3, H, W] float
+        with H, W >= 32 (the shape checks are :func:`check_image_shape`, which exports keep)."""
         if not isinstance(x, torch.Tensor):
             raise TypeError(f"Classifier expects a torch.Tensor, got {type(x).__name__}")
-        if x.dim() != 4 or x.shape[1] != 3:
-            raise ValueError(
-                f"Classifier expects [B, 3, H, W] RGB floats in [0, 1], got shape {list(x.shape)}"
-            )
-        if not x.is_floating_point():
+        if x.dim() == 4 and x.shape[1] == 3 and not x.is_floating_point():
             raise TypeError(
                 f"Classifier expects floating-point input in [0, 1], got {x.dtype} "
                 "(convert uint8 images with x.float() / 255)"
             )
-        if x.shape[2] < 32 or x.shape[3] < 32:
-            raise ValueError(
-                f"Classifier needs images of at least 32x32 (the backbone down-samples 32x; "
-                f"built for {self.config.image_size}), got {x.shape[2]}x{x.shape[3]}"
-            )
+        check_image_shape(x, self.config.image_size)
 
     def forward(self, x: torch.Tensor) -> torch.Tensor:
         self.check_input(x)

@@ -12,7 +12,34 @@ from torch import nn
 from fasfast.models.config import EulerNetConfig
 from fasfast.models.layers import FCAM, ConcatFusion, ConvBlock, ResidualPyramid, Stage
 
-__all__ = ["EulerNet"]
+__all__ = ["EulerNet", "check_sequence_shape"]
+
+
+def check_sequence_shape(x: torch.Tensor, frames: int, size: int) -> None:
+    """Raise a ValueError naming the problem when ``x`` is not ``[B, T=frames, 3, size,
+    size]`` with B >= 1. TorchScript-compatible: the TorchScript export runs it in front of
+    the traced model, so the exported file refuses what eager EulerNet refuses (a trace
+    alone would run an 8-frame input as two 4-frame sequences)."""
+    want = f"[B, T={frames}, 3, {size}, {size}] RGB floats in [0, 1]"
+    if x.dim() != 5:
+        raise ValueError(f"EulerNet expects rank 5 input {want}, got shape {list(x.shape)}")
+    if x.shape[2] != 3:
+        raise ValueError(
+            f"EulerNet expects 3 colour channels (RGB) in dim 2, got {x.shape[2]} "
+            f"in shape {list(x.shape)}; expected {want}"
+        )
+    if x.shape[1] != frames:
+        raise ValueError(
+            f"EulerNet was built for T={frames} frames per sequence (config.frames), got "
+            f"T={x.shape[1]} in shape {list(x.shape)}"
+        )
+    if x.shape[3] != size or x.shape[4] != size:
+        raise ValueError(
+            f"EulerNet was built for {size}x{size} images (config.image_size), got "
+            f"{x.shape[3]}x{x.shape[4]} in shape {list(x.shape)}"
+        )
+    if x.shape[0] == 0:
+        raise ValueError("EulerNet got an empty batch (B = 0)")
 
 
 class EulerNet(nn.Module):
@@ -68,36 +95,19 @@ class EulerNet(nn.Module):
 
     # ----------------------------------------------------------------------------------------
     def check_input(self, x: torch.Tensor) -> None:
-        """Raise a ValueError/TypeError naming the problem when x is not [B, T, 3, S, S] float."""
+        """Raise a ValueError/TypeError naming the problem when x is not [B, T, 3, S, S] float
+        (the shape checks are :func:`check_sequence_shape`, which exports keep)."""
         cfg = self.config
         s, t = cfg.image_size, cfg.frames
-        want = f"[B, T={t}, 3, {s}, {s}] RGB floats in [0, 1]"
         if not isinstance(x, torch.Tensor):
-            raise TypeError(f"EulerNet expects a torch.Tensor {want}, got {type(x).__name__}")
-        if x.dim() != 5:
-            raise ValueError(f"EulerNet expects rank 5 input {want}, got shape {list(x.shape)}")
-        if not x.is_floating_point():
+            raise TypeError(f"EulerNet expects a torch.Tensor [B, T={t}, 3, {s}, {s}] RGB floats "
+                            f"in [0, 1], got {type(x).__name__}")
+        if x.dim() == 5 and not x.is_floating_point():
             raise TypeError(
                 f"EulerNet expects floating-point input in [0, 1], got {x.dtype} "
                 "(convert uint8 images with x.float() / 255)"
             )
-        if x.shape[2] != 3:
-            raise ValueError(
-                f"EulerNet expects 3 colour channels (RGB) in dim 2, got {x.shape[2]} "
-                f"in shape {list(x.shape)}; expected {want}"
-            )
-        if x.shape[1] != t:
-            raise ValueError(
-                f"EulerNet was built for T={t} frames per sequence (config.frames), got "
-                f"T={x.shape[1]} in shape {list(x.shape)}"
-            )
-        if x.shape[3] != s or x.shape[4] != s:
-            raise ValueError(
-                f"EulerNet was built for {s}x{s} images (config.image_size), got "
-                f"{x.shape[3]}x{x.shape[4]} in shape {list(x.shape)}"
-            )
-        if x.shape[0] == 0:
-            raise ValueError("EulerNet got an empty batch (B = 0)")
+        check_sequence_shape(x, t, s)
         if cfg.check_finite and not torch.compiler.is_compiling():
             if not bool(torch.isfinite(x).all()):
                 raise ValueError("EulerNet input holds NaN or inf values")
