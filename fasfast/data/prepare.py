@@ -240,11 +240,13 @@ def prepare(samples, cache_dir, settings: PrepareSettings, *, workers: int = 1,
         return res
     totals = _frame_counts(todo)
     t0 = time.perf_counter()
-    jobs = [(p, settings, str(cache_dir)) for p in todo]
+    # longest videos first: the last worker to finish waits on a short one (less idle tail)
+    jobs = [(p, settings, str(cache_dir)) for p in sorted(todo, key=lambda p: -totals[p])]
+    results = _run(jobs, workers, settings)
     bar = tqdm(total=sum(totals.values()), unit="frame", desc="prepare", disable=not progress,
                dynamic_ncols=True, smoothing=0.1)
     try:
-        for r in _run(jobs, workers):
+        for r in results:
             bar.update(totals.get(r["path"], 0))
             for w in r["warnings"]:
                 warn(f"warning: {w}")
@@ -264,15 +266,44 @@ def prepare(samples, cache_dir, settings: PrepareSettings, *, workers: int = 1,
     return res
 
 
-def _run(jobs, workers: int):
+def _run(jobs, workers: int, settings: PrepareSettings):
+    """Results of ``jobs`` in this process (``workers`` 1) or in ``workers`` processes.
+
+    The processes are forked after this process has loaded dlib's models (when a video
+    needs detection): they share the loaded models instead of each spending 1-2 CPU
+    seconds loading its own, which on a small data set was most of the difference between
+    ``--workers 1`` and ``--workers 2``. Each runs OpenCV on one thread (one process per
+    core; no pool threads competing for the cores). The pool is started before any thread
+    exists in this process (the progress bar's monitor comes later). Without ``fork``
+    (Windows, macOS default) the processes are spawned and load their own models."""
     if workers <= 1 or len(jobs) <= 1:
-        for job in jobs:
-            yield _work(job)
-        return
+        return (_work(job) for job in jobs)
     import multiprocessing as mp
 
-    ctx = mp.get_context("spawn")  # no inherited threads or dlib state
-    with ctx.Pool(workers, initializer=_init_worker, initargs=(1,)) as pool:
+    fork = "fork" in mp.get_all_start_methods()
+    if fork and settings.crop and any(landmark_file_for(j[0]) is None for j in jobs):
+        from fasfast.labels.landmarks import shared_detector
+
+        d = settings.detect
+        shared_detector(upsample=d.upsample, min_score=d.min_score)  # inherited by the forks
+    if not fork:
+        pool = mp.get_context("spawn").Pool(workers, initializer=_init_worker, initargs=(1,))
+        return _pooled(pool, jobs)
+    import cv2
+
+    # OpenCV's thread pool does not survive a fork (a child that touches it hangs): the
+    # children are forked with one OpenCV thread, so they never use the pool
+    threads = cv2.getNumThreads()
+    cv2.setNumThreads(1)
+    try:
+        pool = mp.get_context("fork").Pool(workers)
+    finally:
+        cv2.setNumThreads(threads)
+    return _pooled(pool, jobs)
+
+
+def _pooled(pool, jobs):
+    with pool:
         yield from pool.imap_unordered(_work, jobs, chunksize=1)
 
 
