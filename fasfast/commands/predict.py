@@ -45,10 +45,13 @@ def run(args: argparse.Namespace) -> int:
 
     detect = DetectSettings(mode="exact") if args.exact else None
     bg = None
-    if background.available() and args.cache_dir is None:
-        # track the faces while torch and the model load (EulerNet's default windows)
-        bg = background.BackgroundLandmarks(background.video_inputs(args.inputs),
-                                            detect=detect, workers=max(1, args.workers))
+    hint = background.checkpoint_hint(args.checkpoint) if background.available() else None
+    if hint is not None and hint["kind"] == "eulernet" and args.cache_dir is None:
+        # track the faces and crop them while torch and the model load
+        bg = background.BackgroundFaces(
+            background.video_inputs(args.inputs), length=hint["frames"],
+            interval=hint["interval"], detect=detect, workers=max(1, args.workers),
+            size=hint["image_size"])
     try:
         from fasfast.engine.predict import format_predictions, predict, write_predictions
 

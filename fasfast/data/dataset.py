@@ -87,6 +87,9 @@ class _FaceSource:
         self.plan: dict[str, list[int]] = {}  # path -> every index the dataset will ask for
         # path -> {frame index: landmarks or None} found beforehand (a background pass)
         self.known_landmarks: dict[str, dict] = {}
+        # path -> entry of compute_entry (crops of this source's size and margin) made
+        # beforehand (a background pass); used for the windows whose frames it holds
+        self.known_entries: dict[str, dict] = {}
         self._memo: tuple[str, dict] | None = None
         self._readers: dict[str, VideoReader] = {}
 
@@ -134,6 +137,10 @@ class _FaceSource:
             pos = np.minimum(np.asarray(indices), len(entry["crops"]) - 1)
         else:
             entry = self._memo[1] if self._memo and self._memo[0] == sample.path else None
+            known = self.known_entries.get(sample.path)
+            if (entry is None or not set(indices) <= set(entry["indices"].tolist())) and \
+                    known is not None and set(indices) <= set(known["indices"].tolist()):
+                entry = known
             if entry is None or not set(indices) <= set(entry["indices"].tolist()):
                 plan = self.plan.get(sample.path)
                 want = plan if plan is not None and set(indices) <= set(plan) else indices
@@ -161,9 +168,13 @@ def _reason(err: Exception) -> str:
 
 
 def _to_tensor(images: np.ndarray) -> torch.Tensor:
-    """uint8 [..., H, W, 3] -> float32 [..., 3, H, W] in [0, 1]."""
-    t = torch.from_numpy(np.ascontiguousarray(images))
-    return t.movedim(-1, -3).float().div_(255.0)
+    """uint8 [..., H, W, 3] -> float32 [..., 3, H, W] in [0, 1] (contiguous).
+
+    In numpy: torch's uint8 -> float conversion of the permuted view took ~15 CPU-ms per
+    4x64x64 sequence here (the same values in ~0.04 ms)."""
+    f = np.ascontiguousarray(np.moveaxis(np.asarray(images), -1, -3), dtype=np.float32)
+    f /= np.float32(255.0)
+    return torch.from_numpy(f)
 
 
 class _SkippingDataset(Dataset):

@@ -148,8 +148,8 @@ def predict(
     (:mod:`fasfast.data.faces`; ``detect``: other
     :class:`~fasfast.labels.tracking.DetectSettings`, e.g. ``mode="exact"``); ``cache_dir``:
     read (and fill) the crop cache that ``fasfast prepare`` / ``train`` use; ``landmarks``:
-    a :class:`~fasfast.data.background.BackgroundLandmarks` started before torch was
-    imported (its results are used for the frames it covers)."""
+    a :class:`~fasfast.data.background.BackgroundFaces` started before torch was
+    imported (its landmarks and crops are used for the frames they cover)."""
     from fasfast.data import FrameDataset, Sample, SequenceDataset
     from fasfast.engine.checkpoint import load_model
     from fasfast.engine.distributed import pick_device
@@ -185,7 +185,13 @@ def predict(
         ds = FrameDataset(samples, image_size=int(mc["image_size"]), train=False,
                           frames_per_video=frames_per_video, cache_dir=cache_dir, detect=detect)
     if landmarks is not None:
-        ds.source.known_landmarks.update(landmarks.results())
+        found = landmarks.results()
+        if getattr(landmarks, "size", None) == ds.source.image_size and ds.source.crop and \
+                getattr(landmarks, "margin", None) == ds.source.margin:
+            ds.source.known_entries.update(found)  # crops made in the background
+        ds.source.known_landmarks.update(landmarks.landmarks(found))
+        if all(s.path in ds.source.known_entries for s in ds.samples):
+            workers = 0  # only the model is left to run: no loader processes to start
     loader = DataLoader(ds, batch_size=batch_size, shuffle=False, num_workers=workers,
                         pin_memory=dev.type == "cuda")
     bar = loader
