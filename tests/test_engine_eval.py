@@ -217,6 +217,11 @@ def test_predict_command_tracks_faces_in_the_background(ckpt, tmp_path):
     assert got["units"] == ref.units == cached.units > 0
     assert got["score"] == pytest.approx(ref.score, abs=1e-6)
     assert cached.score == pytest.approx(ref.score, abs=0.02)
+    # two trackers, each on its half of the windows (a cold detection at the second half)
+    done = subprocess.run(cmd[:-1] + ["2"], capture_output=True, text=True, timeout=300)
+    assert done.returncode == 0, done.stderr
+    two = json.loads(out.read_text())[0]
+    assert two["units"] == ref.units and two["score"] == pytest.approx(ref.score, abs=0.02)
 
 
 def test_eval_on_a_data_root_without_videos(ckpt, tmp_path, capsys):

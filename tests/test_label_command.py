@@ -91,3 +91,25 @@ def test_nothing_labelled_is_exit_2(tmp_path, capsys):
     assert err[-1] == "fasfast label: error: nothing could be labelled (2 input(s), all skipped)"
     assert _label(corrupt, tmp_path / "o", "--detect-every", "0") == 2
     assert "every must be >= 1" in capsys.readouterr().err
+
+
+def test_label_split_over_two_processes(face_video, tmp_path):
+    """``--workers 2``: two contiguous parts in forked processes, each tracked on its own;
+    every frame written once, landmarks as one process finds them (within the quality bar)."""
+    from fasfast.labels.tracking import inter_ocular
+
+    assert _label(face_video, tmp_path / "one", "--workers", "1") == 0
+    assert _label(face_video, tmp_path / "two", "--workers", "2") == 0
+    one = json.loads((tmp_path / "one" / "summary.json").read_text())
+    two = json.loads((tmp_path / "two" / "summary.json").read_text())
+    assert one["workers"] == 1 and two["workers"] == 2
+    assert two["frames"] == 30 and two["frame_indices"] == list(range(30))
+    assert two["faces"] == one["faces"] == 30
+    assert len(list((tmp_path / "two" / "crops").glob("*.png"))) == 30
+    assert len(list((tmp_path / "two" / "maps").glob("depth_*.png"))) == 30
+    a = np.load(tmp_path / "one" / "landmarks.npy")
+    b = np.load(tmp_path / "two" / "landmarks.npy")
+    np.testing.assert_array_equal(a[:15], b[:15])  # the first part is the same pass
+    d = [np.linalg.norm(x - y, axis=1).mean() / inter_ocular(x) for x, y in zip(a, b)]
+    assert np.median(d) <= 0.05 and max(d) <= 0.15
+    assert _label(face_video, tmp_path / "bad", "--workers", "0") == 2
