@@ -126,14 +126,11 @@ def _serve(conn, jobs, detect: DetectSettings, workers: int, size, margin):
     """The background process: load dlib once, fork the trackers, pass results on."""
     import signal
 
-    import cv2
-
     from fasfast.labels.landmarks import shared_detector
 
     # terminate() (SIGTERM) unwinds: the trackers' pool below is ended with this process
     signal.signal(signal.SIGTERM, lambda *_: sys.exit(1))
     shared_detector(upsample=detect.upsample, min_score=detect.min_score)
-    cv2.setNumThreads(1)  # one thread per process; the pool does not survive a fork
     ctx = mp.get_context("fork")
     if workers <= 1 or len(jobs) <= 1:
         for key, (path, frames) in jobs:
@@ -199,7 +196,16 @@ class BackgroundFaces:
         self._proc = ctx.Process(target=_serve, daemon=False,
                                  args=(child, jobs, detect or DetectSettings(),
                                        max(1, int(workers)), self.size, self.margin))
-        self._proc.start()
+        # OpenCV at one thread in the forks (inherited; one thread per process): its pool
+        # does not survive a fork, a child touching it (even to resize it) hangs
+        import cv2
+
+        threads = cv2.getNumThreads()
+        cv2.setNumThreads(1)
+        try:
+            self._proc.start()
+        finally:
+            cv2.setNumThreads(threads)
         child.close()
         self._jobs = len(jobs)
 
