@@ -24,7 +24,7 @@ RESAMPLE = ("auto", "presentations", "videos", "subjects")  # bootstrap resampli
 _POOL: ThreadPoolExecutor | None = None
 BLOCK = 256  # prefix-sum snapshot spacing (power of two)
 _PARALLEL_MIN = 200_000  # below this many scores the thread hand-off costs more than it saves
-RADIX_MIN = 1 << 14  # from this many scores a class is radix sorted (see _sort_into)
+RADIX_MIN = 1 << 14  # from this many scores a class is radix sorted (see sort_into)
 
 
 def kernels():
@@ -193,7 +193,7 @@ def from_sorted(p: np.ndarray) -> SortedScores:
     return SortedScores(buf[:-1], buf, 0, n_neg, n_pos)
 
 
-def _sort_into(a: np.ndarray, out: np.ndarray, negate: bool) -> None:
+def sort_into(a: np.ndarray, out: np.ndarray, negate: bool) -> None:
     """``out[:] = sort(-a if negate else a)`` in ``out``'s dtype, NaNs last: a numba radix
     sort from :data:`RADIX_MIN` scores (float32 / float64; 2-4x faster than ``np.sort``
     here, see ``benchmarks/results/analysis.md``), ``np.sort`` below."""
@@ -225,7 +225,7 @@ def sort_scores(x, name: str = "scores", negate: bool = False, dtype=None,
     a = as_scores(x, name, allow_empty=True)
     dtype = np.dtype(dtype or score_dtype(a))
     buf = np.empty(a.size + 1, dtype)
-    _sort_into(a, buf[:-1], negate)
+    sort_into(a, buf[:-1], negate)
     k = int(np.searchsorted(buf[:-1], np.nan))  # NaNs sort last
     n_nan = a.size - k
     if n_nan and nan_policy == "error":
