@@ -18,6 +18,12 @@ header of sizes and offsets followed by the strata offsets, counts, the bin tabl
 their list, the draws ``wt`` and their running sums ``cw``, the given counts) and where
 each bin starts in ``allv``. Every search runs first over the bin boundaries (counts known
 without resolving a bin), then inside the one bin that holds the answer.
+
+One file on purpose (about twice the project's file length): these are the steps of one
+replicate, compiled into one kernel, and numba's on-disk cache (``cache=True``) checks only
+a function's own source file, so a kernel calling helpers in another file keeps running their
+stale compiled code after only that file changes (numba's caching notes, "Cache
+invalidation"). Split it only together with a cache-busting scheme.
 """
 
 from __future__ import annotations
