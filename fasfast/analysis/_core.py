@@ -24,7 +24,7 @@ RESAMPLE = ("auto", "presentations", "videos", "subjects")  # bootstrap resampli
 _POOL: ThreadPoolExecutor | None = None
 BLOCK = 256  # prefix-sum snapshot spacing (power of two)
 _PARALLEL_MIN = 200_000  # below this many scores the thread hand-off costs more than it saves
-RADIX_MIN = 1 << 14  # from this many scores a class is radix sorted (see sort_into)
+RADIX_MIN = 1 << 17  # from this many scores a class may be radix sorted (sort_into)
 
 
 def kernels():
@@ -194,12 +194,12 @@ def from_sorted(p: np.ndarray) -> SortedScores:
 
 
 def sort_into(a: np.ndarray, out: np.ndarray, negate: bool) -> None:
-    """``out[:] = sort(-a if negate else a)`` in ``out``'s dtype, NaNs last: a numba radix
-    sort from :data:`RADIX_MIN` scores (float32 / float64; 2-4x faster than ``np.sort``
-    here, see ``benchmarks/results/analysis.md``), ``np.sort`` below."""
-    if a.size >= RADIX_MIN:
-        from fasfast.analysis import _kernels_sort as ks
+    """``out[:] = sort(-a if negate else a)`` in ``out``'s dtype, NaNs last: from
+    :data:`RADIX_MIN` scores with a numba radix sort where it beats ``np.sort`` on this
+    machine (:func:`fasfast.analysis._kernels_sort.use_radix`), else with ``np.sort``."""
+    from fasfast.analysis import _kernels_sort as ks
 
+    if a.size >= RADIX_MIN and ks.use_radix(out.dtype):
         src = a
         if a.dtype != out.dtype or not a.flags.c_contiguous:
             out[:] = a  # converted in place, then sorted in place

@@ -9,11 +9,18 @@ largest key, so NaNs sort last as with ``np.sort``; they come back as one canoni
 The keys are sorted with 11-bit digits (float32: 3 passes, float64: 6 passes), all digit
 histograms counted in the one pass that builds the keys; a digit that is the same for every
 key (e.g. the top bits of scores in one binade) costs no pass. Exact: it only moves values.
-On the machines measured (``benchmarks/results/analysis.md``) it is 2-4x faster than
-``np.sort`` on 1e6-1e7 scores (float32) and about 2x (float64).
+
+Which sort is faster depends on the machine: on the 2-core AMD EPYC guest it was 2-4x faster
+than ``np.sort`` (float32 and float64, 5e6-1e7 scores), on a Sapphire Rapids Xeon, whose
+``np.sort`` uses AVX-512 (x86-simd-sort), 3-4x slower (``benchmarks/results/analysis.md``).
+:func:`use_radix` therefore times both once per process and dtype on a sample and picks the
+faster; ``FASFAST_SORT=radix`` or ``=numpy`` forces one. Both give the same sorted values.
 """
 
 from __future__ import annotations
+
+import os
+import time
 
 import numpy as np
 from numba import njit
@@ -135,3 +142,34 @@ def radix_sort64(x, out, negate):
         else:
             o[i] = ~v
     return n_nan
+
+
+SORT_ENV = "FASFAST_SORT"  # "radix", "numpy", or "auto" (the default: timed)
+_SAMPLE = 1 << 18
+_CHOICE: dict[str, bool] = {}
+
+
+def _best_time(fn, *args, repeat: int = 3) -> float:
+    best = float("inf")
+    for _ in range(repeat):
+        t = time.perf_counter()
+        fn(*args)
+        best = min(best, time.perf_counter() - t)
+    return best
+
+
+def use_radix(dtype) -> bool:
+    """True when the radix sort should sort ``dtype`` (float32 / float64) scores here: forced
+    by ``FASFAST_SORT=radix|numpy``, else timed once per process against ``np.sort`` on
+    ``2**18`` normal scores (best of 3 each; the radix sort must be 10% faster)."""
+    env = os.environ.get(SORT_ENV, "auto").strip().lower()
+    if env in ("radix", "numpy"):
+        return env == "radix"
+    key = np.dtype(dtype).str
+    if key not in _CHOICE:
+        x = np.random.default_rng(0).normal(0.5, 0.1, _SAMPLE).astype(dtype)
+        out = np.empty_like(x)
+        fn = radix_sort32 if x.dtype == np.float32 else radix_sort64
+        fn(x[:16], out[:16], False)  # compile or load from the cache outside the timing
+        _CHOICE[key] = _best_time(fn, x, out, False) < 0.9 * _best_time(np.sort, x)
+    return _CHOICE[key]
