@@ -188,7 +188,9 @@ def from_sorted(p: np.ndarray) -> SortedScores:
     buf[:-1] = p
     buf[-1] = np.inf
     big = np.finfo(p.dtype).max
-    n_neg = int(np.searchsorted(buf[:-1], -np.inf, side="right"))
+    # keys in the array's dtype: a Python float key makes numpy copy a float32 array to
+    # float64 first (10 ms at 5e6 scores)
+    n_neg = int(np.searchsorted(buf[:-1], p.dtype.type(-np.inf), side="right"))
     n_pos = int(p.size - np.searchsorted(buf[:-1], big, side="left"))
     return SortedScores(buf[:-1], buf, 0, n_neg, n_pos)
 
@@ -226,15 +228,16 @@ def sort_scores(x, name: str = "scores", negate: bool = False, dtype=None,
     dtype = np.dtype(dtype or score_dtype(a))
     buf = np.empty(a.size + 1, dtype)
     sort_into(a, buf[:-1], negate)
-    k = int(np.searchsorted(buf[:-1], np.nan))  # NaNs sort last
+    key = dtype.type  # searched with keys of the array's dtype (see from_sorted)
+    k = int(np.searchsorted(buf[:-1], key(np.nan)))  # NaNs sort last
     n_nan = a.size - k
     if n_nan and nan_policy == "error":
         raise ValueError(f"{name} contain {n_nan} NaN value(s) (non-responses); "
                          "nan_policy='error' refuses them")
     buf[k] = np.inf
     p = buf[:k]
-    n_neg = int(np.searchsorted(p, -np.inf, side="right"))
-    j = int(np.searchsorted(p, np.inf, side="left"))
+    n_neg = int(np.searchsorted(p, key(-np.inf), side="right"))
+    j = int(np.searchsorted(p, key(np.inf), side="left"))
     n_pos = k - j
     if n_pos:
         big = np.finfo(dtype).max
