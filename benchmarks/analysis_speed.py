@@ -158,8 +158,13 @@ def main(argv=None):
                 break
     except OSError:
         pass
+    from fasfast.analysis._kernels_sort import use_radix
+
+    sorts = ", ".join(f"{d} {'radix' if use_radix(d) else 'np.sort'}"
+                      for d in ("float32", "float64"))
     note = (f"{datetime.datetime.now():%Y-%m-%d %H:%M}, commit {_commit()}, {cpu}, "
-            f"{os.cpu_count()} cores, {time.time() - t0:.0f} s; load average (1 min) "
+            f"{os.cpu_count()} cores, class sort chosen: {sorts}; {time.time() - t0:.0f} s; "
+            f"load average (1 min) "
             f"{load0[0]:.2f} before, {load1[0]:.2f} after. Median of {args.repeat} repeats; "
             f"each ratio is taken within one repeat (yardstick and work back to back).")
     cmd = ("`python benchmarks/analysis_speed.py --repeat "
