@@ -45,6 +45,34 @@ def _first_ge(p, lo, hi, x):
     return lo
 
 
+@njit(**_NB)
+def _gallop_gt(p, lo, hi, x):
+    """:func:`_first_gt` searched from ``lo`` outwards (1, 2, 4, ... steps, then a binary
+    search in the last step): O(log d) for an answer ``d`` places on, where a plain binary
+    search over a long ``[lo, hi)`` costs O(log(hi - lo)) cache misses."""
+    prev = lo
+    k = lo
+    step = 1
+    while k < hi and p[k] <= x:
+        prev = k + 1
+        k += step
+        step *= 2
+    return _first_gt(p, prev, min(k, hi), x)
+
+
+@njit(**_NB)
+def _gallop_ge(p, lo, hi, x):
+    """:func:`_first_ge` searched from ``lo`` outwards (see :func:`_gallop_gt`)."""
+    prev = lo
+    k = lo
+    step = 1
+    while k < hi and p[k] < x:
+        prev = k + 1
+        k += step
+        step *= 2
+    return _first_ge(p, prev, min(k, hi), x)
+
+
 @njit(inline="always", **_NB)
 def _run_crossing(p, s, e, cx):
     """Group ends of a bulk run ``p[s:e]`` of one class around the zero crossing of ``x``.
@@ -165,7 +193,7 @@ def sweep_segment(live, attack, i, j, i_end, j_end, first, run_min):
         xa = attack[j]
         if xl <= xa and i + run_min < i_end and live[i + run_min] <= xa:
             # a live run: live[i:e] <= xa, bulk up to the start of its last tie group
-            e = _first_gt(live, i + run_min, i_end, xa)
+            e = _gallop_gt(live, i + run_min, i_end, xa)
             e = _first_ge(live, i, e, live[e - 1])
             if e > i:
                 strict += j * (e - i)  # j - gj = 0 in a live run: no ties
@@ -188,7 +216,7 @@ def sweep_segment(live, attack, i, j, i_end, j_end, first, run_min):
                 continue
         elif xa < xl and j + run_min < j_end and attack[j + run_min] < xl:
             # an attack run: attack[j:e] < xl, bulk up to the start of its last tie group
-            e = _first_ge(attack, j + run_min, j_end, xl)
+            e = _gallop_ge(attack, j + run_min, j_end, xl)
             e = _first_ge(attack, j, e, attack[e - 1])
             if e > j:
                 c = _first_gt(attack, j, e, xa)  # the first group end may close a tie
