@@ -1,8 +1,7 @@
 """Training configuration: one dataclass, filled from defaults < YAML file < CLI flags.
 
-No torch import here, and it lives outside ``fasfast.engine`` (whose ``__init__`` imports
-the engine, torch included), so ``fasfast train --help`` stays instant.
-``fasfast.engine.config`` re-exports it.
+No torch import here, and ``fasfast.engine`` imports its pieces lazily, so
+``from fasfast.engine import TrainConfig`` (and ``fasfast train --help``) stays instant.
 
 Example YAML (every key is a :class:`TrainConfig` field)::
 
@@ -189,6 +188,16 @@ class TrainConfig:
         if self.is_eulernet and self.length != 4:
             out["frames"] = self.length
         return out
+
+    def model_args(self) -> tuple[str, dict]:
+        """``(name, kw)`` of this run's model for :func:`fasfast.models.create_model` /
+        :func:`fasfast.models.model_config`."""
+        if self.is_eulernet:
+            return "eulernet", {"preset": self.preset, **self.model_overrides()}
+        kw: dict = {"drop_path_rate": self.drop_path_rate}
+        if self.image_size is not None:
+            kw["image_size"] = self.image_size
+        return self.model, kw
 
     def to_dict(self) -> dict:
         d = dataclasses.asdict(self)

@@ -265,6 +265,6 @@ def add_left_out_rows(scores: Scores, extra: list[dict] = ()) -> Scores:
 
 def to_scoreset(rows: list[Row]):
     """Rows -> :class:`fasfast.analysis.ScoreSet`."""
-    from fasfast.engine._adapters import make_scoreset
+    from fasfast.engine.results import make_scoreset
 
     return make_scoreset(rows)

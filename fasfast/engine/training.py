@@ -1,5 +1,5 @@
-"""Training loop for EulerNet (Cong et al. 2022) and the ConvNeXt-V2 classifier (Huang et al.
-2024).
+"""Training a model: EulerNet (Cong et al. 2022) and the ConvNeXt-V2 classifier (Huang et al.
+2024), as named steps.
 
 Paper: Multi-Frames Temporal Abnormal Clues Learning Method for Face Anti-Spoofing
 (EulerNet; Cong, Zhang, He, Gao, 2022) - https://arxiv.org/abs/2208.04076
@@ -29,7 +29,11 @@ a changed epochs / world size / batch size / max steps / lr / schedule / warm-up
 through (the schedule re-planned, said in one line), a changed optimizer, weight decay or
 training set is refused in one line naming the setting (:mod:`fasfast.engine.schedule`).
 Under torchrun, DDP with a DistributedSampler; rank 0 writes.
+
+The steps of :func:`train`: setup (model, data, optimizer), resume (or start afresh), then per
+epoch: one epoch (:func:`fasfast.engine.loop.train_epoch`), evaluate (dev), save, stop?
 """
+
 
 from __future__ import annotations
 
@@ -43,24 +47,22 @@ from pathlib import Path
 
 import numpy as np
 import torch
-import torch.nn.functional as F
 from torch.utils.data import DataLoader, DistributedSampler
 
 from fasfast.engine import checkpoint as ck
 from fasfast.engine import distributed as du
 from fasfast.engine.config import TrainConfig, check_downsample_classes
 from fasfast.engine.data import balance_classes, labelled_only, make_dataset, read_split
+from fasfast.engine.loop import Run, TrainLogger, make_losses, train_epoch
+from fasfast.engine.results import threshold_metrics
 from fasfast.engine.schedule import (
-    LrLambda,
     RunPlan,
     build_scheduler,
     compare_plans,
     replan_message,
     resume_scheduler,
 )
-from fasfast.engine.scoring import Scores, autocast_context, score_dataset
-
-_LrLambda = LrLambda  # the schedule's old name (fasfast.engine.schedule.LrLambda)
+from fasfast.engine.scoring import Scores, score_dataset
 
 
 @dataclass
@@ -73,154 +75,6 @@ class TrainResult:
     stopped_early: bool = False
     lrs: list[float] = field(default_factory=list)  # lr of every optimizer step of this call
     start_epoch: int = 0  # epochs completed before this call (resume)
-
-
-# --------------------------------------------------------------------------- setup
-def seed_everything(seed: int, deterministic: bool = False) -> None:
-    random.seed(seed)
-    np.random.seed(seed % (2**32))
-    torch.manual_seed(seed)
-    if deterministic:
-        torch.use_deterministic_algorithms(True, warn_only=True)
-        torch.backends.cudnn.benchmark = False
-
-
-def _worker_init(worker_id: int) -> None:
-    """Seed python / numpy in each loader worker from torch's per-worker seed."""
-    s = torch.initial_seed() % (2**32)
-    random.seed(s)
-    np.random.seed(s)
-
-
-def build_model(cfg: TrainConfig):
-    """(model, kind, model_config_dict) for a resolved TrainConfig."""
-    from fasfast import models
-
-    if cfg.is_eulernet:
-        mcfg = models.EulerNetConfig.preset(cfg.preset, **cfg.model_overrides())
-        model = models.EulerNet(mcfg)
-        kind = "eulernet"
-    else:
-        kw = {"model_name": cfg.model, "drop_path_rate": cfg.drop_path_rate}
-        if cfg.image_size is not None:
-            kw["image_size"] = cfg.image_size
-        mcfg = models.ClassifierConfig(**kw)
-        model = models.build_classifier(mcfg)
-        kind = "classifier"
-    if cfg.init:
-        ck.load_init_weights(model, cfg.init)
-    return model, kind, mcfg
-
-
-def build_optimizer(cfg: TrainConfig, model: torch.nn.Module):
-    from fasfast._compat import import_timm
-
-    import_timm()
-    from timm.optim import create_optimizer_v2
-
-    return create_optimizer_v2(
-        model, opt=cfg.optimizer, lr=cfg.lr, weight_decay=cfg.weight_decay or 0.0
-    )
-
-
-def _steps_per_epoch(loader_len: int, cfg: TrainConfig) -> int:
-    return min(loader_len, cfg.max_steps) if cfg.max_steps > 0 else loader_len
-
-
-# --------------------------------------------------------------------------- metrics
-def dev_metrics(scores: Scores, method: str = "acer_point") -> dict:
-    """Video-level dev metrics at the ``method`` threshold chosen on the same scores."""
-    from fasfast.engine._adapters import threshold_metrics
-
-    out = {"dev_loss": scores.loss}
-    out.update({f"dev_{k}": v for k, v in threshold_metrics(scores.video, method).items()})
-    return out
-
-
-def _better(new: dict, best: dict | None) -> bool:
-    if best is None:
-        return True
-    a, b = new.get("dev_acer", float("nan")), best.get("dev_acer", float("nan"))
-    if math.isnan(b) and not math.isnan(a):
-        return True
-    if math.isnan(a):
-        return False
-    if a < b - 1e-12:
-        return True
-    if abs(a - b) <= 1e-12:
-        return new.get("dev_loss", math.inf) < best.get("dev_loss", math.inf)
-    return False
-
-
-# --------------------------------------------------------------------------- logging
-class _Logger:
-    """TensorBoard events (when tensorboard is installed), rank 0 only. ``log.csv`` is written
-    with the checkpoints (:func:`fasfast.engine.checkpoint.save_epoch`)."""
-
-    def __init__(self, out_dir: Path, enabled: bool, tensorboard: bool, resume: bool):
-        self.enabled = enabled
-        self.csv_path = out_dir / "log.csv"
-        self.tb = None
-        if not enabled:
-            return
-        if tensorboard:
-            try:
-                from torch.utils.tensorboard import SummaryWriter
-
-                self.tb = SummaryWriter(log_dir=str(out_dir / "tensorboard"))
-            except Exception as e:  # noqa: BLE001 - tensorboard is optional
-                print(f"note: TensorBoard logging off ({type(e).__name__}: {e})")
-        if not resume and self.csv_path.exists():
-            self.csv_path.unlink()
-
-    def scalar(self, tag: str, value: float, step: int) -> None:
-        if self.tb is not None and value is not None and not math.isnan(value):
-            self.tb.add_scalar(tag, value, step)
-
-    def epoch(self, row: dict) -> None:
-        if not self.enabled:
-            return
-        for k, v in row.items():
-            if k != "epoch" and isinstance(v, (int, float)):
-                self.scalar(f"epoch/{k}", float(v), int(row["epoch"]))
-        if self.tb is not None:
-            self.tb.flush()
-
-    def close(self) -> None:
-        if self.tb is not None:
-            self.tb.close()
-
-
-# --------------------------------------------------------------------------- train
-def _losses(cfg: TrainConfig, kind: str):
-    if kind == "eulernet":
-        return None, None
-    mixup = None
-    if cfg.cutmix and cfg.cutmix > 0:
-        from fasfast.engine._adapters import make_mixup
-
-        mixup = make_mixup(cfg)
-    return mixup, float(cfg.label_smoothing or 0.0)
-
-
-def _train_step_loss(model, batch, kind, device, mixup, smoothing):
-    """(loss, live-score tensor [B] or None, labels [B]) for one batch."""
-    labels = batch["label"].to(device).long()
-    if kind == "eulernet":
-        x = batch["frames"].to(device, non_blocking=True)
-        tgt = batch["target"].to(device, non_blocking=True).float()
-        maps = model(x)
-        loss = F.mse_loss(maps.float(), tgt)
-        return loss, maps.detach().float().mean(dim=(1, 2, 3)), labels
-    x = batch["image"].to(device, non_blocking=True)
-    if mixup is not None:  # any batch size (fasfast.data.augment.BatchMixup)
-        x, soft = mixup(x, labels)
-        logits = model(x).float()
-        loss = torch.sum(-soft * F.log_softmax(logits, dim=-1), dim=-1).mean()
-    else:
-        logits = model(x).float()
-        loss = F.cross_entropy(logits, labels, label_smoothing=smoothing or 0.0)
-    return loss, torch.softmax(logits.detach(), dim=1)[:, 1], labels
 
 
 def train(cfg: TrainConfig) -> TrainResult:
@@ -245,21 +99,92 @@ def _ops_choice(fused: bool | None):
 
 
 def _train(cfg: TrainConfig, info: du.DistInfo) -> TrainResult:
+    run = setup(cfg, info)
+    resume_path = _resume_path(cfg, run.out_dir / "last.pt")
+    if resume_path is not None:
+        resume(run, resume_path)
+    else:
+        start_afresh(run)
+    _start_epochs(run)
+    t_start = time.time()
+    stopped_early = False
+    for epoch in range(run.start_epoch, cfg.epochs):
+        row = train_epoch(run, epoch)
+        skipped_files = row.pop("skipped_files")
+        is_best = evaluate_dev(run, row)
+        run.history.append(row)
+        out_of_time = _out_of_time(cfg, time.time() - t_start, epoch)
+        save(run, row, is_best, skipped_files)
+        du.barrier()
+        if out_of_time:
+            stopped_early = True
+            if info.is_main:
+                print(f"time limit {cfg.time_limit:.0f}s reached after epoch {epoch + 1}; stopping")
+            break
+    run.logger.close()
+    return TrainResult(
+        best_checkpoint=run.out_dir / "best.pt", last_checkpoint=run.out_dir / "last.pt",
+        history=run.history, out_dir=run.out_dir, best_metrics=run.best or {},
+        stopped_early=stopped_early, lrs=run.lrs, start_epoch=run.start_epoch,
+    )
+
+
+# --------------------------------------------------------------------------- setup
+def seed_everything(seed: int, deterministic: bool = False) -> None:
+    random.seed(seed)
+    np.random.seed(seed % (2**32))
+    torch.manual_seed(seed)
+    if deterministic:
+        torch.use_deterministic_algorithms(True, warn_only=True)
+        torch.backends.cudnn.benchmark = False
+
+
+def _worker_init(worker_id: int) -> None:
+    """Seed python / numpy in each loader worker from torch's per-worker seed."""
+    s = torch.initial_seed() % (2**32)
+    random.seed(s)
+    np.random.seed(s)
+
+
+def setup_model(cfg: TrainConfig):
+    """(model, kind, model config) of a resolved TrainConfig, built by the one factory
+    :func:`fasfast.models.create_model`; ``cfg.init`` loaded into it (fine-tuning)."""
+    from fasfast import models
+
+    name, kw = cfg.model_args()
+    mcfg = models.model_config(name, **kw)
+    model = models.create_model(mcfg)
+    if cfg.init:
+        ck.load_init_weights(model, cfg.init)
+    return model, "eulernet" if cfg.is_eulernet else "classifier", mcfg
+
+
+def build_optimizer(cfg: TrainConfig, model: torch.nn.Module):
+    from fasfast._compat import import_timm
+
+    import_timm()
+    from timm.optim import create_optimizer_v2
+
+    return create_optimizer_v2(
+        model, opt=cfg.optimizer, lr=cfg.lr, weight_decay=cfg.weight_decay or 0.0
+    )
+
+
+def _steps_per_epoch(loader_len: int, cfg: TrainConfig) -> int:
+    return min(loader_len, cfg.max_steps) if cfg.max_steps > 0 else loader_len
+
+
+def setup(cfg: TrainConfig, info: du.DistInfo) -> Run:
+    """Setup step: seeds, the model, the train / dev datasets and loader, the run's plan, the
+    optimizer, AMP scaler and losses (in this order: the RNG draws of a run depend on it)."""
     device = info.device
     out_dir = Path(cfg.out_dir)
-    last_path, best_path = out_dir / "last.pt", out_dir / "best.pt"
-    resume_path = None
-    if cfg.resume:
-        resume_path = last_path if cfg.resume == "auto" else Path(cfg.resume)
-        if cfg.resume == "auto" and not resume_path.exists():
-            resume_path = None
     if info.is_main:
         out_dir.mkdir(parents=True, exist_ok=True)
     seed_everything(cfg.seed + info.rank, cfg.deterministic)
 
-    model, kind, mcfg = build_model(cfg)
+    model, kind, mcfg = setup_model(cfg)
     model.to(device)
-    model_config = mcfg.to_dict()
 
     train_samples = read_split(cfg.dataset, cfg.data_root, cfg.protocol, "train", cfg.limit)
     train_samples = labelled_only(train_samples, "train")
@@ -297,221 +222,184 @@ def _train(cfg: TrainConfig, info: du.DistInfo) -> TrainResult:
     optimizer = build_optimizer(cfg, model)
     use_amp = cfg.amp and device.type == "cuda"
     scaler = torch.amp.GradScaler("cuda", enabled=use_amp and cfg.amp_dtype == "fp16")
-    mixup, smoothing = _losses(cfg, kind)
+    mixup, smoothing = make_losses(cfg, kind)
+    return Run(cfg=cfg, info=info, out_dir=out_dir, model=model, kind=kind,
+               model_config=mcfg.to_dict(), train_ds=train_ds, dev_ds=dev_ds, sampler=sampler,
+               loader=loader, loader_gen=loader_gen, steps_per_epoch=steps_per_epoch,
+               plan=plan, optimizer=optimizer, scaler=scaler, use_amp=use_amp, mixup=mixup,
+               smoothing=smoothing, run_id=uuid.uuid4().hex)
 
-    start_epoch, global_step, history, best = 0, 0, [], None
-    run_id = uuid.uuid4().hex
-    if resume_path is not None:
-        state = ck.load_checkpoint(resume_path)
-        # older checkpoints hold EulerNet's retired "fused" key: not architecture
-        saved_config = {k: v for k, v in state["model_config"].items() if k != "fused"}
-        if state["kind"] != kind or saved_config != model_config:
-            raise ck.CheckpointError(
-                f"cannot resume from {resume_path}: it holds a {state['kind']} model with "
-                f"config {saved_config}, this run builds {kind} {model_config}"
-            )
-        old_plan = RunPlan.from_checkpoint(state)
-        changes = compare_plans(old_plan, plan, str(resume_path))
-        ck.load_state_into(model, state["model"], f"checkpoint {resume_path}")
-        optimizer.load_state_dict(state["optimizer"])
-        if state.get("scaler"):
-            scaler.load_state_dict(state["scaler"])
-        start_epoch = int(state["epoch"])
-        global_step = int(state.get("step", 0))
-        history = list(state.get("history", []))
-        run_id = state.get("run_id") or run_id
-        best = state.get("best_metrics") or None
-        if info.is_main:  # best.pt / log.csv of out_dir made consistent with the state
-            best, notes = ck.recover_run(out_dir, state)
-            for note in notes:
-                print(f"resume: {note}")
-        best = du.broadcast_object(best)
-        rngs = state.get("rng_per_rank") or [state["rng"]]
-        ck.set_rng_state(rngs[info.rank] if info.rank < len(rngs) else rngs[0])
-        # the schedule of this run's settings, at the first step of the next epoch
-        scheduler = resume_scheduler(cfg, optimizer, steps_per_epoch, start_epoch)
-        if info.is_main:
-            print(f"resumed from {resume_path} at epoch {start_epoch} (step {global_step})")
-            if changes:
-                print(replan_message(changes, old_plan, plan, start_epoch,
-                                     optimizer.param_groups[0]["lr"]))
-            if start_epoch >= cfg.epochs:
-                print(f"resume: {resume_path} has completed {start_epoch} epochs and --epochs "
-                      f"is {cfg.epochs}: nothing left to train")
-    else:
-        scheduler = build_scheduler(cfg, optimizer, steps_per_epoch)
-        if info.is_main:
-            (out_dir / "best.pt.next").unlink(missing_ok=True)
 
-    train_model = model
-    if info.distributed:
+def _start_epochs(run: Run) -> None:
+    """DDP wrapper, logger and config.yaml, once the state is in place."""
+    run.train_model = run.model
+    if run.info.distributed:
         from torch.nn.parallel import DistributedDataParallel as DDP
 
-        train_model = DDP(model, device_ids=[device] if device.type == "cuda" else None)
+        device = run.device
+        run.train_model = DDP(run.model,
+                              device_ids=[device] if device.type == "cuda" else None)
+    run.logger = TrainLogger(run.out_dir, run.info.is_main, run.cfg.tensorboard,
+                             resume=run.resumed)
+    if run.info.is_main:
+        run.cfg.save_yaml(run.out_dir / "config.yaml")
 
-    logger = _Logger(out_dir, info.is_main, cfg.tensorboard, resume=resume_path is not None)
-    if info.is_main:
-        cfg.save_yaml(out_dir / "config.yaml")
-    t_start = time.time()
-    stopped_early = False
-    lrs: list[float] = []
-    eval_bs = cfg.eval_batch_size or cfg.batch_size
-    for epoch in range(start_epoch, cfg.epochs):
-        sampler.set_epoch(epoch)
-        loader_gen.manual_seed(cfg.seed * 1_000_003 + epoch * 7919 + info.rank)
-        if hasattr(train_ds, "set_epoch"):
-            train_ds.set_epoch(epoch)
-        train_model.train()
-        t0 = time.time()
-        run_loss, run_n, live_sum, live_n, att_sum, att_n, correct = 0.0, 0, 0.0, 0, 0.0, 0, 0
-        skipped, skipped_files = 0, set()
-        bar = None
-        if cfg.progress and info.is_main:
-            from tqdm.auto import tqdm
 
-            bar = tqdm(total=steps_per_epoch, desc=f"epoch {epoch + 1}/{cfg.epochs}",
-                       dynamic_ncols=True, leave=False)
-        for step, batch in enumerate(loader):
-            if step >= steps_per_epoch:
-                break
-            if "skipped" in batch:  # unreadable samples the dataset replaced
-                skipped += int(batch["skipped"].sum())
-                skipped_files.update(f for text in batch["skipped_files"]
-                                     for f in text.split("\n") if f)
-            with autocast_context(device, use_amp, cfg.amp_dtype):
-                loss, live_score, labels = _train_step_loss(
-                    train_model, batch, kind, device, mixup, smoothing
-                )
-            if not torch.isfinite(loss):
-                raise FloatingPointError(
-                    f"training loss is {float(loss)} at epoch {epoch + 1} step {step}: "
-                    "lower the lr or turn AMP off"
-                )
-            lrs.append(optimizer.param_groups[0]["lr"])
-            optimizer.zero_grad(set_to_none=True)
-            scaler.scale(loss).backward()
-            if cfg.grad_clip > 0:
-                scaler.unscale_(optimizer)
-                torch.nn.utils.clip_grad_norm_(model.parameters(), cfg.grad_clip)
-            scaler.step(optimizer)
-            scaler.update()
-            scheduler.step()
-            global_step += 1
-            b = labels.shape[0]
-            run_loss += float(loss.detach()) * b
-            run_n += b
-            is_live = labels == 1
-            live_sum += float(live_score[is_live].sum())
-            live_n += int(is_live.sum())
-            att_sum += float(live_score[~is_live].sum())
-            att_n += int((~is_live).sum())
-            correct += int(((live_score >= 0.5) == is_live).sum())
-            if info.is_main and global_step % 10 == 0:
-                logger.scalar("train/loss", float(loss.detach()), global_step)
-                logger.scalar("train/lr", optimizer.param_groups[0]["lr"], global_step)
-            if bar is not None:
-                post = {"loss": f"{run_loss / run_n:.4f}"}
-                if kind != "eulernet":
-                    post["acc"] = f"{correct / run_n:.3f}"
-                if live_n and att_n:
-                    post["live-att"] = f"{live_sum / live_n - att_sum / att_n:+.3f}"
-                bar.set_postfix(post)
-                bar.update(1)
-        if bar is not None:
-            bar.close()
-        train_loss, train_acc = du.all_reduce_mean(
-            [run_loss / max(run_n, 1), correct / max(run_n, 1)], device
+# --------------------------------------------------------------------------- resume
+def _resume_path(cfg: TrainConfig, last_path: Path) -> Path | None:
+    if not cfg.resume:
+        return None
+    path = last_path if cfg.resume == "auto" else Path(cfg.resume)
+    if cfg.resume == "auto" and not path.exists():
+        return None
+    return path
+
+
+def start_afresh(run: Run) -> None:
+    """No resume: the schedule from step 0, and no stale ``best.pt.next`` of another run."""
+    run.scheduler = build_scheduler(run.cfg, run.optimizer, run.steps_per_epoch)
+    if run.info.is_main:
+        (run.out_dir / "best.pt.next").unlink(missing_ok=True)
+
+
+def resume(run: Run, resume_path: Path) -> None:
+    """Resume step: the model, optimizer, scaler, epoch, step, history, best, RNG states
+    from ``resume_path``; the plan compared (:func:`~fasfast.engine.schedule.compare_plans`)
+    and ``best.pt`` / ``log.csv`` of the output folder made consistent with it."""
+    cfg, info = run.cfg, run.info
+    state = ck.load_checkpoint(resume_path)
+    # older checkpoints hold EulerNet's retired "fused" key: not architecture
+    saved_config = {k: v for k, v in state["model_config"].items() if k != "fused"}
+    if state["kind"] != run.kind or saved_config != run.model_config:
+        raise ck.CheckpointError(
+            f"cannot resume from {resume_path}: it holds a {state['kind']} model with "
+            f"config {saved_config}, this run builds {run.kind} {run.model_config}"
         )
-        skipped, skipped_files = _gather_skipped(skipped, skipped_files)
-        train_time = time.time() - t0
+    old_plan = RunPlan.from_checkpoint(state)
+    changes = compare_plans(old_plan, run.plan, str(resume_path))
+    ck.load_state_into(run.model, state["model"], f"checkpoint {resume_path}")
+    run.optimizer.load_state_dict(state["optimizer"])
+    if state.get("scaler"):
+        run.scaler.load_state_dict(state["scaler"])
+    run.resumed = True
+    run.start_epoch = int(state["epoch"])
+    run.global_step = int(state.get("step", 0))
+    run.history = list(state.get("history", []))
+    run.run_id = state.get("run_id") or run.run_id
+    best = state.get("best_metrics") or None
+    if info.is_main:  # best.pt / log.csv of out_dir made consistent with the state
+        best, notes = ck.recover_run(run.out_dir, state)
+        for note in notes:
+            print(f"resume: {note}")
+    run.best = du.broadcast_object(best)
+    rngs = state.get("rng_per_rank") or [state["rng"]]
+    ck.set_rng_state(rngs[info.rank] if info.rank < len(rngs) else rngs[0])
+    # the schedule of this run's settings, at the first step of the next epoch
+    run.scheduler = resume_scheduler(cfg, run.optimizer, run.steps_per_epoch, run.start_epoch)
+    if info.is_main:
+        print(f"resumed from {resume_path} at epoch {run.start_epoch} (step {run.global_step})")
+        if changes:
+            print(replan_message(changes, old_plan, run.plan, run.start_epoch, run.lr))
+        if run.start_epoch >= cfg.epochs:
+            print(f"resume: {resume_path} has completed {run.start_epoch} epochs and --epochs "
+                  f"is {cfg.epochs}: nothing left to train")
 
-        row = {
-            "epoch": epoch + 1,
-            "step": global_step,
-            "lr": optimizer.param_groups[0]["lr"],
-            "train_loss": train_loss,
-            "train_acc": train_acc,
-            "train_time": train_time,
-            "skipped": skipped,
-        }
-        is_best = False
-        if (epoch + 1) % cfg.eval_every == 0 or epoch + 1 == cfg.epochs:
-            t1 = time.time()
-            du.broadcast_buffers(model)  # one set of BN statistics (rank 0's) on every rank
-            scores = score_dataset(
-                model, dev_ds, kind=kind, batch_size=eval_bs, workers=cfg.workers,
-                device=device, amp=use_amp, amp_dtype=cfg.amp_dtype, progress=cfg.progress,
-                desc="dev",
-            )
-            metrics = dev_metrics(scores, cfg.threshold_method)
-            metrics["dev_left_out"] = len(scores.left_out) + len(dev_ds.left_out)
-            row.update(metrics)
-            row["eval_time"] = time.time() - t1
-            is_best = _better(metrics, best)
-            if is_best:
-                best = dict(metrics, epoch=epoch + 1)
-        history.append(row)
-        elapsed = time.time() - t_start
-        out_of_time = cfg.time_limit > 0 and elapsed >= cfg.time_limit and epoch + 1 < cfg.epochs
-        out_of_time = bool(du.broadcast_object(out_of_time))  # rank 0 decides for all
 
-        # every rank's RNG state, so a resumed DDP run continues exactly on each rank
-        rng_all = du.all_gather_objects(ck.rng_state()) if info.distributed else None
-        if info.is_main:
-            state = {
-                "kind": kind,
-                "model_config": model_config,
-                "model": ck.unwrap(model).state_dict(),
-                "epoch": epoch + 1,
-                "step": global_step,
-                "run_id": run_id,
-                "metrics": row,
-                "best_metrics": best or {},
-                # without "fused": the ops choice is the process's, not the weights'
-                "train_config": {k: v for k, v in cfg.to_dict().items() if k != "fused"},
-                "plan": plan.to_dict(),
-                "optimizer": optimizer.state_dict(),
-                "scheduler": scheduler.state_dict(),
-                "scaler": scaler.state_dict() if scaler.is_enabled() else {},
-                "rng": ck.rng_state(),
-                "rng_per_rank": rng_all or [],
-                "sampler": {"seed": cfg.seed, "epoch": epoch + 1,
-                            "world_size": info.world_size},
-                "history": history,
-            }
-            ck.save_epoch(out_dir, state, is_best=is_best)
-            logger.epoch(row)
-            msg = f"epoch {epoch + 1}/{cfg.epochs}  loss {train_loss:.4f}"
-            if "dev_acer" in row:
-                msg += (f"  dev ACER {100 * row['dev_acer']:.2f}%  "
-                        f"(APCER {100 * row['dev_apcer']:.2f}%, "
-                        f"BPCER {100 * row['dev_bpcer']:.2f}%)  dev loss {row['dev_loss']:.4f}")
-            msg += f"  [{train_time:.0f}s]" + ("  *best*" if is_best else "")
-            print(msg, flush=True)
-            if skipped:
-                print(f"epoch {epoch + 1}: {skipped} training item(s) replaced by the next "
-                      f"readable sample: {', '.join(sorted(skipped_files))} could not be read",
-                      flush=True)
-        du.barrier()
-        if out_of_time:
-            stopped_early = True
-            if info.is_main:
-                print(f"time limit {cfg.time_limit:.0f}s reached after epoch {epoch + 1}; stopping")
-            break
-    logger.close()
-    return TrainResult(
-        best_checkpoint=best_path,
-        last_checkpoint=last_path,
-        history=history,
-        out_dir=out_dir,
-        best_metrics=best or {},
-        stopped_early=stopped_early,
-        lrs=lrs,
-        start_epoch=start_epoch,
+# --------------------------------------------------------------------------- evaluate
+def dev_metrics(scores: Scores, method: str = "acer_point") -> dict:
+    """Video-level dev metrics at the ``method`` threshold chosen on the same scores."""
+    out = {"dev_loss": scores.loss}
+    out.update({f"dev_{k}": v for k, v in threshold_metrics(scores.video, method).items()})
+    return out
+
+
+def _better(new: dict, best: dict | None) -> bool:
+    if best is None:
+        return True
+    a, b = new.get("dev_acer", float("nan")), best.get("dev_acer", float("nan"))
+    if math.isnan(b) and not math.isnan(a):
+        return True
+    if math.isnan(a):
+        return False
+    if a < b - 1e-12:
+        return True
+    if abs(a - b) <= 1e-12:
+        return new.get("dev_loss", math.inf) < best.get("dev_loss", math.inf)
+    return False
+
+
+def evaluate_dev(run: Run, row: dict) -> bool:
+    """Evaluate step (every ``eval_every`` epochs and after the last): score the dev split,
+    add its metrics to ``row``; True when this epoch is the new best."""
+    cfg, epoch = run.cfg, row["epoch"]
+    if epoch % cfg.eval_every != 0 and epoch != cfg.epochs:
+        return False
+    t1 = time.time()
+    du.broadcast_buffers(run.model)  # one set of BN statistics (rank 0's) on every rank
+    scores = score_dataset(
+        run.model, run.dev_ds, kind=run.kind, batch_size=cfg.eval_batch_size or cfg.batch_size,
+        workers=cfg.workers, device=run.device, amp=run.use_amp, amp_dtype=cfg.amp_dtype,
+        progress=cfg.progress, desc="dev",
     )
+    metrics = dev_metrics(scores, cfg.threshold_method)
+    metrics["dev_left_out"] = len(scores.left_out) + len(run.dev_ds.left_out)
+    row.update(metrics)
+    row["eval_time"] = time.time() - t1
+    is_best = _better(metrics, run.best)
+    if is_best:
+        run.best = dict(metrics, epoch=epoch)
+    return is_best
 
 
-def _gather_skipped(count: int, files: set[str]) -> tuple[int, set[str]]:
-    """The epoch's replaced training items summed over ranks, and their files."""
-    parts = du.all_gather_objects((int(count), sorted(files)))
-    return sum(c for c, _ in parts), {f for _, fs in parts for f in fs}
+# --------------------------------------------------------------------------- save, stop
+def _epoch_state(run: Run, row: dict, rng_all: list | None) -> dict:
+    cfg, info = run.cfg, run.info
+    return {
+        "kind": run.kind,
+        "model_config": run.model_config,
+        "model": ck.unwrap(run.model).state_dict(),
+        "epoch": row["epoch"],
+        "step": run.global_step,
+        "run_id": run.run_id,
+        "metrics": row,
+        "best_metrics": run.best or {},
+        # without "fused": the ops choice is the process's, not the weights'
+        "train_config": {k: v for k, v in cfg.to_dict().items() if k != "fused"},
+        "plan": run.plan.to_dict(),
+        "optimizer": run.optimizer.state_dict(),
+        "scheduler": run.scheduler.state_dict(),
+        "scaler": run.scaler.state_dict() if run.scaler.is_enabled() else {},
+        "rng": ck.rng_state(),
+        "rng_per_rank": rng_all or [],
+        "sampler": {"seed": cfg.seed, "epoch": row["epoch"], "world_size": info.world_size},
+        "history": run.history,
+    }
+
+
+def save(run: Run, row: dict, is_best: bool, skipped_files: set[str]) -> None:
+    """Save step: the epoch's checkpoints and ``log.csv`` in the kill-safe order of
+    :func:`fasfast.engine.checkpoint.save_epoch` (rank 0), then the epoch's console lines."""
+    # every rank's RNG state, so a resumed DDP run continues exactly on each rank
+    rng_all = du.all_gather_objects(ck.rng_state()) if run.info.distributed else None
+    if not run.info.is_main:
+        return
+    ck.save_epoch(run.out_dir, _epoch_state(run, row, rng_all), is_best=is_best)
+    run.logger.epoch(row)
+    epoch = row["epoch"]
+    msg = f"epoch {epoch}/{run.cfg.epochs}  loss {row['train_loss']:.4f}"
+    if "dev_acer" in row:
+        msg += (f"  dev ACER {100 * row['dev_acer']:.2f}%  "
+                f"(APCER {100 * row['dev_apcer']:.2f}%, "
+                f"BPCER {100 * row['dev_bpcer']:.2f}%)  dev loss {row['dev_loss']:.4f}")
+    msg += f"  [{row['train_time']:.0f}s]" + ("  *best*" if is_best else "")
+    print(msg, flush=True)
+    if row["skipped"]:
+        print(f"epoch {epoch}: {row['skipped']} training item(s) replaced by the next "
+              f"readable sample: {', '.join(sorted(skipped_files))} could not be read",
+              flush=True)
+
+
+def _out_of_time(cfg: TrainConfig, elapsed: float, epoch: int) -> bool:
+    """Stop step: the time limit is reached before the last epoch (rank 0 decides for all)."""
+    out = cfg.time_limit > 0 and elapsed >= cfg.time_limit and epoch + 1 < cfg.epochs
+    return bool(du.broadcast_object(out))
