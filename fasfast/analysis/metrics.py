@@ -350,7 +350,7 @@ def eer(live, attack, higher_is_live: bool = True, *, attack_types=None, apcer: 
         eer_rule: str = "bob") -> float:
     """Equal error rate under ``eer_rule`` ("bob", "fvc2000", "rocch") and the APCER
     definition ``apcer`` (see :mod:`fasfast.analysis.conventions`)."""
-    from fasfast.analysis.thresholds import eer_choice
+    from fasfast.analysis.eer import eer_choice
 
     conv = Conventions(apcer=apcer, eer_rule=eer_rule)
     c = Classes(live, attack, higher_is_live, attack_types)
