@@ -275,7 +275,7 @@ def _report_dict(title, center, convention, higher_is_live, conv, splits, table,
 
 def _analyse_system(select_on, apply_to, center, higher_is_live, convention, conv, ci, reps,
                     seed, resample, progress):
-    from fasfast.analysis.metrics import threshold_table
+    from fasfast.analysis.table import threshold_table
 
     select_on.name = select_on.name or "select"
     splits = {"select_on": _summary(select_on, center, higher_is_live, convention, conv, ci,
