@@ -6,6 +6,9 @@ Several systems (:func:`write_systems_report`): one such section per system, a c
 table, overlaid ROC / DET curves, Huang et al. 2024's grid of domain plots (models x data sets) and,
 for systems scored on the same presentations, paired tests (McNemar, DeLong, paired
 bootstrap; :mod:`fasfast.analysis.compare`).
+
+One file of about 680 lines on purpose: the one- and the several-system report share a dozen
+private section, table and formatting helpers, which a split would turn into public API.
 """
 
 from __future__ import annotations

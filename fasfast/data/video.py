@@ -25,6 +25,9 @@ or 16 bits per channel (scaled to 8 bits, ``round(x / 257)``) are converted and 
 once with a :class:`DataWarning`. Unreadable input raises :class:`VideoReadError` naming
 the file. FFmpeg's own log lines are silenced (``OPENCV_FFMPEG_LOGLEVEL=-8`` unless the
 variable is set): fasfast reports each problem once, on one line naming the file.
+
+One file of about 470 lines on purpose: every input kind is read through the one reader and
+its one way of reporting a problem (and :func:`write_video` is the inverse of the reader).
 """
 
 from __future__ import annotations
