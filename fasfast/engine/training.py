@@ -67,6 +67,9 @@ from fasfast.engine.scoring import Scores, score_dataset
 
 @dataclass
 class TrainResult:
+    """What :func:`train` returns: the checkpoints' paths, every epoch's ``log.csv`` row, the
+    best epoch's dev metrics and whether the time limit stopped the run early."""
+
     best_checkpoint: Path
     last_checkpoint: Path
     history: list[dict] = field(default_factory=list)
