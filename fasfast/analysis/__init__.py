@@ -52,7 +52,8 @@ from fasfast.analysis.plots import (
     save_figure,
     score_histogram,
 )
-from fasfast.analysis.report import write_report, write_systems_report
+from fasfast.analysis.report import write_report
+from fasfast.analysis.report_systems import write_systems_report
 from fasfast.analysis.stats import DomainStats, domain_stats, domain_stats_all
 from fasfast.analysis.table import format_table, threshold_table
 from fasfast.analysis.thresholds import (
