@@ -57,7 +57,8 @@ def eer_choice(c: Classes, definition: str, rule: str, recs) -> tuple[float, flo
         t1 = (pos_lo, pos_hi, ap, bp)
         if an == bn:  # a plateau with APCER = BPCER: t1 is its last interval
             u = _distinct_scores(c)
-            k0 = int(np.searchsorted(u, neg_hi))  # neg_hi = u[k0] (or inf: none after)
+            # a key of u's own dtype: a Python float would make numpy copy u to float64 first
+            k0 = int(np.searchsorted(u, u.dtype.type(neg_hi)))  # neg_hi = u[k0] (or inf)
             lo_k, hi_k = k0, u.size  # last k with APCER == BPCER at t = u[k] (u.size: +inf)
             while lo_k < hi_k:
                 mid = (lo_k + hi_k + 1) // 2
