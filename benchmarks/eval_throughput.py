@@ -57,7 +57,7 @@ def main(argv=None) -> int:
     from fasfast.data import SequenceDataset, oulu_npu, sample_sequences, synth
     from fasfast.data.crop import crop_faces
     from fasfast.data.video import VideoReader
-    from fasfast.engine._adapters import write_rows
+    from fasfast.engine.results import write_rows
     from fasfast.engine.scoring import _aggregate, score_dataset
     from fasfast.labels import landmark_file_for, load_landmarks
     from fasfast.models import EulerNet, EulerNetConfig

@@ -241,6 +241,16 @@ def test_count_at_matches_numpy_on_every_chunking():
                 (m & ~np.isnan(s)).sum(), (m & (s >= t)).sum(), (m & np.isnan(s)).sum())
         r2, a2, _ = K.count_at(s, live, np.empty(0, np.int32), 1, t, False)
         assert a2[1] == (att & (s <= t)).sum()
+        # without species (the branch-free pass), both rules, float32 and float64 scores
+        for x in (s, s.astype(np.float64)):
+            for hi_live in (True, False):
+                acc = (x >= t) if hi_live else (x <= t)
+                want = ([(live & ~np.isnan(x)).sum(), (att & ~np.isnan(x)).sum()],
+                        [(live & acc).sum(), (att & acc).sum()],
+                        [(live & np.isnan(x)).sum(), (att & np.isnan(x)).sum()])
+                for fn in (K.count_at, K.count_at_serial):
+                    got = fn(x, live, np.empty(0, np.int32), 1, t, hi_live)
+                    assert [g.tolist() for g in got] == [[int(v) for v in w] for w in want]
         serial = K.count_at_serial(s, live, types, 3, t, True)
         assert all((x == y).all() for x, y in zip(serial, (r, a, nan)))
 

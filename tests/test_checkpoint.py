@@ -259,14 +259,14 @@ def test_classifier_init_loads_every_kind(weights_files, kind):
 @pytest.mark.parametrize("kind", KINDS)
 def test_load_model_and_train_init_load_every_kind(weights_files, kind, capsys):
     from fasfast.engine import TrainConfig
-    from fasfast.engine.train import build_model
+    from fasfast.engine.training import setup_model
 
     path, want = weights_files[kind]
     model, meta = ck.load_model(path, image_size=SIZE)
     _assert_weights(model, want)
     assert not model.training and meta["kind"] == "classifier"
     assert meta["model_config"]["model_name"] == ATTO and meta["model_config"]["image_size"] == SIZE
-    net, _, _ = build_model(TrainConfig(model=ATTO, image_size=SIZE, init=str(path)).resolved())
+    net, _, _ = setup_model(TrainConfig(model=ATTO, image_size=SIZE, init=str(path)).resolved())
     _assert_weights(net, want)
     assert f"init: loaded 140 of 140 tensors from {path}" in capsys.readouterr().out
 
@@ -321,12 +321,12 @@ def test_imagenet_head_skipped_when_finetuning_fatal_when_exact(tmp_path):
 
 def test_finetune_refuses_another_architecture(tmp_path):
     from fasfast.engine import TrainConfig
-    from fasfast.engine.train import build_model
+    from fasfast.engine.training import setup_model
 
     torch.save(_model().state_dict(), tmp_path / "eulernet.pth")
     with pytest.raises(ck.CheckpointError, match=r"fits only 0 of the \d+ weights of this "
                        "convnextv2_atto model.*another architecture"):
-        build_model(TrainConfig(model=ATTO, image_size=SIZE,
+        setup_model(TrainConfig(model=ATTO, image_size=SIZE,
                                 init=str(tmp_path / "eulernet.pth")).resolved())
 
 

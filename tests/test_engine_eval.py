@@ -45,7 +45,7 @@ def test_shards_cover_every_item_once():
 
 
 def test_threshold_metrics_against_brute_force(rng):
-    from fasfast.engine._adapters import threshold_metrics
+    from fasfast.engine.results import threshold_metrics
 
     live = rng.normal(0.7, 0.15, 40)
     attack = rng.normal(0.4, 0.15, 60)

@@ -197,7 +197,7 @@ def test_missing_data_root_is_clear(tmp_path):
 
 
 def test_lr_schedule_closed_form():
-    from fasfast.engine.train import _LrLambda
+    from fasfast.engine.schedule import LrLambda as _LrLambda
 
     f = _LrLambda("cosine", warmup=10, total=110, min_ratio=0.01)
     assert f(0) == pytest.approx(0.1) and f(9) == pytest.approx(1.0)
@@ -209,7 +209,7 @@ def test_lr_schedule_closed_form():
 
 
 def test_best_is_chosen_by_dev_acer_then_loss():
-    from fasfast.engine.train import _better
+    from fasfast.engine.training import _better
 
     assert _better({"dev_acer": 0.1, "dev_loss": 1.0}, None)
     assert _better({"dev_acer": 0.1, "dev_loss": 1.0}, {"dev_acer": 0.2, "dev_loss": 0.1})

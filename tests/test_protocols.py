@@ -52,8 +52,8 @@ def test_oulu_protocol_files(tmp_path):
         assert s.label == (1 if f == 1 else 0)
         assert s.attack_type == {1: "live", 2: "print", 3: "print", 4: "replay", 5: "replay"}[f]
         assert s.split == "train" and s.path.endswith(s.video_id + ".avi")
-    te = oulu_npu(tmp_path, "Protocol_1", "test")
-    assert {s.meta["session"] for s in te} == {3} and len(te) == 3 * 1 * 5
+    test = oulu_npu(tmp_path, "Protocol_1", "test")
+    assert {s.meta["session"] for s in test} == {3} and len(test) == 3 * 1 * 5
     t32 = oulu_npu(tmp_path, "3_2", "test")
     assert [(s.video_id, s.label) for s in t32] == [("2_1_04_1", 1), ("2_1_04_2", 0)]
     with pytest.raises(FileNotFoundError, match=r"Protocol_2.*Train\.txt"):

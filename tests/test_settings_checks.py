@@ -48,7 +48,7 @@ def test_cutmix_mixes_an_odd_batch():
 
 
 def test_training_step_applies_cutmix_to_a_batch_of_three():
-    from fasfast.engine.train import _train_step_loss
+    from fasfast.engine.loop import step_loss as _train_step_loss
 
     torch.manual_seed(1)
     model = torch.nn.Sequential(torch.nn.Flatten(), torch.nn.Linear(3 * 8 * 8, 2))

@@ -41,11 +41,9 @@ from fasfast.analysis.metrics import (
     auc,
     det_curve,
     eer,
-    format_table,
     metrics_from_counts,
     pad_metrics,
     roc_curve,
-    threshold_table,
 )
 from fasfast.analysis.plots import (
     domain_grid,
@@ -54,8 +52,10 @@ from fasfast.analysis.plots import (
     save_figure,
     score_histogram,
 )
-from fasfast.analysis.report import write_report, write_systems_report
+from fasfast.analysis.report import write_report
+from fasfast.analysis.report_systems import write_systems_report
 from fasfast.analysis.stats import DomainStats, domain_stats, domain_stats_all
+from fasfast.analysis.table import format_table, threshold_table
 from fasfast.analysis.thresholds import (
     THRESHOLD_NAMES,
     OperatingPoint,

@@ -2,9 +2,9 @@
 
 Scores keep their precision: float32 input is sorted and swept as float32 (every decision
 is a comparison between observed scores, exact in any precision); integers and mixed inputs
-become float64. NaN scores are non-responses: ``np.sort`` puts them last, so they are cut off
-the sorted array and counted without another pass. Infinite scores are valid scores: a
-``+inf`` is stored as the largest finite value of the dtype (the merge kernels pad each class
+become float64. NaN scores are non-responses: the sort (a numba radix sort, ``np.sort`` for
+small classes) puts them last, so they are cut off the sorted array and counted without
+another pass. Infinite scores are valid scores: a ``+inf`` is stored as the largest finite value of the dtype (the merge kernels pad each class
 with one ``+inf`` sentinel), which keeps every order and tie; thresholds are mapped back.
 """
 
@@ -24,6 +24,7 @@ RESAMPLE = ("auto", "presentations", "videos", "subjects")  # bootstrap resampli
 _POOL: ThreadPoolExecutor | None = None
 BLOCK = 256  # prefix-sum snapshot spacing (power of two)
 _PARALLEL_MIN = 200_000  # below this many scores the thread hand-off costs more than it saves
+RADIX_MIN = 1 << 17  # from this many scores a class may be radix sorted (sort_into)
 
 
 def kernels():
@@ -187,9 +188,32 @@ def from_sorted(p: np.ndarray) -> SortedScores:
     buf[:-1] = p
     buf[-1] = np.inf
     big = np.finfo(p.dtype).max
-    n_neg = int(np.searchsorted(buf[:-1], -np.inf, side="right"))
+    # keys in the array's dtype: a Python float key makes numpy copy a float32 array to
+    # float64 first (10 ms at 5e6 scores)
+    n_neg = int(np.searchsorted(buf[:-1], p.dtype.type(-np.inf), side="right"))
     n_pos = int(p.size - np.searchsorted(buf[:-1], big, side="left"))
     return SortedScores(buf[:-1], buf, 0, n_neg, n_pos)
+
+
+def sort_into(a: np.ndarray, out: np.ndarray, negate: bool) -> None:
+    """``out[:] = sort(-a if negate else a)`` in ``out``'s dtype, NaNs last: from
+    :data:`RADIX_MIN` scores with a numba radix sort where it beats ``np.sort`` on this
+    machine (:func:`fasfast.analysis._kernels_sort.use_radix`), else with ``np.sort``."""
+    from fasfast.analysis import _kernels_sort as ks
+
+    if a.size >= RADIX_MIN and ks.use_radix(out.dtype):
+        src = a
+        if a.dtype != out.dtype or not a.flags.c_contiguous:
+            out[:] = a  # converted in place, then sorted in place
+            src = out
+        fn = ks.radix_sort32 if out.dtype == np.float32 else ks.radix_sort64
+        fn(src, out, negate)
+        return
+    if negate:
+        np.negative(a, out=out, casting="unsafe")
+    else:
+        out[:] = a
+    out.sort()
 
 
 def sort_scores(x, name: str = "scores", negate: bool = False, dtype=None,
@@ -203,20 +227,17 @@ def sort_scores(x, name: str = "scores", negate: bool = False, dtype=None,
     a = as_scores(x, name, allow_empty=True)
     dtype = np.dtype(dtype or score_dtype(a))
     buf = np.empty(a.size + 1, dtype)
-    if negate:
-        np.negative(a, out=buf[:-1], casting="unsafe")
-    else:
-        buf[:-1] = a
-    buf[:-1].sort()
-    k = int(np.searchsorted(buf[:-1], np.nan))  # NaNs sort last
+    sort_into(a, buf[:-1], negate)
+    key = dtype.type  # searched with keys of the array's dtype (see from_sorted)
+    k = int(np.searchsorted(buf[:-1], key(np.nan)))  # NaNs sort last
     n_nan = a.size - k
     if n_nan and nan_policy == "error":
         raise ValueError(f"{name} contain {n_nan} NaN value(s) (non-responses); "
                          "nan_policy='error' refuses them")
     buf[k] = np.inf
     p = buf[:k]
-    n_neg = int(np.searchsorted(p, -np.inf, side="right"))
-    j = int(np.searchsorted(p, np.inf, side="left"))
+    n_neg = int(np.searchsorted(p, key(-np.inf), side="right"))
+    j = int(np.searchsorted(p, key(np.inf), side="left"))
     n_pos = k - j
     if n_pos:
         big = np.finfo(dtype).max

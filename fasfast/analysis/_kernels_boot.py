@@ -18,6 +18,12 @@ header of sizes and offsets followed by the strata offsets, counts, the bin tabl
 their list, the draws ``wt`` and their running sums ``cw``, the given counts) and where
 each bin starts in ``allv``. Every search runs first over the bin boundaries (counts known
 without resolving a bin), then inside the one bin that holds the answer.
+
+One file on purpose (about twice the project's file length): these are the steps of one
+replicate, compiled into one kernel, and numba's on-disk cache (``cache=True``) checks only
+a function's own source file, so a kernel calling helpers in another file keeps running their
+stale compiled code after only that file changes (numba's caching notes, "Cache
+invalidation"). Split it only together with a cache-busting scheme.
 """
 
 from __future__ import annotations
@@ -600,6 +606,51 @@ def _boundary_cost(Z, ba, bb, per_pai):
 
 
 @njit(**_NB)
+def _scan_bin2(F, Z, b, best_n, first_u, last_u):
+    """The inner scan of :func:`_least_acer` over expanded bin ``b`` for one bona fide and
+    one attack stratum, pooled: every cost has the denominator ``M * N``, so the numerators
+    ``(M - run_a) * N + run_l * M`` are compared as integers. Returns the updated
+    ``(best_n, first_u, last_u)``."""
+    wt = Z[H_WT]
+    n_live = _nc(Z, 0)
+    n_att = _nc(Z, 1)
+    s0 = Z[Z[H_SOFF]]
+    s1 = Z[Z[H_SOFF] + 1]
+    p0 = s0 + Z[_tab(Z, b, 0)]
+    e0 = s0 + Z[_tab(Z, b, 2)]
+    p1 = s1 + Z[_tab(Z, b, 1)]
+    e1 = s1 + Z[_tab(Z, b, 3)]
+    run0 = Z[_tab(Z, b, 6)]  # resampled bona fide below u
+    run1 = Z[_tab(Z, b, 7)]  # resampled attacks below u
+    while True:
+        while p0 < e0 and Z[wt + p0] == 0:
+            p0 += 1
+        while p1 < e1 and Z[wt + p1] == 0:
+            p1 += 1
+        u = F[p0] if p0 < e0 else np.inf
+        if p1 < e1 and F[p1] < u:
+            u = F[p1]
+        if u == np.inf:
+            break
+        cn = (n_att - run1) * n_live + run0 * n_att
+        if cn < best_n:
+            best_n = cn
+            first_u = u
+            last_u = u
+        elif cn == best_n:
+            if first_u != first_u:
+                first_u = u
+            last_u = u
+        while p0 < e0 and F[p0] == u:
+            run0 += Z[wt + p0]
+            p0 += 1
+        while p1 < e1 and F[p1] == u:
+            run1 += Z[wt + p1]
+            p1 += 1
+    return best_n, first_u, last_u
+
+
+@njit(**_NB)
 def _least_acer(F, Z, per_pai):
     """``(best_num, best_den, first_u, last_u)``: the least ``APCER + BPCER`` and the upper
     ends of the first and last intervals reaching it (``+inf``: the last interval)."""
@@ -627,6 +678,10 @@ def _least_acer(F, Z, per_pai):
         if frac_cmp(lbn, lbd, best_n, best_d) > 0:
             continue
         _expand(F, Z, b)
+        if C == 2 and not per_pai:  # one pooled attack stratum: one denominator, a merge
+            best_n, first_u, last_u = _scan_bin2(F, Z, b, best_n, first_u, last_u)
+            best_f = best_n / best_d
+            continue
         wt = Z[H_WT]
         ptr = np.empty(C, np.int64)
         run = np.empty(C, np.int64)  # resampled presentations of each stratum below u

@@ -34,7 +34,7 @@ import math
 import numpy as np
 
 from fasfast.analysis._classes import Classes
-from fasfast.analysis._core import as_scores, from_sorted, score_dtype
+from fasfast.analysis._core import as_scores, from_sorted, score_dtype, sort_into
 from fasfast.analysis.conventions import Conventions
 from fasfast.analysis.intervals import check_level, percentile
 
@@ -50,7 +50,8 @@ class Strata:
 
     ``live_p`` and ``parts[s]`` (species ``names[s]``) are sorted; ``live_u`` / ``part_u[s]``
     the unit ids aligned with them (``None`` without units). Without units a class is sorted
-    with ``np.sort``; with units an ``argsort`` keeps the ids aligned.
+    as in the analysis (:func:`fasfast.analysis._core.sort_into`); with units an ``argsort``
+    keeps the ids aligned.
     """
 
     def __init__(self, live, attack, attack_types=None, live_units=None, attack_units=None,
@@ -99,7 +100,9 @@ class Strata:
         v = v[ok] if not ok.all() else v
         v = np.where(v == np.inf, big, v).astype(self.dtype, copy=False)
         if units is None:
-            return np.sort(v), None
+            out = np.empty(v.size, self.dtype)
+            sort_into(v, out, False)
+            return out, None
         order = np.argsort(v, kind="stable")
         u = np.asarray(units)[ok] if not ok.all() else np.asarray(units)
         return np.ascontiguousarray(v[order]), u[order]

@@ -1,4 +1,6 @@
-"""ISO/IEC 30107-3 metrics, ROC/DET/EER/AUC, the threshold table and score aggregation.
+"""ISO/IEC 30107-3 metrics at a threshold, the full analysis and score aggregation.
+ROC / DET / EER / AUC are in :mod:`fasfast.analysis.curves` (re-exported here), the
+threshold table (Table 7) in :mod:`fasfast.analysis.table`.
 
 Paper: A visualization method for data domain changes in CNN networks and the
 optimization method for selecting thresholds in classification tasks (Huang, Nie, Zhong,
@@ -27,6 +29,7 @@ import numpy as np
 from fasfast.analysis._classes import Classes
 from fasfast.analysis._core import CENTERS, as_live_mask, as_scores, kernels, run_pair, ss
 from fasfast.analysis.conventions import Conventions
+from fasfast.analysis.curves import auc, det_curve, eer, roc_curve  # noqa: F401 - re-exported
 from fasfast.analysis.intervals import (
     clopper_pearson,
     fixed_threshold_bootstrap,
@@ -45,11 +48,9 @@ __all__ = [
     "auc",
     "det_curve",
     "eer",
-    "format_table",
     "metrics_from_counts",
     "pad_metrics",
     "roc_curve",
-    "threshold_table",
 ]
 
 
@@ -258,7 +259,8 @@ def pad_metrics(
         raise ValueError("threshold is NaN")
     codes, names = _codes(attack_type, live)
     k = kernels()
-    fn = k.count_at if s.size >= 4_000_000 else k.count_at_serial
+    # without species the serial pass vectorises (3 ms at 1e7 scores): no threads
+    fn = k.count_at if s.size >= 4_000_000 and codes.size else k.count_at_serial
     n_resp, n_acc, n_nan = fn(s, live, codes, len(names), float(threshold), bool(higher_is_live))
     if n_nan.sum() and nan_policy == "error":
         raise ValueError(f"scores contain {int(n_nan.sum())} NaN value(s) (non-responses); "
@@ -306,55 +308,6 @@ def _units_at(c: Classes, t: float, units: dict) -> dict:
         keep = sizes > 0
         out[name] = (sizes[keep], errs[keep])
     return out
-
-
-# --------------------------------------------------------------------------- curves
-def _classes(live, attack, higher_is_live, nan_policy="nonresponse"):
-    return Classes(live, attack, higher_is_live, nan_policy=nan_policy)
-
-
-def roc_curve(live, attack, higher_is_live: bool = True):
-    """ROC over every distinct score: ``(fpr [K+1], tpr [K+1], thresholds [K+1])``.
-
-    Thresholds go from ``+inf`` (nothing accepted) down through the distinct scores (from
-    ``-inf`` up when ``higher_is_live=False``); equals ``sklearn.metrics.roc_curve(...,
-    drop_intermediate=False)``. NaN scores (non-responses) are left out; attacks pooled.
-    """
-    c = _classes(live, attack, higher_is_live)
-    na, nl, thr = kernels().roc_points(c.L.p, c.A.p)
-    return na / c.A.n, nl / c.L.n, _user_thresholds(c, thr)
-
-
-def _user_thresholds(c: Classes, thr: np.ndarray) -> np.ndarray:
-    thr = np.asarray(thr, np.float64)
-    if c.L.n_pos_inf or c.A.n_pos_inf:
-        thr = np.where(thr >= np.finfo(c.dtype).max, np.inf, thr)
-    return c.sign * thr
-
-
-def det_curve(live, attack, higher_is_live: bool = True):
-    """DET points ``(apcer [K+1], bpcer [K+1], thresholds [K+1])`` (APCER = FPR,
-    BPCER = 1 - TPR), same order as :func:`roc_curve`."""
-    c = _classes(live, attack, higher_is_live)
-    na, nl, thr = kernels().roc_points(c.L.p, c.A.p)
-    return na / c.A.n, (c.L.n - nl) / c.L.n, _user_thresholds(c, thr)
-
-
-def auc(live, attack, higher_is_live: bool = True) -> float:
-    """Area under the ROC: P(live > attack) + P(live == attack)/2, from exact pair counts
-    (responses only; attacks pooled)."""
-    return _classes(live, attack, higher_is_live).auc()
-
-
-def eer(live, attack, higher_is_live: bool = True, *, attack_types=None, apcer: str = "max",
-        eer_rule: str = "bob") -> float:
-    """Equal error rate under ``eer_rule`` ("bob", "fvc2000", "rocch") and the APCER
-    definition ``apcer`` (see :mod:`fasfast.analysis.conventions`)."""
-    from fasfast.analysis.thresholds import eer_choice
-
-    conv = Conventions(apcer=apcer, eer_rule=eer_rule)
-    c = Classes(live, attack, higher_is_live, attack_types)
-    return eer_choice(c, conv.apcer, conv.eer_rule, c.records(conv.apcer))[2]
 
 
 # --------------------------------------------------------------------------- full analysis
@@ -447,147 +400,6 @@ def analyze(
         min_acer=th.min_acer,
         conventions=conv.as_dict(),
     )
-
-
-# --------------------------------------------------------------------------- Table 7
-def _unit_codes(ss, c: Classes, resample: str = "auto"):
-    """Per class the internal-frame scores and unit codes for clustered intervals (``None``
-    when resampling single presentations)."""
-    from fasfast.analysis._core import units_of
-
-    units, _ = units_of(ss, resample)
-    if units is None:
-        return None
-    _, codes = np.unique(np.asarray(units).astype(str), return_inverse=True)
-    codes = codes.reshape(-1)
-    out = {}
-    s = c.sign * ss.scores
-    ok = ~np.isnan(s)
-    lab = ss.labels
-    out["live"] = (s[ok & (lab == 1)], codes[ok & (lab == 1)])
-    for name in c.species:
-        m = ok & (lab == 0)
-        if c.types_known:
-            m &= ss.attack_types == name
-        out[name] = (s[m], codes[m])
-    return out
-
-
-def threshold_table(
-    select_on,
-    apply_to=None,
-    center: str = "balance",
-    higher_is_live: bool = True,
-    convention: str = "paper",
-    targets: bool = True,
-    *,
-    apcer: str = "max",
-    eer_rule: str = "bob",
-    placement: str = "best",
-    border: str = "next",
-    nan_policy: str = "nonresponse",
-    ci: float | None = 0.95,
-    bootstrap: int = 1000,
-    seed: int = 0,
-    resample: str = "auto",
-) -> list[dict]:
-    """The paper's Table 7: one row per threshold method chosen on ``select_on``.
-
-    Every row's threshold is chosen under the APCER definition ``apcer`` and its metrics are
-    those at that threshold, with Clopper-Pearson intervals and a bootstrap interval for the
-    ACER (``ci`` a level, ``None`` for none; ``bootstrap`` replicates; ``resample``: "auto"
-    takes whole videos when the score set has several rows per video, or "presentations",
-    "videos", "subjects").
-
-    Args:
-        select_on / apply_to: :class:`~fasfast.analysis.io.ScoreSet` (the second optional).
-    Returns:
-        rows ``{"key", "method", "threshold", "note", "select": PadMetrics,
-        "apply": PadMetrics|None}``. Render with :func:`format_table`.
-    """
-    conv = Conventions(apcer=apcer, eer_rule=eer_rule, placement=placement, border=border,
-                       nan_policy=nan_policy)
-    sel = classes_of(select_on, higher_is_live, nan_policy)
-    th = thresholds_from_classes(sel, center, convention, conv)
-    sel_units = _unit_codes(select_on, sel, resample) if ci is not None else None
-    app = app_units = None
-    if apply_to is not None:
-        app = classes_of(apply_to, higher_is_live, nan_policy)
-        app_units = _unit_codes(apply_to, app, resample) if ci is not None else None
-    items = [(k, METHOD_LABELS[k], v, th.notes.get(k, "")) for k, v in th.table_dict().items()]
-    if targets:
-        for key, label, kind, rate in TARGETS:
-            op = target_point(sel, kind, rate, conv.apcer, conv.placement, conv.border)
-            items.append((key, label, op.threshold, op.note))
-    rows = []
-    for key, label, t, note in items:  # one seed for every row: equal thresholds, equal CIs
-        rows.append(dict(
-            key=key,
-            method=label,
-            threshold=float(t),
-            note=note,
-            select=metrics_at(sel, t, conv.apcer, ci, bootstrap, seed, sel_units),
-            apply=(metrics_at(app, t, conv.apcer, ci, bootstrap, seed, app_units)
-                   if app is not None else None),
-        ))
-    return rows
-
-
-def _fmt_pct(x: float) -> str:
-    return f"{100 * x:.3f}" if x == x else "nan"
-
-
-def _fmt_ci(m: PadMetrics, key: str) -> str:
-    if not m.ci or key not in m.ci:
-        return ""
-    lo, hi = m.ci[key]
-    if lo != lo:
-        return ""
-    return f" [{100 * lo:.2f}, {100 * hi:.2f}]"
-
-
-def format_table(rows: list[dict], style: str = "terminal", names=("select", "apply"),
-                 intervals: bool = True) -> str:
-    """Render :func:`threshold_table` rows: ``style`` "terminal" (aligned) or "markdown".
-
-    Rates in %; with ``intervals`` each rate that has one is followed by its confidence
-    interval ``[lo, hi]``. APNRR / BPNRR columns appear when a split has non-responses.
-    """
-    if style not in ("terminal", "markdown"):
-        raise ValueError(f"unknown table style {style!r}; choose 'terminal' or 'markdown'")
-    has_apply = any(r["apply"] is not None for r in rows)
-    first = rows[0]["select"] if rows else None
-    d = first.apcer_definition if first is not None else "max"
-    apcer_name = "APCER" if d == "max" else "APCER(pooled)"
-    splits = [(names[0], "select")] + ([(names[1], "apply")] if has_apply else [])
-    nr = {s: any(r[s] is not None and (r[s].n_live_nr or r[s].n_attack_nr) for r in rows)
-          for _, s in splits}
-    head = ["Method", "Threshold"]
-    for label, s in splits:
-        head += [f"{label} {apcer_name}%", f"{label} BPCER%", f"{label} ACER%",
-                 f"{label} FPR%", f"{label} TPR%"]
-        if nr[s]:
-            head += [f"{label} APNRR%", f"{label} BPNRR%"]
-    body = []
-    for r in rows:
-        line = [r["method"], f"{r['threshold']:.5f}"]
-        for _, s in splits:
-            m = r[s]
-            ci = intervals and m.ci is not None
-            for field_ in ("apcer", "bpcer", "acer", "fpr", "tpr") + (
-                    ("apnrr", "bpnrr") if nr[s] else ()):
-                line.append(_fmt_pct(getattr(m, field_)) + (_fmt_ci(m, field_) if ci else ""))
-        body.append(line)
-    if style == "markdown":
-        out = ["| " + " | ".join(head) + " |",
-               "|" + "|".join(["---"] + ["---:"] * (len(head) - 1)) + "|"]
-        out += ["| " + " | ".join(b) + " |" for b in body]
-        return "\n".join(out)
-    widths = [max(len(x[i]) for x in [head] + body) for i in range(len(head))]
-    fmt = [lambda s, w: s.ljust(w)] + [lambda s, w: s.rjust(w)] * (len(head) - 1)
-    lines = ["  ".join(f(c, w) for f, c, w in zip(fmt, x, widths)) for x in [head] + body]
-    lines.insert(1, "  ".join("-" * w for w in widths))
-    return "\n".join(lines)
 
 
 # --------------------------------------------------------------------------- aggregation

@@ -190,7 +190,7 @@ def roc_det_plot(curves, higher_is_live: bool = True):
     non-responses, are left out)."""
     from scipy.special import ndtri
 
-    from fasfast.analysis.metrics import auc, eer, roc_curve
+    from fasfast.analysis.curves import auc, eer, roc_curve
 
     fig = _figure((10, 4.2))
     ax_roc, ax_det = fig.subplots(1, 2)

@@ -1,11 +1,11 @@
-"""``write_report`` / ``write_systems_report``: report.json, report.md, a self-contained
-report.html and the plots, with every rate's confidence interval and the conventions used.
+"""``write_report``: report.json, report.md, a self-contained report.html and the plots of
+one system, with every rate's confidence interval and the conventions used.
 
 One system: thresholds chosen on ``select_on`` (every method), applied to ``apply_to``.
-Several systems (:func:`write_systems_report`): one such section per system, a comparison
-table, overlaid ROC / DET curves, Huang et al. 2024's grid of domain plots (models x data sets) and,
-for systems scored on the same presentations, paired tests (McNemar, DeLong, paired
-bootstrap; :mod:`fasfast.analysis.compare`).
+Several systems (:func:`fasfast.analysis.report_systems.write_systems_report`) are built
+from this module's steps (:func:`analyse_system`, :func:`report_dict`, :func:`system_plots`,
+:func:`report_header`, :func:`system_section`, :func:`plot_blocks`); both render with
+:mod:`fasfast.analysis._render`.
 """
 
 from __future__ import annotations
@@ -20,35 +20,17 @@ from pathlib import Path
 import numpy as np
 
 from fasfast.analysis._core import CENTERS, units_of
+from fasfast.analysis._render import (
+    as_float,
+    clean,
+    fmt,
+    html_page,
+    html_table,
+    md_table,
+    pct_ci,
+)
 
-__all__ = ["write_report", "write_systems_report"]
-
-
-def _clean(x):
-    """JSON-safe copy: numpy scalars -> Python, non-finite floats -> "inf"/"-inf"/"nan"."""
-    if isinstance(x, dict):
-        return {str(k): _clean(v) for k, v in x.items()}
-    if isinstance(x, (list, tuple)):
-        return [_clean(v) for v in x]
-    if isinstance(x, (np.floating, float)):
-        x = float(x)
-        if math.isfinite(x):
-            return x
-        return "nan" if math.isnan(x) else ("inf" if x > 0 else "-inf")
-    if isinstance(x, np.integer):
-        return int(x)
-    if isinstance(x, np.bool_):
-        return bool(x)
-    if isinstance(x, np.ndarray):
-        return _clean(x.tolist())
-    if hasattr(x, "as_dict"):
-        return _clean(x.as_dict())
-    return x
-
-
-def _f(x) -> float:
-    """A JSON value back to float ("inf"/"nan" strings included)."""
-    return float(x)
+__all__ = ["write_report"]
 
 
 def _summary(ss, center: str, higher_is_live: bool, convention: str, conv, ci, reps, seed,
@@ -139,68 +121,23 @@ def _thresholds_dict(th) -> dict:
     return d
 
 
-def _fmt(x, nd=5) -> str:
-    if isinstance(x, str):
-        try:
-            x = float(x)
-        except ValueError:
-            return x
-    if isinstance(x, (int, np.integer)):
-        return str(int(x))
-    x = float(x)
-    return f"{x:.{nd}f}" if math.isfinite(x) else str(x)
-
-
-def _pct(x) -> str:
-    x = _f(x)
-    return f"{100 * x:.3f}" if x == x else "nan"
-
-
-def _pct_ci(x, iv) -> str:
-    s = _pct(x)
-    if iv is None:
-        return s
-    lo, hi = _f(iv[0]), _f(iv[1])
-    if lo != lo:
-        return s
-    return f"{s} [{100 * lo:.2f}, {100 * hi:.2f}]"
-
-
 def _stats_rows(summary: dict, center: str) -> list[list[str]]:
     rows = []
     for cls in ("live", "attack"):
         for c in CENTERS:
             st = summary["stats"][c][cls]
             mark = " *" if c == center else ""
-            rows.append([cls, c + mark, _fmt(st["center"]), _fmt(st["radius"]),
-                         _fmt(st["normalize"]), _fmt(st["density"]), _fmt(st["min"]),
-                         _fmt(st["max"]), str(st["n"])])
+            rows.append([cls, c + mark, fmt(st["center"]), fmt(st["radius"]),
+                         fmt(st["normalize"]), fmt(st["density"]), fmt(st["min"]),
+                         fmt(st["max"]), str(st["n"])])
     for ty, st in summary["stats_per_attack_type"].items():
-        rows.append([f"attack:{ty}", center, _fmt(st["center"]), _fmt(st["radius"]),
-                     _fmt(st["normalize"]), _fmt(st["density"]), _fmt(st["min"]),
-                     _fmt(st["max"]), str(st["n"])])
+        rows.append([f"attack:{ty}", center, fmt(st["center"]), fmt(st["radius"]),
+                     fmt(st["normalize"]), fmt(st["density"]), fmt(st["min"]),
+                     fmt(st["max"]), str(st["n"])])
     return rows
 
 
 STATS_HEAD = ["class", "centre", "center", "radius", "normalize", "density", "min", "max", "n"]
-
-
-def _md_cell(x: str) -> str:
-    return str(x).replace("|", "\\|")
-
-
-def _md_table(head, rows) -> str:
-    out = ["| " + " | ".join(_md_cell(h) for h in head) + " |",
-           "|" + "|".join("---" for _ in head) + "|"]
-    out += ["| " + " | ".join(_md_cell(c) for c in r) + " |" for r in rows]
-    return "\n".join(out)
-
-
-def _html_table(head, rows) -> str:
-    h = "".join(f"<th>{html.escape(c)}</th>" for c in head)
-    b = "".join("<tr>" + "".join(f"<td>{html.escape(c)}</td>" for c in r) + "</tr>"
-                for r in rows)
-    return f"<table><thead><tr>{h}</tr></thead><tbody>{b}</tbody></table>"
 
 
 def _table_rows(table, has_apply: bool, names, apcer: str):
@@ -216,13 +153,13 @@ def _table_rows(table, has_apply: bool, names, apcer: str):
             head += [f"{label} APNRR%", f"{label} BPNRR%"]
     rows = []
     for r in table:
-        line = [r["method"], _fmt(r["threshold"])]
+        line = [r["method"], fmt(r["threshold"])]
         for s, _ in parts:
             m = r[s]
             ci = m.get("ci") or {}
             keys = ("apcer", "bpcer", "acer", "fpr", "tpr") + (("apnrr", "bpnrr") if nr[s]
                                                               else ())
-            line += [_pct_ci(m[k], ci.get(k)) for k in keys]
+            line += [pct_ci(m[k], ci.get(k)) for k in keys]
         rows.append(line)
     return head, rows
 
@@ -231,22 +168,22 @@ def _split_text(s: dict) -> tuple[str, str]:
     iv = s.get("intervals") or {}
     types = ", ".join(f"{k}: {v}" for k, v in s["attack_types"].items())
     summ = (f"{s['n']} rows: {s['n_live']} bona fide and {s['n_attack']} attack responses "
-            f"({types}); EER {_pct_ci(s['eer'], iv.get('eer'))}%, AUC "
-            f"{_fmt(s['auc'])}" + (f" [{_fmt(iv['auc'][0], 4)}, {_fmt(iv['auc'][1], 4)}]"
+            f"({types}); EER {pct_ci(s['eer'], iv.get('eer'))}%, AUC "
+            f"{fmt(s['auc'])}" + (f" [{fmt(iv['auc'][0], 4)}, {fmt(iv['auc'][1], 4)}]"
                                      if iv.get("auc") else "")
-            + f", least ACER {_pct_ci(s['min_acer'], iv.get('min_acer'))}%")
+            + f", least ACER {pct_ci(s['min_acer'], iv.get('min_acer'))}%")
     nr = s["nonresponses"]
     ci = nr.get("ci") or {}
-    per = ", ".join(f"{k} {_pct_ci(v, (ci.get('apnrr_per_type') or {}).get(k))}%"
+    per = ", ".join(f"{k} {pct_ci(v, (ci.get('apnrr_per_type') or {}).get(k))}%"
                     for k, v in nr["apnrr_per_type"].items())
     nrs = (f"Non-responses (left out of every rate above): BPNRR "
-           f"{_pct_ci(nr['bpnrr'], ci.get('bpnrr'))}% ({nr['live']} bona fide), APNRR "
-           f"{_pct_ci(nr['apnrr'], ci.get('apnrr'))}% ({nr['attack']} attacks; per species: "
+           f"{pct_ci(nr['bpnrr'], ci.get('bpnrr'))}% ({nr['live']} bona fide), APNRR "
+           f"{pct_ci(nr['apnrr'], ci.get('apnrr'))}% ({nr['attack']} attacks; per species: "
            f"{per})")
     return summ, nrs
 
 
-def _report_dict(title, center, convention, higher_is_live, conv, splits, table, ci, reps,
+def report_dict(title, center, convention, higher_is_live, conv, splits, table, ci, reps,
                  seed) -> dict:
     from fasfast.analysis.conventions import describe
 
@@ -273,9 +210,9 @@ def _report_dict(title, center, convention, higher_is_live, conv, splits, table,
     )
 
 
-def _analyse_system(select_on, apply_to, center, higher_is_live, convention, conv, ci, reps,
+def analyse_system(select_on, apply_to, center, higher_is_live, convention, conv, ci, reps,
                     seed, resample, progress):
-    from fasfast.analysis.metrics import threshold_table
+    from fasfast.analysis.table import threshold_table
 
     select_on.name = select_on.name or "select"
     splits = {"select_on": _summary(select_on, center, higher_is_live, convention, conv, ci,
@@ -331,14 +268,14 @@ def write_report(
                        nan_policy=nan_policy)
     out = Path(out_dir)
     out.mkdir(parents=True, exist_ok=True)
-    splits, table = _analyse_system(select_on, apply_to, center, higher_is_live, convention,
+    splits, table = analyse_system(select_on, apply_to, center, higher_is_live, convention,
                                     conv, ci, bootstrap, seed, resample, progress)
-    report = _report_dict(title, center, convention, higher_is_live, conv, splits, table, ci,
+    report = report_dict(title, center, convention, higher_is_live, conv, splits, table, ci,
                           bootstrap, seed)
     if plots:
-        report["plots"] = _plots(out, select_on, apply_to, report["thresholds"], center,
+        report["plots"] = system_plots(out, select_on, apply_to, report["thresholds"], center,
                                  higher_is_live, convention, seed)
-    report = _clean(report)
+    report = clean(report)
     (out / "report.json").write_text(json.dumps(report, indent=2))
     md, body = _render(report, apply_to is not None, out)
     (out / "report.md").write_text(md)
@@ -346,7 +283,7 @@ def write_report(
     return report
 
 
-def _plots(out: Path, select_on, apply_to, thresholds, center, higher_is_live, convention,
+def system_plots(out: Path, select_on, apply_to, thresholds, center, higher_is_live, convention,
            seed, prefix: str = "") -> dict:
     from fasfast.analysis.plots import (
         domain_grid,
@@ -358,7 +295,7 @@ def _plots(out: Path, select_on, apply_to, thresholds, center, higher_is_live, c
 
     pdir = out / "plots"
     files = {}
-    th = {k: _f(v) for k, v in thresholds.items() if not k.endswith("_score")}
+    th = {k: as_float(v) for k, v in thresholds.items() if not k.endswith("_score")}
 
     def keep(key, fig):
         paths = save_figure(fig, pdir / f"{prefix}{key}")
@@ -378,7 +315,7 @@ def _plots(out: Path, select_on, apply_to, thresholds, center, higher_is_live, c
     return files
 
 
-def _section(report_sys: dict, has_apply: bool, level: int = 2) -> tuple[list, list]:
+def system_section(report_sys: dict, has_apply: bool, level: int = 2) -> tuple[list, list]:
     """Markdown and HTML blocks of one system's splits and thresholds table."""
     h = "#" * level
     md, hb = [], []
@@ -388,31 +325,31 @@ def _section(report_sys: dict, has_apply: bool, level: int = 2) -> tuple[list, l
     for key, s in report_sys["splits"].items():
         summ, nrs = _split_text(s)
         srows = _stats_rows(s, center)
-        md += [f"{h} {key}: {s['name']}", "", summ, "", nrs, "", _md_table(STATS_HEAD, srows),
+        md += [f"{h} {key}: {s['name']}", "", summ, "", nrs, "", md_table(STATS_HEAD, srows),
                ""]
         hb += [f"<h{level}>{html.escape(key)}: {html.escape(s['name'])}</h{level}>",
                f"<p>{html.escape(summ)}</p>", f"<p>{html.escape(nrs)}</p>",
-               _html_table(STATS_HEAD, srows)]
+               html_table(STATS_HEAD, srows)]
     head, rows = _table_rows(report_sys["table"], has_apply, names,
                              report_sys["conventions"]["apcer"])
     lv = report_sys["intervals"]["level"]
     cap = (f"Thresholds chosen on {names[0]} (Table 7 layout, rates in %"
-           + (f", {100 * _f(lv):g}% confidence intervals in brackets" if lv not in (None, "nan")
+           + (f", {100 * as_float(lv):g}% confidence intervals in brackets" if lv not in (None, "nan")
               else "") + ")")
-    md += [f"{h} {cap}", "", _md_table(head, rows), ""]
-    hb += [f"<h{level}>{html.escape(cap)}</h{level}>", _html_table(head, rows)]
-    notes = [[r["method"], _fmt(r["threshold"]), r.get("note", "")] for r in report_sys["table"]]
+    md += [f"{h} {cap}", "", md_table(head, rows), ""]
+    hb += [f"<h{level}>{html.escape(cap)}</h{level}>", html_table(head, rows)]
+    notes = [[r["method"], fmt(r["threshold"]), r.get("note", "")] for r in report_sys["table"]]
     boot = report_sys["splits"]["select_on"].get("bootstrap")
     if boot:
         for n in notes:
             key = next(r["key"] for r in report_sys["table"] if r["method"] == n[0])
             iv = boot["thresholds"].get(key)
-            n.append("" if not iv or _f(iv[0]) != _f(iv[0])
-                     else f"[{_fmt(iv[0])}, {_fmt(iv[1])}]")
+            n.append("" if not iv or as_float(iv[0]) != as_float(iv[0])
+                     else f"[{fmt(iv[0])}, {fmt(iv[1])}]")
     nh = ["method", "threshold", "how it was chosen and applied"] + (
         ["bootstrap interval"] if boot else [])
-    md += [f"{h} How each threshold was obtained", "", _md_table(nh, notes), ""]
-    hb += [f"<h{level}>How each threshold was obtained</h{level}>", _html_table(nh, notes)]
+    md += [f"{h} How each threshold was obtained", "", md_table(nh, notes), ""]
+    hb += [f"<h{level}>How each threshold was obtained</h{level}>", html_table(nh, notes)]
     if boot:
         line = (f"Bootstrap: {boot['replicates']} replicates (seed {boot['seed']}, "
                 f"{boot['engine']} engine), resampling {boot['resampling']}; percentile "
@@ -423,17 +360,7 @@ def _section(report_sys: dict, has_apply: bool, level: int = 2) -> tuple[list, l
     return md, hb
 
 
-def _page(title: str, hb: list) -> str:
-    style = ("body{font-family:sans-serif;max-width:1300px;margin:2em auto;padding:0 1em}"
-             "table{border-collapse:collapse;font-size:0.85em;margin:1em 0}"
-             "td,th{border:1px solid #ccc;padding:3px 6px;text-align:right}"
-             "td:first-child,th:first-child{text-align:left}img{max-width:100%}")
-    return ("<!DOCTYPE html><html><head><meta charset='utf-8'>"
-            f"<title>{html.escape(title)}</title><style>{style}</style></head><body>"
-            + "\n".join(hb) + "</body></html>")
-
-
-def _plot_blocks(plots: dict, out: Path) -> tuple[list, list]:
+def plot_blocks(plots: dict, out: Path) -> tuple[list, list]:
     md, hb = ["## Plots", ""], ["<h2>Plots</h2>"]
     for key, paths in plots.items():
         png = next(p for p in paths if p.endswith(".png"))
@@ -444,7 +371,7 @@ def _plot_blocks(plots: dict, out: Path) -> tuple[list, list]:
     return md, hb
 
 
-def _header(report: dict, has_apply: bool) -> tuple[list, list]:
+def report_header(report: dict, has_apply: bool) -> tuple[list, list]:
     sel = report["splits"]["select_on"]["name"] if "splits" in report else ""
     intro = (f"Created {report['created']}. Rule: {report['rule']}. Centre: {report['center']} "
              f"(convention: {report['convention']})."
@@ -461,220 +388,12 @@ def _header(report: dict, has_apply: bool) -> tuple[list, list]:
 
 
 def _render(report: dict, has_apply: bool, out: Path) -> tuple[str, str]:
-    md, hb = _header(report, has_apply)
-    m2, h2 = _section(report, has_apply)
+    md, hb = report_header(report, has_apply)
+    m2, h2 = system_section(report, has_apply)
     md += m2
     hb += h2
     if report["plots"]:
-        m3, h3 = _plot_blocks(report["plots"], out)
+        m3, h3 = plot_blocks(report["plots"], out)
         md += m3
         hb += h3
-    return "\n".join(md), _page(report["title"], hb)
-
-
-# --------------------------------------------------------------------------- several systems
-def write_systems_report(
-    out_dir,
-    systems: list[dict],
-    center: str = "balance",
-    title: str = "fasfast score analysis: system comparison",
-    higher_is_live: bool = True,
-    convention: str = "paper",
-    plots: bool = True,
-    seed: int = 0,
-    *,
-    apcer: str = "max",
-    eer_rule: str = "bob",
-    placement: str = "best",
-    border: str = "next",
-    nan_policy: str = "nonresponse",
-    ci: float | None = 0.95,
-    bootstrap: int = 1000,
-    resample: str = "auto",
-    compare_on: str = "acer_point",
-    progress: bool = False,
-) -> dict:
-    """Several systems at once. ``systems``: ``[{"name", "select_on", "apply_to"}]`` (ScoreSets;
-    ``apply_to`` optional). Writes one section per system, a comparison table (EER, AUC,
-    least ACER, the ``compare_on`` threshold's rates, with intervals), overlaid ROC/DET,
-    a domain-plot grid (data sets x systems) and, for every pair of systems scored on the
-    same presentations (same ids), McNemar at each system's ``compare_on`` threshold,
-    DeLong for the AUC difference and a paired bootstrap of the ACER difference.
-    Returns the report dict (report.json).
-    """
-    from fasfast.analysis._core import check_center, check_convention
-    from fasfast.analysis.conventions import Conventions
-
-    check_center(center)
-    check_convention(convention)
-    if len(systems) < 1:
-        raise ValueError("write_systems_report needs at least one system")
-    names = [s["name"] for s in systems]
-    if len(set(names)) != len(names):
-        raise ValueError(f"system names must differ, got {names}")
-    conv = Conventions(apcer=apcer, eer_rule=eer_rule, placement=placement, border=border,
-                       nan_policy=nan_policy)
-    out = Path(out_dir)
-    out.mkdir(parents=True, exist_ok=True)
-    reports = []
-    for s in systems:
-        sel, app = s["select_on"], s.get("apply_to")
-        splits, table = _analyse_system(sel, app, center, higher_is_live, convention, conv, ci,
-                                        bootstrap, seed, resample, progress)
-        r = _report_dict(f"{title}: {s['name']}", center, convention, higher_is_live, conv,
-                         splits, table, ci, bootstrap, seed)
-        r["name"] = s["name"]
-        reports.append(r)
-    from fasfast.analysis.thresholds import threshold_name
-
-    compare_on = threshold_name(compare_on)
-    comparison = _comparison(reports, compare_on)
-    paired = _paired(systems, reports, compare_on, higher_is_live, conv, ci, bootstrap, seed,
-                     resample)
-    report = dict(
-        title=title,
-        created=_dt.datetime.now().isoformat(timespec="seconds"),
-        center=center,
-        convention=convention,
-        higher_is_live=higher_is_live,
-        rule=reports[0]["rule"],
-        conventions=conv.as_dict(),
-        conventions_text=reports[0]["conventions_text"],
-        compare_on=compare_on,
-        systems=reports,
-        comparison=comparison,
-        paired=paired,
-        plots={},
-    )
-    if plots:
-        report["plots"] = _systems_plots(out, systems, reports, center, higher_is_live,
-                                         convention, seed)
-    report = _clean(report)
-    (out / "report.json").write_text(json.dumps(report, indent=2))
-    md, body = _render_systems(report, out)
-    (out / "report.md").write_text(md)
-    (out / "report.html").write_text(body)
-    return report
-
-
-def _comparison(reports: list[dict], key: str) -> list[dict]:
-    rows = []
-    for r in reports:
-        row = next((t for t in r["table"] if t["key"] == key), None)
-        if row is None:
-            raise ValueError(f"unknown threshold {key!r} to compare systems at")
-        for split, s in r["splits"].items():
-            m = row["select" if split == "select_on" else "apply"]
-            rows.append(dict(system=r["name"], split=split, data=s["name"], eer=s["eer"],
-                             auc=s["auc"], min_acer=s["min_acer"],
-                             intervals=s.get("intervals"), threshold=row["threshold"],
-                             apcer=m.apcer if hasattr(m, "apcer") else m["apcer"],
-                             metrics=m if isinstance(m, dict) else m.as_dict()))
-    return rows
-
-
-def _paired(systems, reports, key, higher_is_live, conv, ci, reps, seed, resample) -> list:
-    from fasfast.analysis.compare import paired_tests
-
-    out = []
-    for i in range(len(systems)):
-        for j in range(i + 1, len(systems)):
-            for split in ("apply_to", "select_on"):
-                a, b = systems[i].get(split), systems[j].get(split)
-                if a is None or b is None:
-                    continue
-                ta = next(t["threshold"] for t in reports[i]["table"] if t["key"] == key)
-                tb = next(t["threshold"] for t in reports[j]["table"] if t["key"] == key)
-                try:
-                    res = paired_tests(a, b, ta, tb, higher_is_live=higher_is_live,
-                                       apcer=conv.apcer, reps=reps or 1000, seed=seed,
-                                       level=ci or 0.95, resample=resample)
-                except ValueError as e:
-                    res = {"skipped": str(e)}
-                out.append(dict(systems=[systems[i]["name"], systems[j]["name"]],
-                                split=split, data=[a.name, b.name], threshold=key, **res))
-                break  # the apply split when there is one: the honest comparison
-    return out
-
-
-def _systems_plots(out, systems, reports, center, higher_is_live, convention, seed) -> dict:
-    from fasfast.analysis.plots import domain_grid, roc_det_plot, save_figure
-
-    files = {}
-    for s, r in zip(systems, reports):
-        prefix = f"{_slug(s['name'])}_"
-        files.update(_plots(out, s["select_on"], s.get("apply_to"), r["thresholds"], center,
-                            higher_is_live, convention, seed, prefix))
-    curves = {}
-    for s in systems:
-        ss = s.get("apply_to") or s["select_on"]
-        curves[f"{s['name']} ({ss.name})"] = ss
-    p = save_figure(roc_det_plot(curves, higher_is_live), out / "plots" / "roc_det_systems")
-    files["roc_det_systems"] = [str(x.relative_to(out)) for x in p]
-    cells = {}
-    for s, r in zip(systems, reports):
-        for split in ("select_on", "apply_to"):
-            ss = s.get(split)
-            if ss is not None:
-                th = {k: _f(v) for k, v in r["thresholds"].items() if not k.endswith("_score")}
-                role = "thresholds chosen on" if split == "select_on" else "applied to"
-                cells[(role, s["name"])] = (ss.live, ss.attack, th)
-    if len(cells) > 1:
-        fig = domain_grid(cells, center=center, seed=seed, higher_is_live=higher_is_live)
-        p = save_figure(fig, out / "plots" / "domain_grid_systems")
-        files["domain_grid_systems"] = [str(x.relative_to(out)) for x in p]
-    return files
-
-
-def _slug(name: str) -> str:
-    return "".join(ch if ch.isalnum() or ch in "-_" else "_" for ch in name)[:40] or "system"
-
-
-def _render_systems(report: dict, out: Path) -> tuple[str, str]:
-    md, hb = _header(report, False)
-    head = ["system", "split", "data", "EER%", "AUC", "least ACER%",
-            f"{report['compare_on']} threshold", "APCER%", "BPCER%", "ACER%"]
-    rows = []
-    for c in report["comparison"]:
-        iv = c.get("intervals") or {}
-        m = c["metrics"]
-        ci = m.get("ci") or {}
-        rows.append([c["system"], c["split"], c["data"], _pct_ci(c["eer"], iv.get("eer")),
-                     _fmt(c["auc"], 4), _pct_ci(c["min_acer"], iv.get("min_acer")),
-                     _fmt(c["threshold"]), _pct_ci(m["apcer"], ci.get("apcer")),
-                     _pct_ci(m["bpcer"], ci.get("bpcer")), _pct_ci(m["acer"], ci.get("acer"))])
-    md += ["## Comparison", "", _md_table(head, rows), ""]
-    hb += ["<h2>Comparison</h2>", _html_table(head, rows)]
-    if report["paired"]:
-        ph = ["systems", "split", "McNemar p (errors)", "DeLong AUC diff", "DeLong p",
-              "ACER diff", "ACER diff interval", "paired bootstrap p"]
-        pr = []
-        for p in report["paired"]:
-            if "skipped" in p:
-                pr.append([" vs ".join(p["systems"]), p["split"], p["skipped"], "", "", "", "",
-                           ""])
-                continue
-            mc, dl, pb = p["mcnemar"], p["delong"], p["acer_difference"]
-            pr.append([" vs ".join(p["systems"]), p["split"], _fmt(mc["pvalue"], 4),
-                       _fmt(dl["difference"], 4), _fmt(dl["pvalue"], 4),
-                       _pct(pb["difference"]),
-                       f"[{_pct(pb['interval'][0])}, {_pct(pb['interval'][1])}]",
-                       _fmt(pb["pvalue"], 4)])
-        line = ("Paired tests on the presentations both systems scored (matched by id): "
-                "McNemar (exact binomial) on the errors at each system's "
-                f"{report['compare_on']} threshold, DeLong's test of the AUC difference, and "
-                "a paired stratified bootstrap of the ACER difference at those thresholds.")
-        md += ["## Paired tests", "", line, "", _md_table(ph, pr), ""]
-        hb += ["<h2>Paired tests</h2>", f"<p>{html.escape(line)}</p>", _html_table(ph, pr)]
-    for r in report["systems"]:
-        has_apply = "apply_to" in r["splits"]
-        md += [f"## System {r['name']}", ""]
-        hb += [f"<h2>System {html.escape(r['name'])}</h2>"]
-        m2, h2 = _section(r, has_apply, level=3)
-        md += m2
-        hb += h2
-    if report["plots"]:
-        m3, h3 = _plot_blocks(report["plots"], out)
-        md += m3
-        hb += h3
-    return "\n".join(md), _page(report["title"], hb)
+    return "\n".join(md), html_page(report["title"], hb)

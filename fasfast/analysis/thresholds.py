@@ -50,16 +50,8 @@ consecutive distinct observed scores ``u_1 < ... < u_K`` (plus ``(-inf, u_1]`` a
   finite scores). Separable (``Fb < Lb``): all samples, clamped to ``[Fb, Lb]``; clamped to
   ``Fb`` it is applied just above it. Overlapping: only the overlap, ``A' = {a >= Lb}``,
   ``L' = {l <= Fb}``.
-- Target rates: ``bpcer_at_apcer(r)`` reaches the lowest BPCER with ``APCER <= r``: the
-  feasible thresholds are ``t > a*`` (``a*`` the largest attack score that must be rejected:
-  per species the ``(floor(r*M_s)+1)``-th highest, the largest of those under "max"). The
-  thresholds with the same APCER form ``(a*, h]``; ``placement`` picks the low end (just
-  above ``a*``, lowest BPCER; "best" and "low"), the high end ``h`` (bob.measure), or the
-  midpoint. ``apcer_at_bpcer(r)`` reaches the lowest APCER with ``BPCER <= r``: the feasible
-  thresholds are ``t <= L_k`` (the ``k``-th smallest live score, ``k = floor(r*N)``); the
-  same-BPCER interval is ``(l', L_k]`` with ``l'`` the live score below; "best" and "high"
-  take ``L_k``, "low" just above ``l'``. ``tpr_at_fpr(r)`` is ``bpcer_at_apcer`` in ROC
-  terms. ``r*M`` gets a 1e-9 slack against decimal rounding (``0.03*100`` counts as 3).
+- Target rates (``bpcer_at_apcer``, ``apcer_at_bpcer``, ``tpr_at_fpr``): :mod:`fasfast.analysis.targets`
+  (re-exported here).
 
 Every threshold is a value of the scores' dtype (a computed one is rounded up to the next,
 which changes no decision), so a float32 pipeline can hold it exactly.
@@ -72,8 +64,6 @@ import warnings
 from dataclasses import dataclass, field
 from fractions import Fraction
 
-import numpy as np
-
 from fasfast.analysis._classes import Classes
 from fasfast.analysis._core import (
     FiniteScores,
@@ -85,7 +75,15 @@ from fasfast.analysis._core import (
     ss,
 )
 from fasfast.analysis.conventions import Conventions
+from fasfast.analysis.eer import eer_choice, midpoint_or, rates_at
 from fasfast.analysis.stats import DomainStats, stats_from_sorted
+from fasfast.analysis.targets import (  # noqa: F401 - re-exported: the thresholds' public names
+    OperatingPoint,
+    apcer_at_bpcer,
+    bpcer_at_apcer,
+    target_point,
+    tpr_at_fpr,
+)
 
 __all__ = [
     "RENAMED_THRESHOLDS",
@@ -190,55 +188,9 @@ class Thresholds:
         return {k: getattr(self, k) for k in TABLE_THRESHOLDS}
 
 
-@dataclass(frozen=True)
-class OperatingPoint:
-    """A threshold chosen for a target rate and the rates it reaches on the same data.
-
-    ``apcer`` is under ``apcer_definition`` (the one the choice was made under),
-    ``apcer_pooled`` over all attacks (the ROC's FPR); ``interval`` is the interval of
-    thresholds that reach the same target rate (user frame, ``(lo, hi]`` when
-    ``higher_is_live``), ``placement`` where in it the threshold sits, ``note`` how.
-    """
-
-    threshold: float
-    apcer: float
-    bpcer: float
-    target: float
-    kind: str
-    apcer_definition: str = "max"
-    apcer_pooled: float = float("nan")
-    placement: str = "best"
-    interval: tuple = (float("nan"), float("nan"))
-    note: str = ""
-
-    @property
-    def fpr(self) -> float:
-        return self.apcer_pooled if self.apcer_pooled == self.apcer_pooled else self.apcer
-
-    @property
-    def tpr(self) -> float:
-        return 1.0 - self.bpcer
-
-    def as_dict(self) -> dict:
-        return dict(threshold=self.threshold, apcer=self.apcer, bpcer=self.bpcer,
-                    fpr=self.fpr, tpr=self.tpr, target=self.target, kind=self.kind,
-                    apcer_definition=self.apcer_definition, placement=self.placement,
-                    interval=list(self.interval), note=self.note)
-
-
 # --------------------------------------------------------------------------- helpers
 def _fmt(x: float) -> str:
     return f"{x:.6g}"
-
-
-def _midpoint_or(c: Classes, lo: float, hi: float, only: float) -> float:
-    if math.isinf(lo) and math.isinf(hi):
-        return only
-    if math.isinf(lo):
-        return hi
-    if math.isinf(hi):
-        return lo
-    return c.midpoint(lo, hi)
 
 
 def cross_point(a: DomainStats, l: DomainStats, fake_border: float, live_border: float) -> float:  # noqa: E741
@@ -293,82 +245,6 @@ def _balance_point(c: Classes) -> tuple[float, bool]:
     return float(total / ((af.n - ka) + kl)), False
 
 
-def _rates(c: Classes, t: float, definition: str) -> tuple[Fraction, Fraction]:
-    return c.apcer_fraction(t, definition), c.bpcer_fraction(t)
-
-
-def _interval_rep(lo: float, hi: float) -> float:
-    """A threshold inside ``(lo, hi]``: ``hi`` (``+inf`` stands for ``(lo, +inf)``)."""
-    return hi
-
-
-def _distinct_scores(c: Classes) -> np.ndarray:
-    return np.union1d(c.L.p, c.A.p)
-
-
-def eer_choice(c: Classes, definition: str, rule: str, recs) -> tuple[float, float, float]:
-    """``(lo, hi, eer)``: the interval the ACER point is placed in and the EER (also used by
-    :mod:`fasfast.analysis.metrics` for its EER)."""
-    _, _, pos_lo, pos_hi, neg_lo, neg_hi = recs
-    an, bn = _rates(c, _interval_rep(neg_lo, neg_hi), definition)
-    if pos_lo != pos_lo and pos_hi != pos_hi:  # no interval with APCER > BPCER
-        return neg_lo, neg_hi, float((an + bn) / 2)
-    ap, bp = _rates(c, _interval_rep(pos_lo, pos_hi), definition)
-    if rule == "fvc2000":
-        t1 = (pos_lo, pos_hi, ap, bp)
-        if an == bn:  # a plateau with APCER = BPCER: t1 is its last interval
-            u = _distinct_scores(c)
-            k0 = int(np.searchsorted(u, neg_hi))  # neg_hi = u[k0] (or inf: none after)
-            lo_k, hi_k = k0, u.size  # last k with APCER == BPCER at t = u[k] (u.size: +inf)
-            while lo_k < hi_k:
-                mid = (lo_k + hi_k + 1) // 2
-                t = u[mid] if mid < u.size else math.inf
-                a, b = _rates(c, t, definition)
-                if a == b:
-                    lo_k = mid
-                else:
-                    hi_k = mid - 1
-            hi_t = float(u[lo_k]) if lo_k < u.size else math.inf
-            lo_t = float(u[lo_k - 1]) if lo_k > 0 else -math.inf
-            a, b = _rates(c, hi_t, definition)
-            t1 = (lo_t, hi_t, a, b)
-        s1, s2 = t1[2] + t1[3], an + bn
-        if s1 <= s2:
-            return t1[0], t1[1], float(s1 / 2)
-        return neg_lo, neg_hi, float(s2 / 2)
-    # bob (and the threshold of rocch): least |APCER - BPCER|
-    dp, dn = abs(ap - bp), abs(an - bn)
-    if dp < dn:
-        lo, hi = pos_lo, pos_hi
-    elif dp == dn:
-        lo, hi = pos_lo, neg_hi
-    else:
-        lo, hi = neg_lo, neg_hi
-    t = _midpoint_or(c, lo, hi, math.nan)
-    a, b = _rates(c, t if t == t else hi, definition)
-    eer = float((a + b) / 2)
-    if rule == "rocch":
-        eer = rocch_eer_of(c, definition)
-    return lo, hi, eer
-
-
-def rocch_eer_of(c: Classes, definition: str) -> float:
-    """ROCCH-EER (Bosaris / bob.measure ``eer_rocch``) of the (APCER, BPCER) curve."""
-    from fasfast.analysis import _kernels_pai
-    from fasfast.analysis._core import kernels
-
-    if c.per_pai(definition):
-        cat, off = c.species_concat()
-        x, y, _ = _kernels_pai.pai_curve(c.L.p, cat, off)
-    else:
-        na, nl, _ = kernels().roc_points(c.L.p, c.A.p)
-        # roc_points runs from t = +inf down; the hull wants rising thresholds
-        x = (na / c.A.n)[::-1].copy()
-        y = ((c.L.n - nl) / c.L.n)[::-1].copy()
-    return float(_kernels_pai.rocch_eer(np.ascontiguousarray(x, np.float64),
-                                        np.ascontiguousarray(y, np.float64)))
-
-
 # --------------------------------------------------------------------------- the thresholds
 def thresholds_from_classes(c: Classes, center: str = "balance", convention: str = "paper",
                             conv: Conventions | None = None) -> Thresholds:
@@ -379,10 +255,10 @@ def thresholds_from_classes(c: Classes, center: str = "balance", convention: str
     fb, lb = float(A.p[-1]), float(L.p[0])
     recs = c.records(d)
     acer_lo, acer_hi = recs[0], recs[1]
-    a, b = _rates(c, acer_hi, d)
+    a, b = rates_at(c, acer_hi, d)
     min_acer = float((a + b) / 2)
     eer_lo, eer_hi, eer_value = eer_choice(c, d, conv.eer_rule, recs)
-    t_acer = _midpoint_or(c, eer_lo, eer_hi, fb)
+    t_acer = midpoint_or(c, eer_lo, eer_hi, fb)
     n = L.n + A.n
     sl, sa = run_pair(stats_from_sorted, (L, (center,), convention),
                       (A, (center,), convention), n)
@@ -415,7 +291,7 @@ def thresholds_from_classes(c: Classes, center: str = "balance", convention: str
     right = acer_hi
     right_note = ("supremum of the least-ACER thresholds, attained" if math.isfinite(acer_hi)
                   else "no upper end: every presentation rejected")
-    mid = _midpoint_or(c, acer_lo, acer_hi, fb)
+    mid = midpoint_or(c, acer_lo, acer_hi, fb)
     if acer_lo == -math.inf or acer_hi == math.inf:
         mid = right if math.isfinite(right) else left
     elif mid == acer_lo:  # cannot happen with c.midpoint, kept for safety
@@ -505,129 +381,3 @@ def select_thresholds(
     conv = Conventions(apcer=apcer, eer_rule=eer_rule, border=border, nan_policy=nan_policy)
     c = Classes(live, attack, higher_is_live, attack_types, nonresponses, nan_policy)
     return thresholds_from_classes(c, center, convention, conv)
-
-
-# --------------------------------------------------------------------------- target rates
-def _rate_count(rate: float, n: int, name: str) -> int:
-    if isinstance(rate, bool) or not (isinstance(rate, (int, float, np.floating))
-                                      and 0 <= rate <= 1):
-        raise ValueError(f"{name} must be a rate in [0, 1], got {rate!r}")
-    return int(math.floor(rate * n + 1e-9))
-
-
-def _apcer_bound(c: Classes, rate: float, definition: str) -> float:
-    """``a*``: the largest attack score that ``APCER <= rate`` must reject (``-inf``: none)."""
-    if c.per_pai(definition):
-        best = -math.inf
-        for sp in c.species_with_responses().values():
-            k = _rate_count(rate, sp.n, "rate")
-            if k < sp.n:
-                best = max(best, float(sp.p[sp.n - k - 1]))
-        return best
-    k = _rate_count(rate, c.A.n, "rate")
-    return float(c.A.p[c.A.n - k - 1]) if k < c.A.n else -math.inf
-
-
-def _same_apcer_top(c: Classes, a_star: float, definition: str) -> float:
-    """``h``: the largest threshold with the APCER of ``t`` just above ``a_star``."""
-    if c.per_pai(definition):
-        sp = c.species_with_responses().values()
-        counts = [(v.n - ss(v.p, a_star, "right"), v) for v in sp]
-        v0 = max(Fraction(k, v.n) for k, v in counts)
-        if v0 == 0:
-            return math.inf
-        return max(float(v.p[v.n - k]) for k, v in counts if Fraction(k, v.n) == v0)
-    i = ss(c.A.p, a_star, "right")
-    return float(c.A.p[i]) if i < c.A.n else math.inf
-
-
-def _place(c: Classes, lo: float, hi: float, placement: str, best: str, border: str):
-    """A threshold in the equal-rate interval ``(lo, hi]`` and a note on it."""
-    where = best if placement == "best" else placement
-    side = "above" if c.sign > 0 else "below"
-    if where == "high" and math.isinf(hi):
-        where = "low"
-        extra = " (the interval has no upper end)"
-    elif where == "midpoint" and (math.isinf(hi) or math.isinf(lo)):
-        where = "low" if math.isinf(hi) else "high"
-        extra = " (the interval is unbounded: placed at its finite end)"
-    else:
-        extra = ""
-    if where == "high":
-        return hi, f"high end {_fmt(c.out(hi))} (attained){extra}"
-    if where == "midpoint":
-        return c.midpoint(lo, hi), f"midpoint of ({_fmt(c.out(lo))}, {_fmt(c.out(hi))}]"
-    if math.isinf(lo):
-        return c.lowest(), f"low end: every presentation accepted{extra}"
-    return c.above(lo, border), f"low end: just {side} {_fmt(c.out(lo))}{extra}"
-
-
-def _point(c: Classes, t: float, rate: float, kind: str, definition: str, placement: str,
-           lo: float, hi: float, note: str) -> OperatingPoint:
-    a = c.apcer_fraction(t, definition)
-    ap = Fraction(c.attack_accepted(t), c.A.n)
-    b = c.bpcer_fraction(t)
-    iv = (c.out(lo), c.out(hi)) if c.sign > 0 else (c.out(hi), c.out(lo))
-    return OperatingPoint(c.out(t), float(a), float(b), float(rate), kind, definition,
-                          float(ap), placement, iv, note)
-
-
-def target_point(c: Classes, kind: str, rate: float, definition: str = "max",
-                 placement: str = "best", border: str = "next") -> OperatingPoint:
-    """One target-rate point on sorted classes (``kind``: "bpcer@apcer", "tpr@fpr" or
-    "apcer@bpcer"); see the module docstring."""
-    if kind in ("bpcer@apcer", "tpr@fpr"):
-        a_star = _apcer_bound(c, rate, definition)
-        h = _same_apcer_top(c, a_star, definition)
-        t, note = _place(c, a_star, h, placement, "low", border)
-        return _point(c, t, rate, kind, definition, placement, a_star, h, note)
-    if kind != "apcer@bpcer":
-        raise ValueError(f"unknown target kind {kind!r}")
-    L = c.L
-    k = _rate_count(rate, L.n, "rate")
-    if k >= L.n:  # every threshold keeps BPCER <= 1: the largest are above every score
-        top = max(float(L.p[-1]), float(c.A.p[-1]))
-        t = c.above(top, border)
-        return _point(c, t, rate, kind, definition, placement, top, math.inf,
-                      "every threshold meets the target: just above every score")
-    hi = float(L.p[k])
-    j = ss(L.p, hi, "left")
-    lo = float(L.p[j - 1]) if j > 0 else -math.inf
-    t, note = _place(c, lo, hi, placement, "high", border)
-    return _point(c, t, rate, kind, definition, placement, lo, hi, note)
-
-
-def _target_args(live, attack, higher_is_live, attack_types, nonresponses, nan_policy):
-    return Classes(live, attack, higher_is_live, attack_types, nonresponses, nan_policy)
-
-
-def bpcer_at_apcer(live, attack, rate: float = 0.05, higher_is_live: bool = True, *,
-                   attack_types=None, apcer: str = "max", placement: str = "best",
-                   border: str = "next", nonresponses=None,
-                   nan_policy: str = "nonresponse") -> OperatingPoint:
-    """Lowest BPCER with APCER <= ``rate`` (BPCER20: rate 0.05, BPCER100: rate 0.01), the
-    APCER under ``apcer`` ("max" over the ``attack_types`` species, ISO/IEC 30107-3, or
-    "pooled"); ``placement`` within the equal-APCER interval (see the module docstring)."""
-    conv = Conventions(apcer=apcer, placement=placement, border=border, nan_policy=nan_policy)
-    c = _target_args(live, attack, higher_is_live, attack_types, nonresponses, nan_policy)
-    return target_point(c, "bpcer@apcer", rate, conv.apcer, conv.placement, conv.border)
-
-
-def apcer_at_bpcer(live, attack, rate: float = 0.05, higher_is_live: bool = True, *,
-                   attack_types=None, apcer: str = "max", placement: str = "best",
-                   border: str = "next", nonresponses=None,
-                   nan_policy: str = "nonresponse") -> OperatingPoint:
-    """Lowest APCER (under ``apcer``) with BPCER <= ``rate``."""
-    conv = Conventions(apcer=apcer, placement=placement, border=border, nan_policy=nan_policy)
-    c = _target_args(live, attack, higher_is_live, attack_types, nonresponses, nan_policy)
-    return target_point(c, "apcer@bpcer", rate, conv.apcer, conv.placement, conv.border)
-
-
-def tpr_at_fpr(live, attack, rate: float = 1e-3, higher_is_live: bool = True, *,
-               attack_types=None, apcer: str = "max", placement: str = "best",
-               border: str = "next", nonresponses=None,
-               nan_policy: str = "nonresponse") -> OperatingPoint:
-    """Highest TPR (live accepted) with FPR (attacks accepted, under ``apcer``) <= ``rate``."""
-    conv = Conventions(apcer=apcer, placement=placement, border=border, nan_policy=nan_policy)
-    c = _target_args(live, attack, higher_is_live, attack_types, nonresponses, nan_policy)
-    return target_point(c, "tpr@fpr", rate, conv.apcer, conv.placement, conv.border)

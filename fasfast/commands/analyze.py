@@ -158,7 +158,8 @@ def run(args: argparse.Namespace) -> int:
 
 
 def _table_of(report: dict) -> str:
-    from fasfast.analysis.metrics import PadMetrics, format_table
+    from fasfast.analysis.metrics import PadMetrics
+    from fasfast.analysis.table import format_table
 
     def num(v):
         if isinstance(v, str) and v in ("nan", "inf", "-inf"):

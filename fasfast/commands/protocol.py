@@ -10,7 +10,7 @@ import argparse
 
 
 def add_arguments(parser: argparse.ArgumentParser) -> None:
-    from fasfast.train_config import add_train_arguments
+    from fasfast.engine.config import add_train_arguments
 
     parser.add_argument("benchmark", choices=("oulu", "uniattack"), help="data set")
     parser.add_argument("--method", default="acer_point",
@@ -26,8 +26,8 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
 
 
 def run(args: argparse.Namespace) -> int:
+    from fasfast.engine.config import config_from_args
     from fasfast.engine.protocol import run_protocol
-    from fasfast.train_config import config_from_args
 
     cfg = config_from_args(args)
     cfg.dataset = args.benchmark

@@ -10,7 +10,7 @@ import argparse
 
 
 def add_arguments(parser: argparse.ArgumentParser) -> None:
-    from fasfast.train_config import add_train_arguments
+    from fasfast.engine.config import add_train_arguments
 
     parser.epilog = (
         "examples:\n"
@@ -26,8 +26,8 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
 
 def run(args: argparse.Namespace) -> int:
     from fasfast.engine import distributed as du
-    from fasfast.engine.train import train
-    from fasfast.train_config import config_from_args
+    from fasfast.engine.config import config_from_args
+    from fasfast.engine.training import train
 
     cfg = config_from_args(args)
     result = train(cfg)

@@ -25,6 +25,9 @@ or 16 bits per channel (scaled to 8 bits, ``round(x / 257)``) are converted and 
 once with a :class:`DataWarning`. Unreadable input raises :class:`VideoReadError` naming
 the file. FFmpeg's own log lines are silenced (``OPENCV_FFMPEG_LOGLEVEL=-8`` unless the
 variable is set): fasfast reports each problem once, on one line naming the file.
+
+One file of about 470 lines on purpose: every input kind is read through the one reader and
+its one way of reporting a problem (and :func:`write_video` is the inverse of the reader).
 """
 
 from __future__ import annotations
@@ -432,17 +435,31 @@ def read_frames(path, indices=None) -> list[np.ndarray]:
     return VideoReader(path).read(indices)
 
 
-def write_video(path, frames, fps: float = 15.0, codec: str = "FFV1") -> Path:
-    """Write RGB ``uint8 [H, W, 3]`` frames (any iterable, streamed) to a video (default
-    lossless FFV1 in .avi)."""
+# FOURCC of write_video by file suffix (lossless FFV1 where the container takes it)
+VIDEO_CODECS = {".avi": "FFV1", ".mkv": "FFV1", ".mp4": "mp4v"}
+
+
+def write_video(path, frames, fps: float = 15.0, codec: str | None = None) -> Path:
+    """Write RGB ``uint8 [H, W, 3]`` frames (any iterable, e.g. a ``[F, H, W, 3]`` array;
+    streamed) to a video at ``fps`` frames per second. ``codec``: an OpenCV FOURCC; None picks
+    it by suffix (:data:`VIDEO_CODECS`: .avi / .mkv lossless FFV1, .mp4 mp4v). Errors:
+    ValueError (no frames, a frame of another shape or dtype, an unknown suffix without a
+    codec), VideoReadError (no writer for the codec). The one video writer of fasfast."""
     import cv2
 
+    path = Path(path)
+    if codec is None:
+        codec = VIDEO_CODECS.get(path.suffix.lower())
+        if codec is None:
+            raise ValueError(f"{path}: unsupported video suffix {path.suffix!r} (use "
+                             f"{', '.join(VIDEO_CODECS)}, or name a codec)")
     it = iter(frames)
     first = next(it, None)
     if first is None:
         raise ValueError("write_video needs at least one frame")
+    if first.ndim != 3:
+        raise ValueError(f"frames must be uint8 [H, W, 3], got {first.dtype} {first.shape}")
     h, w = first.shape[:2]
-    path = Path(path)
     path.parent.mkdir(parents=True, exist_ok=True)
     writer = cv2.VideoWriter(str(path), cv2.VideoWriter_fourcc(*codec), float(fps), (w, h))
     if not writer.isOpened():

@@ -57,7 +57,7 @@ from fasfast.models.weights import (
 
 __all__ = [
     "FORMAT", "VERSION", "CheckpointError", "save_checkpoint", "load_checkpoint", "load_model",
-    "load_init_weights", "load_state_into", "build_model", "model_kind", "unwrap",
+    "load_init_weights", "load_state_into", "model_kind", "unwrap",
     "describe_mismatch", "rng_state", "set_rng_state", "save_epoch", "recover_run",
     "write_log", "SAVE_STEPS",
 ]
@@ -246,21 +246,18 @@ def load_checkpoint(path: str | Path, map_location: str | torch.device = "cpu") 
 
 
 # ----------------------------------------------------------------- models
-def build_model(kind: str, model_config: dict, **overrides) -> torch.nn.Module:
-    """Build an EulerNet or classifier from the config dict stored in a checkpoint."""
+def _model_of(kind: str, model_config: dict, **overrides) -> torch.nn.Module:
+    """The model a checkpoint's ``kind`` and ``model_config`` describe, through the one
+    factory :func:`fasfast.models.create_model`; a classifier's weights come from the file,
+    never its ``init``."""
     from fasfast import models
 
-    if kind == "eulernet":
-        cfg = models.EulerNetConfig.from_dict({**model_config, **overrides})
-        return models.EulerNet(cfg)
+    if kind not in models.MODEL_KINDS:
+        raise CheckpointError(f"unknown model kind {kind!r} in checkpoint")
+    d = {**model_config, **overrides}
     if kind == "classifier":
-        import dataclasses
-
-        known = {f.name for f in dataclasses.fields(models.ClassifierConfig)}
-        d = {k: v for k, v in {**model_config, **overrides}.items() if k in known}
-        d["init"] = None  # weights come from the checkpoint, not the init file
-        return models.build_classifier(models.ClassifierConfig(**d))
-    raise CheckpointError(f"unknown model kind {kind!r} in checkpoint")
+        d["init"] = None
+    return models.create_model(models.config_from_dict(kind, d))
 
 
 def model_kind(model: torch.nn.Module) -> str:
@@ -317,7 +314,7 @@ def load_model(
         if isinstance(wf.raw.get("epoch"), int):
             meta["epoch"] = wf.raw["epoch"]
     try:
-        net = build_model(kind, config, **overrides)
+        net = _model_of(kind, config, **overrides)
     except (TypeError, ValueError, KeyError) as e:
         raise CheckpointError(f"{path}: cannot rebuild its model ({e})") from e
     try:

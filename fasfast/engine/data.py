@@ -4,7 +4,7 @@ from __future__ import annotations
 
 from pathlib import Path
 
-from fasfast.engine.config import TrainConfig
+from fasfast.engine.config import TrainConfig, parse_downsample
 
 
 class EmptySplitError(ValueError):
@@ -90,18 +90,36 @@ def build_augment(cfg: TrainConfig, train: bool):
     """The augmentation pipeline for training (None for evaluation)."""
     if not train:
         return None
-    from fasfast.engine._adapters import make_augment
-
     return make_augment(cfg)
+
+
+def make_augment(cfg: TrainConfig):
+    """Training augmentation from the config switches (:mod:`fasfast.data.augment`):
+    class-specific down-sampling first (Huang et al. 2024: it changes a class's domain), then
+    flip, colour jitter and Gaussian blur. None when every switch is off."""
+    from fasfast.data import augment as A
+
+    parts = []
+    for cls_name, factors in parse_downsample(cfg.downsample):
+        ds = A.Downsample(factors=factors, p=cfg.downsample_p)
+        parts.append(ds if cls_name in ("all", "*") else A.ClassSpecific({cls_name: ds}))
+    if cfg.hflip:
+        parts.append(A.HorizontalFlip(p=0.5))
+    if cfg.color_jitter > 0:
+        j = float(cfg.color_jitter)
+        parts.append(A.ColorJitter(j, j, j, min(0.02, j / 10), p=0.8))
+    if cfg.blur > 0:
+        parts.append(A.GaussianBlur(p=float(cfg.blur)))
+    return A.Compose(parts) if parts else None
 
 
 def make_dataset(cfg: TrainConfig, samples, *, train: bool, model_config=None, seed: int = 0):
     """SequenceDataset (EulerNet) or FrameDataset (classifier) for ``samples``."""
-    from fasfast.engine._adapters import frame_dataset, sequence_dataset
+    from fasfast.data import FrameDataset, SequenceDataset
 
     augment = build_augment(cfg, train)
     if cfg.is_eulernet:
-        return sequence_dataset(
+        return SequenceDataset(
             samples,
             length=model_config.frames,
             interval=cfg.interval,
@@ -113,7 +131,7 @@ def make_dataset(cfg: TrainConfig, samples, *, train: bool, model_config=None, s
             cache_dir=cfg.cache_dir,
             seed=seed,
         )
-    return frame_dataset(
+    return FrameDataset(
         samples,
         image_size=model_config.image_size,
         train=train,

@@ -56,7 +56,7 @@ def run_demo(cfg: DemoConfig | None = None, **overrides) -> dict:
     from fasfast.data import synth
     from fasfast.engine.config import TrainConfig
     from fasfast.engine.evaluate import evaluate
-    from fasfast.engine.train import train
+    from fasfast.engine.training import train
     from fasfast.models import EulerNetConfig
 
     cfg = dataclasses.replace(cfg or DemoConfig(), **overrides)

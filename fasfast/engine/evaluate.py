@@ -105,7 +105,7 @@ def score_split(
 
 def write_score_files(out_dir: Path, split: str, scores: Scores) -> dict[str, Path]:
     """``scores/<split>_<level>.csv`` for every level present."""
-    from fasfast.engine._adapters import write_rows
+    from fasfast.engine.results import write_rows
 
     paths = {}
     for level, rows in scores.levels().items():
@@ -188,7 +188,7 @@ def report_from_scores(
     verbose: bool = True,
 ) -> dict:
     """Write score files, Table 7 and the analysis report for already-scored splits."""
-    from fasfast.engine._adapters import make_report, non_responses, rows_for_level, table7
+    from fasfast.engine.results import make_report, non_responses, rows_for_level, table7
 
     out_dir.mkdir(parents=True, exist_ok=True)
     files = {s: {k: str(v) for k, v in write_score_files(out_dir, s, sc).items()}

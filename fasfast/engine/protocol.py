@@ -74,9 +74,9 @@ def run_protocol(
     progress: bool = True,
 ) -> dict:
     """Train + evaluate each sub-protocol; returns (and writes) the Table II summary."""
-    from fasfast.engine._adapters import acer_stats
     from fasfast.engine.evaluate import evaluate
-    from fasfast.engine.train import train
+    from fasfast.engine.results import acer_stats
+    from fasfast.engine.training import train
 
     dataset = dataset or base.dataset
     protocol = str(protocol or base.protocol)

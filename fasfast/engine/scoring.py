@@ -136,24 +136,10 @@ def score_dataset(
             pos += b
             continue
         with autocast_context(device, amp, amp_dtype):
-            if kind == "eulernet":
-                x = batch["frames"].to(device, non_blocking=True)
-                maps = model(x).float()  # [B, T, M, M]
-                frame_scores = maps.mean(dim=(2, 3))  # [B, T]
-                seq_scores = frame_scores.mean(dim=1)
-                if compute_loss and "target" in batch:
-                    tgt = batch["target"].to(device).float()
-                    loss_sum += float(F.mse_loss(maps, tgt, reduction="sum")) / maps[0].numel()
-                    loss_n += maps.shape[0]
-            else:
-                x = batch["image"].to(device, non_blocking=True)
-                logits = model(x).float()
-                seq_scores = torch.softmax(logits, dim=1)[:, 1]
-                frame_scores = seq_scores[:, None]
-                if compute_loss:
-                    y = batch["label"].to(device).long()
-                    loss_sum += float(F.cross_entropy(logits, y, reduction="sum"))
-                    loss_n += logits.shape[0]
+            seq_scores, frame_scores, batch_loss, batch_n = _forward(model, batch, kind, device,
+                                                                     compute_loss)
+        loss_sum += batch_loss
+        loss_n += batch_n
         windows = batch.get("window", batch.get("frame", None))
         frame_idx = batch.get("frame_index")
         for i, k in enumerate(ok):
@@ -187,6 +173,30 @@ def score_dataset(
     total_loss = sum(v[0] for v in losses)
     total_n = sum(v[1] for v in losses)
     return _aggregate(items, kind, total_loss / total_n if total_n else float("nan"))
+
+
+def _forward(model, batch: dict, kind: str, device, compute_loss: bool):
+    """One batch through the model: ``(sequence scores [B], frame scores [B, T], summed
+    loss, items in the loss)``; the loss is 0 over 0 items without labels / targets."""
+    if kind == "eulernet":
+        x = batch["frames"].to(device, non_blocking=True)
+        maps = model(x).float()  # [B, T, M, M]
+        frame_scores = maps.mean(dim=(2, 3))  # [B, T]
+        loss, n = 0.0, 0
+        if compute_loss and "target" in batch:
+            tgt = batch["target"].to(device).float()
+            loss = float(F.mse_loss(maps, tgt, reduction="sum")) / maps[0].numel()
+            n = maps.shape[0]
+        return frame_scores.mean(dim=1), frame_scores, loss, n
+    x = batch["image"].to(device, non_blocking=True)
+    logits = model(x).float()
+    seq_scores = torch.softmax(logits, dim=1)[:, 1]
+    loss, n = 0.0, 0
+    if compute_loss:
+        y = batch["label"].to(device).long()
+        loss = float(F.cross_entropy(logits, y, reduction="sum"))
+        n = logits.shape[0]
+    return seq_scores, seq_scores[:, None], loss, n
 
 
 def _select(batch: dict, keep: list[int]) -> dict:
@@ -265,6 +275,6 @@ def add_left_out_rows(scores: Scores, extra: list[dict] = ()) -> Scores:
 
 def to_scoreset(rows: list[Row]):
     """Rows -> :class:`fasfast.analysis.ScoreSet`."""
-    from fasfast.engine._adapters import make_scoreset
+    from fasfast.engine.results import make_scoreset
 
     return make_scoreset(rows)

@@ -1,7 +1,8 @@
-"""Thin adapters between the engine and the other pieces (data, analysis).
+"""Score rows -> :mod:`fasfast.analysis`: the engine's results as ScoreSets, score files,
+threshold metrics, Table 7, reports and non-response counts.
 
-Everything the engine needs from ``fasfast.data`` and ``fasfast.analysis`` goes through
-here, so an API change in those pieces is fixed in one place.
+A score row is ``(id, video, label, attack_type, score)`` (label 1 = bona fide; a NaN score
+is an ISO/IEC 30107-3 non-response).
 """
 
 from __future__ import annotations
@@ -10,10 +11,6 @@ import math
 from pathlib import Path
 
 import numpy as np
-
-from fasfast.engine.config import TrainConfig, parse_downsample
-
-# --------------------------------------------------------------------------- analysis
 
 
 def responses(rows) -> list:
@@ -158,47 +155,3 @@ def acer_stats(values) -> tuple[float, float]:
     if v.size == 0:
         return float("nan"), float("nan")
     return float(v.mean()), float(v.std(ddof=1)) if v.size > 1 else 0.0
-
-
-# --------------------------------------------------------------------------- data
-
-
-def sequence_dataset(samples, **kw):
-    from fasfast.data import SequenceDataset
-
-    return SequenceDataset(samples, **kw)
-
-
-def frame_dataset(samples, *, image_size, train, augment, cache_dir, seed):
-    from fasfast.data import FrameDataset
-
-    return FrameDataset(samples, image_size=image_size, train=train, augment=augment,
-                        cache_dir=cache_dir, seed=seed)
-
-
-def make_augment(cfg: TrainConfig):
-    """Training augmentation from the config switches (:mod:`fasfast.data.augment`):
-    class-specific down-sampling first (Huang et al. 2024: it changes a class's domain), then
-    flip, colour jitter and Gaussian blur. None when every switch is off."""
-    from fasfast.data import augment as A
-
-    parts = []
-    for cls_name, factors in parse_downsample(cfg.downsample):
-        ds = A.Downsample(factors=factors, p=cfg.downsample_p)
-        parts.append(ds if cls_name in ("all", "*") else A.ClassSpecific({cls_name: ds}))
-    if cfg.hflip:
-        parts.append(A.HorizontalFlip(p=0.5))
-    if cfg.color_jitter > 0:
-        j = float(cfg.color_jitter)
-        parts.append(A.ColorJitter(j, j, j, min(0.02, j / 10), p=0.8))
-    if cfg.blur > 0:
-        parts.append(A.GaussianBlur(p=float(cfg.blur)))
-    return A.Compose(parts) if parts else None
-
-
-def make_mixup(cfg: TrainConfig):
-    """timm Mixup doing CutMix + label smoothing (2 classes; class 1 = live)."""
-    from fasfast.data.augment import make_mixup as _make
-
-    return _make(cutmix_alpha=float(cfg.cutmix), mixup_alpha=0.0,
-                 label_smoothing=float(cfg.label_smoothing or 0.0), num_classes=2)
