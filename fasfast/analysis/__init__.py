@@ -18,6 +18,7 @@ from fasfast.analysis.compare import (
     align,
     delong,
     mcnemar,
+    paired_bootstrap,
     paired_bootstrap_acer,
     paired_tests,
 )
@@ -96,6 +97,7 @@ __all__ = [
     "mcnemar",
     "metrics_from_counts",
     "pad_metrics",
+    "paired_bootstrap",
     "paired_bootstrap_acer",
     "paired_tests",
     "read_scores",
