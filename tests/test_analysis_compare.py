@@ -282,3 +282,18 @@ def test_paired_bootstrap_resamples_whole_units_within_strata():
             rows = idx[units[idx] == k]
             assert set(rows) == set(np.flatnonzero(units == k))
     assert any(len(np.unique(units[i])) < 8 for i in seen[:-1])  # it does resample
+
+
+def test_paired_bootstrap_vector_statistic_is_each_component(rng):
+    strata = np.repeat(["live", "print", "replay"], [20, 15, 15])
+    x = rng.normal(0, 1, 50)
+    units = np.arange(50) // 2
+
+    def both(idx):
+        return np.array([x[idx].mean(), np.median(x[idx])])
+
+    vec = paired_bootstrap(both, strata, units, reps=300, seed=7)
+    for k, f in enumerate((np.mean, np.median)):
+        one = paired_bootstrap(lambda idx, f=f: f(x[idx]), strata, units, reps=300, seed=7)
+        assert vec["difference"][k] == one["difference"]
+        assert vec["interval"][k] == one["interval"] and vec["pvalue"][k] == one["pvalue"]

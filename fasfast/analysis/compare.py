@@ -260,14 +260,16 @@ def paired_bootstrap(statistic, strata, units=None, reps: int = 1000, seed: int 
     resample serves both.
 
     Args:
-        statistic: ``f(idx) -> float``, ``idx`` int64 [K] row indices (with repeats) of a
+        statistic: ``f(idx) -> float`` (or ``[K]`` floats: K statistics from one resample,
+            each with its own interval), ``idx`` int64 row indices (with repeats) of a
             resample; ``f(arange(N))`` is the point estimate. Typically a difference A - B.
         strata: [N] stratum of each row (class, PAI species, split, ...).
         units: optional [N] unit ids, resampled within each stratum (an id found in two
             strata is resampled independently in each, as in :func:`paired_bootstrap_acer`).
     Returns:
-        ``{"difference", "interval", "pvalue", "replicates", "seed", "resampling"}``; p is
-        ``min(1, 2 * min(P*(d <= 0), P*(d >= 0)))`` over the replicates.
+        ``{"difference", "interval", "pvalue", "replicates", "seed", "resampling"}`` (lists,
+        one per statistic, for a vector statistic); p is ``min(1, 2 * min(P*(d <= 0),
+        P*(d >= 0)))`` over the replicates.
     Raises:
         ValueError: no rows, or a length mismatch.
     """
@@ -290,14 +292,27 @@ def paired_bootstrap(statistic, strata, units=None, reps: int = 1000, seed: int 
         cuts = np.flatnonzero(np.diff(inv[order])) + 1
         groups.append(np.split(rows[order], cuts))
     rng = np.random.default_rng(seed)
-    d = np.empty(int(reps))
-    for r in range(int(reps)):
+    draws = []
+    for _ in range(int(reps)):
         idx = [g[k] for g in groups for k in rng.integers(0, len(g), len(g))]
-        d[r] = statistic(np.concatenate(idx))
-    point = float(statistic(np.arange(n)))
-    dd = d[~np.isnan(d)]
-    p = float(min(1.0, 2 * min((dd <= 0).mean(), (dd >= 0).mean()))) if dd.size else math.nan
-    return dict(difference=point, interval=percentile(d, level), pvalue=p,
+        draws.append(np.asarray(statistic(np.concatenate(idx)), np.float64))
+    point = np.asarray(statistic(np.arange(n)), np.float64)
+    d = np.array(draws).reshape(int(reps), -1)
+
+    def p_of(col):
+        col = col[~np.isnan(col)]
+        if not col.size:
+            return math.nan
+        return float(min(1.0, 2 * min((col <= 0).mean(), (col >= 0).mean())))
+
+    cols = [d[:, k] for k in range(d.shape[1])]
+    if point.ndim == 0:
+        diff, interval, p = float(point), percentile(cols[0], level), p_of(cols[0])
+    else:
+        diff = [float(v) for v in point.reshape(-1)]
+        interval = [percentile(c, level) for c in cols]
+        p = [p_of(c) for c in cols]
+    return dict(difference=diff, interval=interval, pvalue=p,
                 replicates=int(reps), seed=int(seed),
                 resampling=("units" if units is not None else "rows") + " within "
                 + f"{len(groups)} strata")
