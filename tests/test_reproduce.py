@@ -311,12 +311,12 @@ def _video_set(rng, shift_live, shift_att, n_subjects=8, phones=2, noise=0.15):
     return ScoreSet(ids, labels, scores, types, videos=ids)
 
 
-def _runs(rng, separation, seeds=3, dev_subjects=4):
+def _runs(rng, separation, seeds=3, dev_subjects=4, test_subjects=8):
     """Per seed the ``sets`` of one preset whose live / attack scores are ``separation``
     apart, at the midpoint threshold."""
     out = []
     for _ in range(seeds):
-        test = _video_set(rng, separation / 2, -separation / 2)
+        test = _video_set(rng, separation / 2, -separation / 2, n_subjects=test_subjects)
         dev = _video_set(rng, separation / 2, -separation / 2, n_subjects=dev_subjects)
         out.append({"test": test, "dev": dev, "threshold": 0.5, "last_dev": dev,
                     "last_threshold": 0.5})
@@ -338,7 +338,12 @@ def test_ablation_verdicts_on_constructed_scores(rng):
     assert lo < 0 < hi
     rev = compare_presets({"baseline": bad, "C4": good}, reps=500)[0]
     assert rev["C4"].outcome == "disagrees" and rev["C4"].interval[0] > 0
+    # a clear effect on too few test subjects: the bootstrap cannot show the spread
+    few = compare_presets({"baseline": _runs(rng, 0.6, test_subjects=3),
+                           "C4": _runs(rng, 0.05, test_subjects=3)}, reps=200)[0]["C4"]
+    assert few.interval[1] < 0 and few.min_units == 3 and few.outcome == "inconclusive"
     c = test["C4"]
+    assert c.min_units == 8
     assert c.difference == pytest.approx(c.extra["acer_a"] - c.extra["acer_b"])
     assert np.mean(c.per_seed) == pytest.approx(c.difference)  # equal-sized seeds pool to a mean
     assert len(c.extra["delong"]) == 3 and all(d["difference"] > 0 for d in c.extra["delong"])

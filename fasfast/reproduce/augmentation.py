@@ -272,7 +272,7 @@ def compare_variants(scores: dict, unit: str = "video", reps: int = 1000,
     types at each model's dev ACER threshold, the mean over the protocols.
     """
     from fasfast.analysis import domain_stats, paired_bootstrap
-    from fasfast.reproduce.verdicts import Comparison, units_of
+    from fasfast.reproduce.verdicts import Comparison, min_units, units_of
 
     keys = list(scores)
     n_seeds = min(len(v) for v in scores.values())
@@ -327,7 +327,8 @@ def compare_variants(scores: dict, unit: str = "video", reps: int = 1000,
                 f"paired bootstrap of the mean change over {len(cells)} cells, {unit}s "
                 f"resampled, {n_seeds} seed(s) pooled", direction, res["pvalue"][j],
                 extra={"cells": cells, "statistic": stat, "replicates": reps,
-                       "resampling": f"{unit}s; {res['resampling']}"})
+                       "resampling": f"{unit}s; {res['resampling']}"},
+                min_units=min_units(ref.attack_types, units))
     # ---- cross-domain ACER on the unseen type
     protos = [p for p in PROTOCOLS if (p, "extend") in scores and (p, "orig") in scores]
     if protos:
@@ -355,8 +356,8 @@ def compare_variants(scores: dict, unit: str = "video", reps: int = 1000,
                             for s in range(n_seeds)]) for p in protos]
             return np.array(per + [np.mean(per)])
 
-        res = paired_bootstrap(acer_diff, tref.attack_types, units_of(tvids, unit),
-                               reps=reps, seed=seed)
+        tunits = units_of(tvids, unit)
+        res = paired_bootstrap(acer_diff, tref.attack_types, tunits, reps=reps, seed=seed)
         full = np.arange(len(tref))
         out["acer"] = Comparison(
             "extend", "orig", res["difference"][-1], tuple(res["interval"][-1]),
@@ -367,7 +368,8 @@ def compare_variants(scores: dict, unit: str = "video", reps: int = 1000,
             {"cells": [{"cell": [p], "difference": res["difference"][i],
                         "interval": list(res["interval"][i]), "pvalue": res["pvalue"][i]}
                        for i, p in enumerate(protos)],
-             "replicates": reps, "resampling": f"{unit}s; {res['resampling']}"})
+             "replicates": reps, "resampling": f"{unit}s; {res['resampling']}"},
+            min_units(tref.attack_types, tunits))
     return out
 
 

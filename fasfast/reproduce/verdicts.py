@@ -23,11 +23,14 @@ from pathlib import Path
 
 import numpy as np
 
-__all__ = ["RULE", "Comparison", "PooledSplits", "all_of", "pooled_acer_difference",
-           "subject_of", "units_of", "verdict"]
+__all__ = ["MIN_UNITS", "RULE", "Comparison", "PooledSplits", "all_of", "min_units",
+           "pooled_acer_difference", "subject_of", "units_of", "verdict"]
 
 LEVEL = 0.95
 REPS = 2000
+# fewer resampling units than this in a stratum: no interval can show the spread (with one
+# unit every replicate is the same sample), so the comparison is inconclusive
+MIN_UNITS = 4
 
 RULE = (
     "**Verdict rule.** For each claim: the difference in the paper's terms (e.g. the ACER of "
@@ -38,7 +41,9 @@ RULE = (
     "class and PAI species. **agrees** only when the interval excludes zero in the paper's "
     "direction; **disagrees** when it excludes zero the other way; **inconclusive** "
     "otherwise. A claim made of several comparisons agrees only when every comparison "
-    "agrees and disagrees as soon as one disagrees. The interval covers the test sample; "
+    "agrees and disagrees as soon as one disagrees. A comparison with fewer than "
+    f"{MIN_UNITS} {{unit}} in some stratum is inconclusive (its bootstrap cannot show the "
+    "spread). The interval covers the test sample; "
     "the seeds enter through their average (the per-seed values are listed), so it does not "
     "cover a different draw of training seeds."
 )
@@ -91,16 +96,26 @@ class Comparison:
     pvalue: float = math.nan
     per_seed: list[float] = field(default_factory=list)
     extra: dict = field(default_factory=dict)
+    min_units: int | None = None  # fewest resampling units in a stratum
 
     @property
     def outcome(self) -> str:
+        if self.min_units is not None and self.min_units < MIN_UNITS:
+            return "inconclusive"
         return verdict(self.interval, self.direction)
 
     def as_dict(self) -> dict:
         return {"a": self.a, "b": self.b, "difference": self.difference,
                 "interval": list(self.interval), "test": self.test,
                 "direction": self.direction, "pvalue": self.pvalue, "verdict": self.outcome,
-                "per_seed": self.per_seed, **self.extra}
+                "per_seed": self.per_seed, "min_units": self.min_units, **self.extra}
+
+
+def min_units(strata, units) -> int:
+    """The fewest distinct units in any stratum."""
+    strata = np.asarray(strata).astype(str)
+    units = np.asarray(units).astype(str)
+    return int(min(np.unique(units[strata == s]).size for s in np.unique(strata)))
 
 
 def subject_of(video: str) -> str:
@@ -164,8 +179,9 @@ def pooled_acer_difference(pairs, a: str, b: str, unit: str = "subject",
     from fasfast.analysis import pad_metrics, paired_bootstrap_acer
 
     p = pool_seeds(pairs)
+    units = units_of(p["videos"], unit)
     res = paired_bootstrap_acer(p["a"], p["b"], p["y"], p["ta"], p["tb"],
-                                attack_types=p["types"], units=units_of(p["videos"], unit),
+                                attack_types=p["types"], units=units,
                                 apcer=apcer, reps=reps, seed=seed, level=LEVEL)
     per_seed, dl = [], []
     for k in range(len(pairs)):
@@ -185,7 +201,8 @@ def pooled_acer_difference(pairs, a: str, b: str, unit: str = "subject",
         extra["delong"] = dl
     return Comparison(a, b, res["difference"], tuple(res["interval"]),
                       f"paired bootstrap of the ACER over test {unit}s, {len(pairs)} seed(s) "
-                      "pooled", direction, res["pvalue"], per_seed, extra)
+                      "pooled", direction, res["pvalue"], per_seed, extra,
+                      min_units(np.where(p["y"] == 1, "live", p["types"]), units))
 
 
 class PooledSplits:
@@ -251,7 +268,8 @@ class PooledSplits:
                           f"{test}; paired bootstrap over {self.unit}s, {self.n_seeds} seed(s) "
                           "pooled", direction, res["pvalue"], per_seed or [],
                           {"resampling": f"{self.unit}s; {res['resampling']}",
-                           "replicates": res["replicates"]})
+                           "replicates": res["replicates"]},
+                          min_units(self.strata, self.units))
 
 
 def fmt_pp(x: float) -> str:
