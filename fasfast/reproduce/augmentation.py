@@ -161,6 +161,7 @@ def train_variant(protocol: str, variant: str, lists: Path, work: Path, budget: 
         model=budget.cls_model, image_size=budget.cls_image_size, dataset="list",
         data_root=str(lists), protocol=protocol, epochs=budget.cls_epochs,
         batch_size=budget.cls_batch_size, max_steps=budget.cls_max_steps,
+        eval_every=budget.cls_eval_every,
         out_dir=str(work / f"{protocol}_{variant}_seed{seed}"), seed=seed,
         workers=budget.workers, tensorboard=False, progress=progress, cache_dir=str(work / "cache"),
         **_variant_settings(protocol, variant),
@@ -473,7 +474,8 @@ def run_augmentation(out: Path, budget: Budget, data: str | Path | None = None,
         ["p2.1", "train/dev: live + digital; test: live + print + replay (unseen physical)"],
         ["p2.2", "train/dev: live + print + replay; test: live + digital (unseen digital)"],
         ["classifier", f"{budget.cls_model} from scratch, {budget.cls_image_size} px, "
-         f"{budget.cls_epochs} epochs, batch {budget.cls_batch_size}, AdamW + cosine, "
+         f"{budget.cls_epochs} epochs (dev check every {budget.cls_eval_every}), batch "
+         f"{budget.cls_batch_size}, AdamW + cosine, "
          f"label smoothing 0.1, CutMix, flips; seeds {seed}..{seed + budget.seeds - 1}"],
         ["variants", "orig: none; down: p2.1 live 2x / p2.2 attacks 2,4,8x (p=0.5); "
          "blur: Gaussian blur on every sample; extend: down + blur"],

@@ -73,6 +73,7 @@ class Budget:
     artefacts: float = 1.0  # synthetic difficulty knob (fasfast.data.synth, 1 = default)
     color_jitter: float = 0.0  # EulerNet training: brightness / contrast / saturation jitter
     schedule: str | None = None  # EulerNet lr schedule (None: the recipe's)
+    cls_eval_every: int = 1  # classifier: dev evaluation (checkpoint choice) every k epochs
 
     def to_dict(self) -> dict[str, Any]:
         return dataclasses.asdict(self)
@@ -90,12 +91,12 @@ BUDGETS: dict[str, Budget] = {
                     cls_max_steps=0, cls_batch_size=16, lr=3e-3, limit=24,
                     optimizer="adam", balance=True, smoke=True),
     # the committed reports (fasfast reproduce without a budget flag): the models learn, 3 seeds
-    "standard": Budget("standard", subjects=24, seconds=1.4, fps=15.0, synth_size=112,
-                       image_size=64, widths=(8, 12, 8), epochs=4, max_steps=0, batch_size=8,
-                       seeds=3, cls_model="convnextv2_atto", cls_image_size=64, cls_epochs=12,
-                       cls_max_steps=0, cls_batch_size=16, lr=3e-3, optimizer="adam",
-                       balance=True, phones=2, artefacts=1.0, color_jitter=0.3,
-                       schedule="cosine"),
+    "standard": Budget("standard", subjects=30, seconds=1.4, fps=15.0, synth_size=112,
+                       image_size=32, widths=(8, 12, 8), epochs=3, max_steps=0, batch_size=8,
+                       seeds=3, cls_model="convnextv2_atto", cls_image_size=32, cls_epochs=10,
+                       cls_max_steps=0, cls_batch_size=16, cls_eval_every=2, lr=3e-3,
+                       optimizer="adam", balance=True, phones=2, artefacts=2.0,
+                       color_jitter=0.3, schedule="cosine"),
     "full": Budget("full", subjects=24, seconds=4.0, fps=30.0, synth_size=320, image_size=256,
                    widths=(128, 196, 128), epochs=50, max_steps=0, batch_size=16, seeds=3,
                    cls_model="convnextv2_base", cls_image_size=224, cls_epochs=30,
