@@ -54,7 +54,7 @@ def thresholds_and_metrics(live, attack, allv, is_live):
     from fasfast.analysis import pad_metrics, select_thresholds
 
     th = select_thresholds(live, attack)
-    return pad_metrics(allv, is_live, th.acer)
+    return pad_metrics(allv, is_live, th.acer_point)
 
 
 def main(argv=None):

@@ -17,7 +17,7 @@ import pytest
 import torch
 
 sys.path.insert(0, str(Path(__file__).resolve().parent))
-from train_step import make_step  # noqa: E402
+from train_step import make_step, with_ops  # noqa: E402
 
 from fasfast._compat import import_timm  # noqa: E402
 from fasfast.models import EulerNet, EulerNetConfig  # noqa: E402
@@ -30,7 +30,7 @@ def _step(version: str, enabled: bool):
     torch.manual_seed(0)
     # the tiny preset at batch 4 when measuring; a smaller input when only checking
     over = {} if enabled else {"image_size": 32, "widths": (8, 12, 8)}
-    cfg = EulerNetConfig.preset("tiny", fused=version == "fused", **over)
+    cfg = EulerNetConfig.preset("tiny", **over)
     model = EulerNet(cfg).train()
     opt = create_optimizer_v2(model, opt="lookahead_radam", lr=1e-4)
     runner = torch.compile(model, fullgraph=True) if version == "compiled" else model
@@ -38,7 +38,7 @@ def _step(version: str, enabled: bool):
     s, m = cfg.image_size, cfg.map_size
     x = torch.rand(batch, cfg.frames, 3, s, s)
     target = torch.rand(batch, cfg.frames, m, m)
-    step = make_step(runner, opt, x, target, None, None)
+    step = with_ops(make_step(runner, opt, x, target, None, None), reference=version != "fused")
     step()  # warm-up / compilation
     return step
 

@@ -53,6 +53,7 @@ def main(argv=None) -> int:
 
     if args.threads:
         torch.set_num_threads(args.threads)
+    from fasfast import ops
     from fasfast.data import SequenceDataset, oulu_npu, sample_sequences, synth
     from fasfast.data.crop import crop_faces
     from fasfast.data.video import VideoReader
@@ -112,11 +113,9 @@ def main(argv=None) -> int:
 
     run_model(model)  # warm-up
     t_model = _timeit(lambda: run_model(model), repeat=2)
-    model_ref = EulerNet(EulerNetConfig.preset(args.preset, image_size=s, widths=widths,
-                                               fused=False)).eval()
-    model_ref.load_state_dict(model.state_dict())
-    run_model(model_ref)
-    t_model_ref = _timeit(lambda: run_model(model_ref), repeat=2)
+    with ops.use_reference():  # the same model with the pure-PyTorch reference ops
+        run_model(model)
+        t_model_ref = _timeit(lambda: run_model(model), repeat=2)
     fs = run_model(model)
     # --- aggregation
     items = [(i, smp.video_id, smp.label, smp.attack_type, k, float(fs[i].mean()),

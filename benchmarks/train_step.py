@@ -60,6 +60,16 @@ def ops_state() -> dict[str, str]:
     return out
 
 
+def with_ops(step, reference: bool):
+    """``step`` run with the compiled ops (``reference=False``) or the reference ops."""
+
+    def run():
+        with ops.use_reference(reference):
+            return step()
+
+    return run
+
+
 # ----------------------------------------------------------------------------- recording
 @dataclass
 class OpCall:
@@ -71,7 +81,7 @@ class OpCall:
 
 @contextlib.contextmanager
 def record_op_calls(calls: list[OpCall]):
-    """Wrap fasfast.ops.reference.<op> to log every call (of a ``fused=False`` model)."""
+    """Wrap fasfast.ops.reference.<op> to log every call (under ``ops.use_reference()``)."""
     saved = []
     for mod in (ops.reference,):
         for name in OP_NAMES:
@@ -264,7 +274,7 @@ def run(args) -> str:
     x = torch.rand(args.batch, t, 3, s, s, device=device)
     target = torch.rand(args.batch, t, m, m, device=device)
 
-    base = EulerNet(EulerNetConfig.from_dict({**cfg.to_dict(), "fused": True})).to(device)
+    base = EulerNet(cfg).to(device)
     init_state = {k: v.clone() for k, v in base.state_dict().items()}
     variants = [v for v in args.variants.split(",") if v]
     for v in variants:
@@ -273,18 +283,16 @@ def run(args) -> str:
 
     # record the non-conv op calls of one step (reference model; same calls as fused)
     calls: list[OpCall] = []
-    rec_model = EulerNet(EulerNetConfig.from_dict({**cfg.to_dict(), "fused": False})).to(device)
+    rec_model = EulerNet(cfg).to(device)
     rec_model.load_state_dict(init_state)
-    with record_op_calls(calls), torch.no_grad():
+    with ops.use_reference(), record_op_calls(calls), torch.no_grad():
         with torch.autocast(device.type, dtype=amp_dtype, enabled=amp_dtype is not None):
             rec_model(x)
     del rec_model
 
     steps, compile_s = {}, {}
     for v in variants:
-        is_fused = v in ("fused", "compiled_fused")
-        model = EulerNet(EulerNetConfig.from_dict({**cfg.to_dict(), "fused": is_fused}))
-        model = model.to(device).train()
+        model = EulerNet(cfg).to(device).train()
         model.load_state_dict(init_state)
         opt = create_optimizer_v2(model, opt="lookahead_radam", lr=1e-4)
         runner = model
@@ -293,7 +301,9 @@ def run(args) -> str:
         scaler = None
         if amp_dtype == torch.float16:
             scaler = torch.amp.GradScaler(device.type)
-        steps[v] = make_step(runner, opt, x, target, amp_dtype, scaler)
+        # the reference variants run (and compile) under the process-wide reference switch
+        steps[v] = with_ops(make_step(runner, opt, x, target, amp_dtype, scaler),
+                            reference=v in ("reference", "compiled"))
         sync(device)
         t0 = time.perf_counter()
         steps[v]()  # first step: warm-up (and compilation for "compiled")

@@ -174,16 +174,9 @@ void store_partial(std::vector<double>& partials, int64_t task, const auto& g) {
   partials[task * 5 + 4] = static_cast<double>(g.a2);
 }
 
-void check_cpu(const at::Tensor& t, const char* op, const char* name) {
-  TORCH_CHECK(t.device().is_cpu(), op, ": ", name, " must be a CPU tensor for the CPU kernel");
-  TORCH_CHECK(t.scalar_type() == at::kFloat || t.scalar_type() == at::kDouble, op,
-              ": the CPU kernel supports float32 and float64, got ", name, " of dtype ",
-              t.scalar_type());
-}
-
 at::Tensor diirf_cpu(const at::Tensor& z_in, const at::Tensor& b, const at::Tensor& a) {
   const Geometry g = diirf_geometry(z_in, b, a, "fasfast::diirf");
-  check_cpu(z_in, "fasfast::diirf", "z");
+  check_cpu_float(z_in, "fasfast::diirf", "z");
   const at::Tensor z = z_in.contiguous();
   at::Tensor y = empty_output(z.sizes(), z.options());
   if (z.numel() == 0) return y;
@@ -208,7 +201,7 @@ std::tuple<at::Tensor, at::Tensor, at::Tensor> diirf_backward_cpu(const at::Tens
                                                                   const at::Tensor& b,
                                                                   const at::Tensor& a) {
   const Geometry g = diirf_geometry(z_in, b, a, "fasfast::_diirf_backward");
-  check_cpu(z_in, "fasfast::_diirf_backward", "z");
+  check_cpu_float(z_in, "fasfast::_diirf_backward", "z");
   TORCH_CHECK(gy_in.sizes() == z_in.sizes() && gy_in.scalar_type() == z_in.scalar_type() &&
                   gy_in.device() == z_in.device(),
               "fasfast::_diirf_backward: grad_y must match z in shape, dtype and device");
@@ -242,7 +235,7 @@ std::tuple<at::Tensor, at::Tensor, at::Tensor> diirf_backward_cpu(const at::Tens
 at::Tensor fcam_gate_cpu(const at::Tensor& x_in, const at::Tensor& z_in, const at::Tensor& b,
                          const at::Tensor& a) {
   const Geometry g = fcam_geometry(x_in, z_in, b, a, "fasfast::fcam_gate");
-  check_cpu(x_in, "fasfast::fcam_gate", "x");
+  check_cpu_float(x_in, "fasfast::fcam_gate", "x");
   const at::Tensor x = x_in.contiguous();
   const at::Tensor z = z_in.contiguous();
   at::Tensor out = empty_output(x.sizes(), x.options());
@@ -271,7 +264,7 @@ std::tuple<at::Tensor, at::Tensor, at::Tensor, at::Tensor> fcam_gate_backward_cp
     const at::Tensor& go_in, const at::Tensor& x_in, const at::Tensor& z_in, const at::Tensor& b,
     const at::Tensor& a) {
   const Geometry g = fcam_geometry(x_in, z_in, b, a, "fasfast::_fcam_gate_backward");
-  check_cpu(x_in, "fasfast::_fcam_gate_backward", "x");
+  check_cpu_float(x_in, "fasfast::_fcam_gate_backward", "x");
   TORCH_CHECK(go_in.sizes() == x_in.sizes() && go_in.scalar_type() == x_in.scalar_type() &&
                   go_in.device() == x_in.device(),
               "fasfast::_fcam_gate_backward: grad_out must match x in shape, dtype and device");

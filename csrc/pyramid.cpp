@@ -33,12 +33,6 @@ int64_t rows_grain(int64_t row_len) {
   return std::max<int64_t>(1, kGrain / std::max<int64_t>(1, row_len));
 }
 
-void check_cpu_float(const at::Tensor& t, const char* what) {
-  TORCH_CHECK(t.device().is_cpu(), what, " must be a CPU tensor, got ", t.device());
-  TORCH_CHECK(t.scalar_type() == at::kFloat || t.scalar_type() == at::kDouble, what,
-              ": the CPU kernel takes float32 or float64, got ", t.scalar_type());
-}
-
 // ------------------------------------------------------------------------- upsample_sub
 
 template <typename scalar_t>
@@ -127,8 +121,8 @@ inline void upsample_sub_rows(const UpArgs<scalar_t>& A, int64_t begin, int64_t 
 
 at::Tensor upsample_sub_cpu(const at::Tensor& hi, const at::Tensor& lo, c10::string_view mode) {
   const int m = parse_mode(mode);
-  check_cpu_float(hi, "upsample_sub: hi");
-  check_cpu_float(lo, "upsample_sub: lo");
+  check_cpu_float(hi, "fasfast::upsample_sub", "hi");
+  check_cpu_float(lo, "fasfast::upsample_sub", "lo");
   TORCH_CHECK(hi.dim() == 4 && lo.dim() == 4, "upsample_sub: hi and lo must be [N, C, H, W]");
   TORCH_CHECK(hi.scalar_type() == lo.scalar_type(), "upsample_sub: hi and lo dtypes differ");
   TORCH_CHECK(hi.size(0) == lo.size(0) && hi.size(1) == lo.size(1) &&
@@ -207,7 +201,7 @@ inline void upsample_adjoint_rows(const AdjArgs<scalar_t>& A, int64_t begin, int
 
 at::Tensor upsample_sub_backward_cpu(const at::Tensor& grad, c10::string_view mode) {
   const int m = parse_mode(mode);
-  check_cpu_float(grad, "_upsample_sub_backward: grad");
+  check_cpu_float(grad, "fasfast::_upsample_sub_backward", "grad");
   TORCH_CHECK(grad.dim() == 4 && grad.size(2) % 2 == 0 && grad.size(3) % 2 == 0,
               "_upsample_sub_backward: grad must be [N, C, 2H, 2W], got ", grad.sizes());
   const at::Tensor gc = grad.contiguous();
@@ -362,7 +356,7 @@ std::tuple<at::Tensor, at::Tensor> pool_concat_cpu(at::TensorList tensors, c10::
   std::vector<at::Tensor> ts;
   ts.reserve(tensors.size());
   for (const auto& t : tensors) {
-    check_cpu_float(t, "pool_concat: tensors");
+    check_cpu_float(t, "fasfast::pool_concat", "tensors");
     ts.push_back(t.contiguous());
   }
   const PoolLayout L = pool_layout(ts);
@@ -406,7 +400,7 @@ std::vector<at::Tensor> pool_concat_backward_cpu(const at::Tensor& grad, const a
                                                  at::IntArrayRef offsets, at::IntArrayRef channels,
                                                  at::IntArrayRef ratios, c10::string_view kind) {
   const int k = parse_kind(kind);
-  check_cpu_float(grad, "_pool_concat_backward: grad");
+  check_cpu_float(grad, "fasfast::_pool_concat_backward", "grad");
   const bool need_idx = check_pool_concat_backward(grad, indices, offsets, channels, ratios, k);
   const at::Tensor gc = grad.contiguous();
   const int64_t n = grad.size(0), ctot = grad.size(1), h = grad.size(2), w = grad.size(3);

@@ -26,7 +26,7 @@ from typing import Any
 
 # Per-model recipe defaults, applied where the user left a field at None.
 EULERNET_DEFAULTS = {
-    "optimizer": "lookahead_radam",  # Ranger = RAdam + Lookahead (paper 003)
+    "optimizer": "lookahead_radam",  # Ranger = RAdam + Lookahead (Cong et al. 2022)
     "lr": 1e-4,
     "weight_decay": 0.0,
     "schedule": "constant",
@@ -35,7 +35,7 @@ EULERNET_DEFAULTS = {
     "cutmix": 0.0,
 }
 CLASSIFIER_DEFAULTS = {
-    "optimizer": "adamw",  # paper 000: ConvNeXt-V2 + AdamW, warm-up then cosine
+    "optimizer": "adamw",  # Huang et al. 2024: ConvNeXt-V2 + AdamW, warm-up then cosine
     "lr": 4e-4,
     "weight_decay": 0.05,
     "schedule": "cosine",
@@ -60,7 +60,7 @@ class TrainConfig:
     use_fcam: bool | None = None  # ablation switches (None: the preset's value)
     use_pyramid: bool | None = None
     label: str | None = None  # "location" | "binary" | "depth"
-    fused: bool | None = None  # compiled fasfast.ops (True) or the reference ops
+    fused: bool | None = None  # compiled ops (True) or the reference (False): process-wide
     drop_path_rate: float = 0.1  # classifier only
     init: str | None = None  # local weights file (checkpoint or state_dict) to start from
     # data
@@ -101,7 +101,7 @@ class TrainConfig:
     workers: int = 2
     resume: str | None = None  # a checkpoint path, or "auto" = <out_dir>/last.pt when present
     eval_every: int = 1
-    threshold_method: str = "acer"  # which dev threshold defines "dev ACER" (best checkpoint)
+    threshold_method: str = "acer_point"  # the dev threshold of "dev ACER" (best checkpoint)
     tensorboard: bool = True
     progress: bool = True
     deterministic: bool = False
@@ -147,7 +147,7 @@ class TrainConfig:
     def model_overrides(self) -> dict:
         """EulerNet preset overrides given by this config (only the fields that are set)."""
         out = {}
-        for key in ("image_size", "widths", "use_fcam", "use_pyramid", "label", "fused"):
+        for key in ("image_size", "widths", "use_fcam", "use_pyramid", "label"):
             value = getattr(self, key)
             if value is not None:
                 out[key] = tuple(value) if key == "widths" else value
@@ -229,7 +229,9 @@ _HELP = {
     "use_fcam": "FCAM on/off (ablation)",
     "use_pyramid": "residual pyramid on/off (off = plain concatenation)",
     "label": "label map: location | binary | depth",
-    "fused": "use the compiled fasfast.ops (default) or the pure-PyTorch reference",
+    "fused": "use the compiled fasfast.ops (default) or, with --no-fused, the pure-PyTorch "
+    "reference ops: a process-wide choice (as FASFAST_REFERENCE_OPS=1), not saved with the "
+    "weights, so a run may resume with the other",
     "init": "local weights file to fine-tune from: fasfast checkpoint, plain or wrapped state "
             "dict (DDP module. prefixes, model / state_dict / model_ema entries) or safetensors; "
             "tensors of another shape are skipped and reported (no downloads)",
@@ -243,7 +245,8 @@ _HELP = {
     "max_steps": "at most N steps per epoch (quick runs)",
     "time_limit": "stop after the epoch during which this many seconds passed",
     "resume": "checkpoint to resume from, or 'auto' (<out>/last.pt)",
-    "threshold_method": "dev threshold that defines the dev ACER of an epoch",
+    "threshold_method": "dev threshold that defines the dev ACER of an epoch (default "
+    "acer_point, the EER point; 'acer' is its deprecated former name)",
     "amp": "mixed precision on CUDA",
 }
 _FLAG_ALIASES = {"out_dir": ["--out"], "data_root": ["--root"], "workers": ["-j"]}

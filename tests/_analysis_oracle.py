@@ -131,7 +131,7 @@ def thresholds_oracle(live, attack, center="balance", types=None, definition="ma
         acer_mid = right if np.isfinite(right) else left
     else:
         acer_mid = mid(left_raw, right, dtype)
-    return dict(fake_border=above(fb, dtype), live_border=lb, acer=t_acer, acer_left=left,
+    return dict(fake_border=above(fb, dtype), live_border=lb, acer_point=t_acer, acer_left=left,
                 acer_right=right, acer_mid=acer_mid, cross=cross, balance=bal,
                 min_acer=float(best), eer=float((a_t + b_t) / 2),
                 fake_border_score=fb, live_border_score=lb)

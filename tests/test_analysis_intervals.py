@@ -215,7 +215,7 @@ def test_binned_engine_is_exact_on_the_same_resamples(bins, config):
             from fasfast.analysis.thresholds import thresholds_from_classes
 
             th = thresholds_from_classes(c, "balance", "paper", conv)
-            for k in ("fake_border", "live_border", "acer", "acer_left", "acer_mid",
+            for k in ("fake_border", "live_border", "acer_point", "acer_left", "acer_mid",
                       "acer_right"):
                 assert res[f"threshold:{k}"][i] == getattr(th, k), (kind, config, bins, k)
             if conv.eer_rule != "rocch":
@@ -242,7 +242,7 @@ def test_binned_engine_float32_and_higher_is_attack(rng):
     res = binned_bootstrap(st, Conventions(), 8, 0, 5, True, given=given)
     for i, (cl, ca) in enumerate(draws):
         th = thresholds_from_classes(st.classes(cl, ca), "balance", "paper", Conventions())
-        for k in ("fake_border", "acer", "acer_left", "acer_mid", "acer_right"):
+        for k in ("fake_border", "acer_point", "acer_left", "acer_mid", "acer_right"):
             assert res[f"threshold:{k}"][i] == getattr(th, k), k
 
 

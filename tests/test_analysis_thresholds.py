@@ -23,7 +23,7 @@ from fasfast.analysis import (
     tpr_at_fpr,
 )
 
-FIELDS = ("fake_border", "live_border", "acer", "acer_left", "acer_mid", "acer_right", "cross",
+FIELDS = ("fake_border", "live_border", "acer_point", "acer_left", "acer_mid", "acer_right", "cross",
           "balance", "min_acer", "eer", "fake_border_score", "live_border_score")
 
 
@@ -191,7 +191,7 @@ def test_demo_like_separable_dev_split(rng):
     th = select_thresholds(live, attack, attack_types=types)
     y = np.r_[np.ones(16), np.zeros(80)]
     at = np.r_[np.full(16, "live"), types]
-    for name in ("balance", "fake_border", "acer_left", "acer", "cross"):
+    for name in ("balance", "fake_border", "acer_left", "acer_point", "cross"):
         m = pad_metrics(np.r_[live, attack], y, getattr(th, name), at)
         assert m.apcer == 0.0 and m.bpcer == 0.0, name
     assert th.balance == th.fake_border  # the balance point was clamped to the border
@@ -204,7 +204,7 @@ def test_higher_is_attack_flips_consistently(rng):
     attack = rng.normal(0.7, 0.15, 40)
     a = select_thresholds(live, attack, higher_is_live=False)
     b = select_thresholds(-live, -attack)
-    for f in ("fake_border", "live_border", "acer", "cross", "balance", "acer_mid"):
+    for f in ("fake_border", "live_border", "acer_point", "cross", "balance", "acer_mid"):
         assert getattr(a, f) == -getattr(b, f)
     assert a.acer_left == -b.acer_right and a.acer_right == -b.acer_left
     assert a.eer == b.eer and a.min_acer == b.min_acer
@@ -227,7 +227,7 @@ def test_float32_input_is_exact(rng):
         c32 = c32 if float(c32) >= want[f] else np.nextafter(c32, np.float32(1))
         assert getattr(got, f) == float(c32), f
     # thresholds are float32 values, not rounded versions of them
-    for f in ("acer_right", "acer_left", "fake_border", "acer", "cross", "acer_mid"):
+    for f in ("acer_right", "acer_left", "fake_border", "acer_point", "cross", "acer_mid"):
         assert float(np.float32(getattr(got, f))) == getattr(got, f), f
     assert np.float32(got.acer_right) in set(np.r_[live, attack].tolist())
 
@@ -249,7 +249,7 @@ def test_eer_rules_brute_force():
                                    eer_rule="fvc2000")
             assert th.eer == fvc, (definition, live, attack, types)
             k = k1 if s1 <= s2 else k2
-            t = th.acer
+            t = th.acer_point
             assert cand.start(k) < t <= cand.ends[k] or (
                 math.isinf(cand.start(k)) and t == cand.ends[k])
             # ROCCH-EER: the least diagonal crossing of a segment between two curve points
@@ -269,7 +269,7 @@ def test_eer_rules_brute_force():
                                   eer_rule="rocch")
             assert r.eer == pytest.approx(best, abs=1e-12)
             bob = select_thresholds(live, attack, attack_types=types, apcer=definition)
-            assert r.acer == bob.acer  # the ROCCH rule keeps bob's threshold
+            assert r.acer_point == bob.acer_point  # the ROCCH rule keeps bob's threshold
 
 
 def test_decimal_rate_slack():
@@ -335,3 +335,25 @@ def test_bad_options():
         bpcer_at_apcer([0.6], [0.2], placement="top")
     with pytest.raises(ValueError, match="length mismatch: 1 attack scores but 2"):
         select_thresholds([0.6], [0.2], attack_types=["a", "b"])
+
+
+def test_former_name_acer_is_accepted_with_a_warning(rng):
+    """``Thresholds.acer`` (a threshold, easily read as the error rate ACER) became
+    ``acer_point``; the old attribute and method string work for one release, with a
+    DeprecationWarning; the new names give no warning."""
+    import warnings
+
+    from fasfast.analysis.thresholds import RENAMED_THRESHOLDS, threshold_name
+
+    th = select_thresholds(rng.normal(0.7, 0.2, 50), rng.normal(0.4, 0.2, 60))
+    assert "acer_point" in th.as_dict() and "acer" not in th.as_dict()
+    assert "acer" not in th.notes and "acer_point" in th.notes
+    with pytest.warns(DeprecationWarning, match="Thresholds.acer_point"):
+        assert th.acer == th.acer_point
+    with pytest.warns(DeprecationWarning, match="'acer' is deprecated.*'acer_point'"):
+        assert threshold_name("acer") == "acer_point"
+    with warnings.catch_warnings():
+        warnings.simplefilter("error")
+        assert threshold_name("acer_point") == "acer_point"
+        assert threshold_name("balance") == "balance"
+    assert RENAMED_THRESHOLDS == {"acer": "acer_point"}

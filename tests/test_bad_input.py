@@ -5,8 +5,8 @@ unexpected exception type, a traceback, exit code 1) and nothing may pass silent
 Rows marked ``OK`` are odd but valid inputs: their check function asserts the right result
 (e.g. a NaN propagates to exactly the outputs it reaches; an RGBA PNG is read as RGB).
 
-Rows for zero-frame / truncated videos, tracked detection and ``fasfast prepare`` (issue 12)
-and for NaN / inf scores and duplicate ids (issue 14.3) come with those changes.
+Zero-frame and truncated videos and ``fasfast prepare`` (issue 12), and NaN / inf scores,
+repeated ids and non-UTF-8 score files (issue 14.3), have rows here too.
 """
 
 from __future__ import annotations
@@ -23,10 +23,10 @@ import torch
 
 from fasfast import ops
 from fasfast.analysis import pad_metrics, read_scores, select_thresholds
-from fasfast.analysis.io import ScoreFileError
+from fasfast.analysis.io import ScoreFileError, ScoreFileWarning
 from fasfast.cli import main
 from fasfast.data import oulu_npu, parse_oulu_name, path_label_list, uniattack
-from fasfast.data.video import VideoReader, VideoReadError, read_image
+from fasfast.data.video import TruncatedVideoWarning, VideoReader, VideoReadError, read_image
 from fasfast.engine import checkpoint as ck
 from fasfast.labels import face_location_map, load_landmarks, make_label_map
 from fasfast.models import ClassifierConfig, EulerNet, EulerNetConfig, build_classifier
@@ -172,6 +172,37 @@ def _namespace_checkpoint_ok(d):
         assert torch.equal(got.state_dict()[k], v), k
 
 
+
+def _nan_rows_are_nonresponses(d):
+    """bob's pipeline writes ``nan`` for samples it failed on: ISO non-responses (APNRR and
+    BPNRR), left out of APCER and BPCER, never an error and never a silent score."""
+    s = read_scores(d / "nan.csv")
+    m = pad_metrics(s.scores, s.labels, 0.5, attack_type=s.attack_types)
+    assert m.bpnrr == 0.5 and m.apnrr_per_type == {"print": 0.5, "replay": 0.0}
+    assert m.apnrr == 0.5  # ISO: the worst PAI species, as for the APCER
+    assert (m.bpcer, m.apcer) == (0.0, 0.0)  # the responses only: 1 live, 2 attacks
+
+
+def _infinite_scores_are_scores(d):
+    s = read_scores(d / "inf.csv")
+    m = pad_metrics(s.scores, s.labels, 0.5)
+    assert m.bpcer == 0.0 and m.apcer == 0.0 and m.bpnrr == 0.0 and m.apnrr == 0.0
+
+
+def _repeated_ids_warn(d):
+    with pytest.warns(ScoreFileWarning, match="dup.csv: 1 id.s. appear on several rows"):
+        s = read_scores(d / "dup.csv")
+    assert len(s) == 3
+
+
+def _truncated_video_reads_to_its_end(d):
+    """Header 40 frames, about 13 decodable: past-the-end indices get the last decodable
+    frame, reported once with the counts (never an error, never silent)."""
+    r = VideoReader(d / "cut.avi")
+    with pytest.warns(TruncatedVideoWarning, match="cut.avi"):
+        frames = r.read([0, 39])
+    assert len(frames) == 2 and frames[1].shape == frames[0].shape
+
 ROWS = [
     # ------------------------------------------------------------------------- ops
     Row("ops", "diirf z of rank 3", lambda d: ops.diirf(_z(2, 4, 8), B, A), ValueError,
@@ -283,6 +314,14 @@ ROWS = [
         FileNotFoundError, "file listed in"),
     Row("data", "list file with a word for a label", lambda d: path_label_list(d / "badlab.txt"),
         ValueError, "badlab.txt:1: bad label 'one'"),
+    Row("data", "zero-frame video (header only)", lambda d: VideoReader(d / "zero.avi"),
+        VideoReadError, "no decodable frames"),
+    Row("data", "truncated video", _truncated_video_reads_to_its_end, OK),
+    Row("data", "prepare: shard spec 0/0",
+        ["prepare", "--data-root", "{d}/empty_split", "--cache-dir", "{d}/c", "--shard", "0/0"],
+        2, "0/0"),
+    Row("data", "prepare: data root without videos",
+        ["prepare", "--data-root", "{d}/empty_split", "--cache-dir", "{d}/c"], 2, "empty_split"),
     Row("data", "corrupt video", lambda d: VideoReader(d / "bad.avi"), VideoReadError,
         "cannot open video"),
     Row("data", "image folder without images", lambda d: VideoReader(d / "empty_split"),
@@ -344,8 +383,20 @@ ROWS = [
         "live scores is empty"),
     Row("analysis", "strings for scores", lambda d: select_thresholds(["a"], [0.1]), TypeError,
         "must be a real numeric array"),
+    Row("analysis", "label 2 (not 0/1) to pad_metrics",
+        lambda d: pad_metrics([0.1, 0.9, 0.5], [0, 2, 1], 0.5), ValueError,
+        "is_live must hold booleans or 0/1 (1 = bona fide), got 2 at index 1"),
     Row("analysis", "scores and labels of other lengths",
         lambda d: pad_metrics([0.1, 0.2], [1], 0.5), ValueError, "length mismatch"),
+    Row("analysis", "NaN scores (bob's failed samples) are non-responses",
+        _nan_rows_are_nonresponses, OK),
+    Row("analysis", "NaN scores with --nan-policy error (CLI)",
+        ["analyze", "{d}/nan.csv", "--out", "{d}/o", "--nan-policy", "error"], 2,
+        "is a non-response (NaN) and --nan-policy error refuses it"),
+    Row("analysis", "infinite scores are valid scores", _infinite_scores_are_scores, OK),
+    Row("analysis", "repeated ids warn", _repeated_ids_warn, OK),
+    Row("analysis", "score file not in UTF-8", lambda d: read_scores(d / "latin.csv"),
+        ScoreFileError, "latin.csv: not UTF-8 text (byte 0xff"),
     # ----------------------------------------------------------------- checkpoints
     Row("checkpoints", "missing file", lambda d: ck.load_model(d / "nope.pt"), FileNotFoundError,
         "checkpoint not found"),
@@ -466,8 +517,22 @@ def files(tmp_path_factory):
         "fields.csv": "id,label,score\na,live\n",
         "nolabel.csv": "id,score\na,0.9\n",
     }
+    scores.update({
+        "nan.csv": "id,label,attack_type,score\na,live,,0.9\nb,live,,nan\nc,attack,print,0.1\n"
+                   "d,attack,print,nan\ne,attack,replay,0.2\n",
+        "inf.csv": "id,label,score\na,live,inf\nb,live,0.8\nc,attack,-inf\nd,attack,0.2\n",
+        "dup.csv": "id,label,score\na,live,0.9\na,live,0.8\nc,attack,0.1\n",
+    })
     for name, text in scores.items():
         (d / name).write_text(text)
+    (d / "latin.csv").write_bytes(b"id,label,score\n\xff\xfe,live,0.9\nc,attack,0.1\n")
+    writer = cv2.VideoWriter(str(d / "v40.avi"), cv2.VideoWriter_fourcc(*"MJPG"), 10.0, (64, 48))
+    for i in range(40):
+        writer.write(np.full((48, 64, 3), 10 + 4 * i, np.uint8))
+    writer.release()
+    data = (d / "v40.avi").read_bytes()
+    (d / "cut.avi").write_bytes(data[: int(len(data) * 0.55)])
+    cv2.VideoWriter(str(d / "zero.avi"), cv2.VideoWriter_fourcc(*"MJPG"), 10.0, (64, 48)).release()
     m = _eulernet()
     ck.save_checkpoint(d / "good.pt", {"kind": "eulernet", "model_config": m.config.to_dict(),
                                        "model": m.state_dict(), "epoch": 1})

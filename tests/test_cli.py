@@ -1,4 +1,5 @@
 import json
+import os
 import subprocess
 import sys
 
@@ -64,6 +65,7 @@ def test_info_json_reports_extension():
     assert info["extension_loaded"] is True, info.get("extension_error")
     assert "cpu" in info["compiled_backends"]
     assert info["cuda_kernels_usable"] == (torch.cuda.is_available() and "cuda" in info["compiled_backends"])
+    assert info["reference_ops"] is (os.environ.get("FASFAST_REFERENCE_OPS", "0") == "1")
 
 
 def test_info_plain(capsys):

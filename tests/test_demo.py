@@ -21,7 +21,7 @@ def test_demo_reduced(tmp_path_factory, tmp_path, capsys):
     assert "report:" in text
     demo = json.loads((out / "demo.json").read_text())
     assert demo["epochs_run"] == 1
-    for key in ("balance", "acer", "cross"):
+    for key in ("balance", "acer_point", "cross"):
         m = demo["test"][key]
         assert 0.0 <= m["acer"] <= 1.0
         assert m["acer"] == (m["apcer"] + m["bpcer"]) / 2

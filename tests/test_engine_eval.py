@@ -58,7 +58,7 @@ def test_threshold_metrics_against_brute_force(rng):
     apcer = max(np.mean(attack[1::2] >= t), np.mean(attack[0::2] >= t))  # max over types
     assert m["bpcer"] == pytest.approx(bpcer) and m["apcer"] == pytest.approx(apcer)
     assert m["acer"] == pytest.approx((apcer + bpcer) / 2)
-    one_class = threshold_metrics(rows[:5], "acer")
+    one_class = threshold_metrics(rows[:5], "acer_point")
     assert np.isnan(one_class["acer"])
 
 
@@ -115,7 +115,10 @@ def test_threshold_from_files(tmp_path):
     (tmp_path / "summary.json").write_text(json.dumps({"thresholds": {"balance": 0.31,
                                                                       "acer": 0.4}}))
     assert threshold_from_file(tmp_path, "balance") == 0.31
-    assert threshold_from_file(tmp_path / "summary.json", "acer") == 0.4
+    # a file written before the rename ("acer"), read by the current and the former name
+    assert threshold_from_file(tmp_path / "summary.json", "acer_point") == 0.4
+    with pytest.warns(DeprecationWarning, match="'acer' is deprecated"):
+        assert threshold_from_file(tmp_path / "summary.json", "acer") == 0.4
     (tmp_path / "t7.json").write_text(json.dumps([{"key": "cross", "threshold": 0.2}]))
     assert threshold_from_file(tmp_path / "t7.json", "cross") == 0.2
     with pytest.raises(ValueError, match="no 'balance' threshold; it has: cross"):

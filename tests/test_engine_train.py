@@ -75,7 +75,7 @@ def test_train_eval_cli_end_to_end(root, tmp_path):
 
     table = json.loads((ev / "table7.json").read_text())
     keys = {r["key"] for r in table}
-    assert {"fake_border", "live_border", "cross", "balance", "acer"} <= keys
+    assert {"fake_border", "live_border", "cross", "balance", "acer_point"} <= keys
     for r in table:
         for split in ("dev", "test"):
             assert 0.0 <= r[split]["acer"] <= 1.0
@@ -118,6 +118,41 @@ def test_resume_with_another_model_is_refused(root, tmp_path):
     with pytest.raises(CheckpointError, match="cannot resume"):
         train(tiny_config(root, tmp_path / "r", widths=(8, 16, 8), resume="auto", epochs=2,
                           max_steps=1, limit=4))
+
+
+@pytest.mark.parametrize("first", [True, False], ids=["compiled-then-reference",
+                                                   "reference-then-compiled"])
+def test_resume_across_the_ops_switch(root, tmp_path, monkeypatch, first):
+    """Compiled or reference ops (--fused / --no-fused) is the process's choice, not the
+    model's: an epoch with one resumes with the other, each run uses the ops it asked for,
+    nothing of the choice is stored, and the switch is restored after each run. A checkpoint
+    of an older fasfast (with the retired model_config key "fused") resumes too."""
+    from fasfast import ops
+    from fasfast.engine import checkpoint as ck
+    from fasfast.engine import train
+
+    calls = []
+    real = ops.reference.fcam_gate
+    monkeypatch.setattr(ops.reference, "fcam_gate", lambda *a: calls.append(1) or real(*a))
+    kw = dict(limit=4, max_steps=2)
+    out = tmp_path / "r"
+    train(tiny_config(root, out, fused=first, **kw))
+    in_first, calls[:] = len(calls), []
+    state = ck.load_checkpoint(out / "last.pt")
+    assert "fused" not in state["model_config"] and "fused" not in state["train_config"]
+    assert not ops.reference_enabled()
+    if first:  # an older checkpoint: the key is dropped on resume (and by load_model)
+        state["model_config"] = {**state["model_config"], "fused": True}
+        ck.save_checkpoint(out / "last.pt", state)
+        with pytest.warns(DeprecationWarning, match="'fused' key is ignored"):
+            ck.load_model(out / "last.pt")
+    resumed = train(tiny_config(root, out, fused=not first, resume="auto", epochs=2, **kw))
+    assert (in_first > 0) is (not first) and (len(calls) > 0) is first
+    assert [row["epoch"] for row in resumed.history] == [1, 2]
+    assert all(math.isfinite(row["train_loss"]) for row in resumed.history)
+    after = ck.load_checkpoint(resumed.last_checkpoint)
+    assert after["epoch"] == 2 and not ops.reference_enabled()
+    assert any(not torch.equal(after["model"][k], state["model"][k]) for k in state["model"])
 
 
 def test_config_yaml_and_flags(tmp_path):

@@ -12,6 +12,7 @@ import torch.nn.functional as F
 from scipy.signal import lfilter
 from torch import nn
 
+import fasfast.ops
 from fasfast.models import EulerNet, EulerNetConfig, create_model
 from fasfast.models.layers import (
     DIIRF_INIT_A,
@@ -58,8 +59,23 @@ def test_presets_follow_table_1(name):
 def test_tiny_preset_and_overrides():
     cfg = EulerNetConfig.preset("tiny")
     assert (cfg.image_size, cfg.map_size, cfg.widths) == (128, 16, (32, 48, 32))
-    c3 = EulerNetConfig.preset("C3", image_size=64, widths=[8, 12, 8], fused=False)
-    assert (c3.use_pyramid, c3.map_size, c3.widths, c3.fused) == (False, 8, (8, 12, 8), False)
+    c3 = EulerNetConfig.preset("C3", image_size=64, widths=[8, 12, 8])
+    assert (c3.use_pyramid, c3.map_size, c3.widths) == (False, 8, (8, 12, 8))
+
+
+def test_the_retired_fused_key_is_dropped_with_a_warning():
+    """Older checkpoints carry ``fused`` (compiled vs reference ops): it is not architecture
+    any more (the process-wide fasfast.ops.use_reference), so it is dropped with a note."""
+    cfg = EulerNetConfig.preset("C3", image_size=64, widths=(8, 12, 8))
+    for fused in (True, False):
+        with pytest.warns(DeprecationWarning, match="'fused' key is ignored"):
+            assert EulerNetConfig.from_dict({**cfg.to_dict(), "fused": fused}) == cfg
+        with pytest.warns(DeprecationWarning, match="use_reference"):
+            assert EulerNetConfig.preset("C3", image_size=64, widths=(8, 12, 8),
+                                         fused=fused) == cfg
+    assert "fused" not in cfg.to_dict()
+    with pytest.raises(TypeError):
+        EulerNetConfig(fused=False)
 
 
 def test_config_dict_round_trip():
@@ -119,12 +135,13 @@ def test_diirf_init_is_stable_and_answers_change():
 def test_fcam_matches_scipy_oracle(fused):
     torch.manual_seed(1)
     n, t, c, h = 2, 4, 3, 5
-    fcam = FCAM(c, frames=t, fused=fused).double()
+    fcam = FCAM(c, frames=t).double()
     with torch.no_grad():
         fcam.b.copy_(torch.tensor([0.8, -0.6, 0.3]))
         fcam.a.copy_(torch.tensor([-0.4, 0.2]))
     x = torch.randn(n * t, c, h, h, dtype=torch.float64)
-    out = fcam(x)
+    with fasfast.ops.use_reference(not fused):
+        out = fcam(x)
     z = fcam.compress(x).detach().reshape(n, t, h, h).numpy()
     y = lfilter([0.8, -0.6, 0.3], [1.0, -0.4, 0.2], z, axis=1)
     gate = 1.0 / (1.0 + np.exp(-y))
@@ -148,7 +165,7 @@ def test_cdc_conv_matches_two_conv_definition():
 def test_residual_pyramid_follows_eq_4_to_6(fused, mode, pool):
     torch.manual_seed(3)
     # different channel counts per level: the 1x1 projections are used
-    pyr = ResidualPyramid((6, 5, 4), mode=mode, pool=pool, fused=fused).double().eval()
+    pyr = ResidualPyramid((6, 5, 4), mode=mode, pool=pool).double().eval()
     assert isinstance(pyr.proj_mid, nn.Conv2d) and isinstance(pyr.proj_lo, nn.Conv2d)
     f_hi = torch.randn(2, 6, 16, 16, dtype=torch.float64)
     f_mid = torch.randn(2, 5, 8, 8, dtype=torch.float64)
@@ -158,7 +175,8 @@ def test_residual_pyramid_follows_eq_4_to_6(fused, mode, pool):
     s_mid = pyr.conv_mid(f_mid - F.interpolate(pyr.proj_lo(f_lo), **kw))
     down = F.max_pool2d if pool == "max" else F.avg_pool2d
     want = torch.cat([down(s_hi, 4, 4), down(s_mid, 2, 2), f_lo], dim=1)
-    out = pyr(f_hi, f_mid, f_lo)
+    with fasfast.ops.use_reference(not fused):
+        out = pyr(f_hi, f_mid, f_lo)
     assert out.shape == (2, pyr.out_channels, 4, 4) and pyr.out_channels == 4 + 4 + 4
     torch.testing.assert_close(out, want, atol=1e-12, rtol=0)
     same = ResidualPyramid((4, 4, 4))
@@ -193,10 +211,12 @@ def test_tiny_output_shapes(batch, frames):
 def test_default_output_shapes_meta(batch, frames, fused):
     # the full-size model is for GPUs: shapes are checked on the meta device (no compute)
     with torch.device("meta"):
-        model = EulerNet(EulerNetConfig(frames=frames, fused=fused))
-    out = model(torch.empty(batch, frames, 3, 256, 256, device="meta"))
-    assert out.shape == (batch, frames, 32, 32)
-    assert model.score(torch.empty(batch, frames, 3, 256, 256, device="meta")).shape == (batch,)
+        model = EulerNet(EulerNetConfig(frames=frames))
+    with fasfast.ops.use_reference(not fused):
+        out = model(torch.empty(batch, frames, 3, 256, 256, device="meta"))
+        assert out.shape == (batch, frames, 32, 32)
+        score = model.score(torch.empty(batch, frames, 3, 256, 256, device="meta"))
+    assert score.shape == (batch,)
 
 
 def test_default_preset_one_forward():
@@ -251,14 +271,15 @@ def _maps_and_grads(model, x, target, run=None):
 )
 def test_fused_and_reference_give_the_same_maps_and_gradients(preset, kw):
     torch.manual_seed(5)
-    cfg_f = small(preset, frames=4, fused=True, **kw)
+    cfg_f = small(preset, frames=4, **kw)
     fused = EulerNet(cfg_f).double().train()
-    ref = EulerNet(small(preset, frames=4, fused=False, **kw)).double().train()
+    ref = EulerNet(small(preset, frames=4, **kw)).double().train()
     ref.load_state_dict(fused.state_dict())
     x = rand_input(cfg_f, 2, torch.float64, seed=6)
     target = torch.rand(2, 4, cfg_f.map_size, cfg_f.map_size, dtype=torch.float64)
     out_f, g_f = _maps_and_grads(fused, x, target)
-    out_r, g_r = _maps_and_grads(ref, x, target)
+    with fasfast.ops.use_reference():
+        out_r, g_r = _maps_and_grads(ref, x, target)
     assert float((out_f - out_r).abs().max()) <= 1e-10
     for name in g_r:
         scale = max(1.0, float(g_r[name].abs().max()))
@@ -266,11 +287,34 @@ def test_fused_and_reference_give_the_same_maps_and_gradients(preset, kw):
         assert err <= 1e-10 * scale, f"{name}: fused vs reference gradient differ by {err}"
 
 
-def test_set_fused_switches_every_op_module():
-    model = EulerNet(small())
-    model.set_fused(False)
-    flags = [m.fused for m in model.modules() if isinstance(m, (FCAM, ResidualPyramid))]
-    assert len(flags) == 4 and not any(flags) and model.config.fused is False
+def test_the_reference_switch_reaches_every_op_call(monkeypatch):
+    """One process-wide switch: under use_reference() every one of the model's op calls
+    (3 FCAM gates, 2 upsample_sub, 1 pool_concat) runs fasfast.ops.reference; outside it
+    none does (when the kernels are built), and the previous setting comes back."""
+    calls = []
+    for name in ("fcam_gate", "upsample_sub", "pool_concat"):
+        real = getattr(fasfast.ops.reference, name)
+        monkeypatch.setattr(fasfast.ops.reference, name,
+                            lambda *a, _f=real, _n=name: calls.append(_n) or _f(*a))
+    cfg = small()
+    model = EulerNet(cfg)
+    x = rand_input(cfg, 1)
+    with fasfast.ops.use_reference():
+        assert fasfast.ops.reference_enabled()
+        model(x)
+    assert sorted(calls) == sorted(["fcam_gate"] * 3 + ["upsample_sub"] * 2 + ["pool_concat"])
+    assert not fasfast.ops.reference_enabled()
+    calls.clear()
+    model(x)
+    if all(fasfast.ops.has_kernel(op, "cpu") for op in ("fcam_gate", "upsample_sub",
+                                                        "pool_concat")):
+        assert calls == []
+    fasfast.ops.set_reference(True)
+    try:
+        model(x)
+        assert len(calls) == 6
+    finally:
+        fasfast.ops.set_reference(False)
 
 
 @pytest.mark.parametrize("name", ["baseline", "C1", "C2", "C3", "C4", "C5", "tiny"])
@@ -356,13 +400,14 @@ def test_cuda_fused_matches_reference(amp):
     torch.manual_seed(9)
     cfg = small(frames=4)
     fused = EulerNet(cfg).cuda().train()
-    ref = EulerNet(small(frames=4, fused=False)).cuda().train()
+    ref = EulerNet(small(frames=4)).cuda().train()
     ref.load_state_dict(fused.state_dict())
     x = rand_input(cfg, 2).cuda()
     target = torch.rand(2, 4, 4, 4, device="cuda")
     outs = []
-    for model in (fused, ref):
-        with torch.autocast("cuda", dtype=amp or torch.float32, enabled=amp is not None):
+    for model, reference in ((fused, False), (ref, True)):
+        with fasfast.ops.use_reference(reference), torch.autocast(
+                "cuda", dtype=amp or torch.float32, enabled=amp is not None):
             out = model(x)
         F.mse_loss(out.float(), target).backward()
         outs.append(out.float().detach())

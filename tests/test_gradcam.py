@@ -19,9 +19,9 @@ from fasfast.models import EulerNet, EulerNetConfig
 S = 32
 
 
-def _model(preset="baseline", fused=False):
+def _model(preset="baseline"):
     torch.manual_seed(0)
-    cfg = EulerNetConfig.preset(preset, image_size=S, widths=(8, 12, 8), fused=fused)
+    cfg = EulerNetConfig.preset(preset, image_size=S, widths=(8, 12, 8))
     return EulerNet(cfg).eval()
 
 

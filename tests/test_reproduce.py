@@ -66,7 +66,7 @@ def _tables(md: str) -> list[list[list[str]]]:
 def _check_claims(md: str, res: dict) -> None:
     """The report's claims table and results.json: per claim the difference, the interval,
     the test and a verdict that follows the rule; a smoke budget says it decides nothing."""
-    from fasfast.reproduce.verdicts import verdict
+    from fasfast.reproduce.verdicts import MIN_UNITS, verdict
 
     assert "Verdict rule" in md and "decides nothing" in md
     table = next(t for t in _tables(md) if t[0][0] == "Claim")
@@ -79,7 +79,9 @@ def _check_claims(md: str, res: dict) -> None:
         assert {"difference", "interval", "test", "verdict"} <= set(c)
         for cmp in c["comparisons"]:
             lo, hi = (float(v) for v in cmp["interval"])
-            assert cmp["verdict"] == verdict((lo, hi), cmp["direction"])
+            few = cmp["min_units"] is not None and cmp["min_units"] < MIN_UNITS
+            expected = "inconclusive" if few else verdict((lo, hi), cmp["direction"])
+            assert cmp["verdict"] == expected
             assert math.isnan(lo) or lo <= hi
 
 

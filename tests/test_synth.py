@@ -83,7 +83,7 @@ def _aligned_residual(frames, lms):
     import cv2
 
     from fasfast.labels import face_location_map
-    from fasfast.labels.landmarks import _similarity
+    from fasfast.labels.landmarks import similarity_transform
 
     size = frames[0].shape[0]
     mask = face_location_map(lms[0], size=size, crop_size=size) > 0.99
@@ -91,7 +91,7 @@ def _aligned_residual(frames, lms):
     ref = frames[0].astype(np.float64)
     res = []
     for k in range(1, len(frames)):
-        m = _similarity(lms[k].astype(np.float64), lms[0].astype(np.float64))
+        m = similarity_transform(lms[k].astype(np.float64), lms[0].astype(np.float64))
         w = cv2.warpAffine(frames[k].astype(np.float32), m, (size, size),
                            flags=cv2.INTER_LINEAR, borderMode=cv2.BORDER_REPLICATE)
         res.append((w - ref)[mask])

@@ -1,4 +1,8 @@
-"""Score-domain analysis and threshold selection (paper 000), without torch.
+"""Score-domain analysis and threshold selection, without torch.
+
+Paper: A visualization method for data domain changes in CNN networks and the
+optimization method for selecting thresholds in classification tasks (Huang, Nie, Zhong,
+2024) - https://arxiv.org/abs/2404.12602
 
 Exact definitions: :mod:`fasfast.analysis.stats` (centres, radius, normalize, density),
 :mod:`fasfast.analysis.thresholds` (borders, ACER point and interval, cross and balance

@@ -94,7 +94,7 @@ def binned_bootstrap(st, conv, reps: int, seed: int, bins: int, targets: bool,
         return st.sign * t
 
     res = {"eer": out[:, EER], "min_acer": out[:, MIN_ACER], "auc": out[:, AUC]}
-    names = {"fake_border": FAKE, "live_border": LIVE, "acer": ACER}
+    names = {"fake_border": FAKE, "live_border": LIVE, "acer_point": ACER}
     for k, slot in names.items():
         res[f"threshold:{k}"] = user(out[:, slot])
     left, right = user(out[:, ACER_LEFT]), user(out[:, ACER_RIGHT])

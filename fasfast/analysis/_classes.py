@@ -234,9 +234,8 @@ class Classes:
     # ------------------------------------------------------------------ merged passes
     @property
     def sweep_raw(self):
-        """Pooled merge sweep records (see :func:`fasfast.analysis._kernels.sweep_segment`):
-        ``(acer_lo, acer_hi, best, pos_x, pos_lo, pos_hi, neg_x, neg_lo, neg_hi, strict,
-        ties)``."""
+        """Pooled merge sweep records, a :class:`fasfast.analysis._kernels.SweepRecords`
+        (see :func:`fasfast.analysis._kernels.sweep_segment`)."""
         if self._sweep is None:
             n = self.L.n + self.A.n
             runner = (lambda fn, a, b: run_pair(fn, a, b, n)) if parallel_enabled(n) else None
@@ -245,7 +244,8 @@ class Classes:
 
     @property
     def sweep(self):
-        """Pooled merge sweep: ``(acer_lo, acer_hi, best_cost, eer_lo, eer_hi, auc2)``."""
+        """Pooled merge sweep, a :class:`fasfast.analysis._kernels.Sweep`: ``acer_lo``,
+        ``acer_hi``, ``best_cost``, ``eer_lo``, ``eer_hi``, ``auc2``."""
         return kernels().finish_sweep(self.sweep_raw)
 
     def species_concat(self):
@@ -272,9 +272,9 @@ class Classes:
         if self.per_pai(definition):
             return self.pai
         r = self.sweep_raw
-        pos = (float(r[4]), float(r[5])) if r[3] > 0 else (math.nan, math.nan)
-        return (float(r[0]), float(r[1]), *pos, float(r[7]), float(r[8]))
+        pos = (float(r.pos_lo), float(r.pos_hi)) if r.pos_x > 0 else (math.nan, math.nan)
+        return (float(r.acer_lo), float(r.acer_hi), *pos, float(r.neg_lo), float(r.neg_hi))
 
     def auc(self) -> float:
         """P(live > attack) + P(live == attack)/2 over responses (pooled attacks)."""
-        return int(self.sweep[5]) / (2 * self.L.n * self.A.n)
+        return int(self.sweep.auc2) / (2 * self.L.n * self.A.n)

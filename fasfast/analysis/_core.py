@@ -20,6 +20,7 @@ import numpy as np
 CENTERS = ("mean", "median", "balance", "weighted_balance")
 CONVENTIONS = ("paper", "code")
 NAN_POLICIES = ("nonresponse", "error")
+RESAMPLE = ("auto", "presentations", "videos", "subjects")  # bootstrap resampling units
 _POOL: ThreadPoolExecutor | None = None
 BLOCK = 256  # prefix-sum snapshot spacing (power of two)
 _PARALLEL_MIN = 200_000  # below this many scores the thread hand-off costs more than it saves
@@ -60,6 +61,21 @@ def as_scores(x, name: str = "scores", allow_empty: bool = False) -> np.ndarray:
     return a
 
 
+def as_live_mask(x, name: str = "is_live") -> np.ndarray:
+    """A bool [N] from booleans or the numbers 0 / 1 (1 = bona fide). Any other value (a
+    label 2, -1, 0.5) is an error rather than read as "not zero"."""
+    a = np.asarray(x)
+    if a.dtype == bool:
+        return a
+    if a.dtype == object or a.dtype.kind in "USb":
+        raise TypeError(f"{name} must hold booleans or 0/1, got dtype {a.dtype}")
+    bad = np.flatnonzero((a != 0) & (a != 1))
+    if bad.size:
+        raise ValueError(f"{name} must hold booleans or 0/1 (1 = bona fide), got "
+                         f"{a.flat[bad[0]].item()!r} at index {int(bad[0])}")
+    return a.astype(bool)
+
+
 def score_dtype(*arrays) -> type:
     """float32 when every input is float32 (or narrower float), else float64."""
     for a in arrays:
@@ -71,7 +87,7 @@ def score_dtype(*arrays) -> type:
     return np.float32
 
 
-def _bins_to_int(bins: np.ndarray) -> int:
+def bins_to_int(bins: np.ndarray) -> int:
     total = 0
     for e in np.flatnonzero(bins[0] | bins[1]):
         total += ((int(bins[0, e]) << 26) + int(bins[1, e])) << (int(e) - 1)
@@ -117,7 +133,7 @@ def finite_pass(p: np.ndarray) -> FiniteScores:
     bins, bad, snap_s, snap_q, sy, sq = fn(p, shift, BLOCK)
     if bad:  # callers pass finite slices only
         raise AssertionError("non-finite score in a finite slice")
-    return FiniteScores(p, _bins_to_int(bins), shift, snap_s, snap_q, float(sy), float(sq))
+    return FiniteScores(p, bins_to_int(bins), shift, snap_s, snap_q, float(sy), float(sq))
 
 
 @dataclass
@@ -274,3 +290,28 @@ def count_ge(p: np.ndarray, t: float) -> int:
 def count_lt(p: np.ndarray, t: float) -> int:
     """``#{p < t}`` for sorted ``p``."""
     return ss(p, t, "left")
+
+
+def units_of(ss, resample: str = "auto"):
+    """``(unit ids or None, what)`` for resampling ``ss``: with "auto", whole videos when it
+    has several rows per video, else whole subjects when it names subjects with several
+    presentations each, else single presentations."""
+    check_choice(resample, RESAMPLE, "resample unit")
+    videos = getattr(ss, "videos", None)
+    subjects = getattr(ss, "subjects", None)
+    if resample == "presentations":
+        return None, "presentations"
+    if resample == "subjects":
+        if subjects is None or not np.any(subjects != ""):
+            raise ValueError(f"{ss.name or 'scores'}: --resample subjects needs subject ids "
+                             "(a 'subject' / 'claimed_id' column)")
+        return subjects, "subjects"
+    if resample == "videos":
+        if videos is None:
+            raise ValueError(f"{ss.name or 'scores'}: --resample videos needs video ids")
+        return videos, "videos"
+    if videos is not None and np.unique(videos).size < len(ss):
+        return videos, "videos"
+    if subjects is not None and np.any(subjects != "") and np.unique(subjects).size < len(ss):
+        return subjects, "subjects"
+    return None, "presentations"

@@ -8,6 +8,8 @@ classes can be processed concurrently.
 
 from __future__ import annotations
 
+from typing import NamedTuple
+
 import numpy as np
 from numba import njit, prange
 
@@ -450,6 +452,34 @@ def _run_records(p, s, e, x0, step, pos, neg):
     return pos, neg
 
 
+class SweepRecords(NamedTuple):
+    """What :func:`sweep_segment` records over a segment of the merged order (scores in the
+    classes' dtype as float64, counts as int64)."""
+
+    acer_lo: float  # inf of the thresholds with the least ACER cost
+    acer_hi: float  # sup of those thresholds
+    best: int  # that cost, a*N + b*M
+    pos_x: int  # x = a*N - b*M on the last interval with x > 0 (0: none)
+    pos_lo: float  # that interval (lo, hi]
+    pos_hi: float
+    neg_x: int  # x on the first interval with x <= 0 (1: none)
+    neg_lo: float  # that interval (lo, hi]
+    neg_hi: float
+    strict: int  # #pairs(live > attack) over the segment's live scores
+    ties: int  # #pairs(live == attack) over the segment's live scores
+
+
+class Sweep(NamedTuple):
+    """The whole merge pass, finished (:func:`finish_sweep`)."""
+
+    acer_lo: float  # inf / sup of the least-ACER thresholds
+    acer_hi: float
+    best_cost: int  # the least ACER cost a*N + b*M
+    eer_lo: float  # the EER interval (lo, hi]: least |APCER - BPCER|
+    eer_hi: float
+    auc2: int  # 2 * #pairs(live > attack) + #pairs(live == attack)
+
+
 @njit(**_NB)
 def sweep_segment(live, attack, i, j, i_end, j_end, first, run_min):
     """The merge pass over the sorted classes (each padded with one trailing ``+inf``) from
@@ -469,11 +499,10 @@ def sweep_segment(live, attack, i, j, i_end, j_end, first, run_min):
     falls, so a live run's least cost is at its first group end, an attack run's at its
     last group (merged one by one), and the zero crossing of ``x`` is found by bisection.
 
-    Returns ``(acer_lo, acer_hi, best_cost, pos_x, pos_lo, pos_hi, neg_x, neg_lo, neg_hi,
-    strict, ties)``: the inf/sup of the thresholds with minimum cost and that cost; the last
-    interval with ``x > 0`` (``pos_x = 0`` if none) and the first with ``x <= 0``
-    (``neg_x = 1`` if none); ``#pairs(live > attack)`` and ``#pairs(live == attack)`` over
-    the live scores of the segment. Combine with :func:`combine_sweeps`, finish with
+    Returns a :class:`SweepRecords`: the inf/sup of the thresholds with minimum cost and that
+    cost; the last interval with ``x > 0`` (``pos_x = 0`` if none) and the first with
+    ``x <= 0`` (``neg_x = 1`` if none); ``#pairs(live > attack)`` and ``#pairs(live == attack)``
+    over the live scores of the segment. Combine with :func:`combine_sweeps`, finish with
     :func:`finish_sweep`.
     """
     n = live.size - 1
@@ -574,8 +603,8 @@ def sweep_segment(live, attack, i, j, i_end, j_end, first, run_min):
                 neg_x = x
                 neg_lo = v
                 neg_hi = nxt
-    return (acer_lo, acer_hi, best, pos_x, pos_lo, pos_hi, neg_x, neg_lo, neg_hi,
-            strict, ties)
+    return SweepRecords(acer_lo, acer_hi, best, pos_x, pos_lo, pos_hi, neg_x, neg_lo, neg_hi,
+                        strict, ties)
 
 
 @njit(**_NB)
@@ -598,36 +627,39 @@ def merge_split(live, attack):
     return np.searchsorted(live[:n], v), np.searchsorted(attack[:m], v)
 
 
-def combine_sweeps(left, right):
-    """One :func:`sweep_segment` result for two adjacent segments."""
-    if right[2] < left[2]:
-        acer = right[0:3]
-    elif right[2] == left[2]:
-        acer = (left[0], right[1], left[2])
+def combine_sweeps(left: SweepRecords, right: SweepRecords) -> SweepRecords:
+    """One :func:`sweep_segment` result for two adjacent segments (``left`` before
+    ``right``): the least cost of either (ties: the interval spans both), the last positive
+    crossing record and the first non-positive one, the pair counts summed."""
+    if right.best < left.best:
+        acer = (right.acer_lo, right.acer_hi, right.best)
+    elif right.best == left.best:
+        acer = (left.acer_lo, right.acer_hi, left.best)
     else:
-        acer = left[0:3]
-    pos = right[3:6] if right[3] > 0 else left[3:6]
-    neg = left[6:9] if left[6] <= 0 else right[6:9]
-    return (*acer, *pos, *neg, int(left[9]) + int(right[9]), int(left[10]) + int(right[10]))
+        acer = (left.acer_lo, left.acer_hi, left.best)
+    pos = right if right.pos_x > 0 else left
+    neg = left if left.neg_x <= 0 else right
+    return SweepRecords(*acer, pos.pos_x, pos.pos_lo, pos.pos_hi, neg.neg_x, neg.neg_lo,
+                        neg.neg_hi, int(left.strict) + int(right.strict),
+                        int(left.ties) + int(right.ties))
 
 
-def finish_sweep(res):
-    """``(acer_lo, acer_hi, best_cost, eer_lo, eer_hi, auc2)`` from a whole-range result:
-    the EER intervals are those with minimum ``|x|``, the last positive or the first
-    non-positive ``x`` or both; ``auc2 = 2 * #pairs(live > attack) + #pairs(live == attack)``.
+def finish_sweep(res: SweepRecords) -> Sweep:
+    """The :class:`Sweep` of a whole-range result: the EER intervals are those with minimum
+    ``|x|``, the last positive or the first non-positive ``x`` or both;
+    ``auc2 = 2 * #pairs(live > attack) + #pairs(live == attack)``.
     """
-    pos_x, pos_lo, pos_hi, neg_x, neg_lo, neg_hi = res[3:9]
-    if pos_x < -neg_x:
-        eer = (pos_lo, pos_hi)
-    elif pos_x == -neg_x:
-        eer = (pos_lo, neg_hi)
+    if res.pos_x < -res.neg_x:
+        eer = (res.pos_lo, res.pos_hi)
+    elif res.pos_x == -res.neg_x:
+        eer = (res.pos_lo, res.neg_hi)
     else:
-        eer = (neg_lo, neg_hi)
-    return (res[0], res[1], int(res[2]), float(eer[0]), float(eer[1]),
-            2 * int(res[9]) + int(res[10]))
+        eer = (res.neg_lo, res.neg_hi)
+    return Sweep(res.acer_lo, res.acer_hi, int(res.best), float(eer[0]), float(eer[1]),
+                 2 * int(res.strict) + int(res.ties))
 
 
-def sweep_records(live, attack, run_pair=None, run_min=RUN_MIN):
+def sweep_records(live, attack, run_pair=None, run_min=RUN_MIN) -> SweepRecords:
     """The whole merge pass as one :func:`sweep_segment` result (crossing records kept).
     With ``run_pair`` (a ``(fn, args_a, args_b)`` runner, e.g. on two threads) the merged
     order is cut at its median and the halves run concurrently."""
@@ -642,9 +674,8 @@ def sweep_records(live, attack, run_pair=None, run_min=RUN_MIN):
     return sweep_segment(live, attack, 0, 0, n, m, True, run_min)
 
 
-def sweep(live, attack, run_pair=None, run_min=RUN_MIN):
-    """The whole merge pass (see :func:`sweep_segment`); returns
-    ``(acer_lo, acer_hi, best_cost, eer_lo, eer_hi, auc2)``."""
+def sweep(live, attack, run_pair=None, run_min=RUN_MIN) -> Sweep:
+    """The whole merge pass (see :func:`sweep_segment`) as a :class:`Sweep`."""
     return finish_sweep(sweep_records(live, attack, run_pair, run_min))
 
 

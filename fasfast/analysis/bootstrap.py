@@ -36,7 +36,7 @@ import numpy as np
 from fasfast.analysis._classes import Classes
 from fasfast.analysis._core import as_scores, from_sorted, score_dtype
 from fasfast.analysis.conventions import Conventions
-from fasfast.analysis.intervals import _check_level, percentile
+from fasfast.analysis.intervals import check_level, percentile
 
 __all__ = ["bootstrap", "bootstrap_scoreset"]
 
@@ -198,7 +198,7 @@ def bootstrap(live, attack, *, attack_types=None, live_units=None, attack_units=
     """
     from fasfast.analysis._core import check_center, check_choice, check_convention
 
-    _check_level(level)
+    check_level(level)
     check_center(center)
     check_convention(convention)
     check_choice(engine, ENGINES, "bootstrap engine")

@@ -35,7 +35,7 @@ import math
 
 import numpy as np
 
-from fasfast.analysis.intervals import _check_level, percentile
+from fasfast.analysis.intervals import check_level, percentile
 
 __all__ = ["align", "delong", "mcnemar", "paired_bootstrap", "paired_bootstrap_acer",
            "paired_tests"]
@@ -143,7 +143,7 @@ def delong(scores_a, scores_b, labels, level: float = 0.95,
     """
     from scipy.special import ndtr, ndtri
 
-    _check_level(level)
+    check_level(level)
     a, b, y, _ = _check(scores_a, scores_b, labels)
     sgn = 1.0 if higher_is_live else -1.0
     live, att = y == 1, y == 0
@@ -190,7 +190,7 @@ def paired_bootstrap_acer(scores_a, scores_b, labels, threshold_a: float, thresh
     """
     from fasfast.analysis.conventions import Conventions
 
-    _check_level(level)
+    check_level(level)
     conv = Conventions(apcer=apcer)
     a, b, y, ok = _check(scores_a, scores_b, labels)
     types = (np.full(y.size, "attack") if attack_types is None
@@ -273,7 +273,7 @@ def paired_bootstrap(statistic, strata, units=None, reps: int = 1000, seed: int 
     Raises:
         ValueError: no rows, or a length mismatch.
     """
-    _check_level(level)
+    check_level(level)
     strata = np.asarray(strata).astype(str).reshape(-1)
     n = strata.size
     if n == 0:
@@ -324,7 +324,7 @@ def paired_tests(a, b, threshold_a: float, threshold_b: float, higher_is_live: b
     """McNemar, DeLong and the paired ACER bootstrap for two
     :class:`~fasfast.analysis.io.ScoreSet` on the same presentations (matched by id; labels
     must agree)."""
-    from fasfast.analysis.report import units_of
+    from fasfast.analysis._core import units_of
 
     ia, ib = align(a.ids, b.ids)
     if not np.array_equal(a.labels[ia], b.labels[ib]):

@@ -30,7 +30,7 @@ def clopper_pearson(k: int, n: int, level: float = 0.95) -> tuple[float, float]:
     """
     from scipy.special import betaincinv
 
-    _check_level(level)
+    check_level(level)
     k, n = int(k), int(n)
     if n == 0:
         return math.nan, math.nan
@@ -52,7 +52,8 @@ def max_interval(counts, level: float = 0.95) -> tuple[float, float]:
     return max(i[0] for i in ivs), max(i[1] for i in ivs)
 
 
-def _check_level(level: float) -> None:
+def check_level(level: float) -> None:
+    """A ValueError unless the confidence ``level`` lies in (0, 1)."""
     if not 0.0 < float(level) < 1.0:
         raise ValueError(f"confidence level must be in (0, 1), got {level!r}")
 
@@ -110,7 +111,7 @@ def fixed_threshold_bootstrap(live: tuple, species: dict, definition: str, reps:
     Returns:
         ``{"acer": (lo, hi), "hter": (lo, hi), "replicates": reps, "resampling": str}``.
     """
-    _check_level(level)
+    check_level(level)
     rng = np.random.default_rng(seed)
     lv = _draws(rng, live, reps)
     sp = {name: _draws(rng, v, reps) for name, v in species.items()}

@@ -27,6 +27,7 @@ from __future__ import annotations
 import csv
 import math
 import os
+import warnings
 from dataclasses import dataclass, field
 from pathlib import Path
 
@@ -42,6 +43,10 @@ FORMATS = ("auto", "csv", "bob", "bob4", "bob5", "list")
 
 class ScoreFileError(ValueError):
     """A malformed score file; the message starts with ``path:line:``."""
+
+
+class ScoreFileWarning(UserWarning):
+    """A score file was read, but something in it deserves a look (repeated ids)."""
 
 
 @dataclass
@@ -221,6 +226,8 @@ def _read_csv(path: Path, live_value: str, bob: bool, nan_policy: str) -> ScoreS
         raise ScoreFileError(f"{path}:1: file is empty")
     if not scores:
         raise ScoreFileError(f"{path}:{rows.line_num}: no score rows after the header")
+    if not bob:
+        _warn_repeated_ids(path, ids, "video" in col)
     return ScoreSet(np.array(ids), np.array(labels), np.array(scores), np.array(types),
                     np.array(videos), name=path.stem,
                     subjects=np.array(subjects) if subj_col is not None else None)
@@ -330,6 +337,14 @@ def read_scores(
     if str(label_live_value).strip().lower() not in {"0", "1"} | LIVE_WORDS:
         raise ValueError(f"label_live_value must be '1' or '0', got {label_live_value!r}")
     check_choice(format, FORMATS, "format")
+    try:
+        return _read_any(p, format, label_live_value, labels, nan_policy)
+    except UnicodeDecodeError as e:
+        raise ScoreFileError(f"{p}: not UTF-8 text (byte 0x{e.object[e.start]:02x} at offset "
+                             f"{e.start}); save the score file as UTF-8") from None
+
+
+def _read_any(p: Path, format: str, label_live_value: str, labels, nan_policy: str) -> ScoreSet:
     if format == "auto":
         first = _first_line(p).strip().lower()
         tok = first.split()
@@ -352,6 +367,22 @@ def read_scores(
     if format in ("bob4", "bob5"):
         return _read_bob_columns(p, int(format[-1]), nan_policy)
     return _read_list(p, labels, label_live_value, nan_policy)
+
+
+def _warn_repeated_ids(path: Path, ids: list[str], has_video_column: bool) -> None:
+    """One warning when a CSV without a ``video`` column repeats ids (frames of one video
+    written with the video's name, or a copy-paste slip): each row stays one presentation
+    in the rates, and the bootstrap resamples the rows of one id together."""
+    if has_video_column or len(set(ids)) == len(ids):
+        return
+    counts: dict[str, int] = {}
+    for i in ids:
+        counts[i] = counts.get(i, 0) + 1
+    repeated = [i for i, c in counts.items() if c > 1]
+    warnings.warn(f"{path}: {len(repeated)} id(s) appear on several rows (e.g. {repeated[0]!r} "
+                  f"on {counts[repeated[0]]}); each row is scored as one presentation and "
+                  "the rows of one id are resampled together; to score videos, aggregate "
+                  "the frames (--aggregate mean)", ScoreFileWarning, stacklevel=3)
 
 
 def write_scores(path: str | os.PathLike, scores: ScoreSet) -> Path:

@@ -1,5 +1,9 @@
 """ISO/IEC 30107-3 metrics, ROC/DET/EER/AUC, the threshold table and score aggregation.
 
+Paper: A visualization method for data domain changes in CNN networks and the
+optimization method for selecting thresholds in classification tasks (Huang, Nie, Zhong,
+2024) - https://arxiv.org/abs/2404.12602 (Table 7, the FPR / TPR convention)
+
 Rule: accepted as live iff ``score >= t`` (``<= t`` with ``higher_is_live=False``).
 APCER per PAI species = fraction of that species' attack presentations accepted; ``apcer``
 is the maximum over species (ISO/IEC 30107-3, the default) or all attacks pooled
@@ -21,7 +25,7 @@ from fractions import Fraction
 import numpy as np
 
 from fasfast.analysis._classes import Classes
-from fasfast.analysis._core import CENTERS, as_scores, kernels, run_pair, ss
+from fasfast.analysis._core import CENTERS, as_live_mask, as_scores, kernels, run_pair, ss
 from fasfast.analysis.conventions import Conventions
 from fasfast.analysis.intervals import (
     clopper_pearson,
@@ -249,7 +253,7 @@ def pad_metrics(
         s = s.astype(np.float64)
     live = np.asarray(is_live)
     _check_lengths(s.size, is_live=live, attack_type=attack_type)
-    live = live.astype(bool, copy=False)
+    live = as_live_mask(live, "is_live")
     if threshold != threshold:
         raise ValueError("threshold is NaN")
     codes, names = _codes(attack_type, live)
@@ -346,11 +350,11 @@ def eer(live, attack, higher_is_live: bool = True, *, attack_types=None, apcer: 
         eer_rule: str = "bob") -> float:
     """Equal error rate under ``eer_rule`` ("bob", "fvc2000", "rocch") and the APCER
     definition ``apcer`` (see :mod:`fasfast.analysis.conventions`)."""
-    from fasfast.analysis.thresholds import _eer_choice
+    from fasfast.analysis.thresholds import eer_choice
 
     conv = Conventions(apcer=apcer, eer_rule=eer_rule)
     c = Classes(live, attack, higher_is_live, attack_types)
-    return _eer_choice(c, conv.apcer, conv.eer_rule, c.records(conv.apcer))[2]
+    return eer_choice(c, conv.apcer, conv.eer_rule, c.records(conv.apcer))[2]
 
 
 # --------------------------------------------------------------------------- full analysis
@@ -367,7 +371,7 @@ METHOD_LABELS = {
     "live_border": "Live border",
     "cross": "Cross point",
     "balance": "Balance point",
-    "acer": "ACER point",
+    "acer_point": "ACER point",
     "acer_left": "ACER-left",
     "acer_mid": "ACER-mid",
     "acer_right": "ACER-right",
@@ -409,7 +413,7 @@ def analyze(
     ``conventions``.
     """
     from fasfast.analysis.stats import stats_from_sorted
-    from fasfast.analysis.thresholds import _flip_stats, applied_cross
+    from fasfast.analysis.thresholds import applied_cross, flip_stats
 
     conv = Conventions(apcer=apcer, eer_rule=eer_rule, placement=placement, border=border,
                        nan_policy=nan_policy)
@@ -425,8 +429,8 @@ def analyze(
     lb = float(c.L.fin.p[0]) if c.L.fin.n else float(c.L.p[0])
     cross = {k: c.out(applied_cross(c, sa[k], sl[k], fb, lb, conv.border)[0]) for k in centers}
     if c.sign < 0:
-        sl = {k: _flip_stats(v) for k, v in sl.items()}
-        sa = {k: _flip_stats(v) for k, v in sa.items()}
+        sl = {k: flip_stats(v) for k, v in sl.items()}
+        sa = {k: flip_stats(v) for k, v in sa.items()}
     targets = {key: target_point(c, kind, rate, conv.apcer, conv.placement, conv.border)
                for key, _, kind, rate in TARGETS}
     metrics = {k: metrics_at(c, v, conv.apcer) for k, v in th.table_dict().items()}
@@ -449,7 +453,7 @@ def analyze(
 def _unit_codes(ss, c: Classes, resample: str = "auto"):
     """Per class the internal-frame scores and unit codes for clustered intervals (``None``
     when resampling single presentations)."""
-    from fasfast.analysis.report import units_of
+    from fasfast.analysis._core import units_of
 
     units, _ = units_of(ss, resample)
     if units is None:

@@ -1,6 +1,10 @@
 """Plots (matplotlib's object API on the Agg canvas; imported lazily, no pyplot state).
 
-- :func:`domain_plot`: paper Fig. 1/4/5/7 — the score axis drawn as a line, each class a
+Paper: A visualization method for data domain changes in CNN networks and the
+optimization method for selecting thresholds in classification tasks (Huang, Nie, Zhong,
+2024) - https://arxiv.org/abs/2404.12602
+
+- :func:`domain_plot`: the paper's Fig. 1/4/5/7 — the score axis drawn as a line, each class a
   translucent disc centred at ``(centre, 0)`` with its radius, every sample drawn at its
   score's distance from its class centre at a seeded random angle, vertical lines for the
   thresholds, and a legend with centre / radius / normalize / density.
@@ -25,11 +29,11 @@ THRESHOLD_STYLE = {
     "live_border": ("#264653", "-."),
     "cross": ("#6a4c93", "--"),
     "balance": ("#d62828", "-"),
-    "acer": ("#f4a261", "--"),
+    "acer_point": ("#f4a261", "--"),
     "acer_left": ("#8d99ae", ":"),
     "acer_right": ("#8d99ae", ":"),
 }
-DEFAULT_LINES = ("fake_border", "live_border", "cross", "balance", "acer")
+DEFAULT_LINES = ("fake_border", "live_border", "cross", "balance", "acer_point")
 
 
 def _figure(figsize):
@@ -50,7 +54,9 @@ def _threshold_dict(thresholds) -> dict:
 
 
 def _draw_thresholds(ax, thresholds: dict, lines) -> None:
-    for name in lines:
+    from fasfast.analysis.thresholds import threshold_name
+
+    for name in map(threshold_name, lines):
         t = thresholds.get(name)
         if t is None or not np.isfinite(t):
             continue

@@ -3,7 +3,7 @@ report.html and the plots, with every rate's confidence interval and the convent
 
 One system: thresholds chosen on ``select_on`` (every method), applied to ``apply_to``.
 Several systems (:func:`write_systems_report`): one such section per system, a comparison
-table, overlaid ROC / DET curves, paper 000's grid of domain plots (models x data sets) and,
+table, overlaid ROC / DET curves, Huang et al. 2024's grid of domain plots (models x data sets) and,
 for systems scored on the same presentations, paired tests (McNemar, DeLong, paired
 bootstrap; :mod:`fasfast.analysis.compare`).
 """
@@ -19,11 +19,9 @@ from pathlib import Path
 
 import numpy as np
 
-from fasfast.analysis._core import CENTERS
+from fasfast.analysis._core import CENTERS, units_of
 
 __all__ = ["write_report", "write_systems_report"]
-
-RESAMPLE = ("auto", "presentations", "videos", "subjects")
 
 
 def _clean(x):
@@ -51,33 +49,6 @@ def _clean(x):
 def _f(x) -> float:
     """A JSON value back to float ("inf"/"nan" strings included)."""
     return float(x)
-
-
-def units_of(ss, resample: str = "auto"):
-    """``(unit ids or None, what)`` for resampling ``ss``: with "auto", whole videos when it
-    has several rows per video, else whole subjects when it names subjects with several
-    presentations each, else single presentations."""
-    from fasfast.analysis._core import check_choice
-
-    check_choice(resample, RESAMPLE, "resample unit")
-    videos = getattr(ss, "videos", None)
-    subjects = getattr(ss, "subjects", None)
-    if resample == "presentations":
-        return None, "presentations"
-    if resample == "subjects":
-        if subjects is None or not np.any(subjects != ""):
-            raise ValueError(f"{ss.name or 'scores'}: --resample subjects needs subject ids "
-                             "(a 'subject' / 'claimed_id' column)")
-        return subjects, "subjects"
-    if resample == "videos":
-        if videos is None:
-            raise ValueError(f"{ss.name or 'scores'}: --resample videos needs video ids")
-        return videos, "videos"
-    if videos is not None and np.unique(videos).size < len(ss):
-        return videos, "videos"
-    if subjects is not None and np.any(subjects != "") and np.unique(subjects).size < len(ss):
-        return subjects, "subjects"
-    return None, "presentations"
 
 
 def _summary(ss, center: str, higher_is_live: bool, convention: str, conv, ci, reps, seed,
@@ -520,7 +491,7 @@ def write_systems_report(
     ci: float | None = 0.95,
     bootstrap: int = 1000,
     resample: str = "auto",
-    compare_on: str = "acer",
+    compare_on: str = "acer_point",
     progress: bool = False,
 ) -> dict:
     """Several systems at once. ``systems``: ``[{"name", "select_on", "apply_to"}]`` (ScoreSets;
@@ -554,6 +525,9 @@ def write_systems_report(
                          splits, table, ci, bootstrap, seed)
         r["name"] = s["name"]
         reports.append(r)
+    from fasfast.analysis.thresholds import threshold_name
+
+    compare_on = threshold_name(compare_on)
     comparison = _comparison(reports, compare_on)
     paired = _paired(systems, reports, compare_on, higher_is_live, conv, ci, bootstrap, seed,
                      resample)

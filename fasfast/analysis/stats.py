@@ -1,4 +1,8 @@
-"""Score-domain statistics of one class (paper 000, eq. 1-7).
+"""Score-domain statistics of one class (Huang et al. 2024, eq. 1-7).
+
+Paper: A visualization method for data domain changes in CNN networks and the
+optimization method for selecting thresholds in classification tasks (Huang, Nie, Zhong,
+2024) - https://arxiv.org/abs/2404.12602
 
 For scores sorted ascending ``P_1 <= ... <= P_N``:
 
@@ -36,7 +40,7 @@ from fasfast.analysis._core import (
     CENTERS,
     FiniteScores,
     SortedScores,
-    _bins_to_int,
+    bins_to_int,
     check_center,
     check_convention,
     exact_range_sums,
@@ -88,7 +92,7 @@ def _exact_sums(p: np.ndarray, m: int):
     out = []
     for lo, hi in ((0, m), (m, p.size)):
         bins = exact_range_sums(p, lo, hi)
-        out += [Fraction(_bins_to_int(bins[r : r + 2]), 1 << 1074) for r in (0, 2)]
+        out += [Fraction(bins_to_int(bins[r : r + 2]), 1 << 1074) for r in (0, 2)]
     return tuple(out)
 
 

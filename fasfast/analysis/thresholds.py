@@ -1,11 +1,23 @@
-"""Threshold selection for two classes (paper 000, section 3.3 and Table 7), true to the APCER
-printed beside it.
+"""Threshold selection for two classes (Huang et al. 2024, section 3.3 and Table 7), true to
+the APCER printed beside it.
+
+Paper: A visualization method for data domain changes in CNN networks and the
+optimization method for selecting thresholds in classification tasks (Huang, Nie, Zhong,
+2024) - https://arxiv.org/abs/2404.12602
 
 Convention: ``higher_is_live=True``; a sample is accepted as live iff ``score >= t``, so
 ``APCER_s(t) = #{attack of species s >= t}/M_s``, ``BPCER(t) = #{live < t}/N``. With
 ``higher_is_live=False`` the scores are negated internally and every threshold is negated
 back; the rule then reads "live iff ``score <= t``" (``acer_left``/``acer_right`` stay the
-lower/upper end on the original axis). NaN scores are non-responses and take no part here.
+lower/upper end on the original axis).
+
+Names: every threshold is named for the point it is, and the names are also the method
+strings (``threshold_method``, ``--method``, ``--compare-at``). The EER point is
+``acer_point`` (the paper's "ACER point"; :attr:`Thresholds.acer_point`), named so that it is
+not taken for the error rate ``PadMetrics.acer``; its former name ``acer`` is accepted for
+one release with a DeprecationWarning (:func:`threshold_name`). ``acer_left`` /
+``acer_right`` keep the paper's names ("ACER-left", "ACER-right": the ends of the least-ACER
+interval). NaN scores are non-responses and take no part here.
 
 APCER definition (``apcer``): ``"max"`` (ISO/IEC 30107-3: the worst PAI species; the default)
 or ``"pooled"`` (all attacks as one class). Every choice below that involves the APCER is
@@ -24,7 +36,7 @@ consecutive distinct observed scores ``u_1 < ... < u_K`` (plus ``(-inf, u_1]`` a
   contain: ``acer_left`` is applied just above it (by the border rule). The supremum is an
   observed score in the set (attained). ``acer_mid``: the midpoint of the two (when the
   least-ACER thresholds form several intervals it may reach a higher ACER; its row says so).
-- ``acer`` (eq. 8, the APCER = BPCER crossing) by ``eer_rule``: ``"bob"`` the midpoint of the
+- ``acer_point`` (eq. 8, the APCER = BPCER crossing) by ``eer_rule``: ``"bob"`` the midpoint of the
   thresholds minimising ``|APCER - BPCER|`` (one interval ``(lo, hi]``; ``hi`` if rounding
   leaves it), ``eer = (APCER + BPCER)/2`` there; ``"fvc2000"`` of the last interval with
   ``APCER >= BPCER`` and the first with ``APCER <= BPCER`` the one with the smaller sum, at
@@ -56,6 +68,7 @@ which changes no decision), so a float32 pipeline can hold it exactly.
 from __future__ import annotations
 
 import math
+import warnings
 from dataclasses import dataclass, field
 from fractions import Fraction
 
@@ -64,7 +77,7 @@ import numpy as np
 from fasfast.analysis._classes import Classes
 from fasfast.analysis._core import (
     FiniteScores,
-    _bins_to_int,
+    bins_to_int,
     check_center,
     check_convention,
     exact_range_sums,
@@ -75,6 +88,7 @@ from fasfast.analysis.conventions import Conventions
 from fasfast.analysis.stats import DomainStats, stats_from_sorted
 
 __all__ = [
+    "RENAMED_THRESHOLDS",
     "TABLE_THRESHOLDS",
     "THRESHOLD_NAMES",
     "OperatingPoint",
@@ -82,6 +96,7 @@ __all__ = [
     "apcer_at_bpcer",
     "bpcer_at_apcer",
     "select_thresholds",
+    "threshold_name",
     "tpr_at_fpr",
 ]
 
@@ -90,7 +105,7 @@ THRESHOLD_NAMES = (
     "live_border",
     "cross",
     "balance",
-    "acer",
+    "acer_point",
     "acer_left",
     "acer_right",
 )
@@ -100,20 +115,39 @@ TABLE_THRESHOLDS = (
     "live_border",
     "cross",
     "balance",
-    "acer",
+    "acer_point",
     "acer_left",
     "acer_mid",
     "acer_right",
 )
 
+# former threshold names -> current ones, accepted with a DeprecationWarning until 0.2
+RENAMED_THRESHOLDS = {"acer": "acer_point"}
+
 Pair = Classes  # the former name of the sorted two-class container
+
+
+def threshold_name(name: str) -> str:
+    """The current name of the threshold (or threshold method) ``name``: a former name
+    (:data:`RENAMED_THRESHOLDS`: ``"acer"`` for ``"acer_point"``) is translated with a
+    DeprecationWarning; any other string is returned as it is."""
+    new = RENAMED_THRESHOLDS.get(name)
+    if new is None:
+        return name
+    warnings.warn(
+        f"the threshold name {name!r} is deprecated (it is taken for the error rate ACER); "
+        f"use {new!r}",
+        DeprecationWarning,
+        stacklevel=3,
+    )
+    return new
 
 
 @dataclass(frozen=True)
 class Thresholds:
     """The paper's thresholds (see the module docstring for the exact definitions).
 
-    ``eer`` and ``min_acer`` are the error rates reached at ``acer`` and on the least-ACER
+    ``eer`` and ``min_acer`` are the error rates reached at ``acer_point`` and on the least-ACER
     thresholds, under ``apcer`` (the APCER definition) and ``eer_rule``;
     ``fake_border_score`` / ``live_border_score`` the raw borders (``fake_border`` is
     applied just above the first); ``notes`` says for each threshold how it was obtained and
@@ -122,7 +156,7 @@ class Thresholds:
 
     fake_border: float
     live_border: float
-    acer: float
+    acer_point: float
     acer_left: float
     acer_right: float
     cross: float
@@ -139,6 +173,13 @@ class Thresholds:
     apcer: str = "max"
     eer_rule: str = "bob"
     notes: dict = field(default_factory=dict, repr=False)
+
+    @property
+    def acer(self) -> float:
+        """Former name of :attr:`acer_point` (deprecated: read as the error rate ACER)."""
+        warnings.warn("Thresholds.acer is deprecated: it is the ACER point threshold, not an "
+                      "ACER; use Thresholds.acer_point", DeprecationWarning, stacklevel=2)
+        return self.acer_point
 
     def as_dict(self) -> dict[str, float]:
         """``{name: threshold}`` for the paper's seven thresholds (``THRESHOLD_NAMES``)."""
@@ -229,7 +270,7 @@ def _exact_range_sum(c: FiniteScores, lo: int, hi: int) -> Fraction:
         if b <= a:
             return Fraction(0)
         bins = exact_range_sums(c.p, a, b)
-        return Fraction(_bins_to_int(bins[0:2]), 1 << 1074)
+        return Fraction(bins_to_int(bins[0:2]), 1 << 1074)
 
     if hi - lo <= c.n - (hi - lo):
         return direct(lo, hi)
@@ -265,8 +306,9 @@ def _distinct_scores(c: Classes) -> np.ndarray:
     return np.union1d(c.L.p, c.A.p)
 
 
-def _eer_choice(c: Classes, definition: str, rule: str, recs) -> tuple[float, float, float]:
-    """``(lo, hi, eer)``: the interval the ACER point is placed in and the EER."""
+def eer_choice(c: Classes, definition: str, rule: str, recs) -> tuple[float, float, float]:
+    """``(lo, hi, eer)``: the interval the ACER point is placed in and the EER (also used by
+    :mod:`fasfast.analysis.metrics` for its EER)."""
     _, _, pos_lo, pos_hi, neg_lo, neg_hi = recs
     an, bn = _rates(c, _interval_rep(neg_lo, neg_hi), definition)
     if pos_lo != pos_lo and pos_hi != pos_hi:  # no interval with APCER > BPCER
@@ -339,7 +381,7 @@ def thresholds_from_classes(c: Classes, center: str = "balance", convention: str
     acer_lo, acer_hi = recs[0], recs[1]
     a, b = _rates(c, acer_hi, d)
     min_acer = float((a + b) / 2)
-    eer_lo, eer_hi, eer_value = _eer_choice(c, d, conv.eer_rule, recs)
+    eer_lo, eer_hi, eer_value = eer_choice(c, d, conv.eer_rule, recs)
     t_acer = _midpoint_or(c, eer_lo, eer_hi, fb)
     n = L.n + A.n
     sl, sa = run_pair(stats_from_sorted, (L, (center,), convention),
@@ -379,7 +421,7 @@ def thresholds_from_classes(c: Classes, center: str = "balance", convention: str
     elif mid == acer_lo:  # cannot happen with c.midpoint, kept for safety
         mid = left
     notes["acer_mid"] = "midpoint of the least-ACER interval's ends"
-    notes["acer"] = {"bob": "midpoint of the thresholds with the least |APCER - BPCER| "
+    notes["acer_point"] = {"bob": "midpoint of the thresholds with the least |APCER - BPCER| "
                             "(bob.measure)",
                      "fvc2000": "midpoint of the FVC2000 EER interval",
                      "rocch": "bob.measure's threshold; the EER is the ROCCH-EER"}[conv.eer_rule]
@@ -390,11 +432,11 @@ def thresholds_from_classes(c: Classes, center: str = "balance", convention: str
         user_left, user_right = c.out(right), c.out(left)
         notes["acer_left"], notes["acer_right"] = right_note, left_note
     if c.sign < 0:
-        sl, sa = _flip_stats(sl), _flip_stats(sa)
+        sl, sa = flip_stats(sl), flip_stats(sa)
     return Thresholds(
         fake_border=c.out(fake),
         live_border=c.out(lb),
-        acer=c.out(t_acer),
+        acer_point=c.out(t_acer),
         acer_left=user_left,
         acer_right=user_right,
         cross=c.out(cross),
@@ -420,8 +462,9 @@ def thresholds_from_pair(pair: Classes, center: str = "balance", convention: str
     return thresholds_from_classes(pair, center, convention, conv)
 
 
-def _flip_stats(st: DomainStats) -> DomainStats:
-    """Stats computed on negated scores -> the original axis (normalize is mirrored)."""
+def flip_stats(st: DomainStats) -> DomainStats:
+    """Stats computed on negated scores -> the original axis (normalize is mirrored); for
+    scores where lower is live (also used by :mod:`fasfast.analysis.metrics`)."""
     norm = (st.max - st.center) / (st.center - st.min) if st.center != st.min else float("inf")
     return DomainStats(-st.center, st.radius, norm, st.density, -st.max, -st.min, st.n,
                        st.method, st.n_left_out)

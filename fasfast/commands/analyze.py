@@ -59,8 +59,8 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
                         choices=("auto", "presentations", "videos", "subjects"),
                         help="bootstrap unit (auto: whole videos when a video has several "
                              "rows, else subjects when a subject has several)")
-    parser.add_argument("--compare-at", default="acer", metavar="KEY",
-                        help="threshold row the systems are compared at (default acer)")
+    parser.add_argument("--compare-at", default="acer_point", metavar="KEY",
+                        help="threshold row the systems are compared at (default acer_point)")
     parser.add_argument("--higher-is-attack", action="store_true",
                         help="higher scores mean attack (default: higher = live)")
     parser.add_argument("--label-live-value", default="1", choices=("1", "0"),

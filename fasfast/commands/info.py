@@ -27,6 +27,7 @@ def collect() -> dict:
         "extension_loaded": _library.HAS_C,
         "extension_error": _library.LOAD_ERROR,
         "compiled_backends": ops.compiled_backends(),
+        "reference_ops": ops.reference_enabled(),  # FASFAST_REFERENCE_OPS=1 / use_reference()
         "cuda_available": torch.cuda.is_available(),
         "cuda_kernels_usable": ops.cuda_usable(),
         "cuda_device": torch.cuda.get_device_name(0) if torch.cuda.is_available() else None,

@@ -13,8 +13,8 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
     from fasfast.train_config import add_train_arguments
 
     parser.add_argument("benchmark", choices=("oulu", "uniattack"), help="data set")
-    parser.add_argument("--method", default="acer",
-                        help="threshold method chosen on the select split (default acer)")
+    parser.add_argument("--method", default="acer_point",
+                        help="threshold method chosen on the select split (default acer_point)")
     parser.add_argument("--select-split", default=None,
                         help="default: dev (OULU-NPU), train (UniAttackData)")
     parser.add_argument("--apply-split", default=None,

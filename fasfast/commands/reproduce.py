@@ -1,9 +1,9 @@
 """``fasfast reproduce {ablation,augmentation,thresholds}``: the papers' experiments re-run.
 
-- ``ablation``: EulerNet presets baseline, C1..C5 (paper 003, Table I, Fig. 7)
+- ``ablation``: EulerNet presets baseline, C1..C5 (Cong et al. 2022, Table I, Fig. 7)
 - ``augmentation``: ConvNeXt-V2 with / without down-sampling and blur on a cross-domain
-  split (paper 000, Tables 1-6)
-- ``thresholds``: thresholds chosen on train, applied to dev (paper 000, Table 7, Fig. 7)
+  split (Huang et al. 2024, Tables 1-6)
+- ``thresholds``: thresholds chosen on train, applied to dev (Huang et al. 2024, Table 7, Fig. 7)
 
 Each writes ``<out>/REPORT.md`` with the tables, PNG figures and, for every claim of the
 paper, the measured difference, its 95% interval from paired statistics and the verdict

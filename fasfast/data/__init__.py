@@ -11,7 +11,6 @@ from fasfast.data.protocols import (
     UNIATTACK_PROTOCOLS,
     Sample,
     hyspefas,
-    load_hyperspectral,
     oulu_npu,
     parse_oulu_name,
     path_label_list,
@@ -19,6 +18,7 @@ from fasfast.data.protocols import (
     uniattack,
 )
 from fasfast.data.sequences import random_sequence, sample_sequences, window_span
+from fasfast.data.video import load_hyperspectral
 
 _LAZY = {
     "SequenceDataset": "fasfast.data.dataset",

@@ -1,5 +1,10 @@
 """Augmentations on images or sequences (numpy, HWC), with landmarks and maps kept in step.
 
+Paper: A visualization method for data domain changes in CNN networks and the
+optimization method for selecting thresholds in classification tasks (Huang, Nie, Zhong,
+2024) - https://arxiv.org/abs/2404.12602 (the class-specific
+down-sampling and blur presets)
+
 Every transform is a callable
 ``t(images, landmarks=None, maps=None, *, label=None, attack_type=None, rng=None)``:
 
@@ -13,7 +18,7 @@ It returns ``images`` alone when called with images only, else the tuple
 ``(images, landmarks, maps)``. Random parameters are drawn once per call, so every
 frame of a sequence gets the same blur, factor, colour change and flip.
 
-Presets (:func:`preset`) follow the second paper (sections 4.2, 4.4):
+Presets (:func:`preset`) follow Huang et al. 2024 (sections 4.2, 4.4):
 ``"p2.1"`` 2x down-sampling of live samples (p = 0.5) + Gaussian blur on all;
 ``"p2.2"`` 2x/4x/8x down-sampling of (physical) attacks (p = 0.5);
 ``"ssi"`` 2x down-sampling of attacks with p = 0.5, colour jitter, horizontal flip and

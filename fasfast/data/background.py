@@ -14,7 +14,7 @@ import multiprocessing as mp
 import sys
 from pathlib import Path
 
-from fasfast.data.protocols import VIDEO_EXTS
+from fasfast.data.video import VIDEO_EXTS
 from fasfast.labels.tracking import DetectSettings
 
 

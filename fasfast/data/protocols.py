@@ -45,10 +45,9 @@ import re
 from dataclasses import dataclass, field
 from pathlib import Path
 
-import numpy as np
+from fasfast.data.video import IMAGE_EXTS, VIDEO_EXTS
+from fasfast.data.video import load_hyperspectral as load_hyperspectral  # moved; re-exported
 
-VIDEO_EXTS = (".avi", ".mp4", ".mov", ".mkv", ".webm", ".m4v", ".mpg", ".mpeg", ".wmv")
-IMAGE_EXTS = (".png", ".jpg", ".jpeg", ".bmp", ".tif", ".tiff", ".webp")
 SPLITS = ("train", "dev", "test")
 
 OULU_FILE_TYPES = {1: "live", 2: "print", 3: "print", 4: "replay", 5: "replay", 6: "digital"}
@@ -104,7 +103,10 @@ def _index_media(folder: Path) -> dict[str, Path]:
     return out
 
 
-def _oulu_rule(protocol: str, split: str, info: dict) -> bool:
+def oulu_protocol_includes(protocol: str, split: str, info: dict) -> bool:
+    """Whether OULU-NPU's naming rules (the module doc's table) put the video ``info``
+    (:func:`parse_oulu_name`: phone, session, user, file) in ``split`` of ``protocol``
+    ("1", "2", "3_k", "4_k"). Dev follows the Train rule."""
     train_like = split in ("train", "dev")
     major, _, fold = protocol.partition("_")
     k = int(fold) if fold else None
@@ -166,7 +168,7 @@ def oulu_npu(root, protocol: str = "1", split: str = "train", source: str = "aut
                 info = parse_oulu_name(name)
             except ValueError:
                 continue
-            if _oulu_rule(protocol, split, info):
+            if oulu_protocol_includes(protocol, split, info):
                 entries.append((name, None))
     else:
         raise ValueError(f"source must be 'auto', 'files' or 'rules', got {source!r}")
@@ -304,39 +306,6 @@ def hyspefas(list_file, root=None, split: str = "train", live_label: int = 1,
             meta["png"] = str(png)
         samples.append(Sample(str(path), label, atype, Path(rel).stem, _split_name(split), meta))
     return samples
-
-
-def load_hyperspectral(path, key: str = "var", prefer: str = "mat") -> np.ndarray:
-    """Read a HySpeFAS sample: ``.mat`` -> ``float32 [H, W, 30]`` (``key``); ``.png`` ->
-    ``uint8 [H, W, 3]`` RGB. ``prefer="png"`` reads the preview beside a ``.mat`` if any."""
-    path = Path(path)
-    if prefer == "png" and path.suffix == ".mat" and path.with_suffix(".png").exists():
-        path = path.with_suffix(".png")
-    if not path.exists():
-        raise FileNotFoundError(f"HySpeFAS file not found: {path}")
-    if path.suffix.lower() != ".mat":
-        from fasfast.data.video import read_image
-
-        return read_image(path)
-    try:
-        from scipy.io import loadmat
-
-        mat = loadmat(str(path))
-        if key not in mat:
-            raise KeyError(f"{path} has no variable {key!r} (has {sorted(k for k in mat if not k.startswith('__'))})")
-        arr = np.asarray(mat[key])
-    except NotImplementedError:  # MATLAB v7.3 = HDF5
-        import h5py
-
-        with h5py.File(path, "r") as f:
-            if key not in f:
-                raise KeyError(f"{path} has no variable {key!r} (has {list(f.keys())})") from None
-            arr = np.asarray(f[key]).T  # HDF5 stores MATLAB arrays transposed
-    except ValueError as e:
-        raise ValueError(f"cannot read .mat file {path}: {e}") from e
-    if arr.ndim != 3:
-        raise ValueError(f"{path}:{key} must be H x W x C, got shape {arr.shape}")
-    return arr.astype(np.float32)
 
 
 def path_label_list(file, root=None, live_label: int = 1, split: str = "train",

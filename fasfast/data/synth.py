@@ -59,42 +59,16 @@ from pathlib import Path
 
 import numpy as np
 
+from fasfast.labels.landmarks import template_68
+
 ATTACK_FILES = {1: "live", 2: "print", 3: "print", 4: "replay", 5: "replay", 6: "digital"}
 _PROTOCOL_LABEL = {"live": "+1", "print": "-1", "replay": "-2", "digital": "-3"}
 
 
 # --------------------------------------------------------------------------- shapes
-def base_shape() -> np.ndarray:
-    """Mean frontal 68-point face, unit frame (jaw x in [-1, 1], chin y ~ 1, y down)."""
-    pts = np.zeros((68, 2))
-    phi = np.pi * (1 - np.arange(17) / 16)
-    pts[0:17, 0] = np.cos(phi)
-    pts[0:17, 1] = -0.25 + 1.2 * np.sin(phi)
-    i = np.arange(5)
-    arch = 0.12 * np.sin(np.pi * (i + 0.5) / 5)
-    pts[17:22] = np.stack([np.linspace(-0.82, -0.18, 5), -0.5 - arch], 1)
-    pts[22:27] = np.stack([np.linspace(0.18, 0.82, 5), -0.5 - arch[::-1]], 1)
-    pts[27:31] = np.stack([np.zeros(4), np.linspace(-0.42, 0.17, 4)], 1)
-    pts[31:36] = np.stack([[-0.22, -0.11, 0, 0.11, 0.22], [0.25, 0.29, 0.31, 0.29, 0.25]], 1)
-    for start, cx, inner_first in ((36, -0.42, False), (42, 0.42, True)):
-        ew, eh, cy = 0.17, 0.075, -0.22
-        e = np.array([[-ew, 0], [-ew / 3, -eh], [ew / 3, -eh], [ew, 0],
-                      [ew / 3, 0.9 * eh], [-ew / 3, 0.9 * eh]])
-        pts[start:start + 6] = e + [cx, cy]
-        del inner_first
-    mw = 0.36
-    outer = [(-1, 0), (-0.6, -0.09), (-0.25, -0.13), (0, -0.11), (0.25, -0.13), (0.6, -0.09),
-             (1, 0), (0.6, 0.1), (0.25, 0.15), (0, 0.16), (-0.25, 0.15), (-0.6, 0.1)]
-    inner = [(-0.85, 0), (-0.3, -0.03), (0, -0.03), (0.3, -0.03), (0.85, 0), (0.3, 0.03),
-             (0, 0.03), (-0.3, 0.03)]
-    pts[48:60] = [(x * mw, 0.58 + y) for x, y in outer]
-    pts[60:68] = [(x * mw, 0.58 + y) for x, y in inner]
-    return pts
-
-
 def _subject_shape(rng) -> np.ndarray:
-    """A subject's face shape (unit frame), deformed from :func:`base_shape`."""
-    p = base_shape()
+    """A subject's face shape (unit frame), deformed from the mean face (:func:`template_68`)."""
+    p = template_68()
     # jaw: squareness and chin length
     phi = np.pi * (1 - np.arange(17) / 16)
     e = rng.uniform(0.75, 1.15)
@@ -687,11 +661,11 @@ class _Photo:
     def render(self, lm, bg, pulse, skin_shift=None):
         import cv2
 
-        from fasfast.labels.landmarks import _similarity
+        from fasfast.labels.landmarks import similarity_transform
         from fasfast.labels.maps import face_location_map
 
         size = bg.shape[0]
-        m = _similarity(self.lm, lm)
+        m = similarity_transform(self.lm, lm)
         img = cv2.warpAffine(self.image, m.astype(np.float64), (size, size),
                              flags=cv2.INTER_LINEAR, borderMode=cv2.BORDER_REFLECT)
         skin = face_location_map(lm, size=size, crop_size=size, supersample=2)
@@ -703,8 +677,7 @@ class _Photo:
 
 
 def _load_photos(folder) -> list[tuple[np.ndarray, np.ndarray]]:
-    from fasfast.data.protocols import IMAGE_EXTS
-    from fasfast.data.video import read_image
+    from fasfast.data.video import IMAGE_EXTS, read_image
     from fasfast.labels.landmarks import shared_detector
 
     folder = Path(folder)
@@ -799,7 +772,7 @@ def generate(out_dir, subjects: int = 6, seed: int = 0, seconds: float = 2.0, fp
     ``artefacts`` in [0, 2] is the difficulty knob: the strength of the attacks' appearance
     cues (1, the default: as drawn; lower: harder to tell from live faces; 0: only the
     motion cues are left). Raises ValueError on an out-of-range setting."""
-    from fasfast.data.protocols import _oulu_rule
+    from fasfast.data.protocols import oulu_protocol_includes
     from fasfast.data.video import write_video
     from fasfast.labels.landmarks import save_landmarks
 
@@ -854,7 +827,7 @@ def generate(out_dir, subjects: int = 6, seed: int = 0, seconds: float = 2.0, fp
         pdir.mkdir(parents=True, exist_ok=True)
         for split, items in listing.items():
             lines = [f"{_PROTOCOL_LABEL[ATTACK_FILES[info['file']]]},{name}"
-                     for name, info in items if _oulu_rule(proto, split, info)]
+                     for name, info in items if oulu_protocol_includes(proto, split, info)]
             fname = f"{split.capitalize()}{'_' + fold if fold else ''}.txt"
             (pdir / fname).write_text("\n".join(lines) + ("\n" if lines else ""))
     meta = asdict(cfg)

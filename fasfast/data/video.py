@@ -36,7 +36,8 @@ from pathlib import Path
 
 import numpy as np
 
-from fasfast.data.protocols import IMAGE_EXTS
+VIDEO_EXTS = (".avi", ".mp4", ".mov", ".mkv", ".webm", ".m4v", ".mpg", ".mpeg", ".wmv")
+IMAGE_EXTS = (".png", ".jpg", ".jpeg", ".bmp", ".tif", ".tiff", ".webp")
 
 # FFmpeg's own lines ("overread", "slice pointer chain broken") would break the one-line
 # reports; OpenCV reads this when it first opens a video. Set it yourself to see them.
@@ -119,8 +120,6 @@ def _image_files(folder: Path) -> list[Path]:
 
 
 def _read_mat(path: Path) -> np.ndarray:
-    from fasfast.data.protocols import load_hyperspectral
-
     try:
         arr = load_hyperspectral(path, prefer="png")
     except (OSError, ValueError, KeyError) as e:
@@ -137,6 +136,37 @@ def hyperspectral_to_rgb(cube: np.ndarray) -> np.ndarray:
                     cube[..., thirds[0]].mean(2)], axis=2)
     hi = np.percentile(rgb, 99.5) or 1.0
     return np.clip(rgb / hi * 255, 0, 255).astype(np.uint8)
+
+
+def load_hyperspectral(path, key: str = "var", prefer: str = "mat") -> np.ndarray:
+    """Read a HySpeFAS sample: ``.mat`` -> ``float32 [H, W, 30]`` (``key``); ``.png`` ->
+    ``uint8 [H, W, 3]`` RGB. ``prefer="png"`` reads the preview beside a ``.mat`` if any."""
+    path = Path(path)
+    if prefer == "png" and path.suffix == ".mat" and path.with_suffix(".png").exists():
+        path = path.with_suffix(".png")
+    if not path.exists():
+        raise FileNotFoundError(f"HySpeFAS file not found: {path}")
+    if path.suffix.lower() != ".mat":
+        return read_image(path)
+    try:
+        from scipy.io import loadmat
+
+        mat = loadmat(str(path))
+        if key not in mat:
+            raise KeyError(f"{path} has no variable {key!r} (has {sorted(k for k in mat if not k.startswith('__'))})")
+        arr = np.asarray(mat[key])
+    except NotImplementedError:  # MATLAB v7.3 = HDF5
+        import h5py
+
+        with h5py.File(path, "r") as f:
+            if key not in f:
+                raise KeyError(f"{path} has no variable {key!r} (has {list(f.keys())})") from None
+            arr = np.asarray(f[key]).T  # HDF5 stores MATLAB arrays transposed
+    except ValueError as e:
+        raise ValueError(f"cannot read .mat file {path}: {e}") from e
+    if arr.ndim != 3:
+        raise ValueError(f"{path}:{key} must be H x W x C, got shape {arr.shape}")
+    return arr.astype(np.float32)
 
 
 def _open(path: Path):

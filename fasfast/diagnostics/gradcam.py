@@ -1,6 +1,6 @@
 """Grad-CAM (Selvaraju et al. 2017) on EulerNet's stages, its pyramid and its predicted map.
 
-Paper 003, Fig. 8 / 9: the activations after each of the three stages (max pooling 1-3, at
+Cong et al. 2022 (EulerNet), Fig. 8 / 9: the activations after each of the three stages (max pooling 1-3, at
 S/2, S/4, S/8), the fused residual-pyramid features (S/8) and the predicted map. EulerNet folds
 the frames into the batch, so every hooked module gives ``[B*T, C, h, w]``; the Grad-CAM of a
 layer is, per frame, ``ReLU(sum_c w_c A_c)`` with ``w_c`` the spatial mean of

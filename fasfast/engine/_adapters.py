@@ -45,10 +45,13 @@ def rows_for_level(scores, level: str):
     return rows
 
 
-def threshold_metrics(rows, method: str = "acer") -> dict:
+def threshold_metrics(rows, method: str = "acer_point") -> dict:
     """threshold (``method`` of select_thresholds on ``rows``), APCER, BPCER, ACER, EER, AUC
     on the same rows; NaN when a class is missing."""
     from fasfast.analysis import auc, pad_metrics, select_thresholds
+    from fasfast.analysis.thresholds import threshold_name
+
+    method = threshold_name(method)
 
     ss = make_scoreset(rows)
     nan = float("nan")
@@ -75,7 +78,7 @@ def _pm(m) -> dict | None:
 
 def table7(select_rows, apply_rows, select_name: str, apply_name: str | None,
            center: str = "balance") -> dict:
-    """Table 7 of paper 000 via :func:`fasfast.analysis.threshold_table`.
+    """Table 7 of Huang et al. 2024 via :func:`fasfast.analysis.threshold_table`.
 
     Returns dict(rows=[json-able rows], markdown=str, terminal=str, thresholds={key: t}).
     """
@@ -139,7 +142,7 @@ def frame_dataset(samples, *, image_size, train, augment, cache_dir, seed):
 
 def make_augment(cfg: TrainConfig):
     """Training augmentation from the config switches (:mod:`fasfast.data.augment`):
-    class-specific down-sampling first (paper 000: it changes a class's domain), then
+    class-specific down-sampling first (Huang et al. 2024: it changes a class's domain), then
     flip, colour jitter and Gaussian blur. None when every switch is off."""
     from fasfast.data import augment as A
 

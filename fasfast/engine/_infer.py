@@ -4,7 +4,7 @@ Used by :func:`fasfast.engine.checkpoint.load_model` for files that are not fasf
 In order of precedence:
 
 1. the ``model`` argument (``--model``): a timm name, ``eulernet`` or ``eulernet:PRESET``;
-2. the file's own hints: paper 000's ConvNeXt-V2 code stores ``args`` (an
+2. the file's own hints: the ConvNeXt-V2 code of Huang et al. 2024 stores ``args`` (an
    ``argparse.Namespace`` with ``model``, ``nb_classes``, ``input_size``); timm's train script
    stores ``arch`` and ``args`` (``model``, ``num_classes``, ``img_size``);
 3. the tensors: EulerNet's layer names (widths, stem, FCAM and pyramid read from the shapes;

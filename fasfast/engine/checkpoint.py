@@ -139,11 +139,11 @@ def load_model(
     """Rebuild the model stored in a weights file, in eval mode.
 
     A fasfast checkpoint carries its model's config. Any other file the loader accepts (a
-    plain state dict, paper 000's ``{'model', 'args', ...}``, safetensors) is built as
+    plain state dict, Huang et al. 2024's ``{'model', 'args', ...}``, safetensors) is built as
     ``model`` (a timm name, ``eulernet`` or ``eulernet:PRESET``), else as inferred from the
     file (:func:`fasfast.engine._infer.infer_model`; the guess is in ``meta["note"]``).
     ``image_size`` sets the input side of a plain file's model. ``overrides`` change
-    model-config fields that do not touch the weights (e.g. ``fused=False`` for export).
+    model-config fields that do not touch the weights (e.g. ``check_finite=True``).
     Returns ``(model, meta)``: meta is the checkpoint without weights and optimizer state
     (for a plain file: kind, model_config, note). The weights must fit exactly.
     """

@@ -111,7 +111,7 @@ def run_demo(cfg: DemoConfig | None = None, **overrides) -> dict:
     total = time.time() - t0
     rows = {r["key"]: r for r in summary["table7"]}
     main = rows.get("balance") or next(iter(rows.values()))
-    acer_row = rows.get("acer", main)
+    acer_row = rows.get("acer_point", main)
     demo = {
         "wall_time_s": total,
         "time_data_s": t_data,

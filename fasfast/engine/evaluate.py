@@ -6,7 +6,7 @@
                                  sequence (EulerNet), video; label live/attack;
                                  higher = live) - the analysis module's format
     table7.md / table7.json      thresholds chosen on ``select_split`` (every method of
-                                 fasfast.analysis) applied to ``apply_split`` (paper 000,
+                                 fasfast.analysis) applied to ``apply_split`` (Huang et al. 2024,
                                  Table 7 layout)
     report/                      fasfast.analysis.write_report: report.{json,md,html},
                                  domain plots, ROC/DET

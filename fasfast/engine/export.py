@@ -3,16 +3,16 @@
 Which to deploy:
 
 - **ONNX** (``--format onnx``, recommended for deployment outside Python/PyTorch:
-  onnxruntime, TensorRT, OpenVINO). The model is rebuilt with the pure-PyTorch reference
-  ops (``fused=False``): fasfast's compiled operators have no ONNX symbolic, the
-  reference ops lower to standard ONNX nodes (the DIIRF becomes T unrolled steps of
+  onnxruntime, TensorRT, OpenVINO). The model is traced with the pure-PyTorch reference
+  ops (under :func:`fasfast.ops.use_reference`): fasfast's compiled operators have no ONNX
+  symbolic, the reference ops lower to standard ONNX nodes (the DIIRF becomes T unrolled steps of
   multiply-adds). The exported graph is run with onnxruntime on a random input and
   compared with PyTorch; the export fails if they disagree.
 - **TorchScript** (``--format torchscript``): a traced module for existing libtorch / C++
   pipelines (TorchScript is deprecated in recent PyTorch; prefer ONNX for new work). Also traced with the reference ops, so it loads without
   ``fasfast._C``; checked against eager PyTorch the same way.
 - Inside Python with PyTorch, use the checkpoint itself (:func:`load_model`) with the
-  fused ops (``fused=True``): that is the fastest path (and ``torch.compile``-able).
+  compiled ops (the default): that is the fastest path (and ``torch.compile``-able).
 
 Input: EulerNet ``[B, T, 3, S, S]`` RGB floats in [0, 1] -> maps ``[B, T, S/8, S/8]``
 (the score is their mean); classifier ``[B, 3, S, S]`` -> logits ``[B, 2]``.
@@ -30,6 +30,7 @@ from pathlib import Path
 import numpy as np
 import torch
 
+from fasfast import ops
 from fasfast.engine.checkpoint import load_model
 
 FORMATS = ("onnx", "torchscript")
@@ -64,10 +65,9 @@ def _example_input(kind: str, model_config: dict, batch: int, seed: int) -> torc
 
 
 def _export_model(checkpoint: str | Path, **load_kw):
-    """The checkpoint's model on CPU, eval mode, with the reference (ONNX-able) ops."""
+    """The checkpoint's model on CPU, eval mode (traced under the reference ops)."""
     model, meta = load_model(checkpoint, "cpu", **load_kw)
     if meta["kind"] == "eulernet":
-        model.set_fused(False)
         model.config.check_finite = False
     return model, meta
 
@@ -104,19 +104,18 @@ def export(
     out = Path(out)
     out.parent.mkdir(parents=True, exist_ok=True)
     x = _example_input(kind, meta["model_config"], batch, seed)
-    with torch.no_grad():
-        expected = model(x).numpy()
     # a second input with another batch size checks the dynamic batch axis
     x2 = _example_input(kind, meta["model_config"], batch + 1, seed + 1)
-    with torch.no_grad():
-        expected2 = model(x2).numpy()
-
-    if fmt == "onnx":
-        got, got2 = _export_onnx(model, x, x2, out, opset, kind)
-        checked = "onnxruntime (CPUExecutionProvider)"
-    else:
-        got, got2 = _export_torchscript(model, x, x2, out)
-        checked = "torch.jit.load"
+    # the reference ops: standard nodes the exporters know (the compiled ops have no symbolic)
+    with ops.use_reference():
+        with torch.no_grad():
+            expected, expected2 = model(x).numpy(), model(x2).numpy()
+        if fmt == "onnx":
+            got, got2 = _export_onnx(model, x, x2, out, opset, kind)
+            checked = "onnxruntime (CPUExecutionProvider)"
+        else:
+            got, got2 = _export_torchscript(model, x, x2, out)
+            checked = "torch.jit.load"
     diff = max(float(np.abs(got - expected).max()), float(np.abs(got2 - expected2).max()))
     if not diff <= atol:
         raise RuntimeError(

@@ -32,8 +32,7 @@ from pathlib import Path
 import torch
 from torch.utils.data import DataLoader
 
-VIDEO_EXTS = (".avi", ".mp4", ".mov", ".mkv", ".webm", ".m4v", ".mpg", ".mpeg", ".wmv")
-IMAGE_EXTS = (".png", ".jpg", ".jpeg", ".bmp", ".tif", ".tiff", ".webp")
+from fasfast.data.video import IMAGE_EXTS, VIDEO_EXTS
 
 
 @dataclass
@@ -103,6 +102,12 @@ def threshold_from_file(path: str | Path, method: str = "balance") -> float:
             found.setdefault(r["key"], r["threshold"])
     if not found:
         raise ValueError(f"{p} holds no thresholds (expected fasfast eval / analyze output)")
+    from fasfast.analysis.thresholds import RENAMED_THRESHOLDS, threshold_name
+
+    method = threshold_name(method)
+    for old, new in RENAMED_THRESHOLDS.items():  # a file written before the rename
+        if old in found:
+            found.setdefault(new, found.pop(old))
     if method not in found:
         raise ValueError(f"{p} has no {method!r} threshold; it has: {', '.join(found)}")
     t = float(found[method])

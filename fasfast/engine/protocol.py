@@ -5,7 +5,7 @@ ones present in ``<root>/Protocols``), evaluates each (thresholds chosen on dev 
 ``method``, applied to test) and reports APCER / BPCER / ACER per sub-protocol and as
 mean +- std (sample std over sub-protocols) in ``table2.md`` / ``table2.json``.
 UniAttackData: "p1", "p2" (= p2.1 and p2.2) or "all"; its test lists carry no labels, so
-thresholds are chosen on train and applied to dev (paper 000's Table 7 practice).
+thresholds are chosen on train and applied to dev (the practice of Huang et al. 2024, Table 7).
 """
 
 from __future__ import annotations
@@ -66,7 +66,7 @@ def run_protocol(
     protocol: str | None = None,
     out_dir: str | Path | None = None,
     *,
-    method: str = "acer",
+    method: str = "acer_point",
     select_split: str | None = None,
     apply_split: str | None = None,
     subs: list[str] | None = None,

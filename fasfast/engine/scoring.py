@@ -6,7 +6,7 @@ module's :class:`~fasfast.analysis.ScoreSet`.
 
 EulerNet items are (video, window) sequences: the sequence score is the mean of its T
 maps, a frame's score the mean of its own map, a video's score the mean over its
-non-overlapping sequences (paper 003, IV-A). Classifier items are frames: a frame's
+non-overlapping sequences (Cong et al. 2022, IV-A). Classifier items are frames: a frame's
 score is softmax(logits)[:, 1]; its video's score the mean over frames (no sequence
 level).
 """

@@ -1,4 +1,11 @@
-"""Training loop for EulerNet (paper 003) and the ConvNeXt-V2 classifier (paper 000).
+"""Training loop for EulerNet (Cong et al. 2022) and the ConvNeXt-V2 classifier (Huang et al.
+2024).
+
+Paper: Multi-Frames Temporal Abnormal Clues Learning Method for Face Anti-Spoofing
+(EulerNet; Cong, Zhang, He, Gao, 2022) - https://arxiv.org/abs/2208.04076
+Paper: A visualization method for data domain changes in CNN networks and the
+optimization method for selecting thresholds in classification tasks (Huang, Nie, Zhong,
+2024) - https://arxiv.org/abs/2404.12602
 
 EulerNet recipe: sequences of ``length`` frames ``interval`` apart, L2 loss between
 the predicted maps and the label maps, Ranger (timm ``lookahead_radam``), lr 1e-4,
@@ -15,6 +22,7 @@ RNG states, sampler). Under torchrun, DDP with a DistributedSampler; rank 0 writ
 
 from __future__ import annotations
 
+import contextlib
 import csv
 import math
 import random
@@ -123,7 +131,7 @@ def _steps_per_epoch(loader_len: int, cfg: TrainConfig) -> int:
 
 
 # --------------------------------------------------------------------------- metrics
-def dev_metrics(scores: Scores, method: str = "acer") -> dict:
+def dev_metrics(scores: Scores, method: str = "acer_point") -> dict:
     """Video-level dev metrics at the ``method`` threshold chosen on the same scores."""
     from fasfast.engine._adapters import threshold_metrics
 
@@ -228,9 +236,20 @@ def train(cfg: TrainConfig) -> TrainResult:
     cfg = cfg.resolved()
     info = du.setup(cfg.device)
     try:
-        return _train(cfg, info)
+        with _ops_choice(cfg.fused):
+            return _train(cfg, info)
     finally:
         du.cleanup(info)
+
+
+def _ops_choice(fused: bool | None):
+    """``--fused`` / ``--no-fused``: the process-wide switch between the compiled and the
+    reference ops for the run (None: leave it, e.g. to FASFAST_REFERENCE_OPS)."""
+    if fused is None:
+        return contextlib.nullcontext()
+    from fasfast import ops
+
+    return ops.use_reference(not fused)
 
 
 def _train(cfg: TrainConfig, info: du.DistInfo) -> TrainResult:
@@ -289,10 +308,12 @@ def _train(cfg: TrainConfig, info: du.DistInfo) -> TrainResult:
     start_epoch, global_step, history, best = 0, 0, [], None
     if resume_path is not None:
         state = ck.load_checkpoint(resume_path)
-        if state["kind"] != kind or state["model_config"] != model_config:
+        # older checkpoints hold EulerNet's retired "fused" key: not architecture
+        saved_config = {k: v for k, v in state["model_config"].items() if k != "fused"}
+        if state["kind"] != kind or saved_config != model_config:
             raise ck.CheckpointError(
                 f"cannot resume from {resume_path}: it holds a {state['kind']} model with "
-                f"config {state['model_config']}, this run builds {kind} {model_config}"
+                f"config {saved_config}, this run builds {kind} {model_config}"
             )
         ck.load_state_into(model, state["model"], f"checkpoint {resume_path}")
         optimizer.load_state_dict(state["optimizer"])
@@ -421,7 +442,8 @@ def _train(cfg: TrainConfig, info: du.DistInfo) -> TrainResult:
                 "step": global_step,
                 "metrics": row,
                 "best_metrics": best or {},
-                "train_config": cfg.to_dict(),
+                # without "fused": the ops choice is the process's, not the weights'
+                "train_config": {k: v for k, v in cfg.to_dict().items() if k != "fused"},
                 "optimizer": optimizer.state_dict(),
                 "scheduler": scheduler.state_dict(),
                 "scaler": scaler.state_dict() if scaler.is_enabled() else {},

@@ -76,7 +76,9 @@ WFLW98_TO_68 = np.array(
 )
 
 
-def _check_landmarks(lm, name: str = "landmarks") -> np.ndarray:
+def check_landmarks(lm, name: str = "landmarks") -> np.ndarray:
+    """``lm`` as a float64 array of shape ``[..., 68, 2]``; a ValueError naming ``name`` and
+    the shape otherwise."""
     arr = np.asarray(lm, dtype=np.float64)
     if arr.shape[-2:] != (68, 2):
         raise ValueError(f"{name} must have shape [..., 68, 2], got {tuple(arr.shape)}")
@@ -84,14 +86,40 @@ def _check_landmarks(lm, name: str = "landmarks") -> np.ndarray:
 
 
 def template_68() -> np.ndarray:
-    """A mean frontal 68-point face in a unit frame: x, y in [-1, 1], y down. ``[68, 2]``."""
-    from fasfast.data.synth import base_shape
+    """A mean frontal 68-point face in a unit frame, float64 ``[68, 2]``: jaw x in [-1, 1],
+    chin y about 1, y down. The shape the crops are fitted to (:mod:`fasfast.data.crop`), the
+    5-point conversions use (:func:`to_68`) and the synthetic faces are deformed from."""
+    pts = np.zeros((68, 2))
+    phi = np.pi * (1 - np.arange(17) / 16)
+    pts[0:17, 0] = np.cos(phi)
+    pts[0:17, 1] = -0.25 + 1.2 * np.sin(phi)
+    i = np.arange(5)
+    arch = 0.12 * np.sin(np.pi * (i + 0.5) / 5)
+    pts[17:22] = np.stack([np.linspace(-0.82, -0.18, 5), -0.5 - arch], 1)
+    pts[22:27] = np.stack([np.linspace(0.18, 0.82, 5), -0.5 - arch[::-1]], 1)
+    pts[27:31] = np.stack([np.zeros(4), np.linspace(-0.42, 0.17, 4)], 1)
+    pts[31:36] = np.stack([[-0.22, -0.11, 0, 0.11, 0.22], [0.25, 0.29, 0.31, 0.29, 0.25]], 1)
+    for start, cx in ((36, -0.42), (42, 0.42)):  # eyes: outer corner first on the left
+        ew, eh, cy = 0.17, 0.075, -0.22
+        e = np.array([[-ew, 0], [-ew / 3, -eh], [ew / 3, -eh], [ew, 0],
+                      [ew / 3, 0.9 * eh], [-ew / 3, 0.9 * eh]])
+        pts[start:start + 6] = e + [cx, cy]
+    mw = 0.36
+    outer = [(-1, 0), (-0.6, -0.09), (-0.25, -0.13), (0, -0.11), (0.25, -0.13), (0.6, -0.09),
+             (1, 0), (0.6, 0.1), (0.25, 0.15), (0, 0.16), (-0.25, 0.15), (-0.6, 0.1)]
+    inner = [(-0.85, 0), (-0.3, -0.03), (0, -0.03), (0.3, -0.03), (0.85, 0), (0.3, 0.03),
+             (0, 0.03), (-0.3, 0.03)]
+    pts[48:60] = [(x * mw, 0.58 + y) for x, y in outer]
+    pts[60:68] = [(x * mw, 0.58 + y) for x, y in inner]
+    return pts
 
-    return base_shape()
 
-
-def _similarity(src: np.ndarray, dst: np.ndarray) -> np.ndarray:
-    """Least-squares similarity transform (2x3) taking ``src`` [K,2] onto ``dst`` [K,2]."""
+def similarity_transform(src: np.ndarray, dst: np.ndarray) -> np.ndarray:
+    """Least-squares similarity transform taking ``src`` onto ``dst`` (both float ``[K, 2]``,
+    K >= 2): the 2x3 matrix ``[s R | t]`` minimising ``sum |s R src_k + t - dst_k|^2``
+    (closed form: the centred points as complex numbers, ``s e^{i theta}`` their least-squares
+    ratio; no reflection). Degenerate ``src`` (all points equal) gives scale 0 instead of a
+    division by zero."""
     ms, md = src.mean(0), dst.mean(0)
     s, d = src - ms, dst - md
     a = (s * d).sum() / max((s**2).sum(), 1e-12)
@@ -133,14 +161,14 @@ def to_68(points, scheme: str = "wflw98", src_idx=None, dst_idx=None) -> np.ndar
         src, dst = tmpl[np.asarray(dst_idx)], pts[np.asarray(src_idx)]
     else:
         raise ValueError(f"unknown landmark scheme {scheme!r} (wflw98, dlib5, mtcnn5, fit)")
-    m = _similarity(src, dst)
+    m = similarity_transform(src, dst)
     return tmpl @ m[:, :2].T + m[:, 2]
 
 
 def save_landmarks(path, landmarks) -> Path:
     """Write per-frame landmarks ``[F, 68, 2]`` (NaN rows = no face) to ``.npy`` or ``.json``."""
     path = Path(path)
-    arr = _check_landmarks(landmarks)
+    arr = check_landmarks(landmarks)
     if arr.ndim == 2:
         arr = arr[None]
     if arr.ndim != 3:

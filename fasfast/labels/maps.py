@@ -1,5 +1,8 @@
 """Label maps for pixel-wise supervision (EulerNet paper, section II.B).
 
+Paper: Multi-Frames Temporal Abnormal Clues Learning Method for Face Anti-Spoofing
+(EulerNet; Cong, Zhang, He, Gao, 2022) - https://arxiv.org/abs/2208.04076
+
 Coordinates: landmarks are pixels of a crop (x right, y down, pixel ``k`` covering
 ``[k, k+1)``), the crop being ``crop_size`` pixels square (or the region ``box``
 = (x0, y0, x1, y1) of the landmark frame). A map of ``size`` pixels covers the same
@@ -23,13 +26,13 @@ from __future__ import annotations
 
 import numpy as np
 
-from fasfast.labels.landmarks import FACE_CONTOUR, _check_landmarks
+from fasfast.labels.landmarks import FACE_CONTOUR, check_landmarks
 
 KINDS = ("location", "binary", "depth")
 
 
 def _to_map(landmarks, size: int, crop_size=None, box=None) -> np.ndarray:
-    lm = _check_landmarks(landmarks)
+    lm = check_landmarks(landmarks)
     if lm.ndim != 2:
         raise ValueError(f"landmarks must have shape [68, 2], got {tuple(lm.shape)}")
     if not np.all(np.isfinite(lm)):

@@ -1,8 +1,14 @@
-"""Models: EulerNet (paper 003) and the timm ConvNeXt-V2 frame classifier (paper 000).
+"""Models: EulerNet and the timm ConvNeXt-V2 frame classifier.
+
+Paper: Multi-Frames Temporal Abnormal Clues Learning Method for Face Anti-Spoofing
+(EulerNet; Cong, Zhang, He, Gao, 2022) - https://arxiv.org/abs/2208.04076
+Paper: A visualization method for data domain changes in CNN networks and the
+optimization method for selecting thresholds in classification tasks (Huang, Nie, Zhong,
+2024) - https://arxiv.org/abs/2404.12602
 
 Both take RGB floats in [0, 1] and normalise inside. ``create_model(name, **kw)``:
 
-- ``create_model("eulernet", preset="tiny", fused=False)`` -> :class:`EulerNet`
+- ``create_model("eulernet", preset="tiny")`` -> :class:`EulerNet`
 - ``create_model("convnextv2_atto", num_classes=2, init="weights.pth")`` -> classifier
 """
 

@@ -1,4 +1,10 @@
-"""Frame classifier of paper 000: a timm ConvNeXt-V2 (or any timm model), no downloads."""
+"""Frame classifier of Huang et al. 2024: a timm ConvNeXt-V2 (or any timm model), no
+downloads.
+
+Paper: A visualization method for data domain changes in CNN networks and the
+optimization method for selecting thresholds in classification tasks (Huang, Nie, Zhong,
+2024) - https://arxiv.org/abs/2404.12602
+"""
 
 from __future__ import annotations
 

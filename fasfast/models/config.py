@@ -1,8 +1,16 @@
-"""Dataclass configurations of the models (no torch import: cheap to load from the CLI)."""
+"""Dataclass configurations of the models (no torch import: cheap to load from the CLI).
+
+Paper: Multi-Frames Temporal Abnormal Clues Learning Method for Face Anti-Spoofing
+(EulerNet; Cong, Zhang, He, Gao, 2022) - https://arxiv.org/abs/2208.04076
+Paper: A visualization method for data domain changes in CNN networks and the
+optimization method for selecting thresholds in classification tasks (Huang, Nie, Zhong,
+2024) - https://arxiv.org/abs/2404.12602
+"""
 
 from __future__ import annotations
 
 import dataclasses
+import warnings
 from dataclasses import dataclass
 from typing import Any
 
@@ -10,7 +18,7 @@ LABEL_KINDS = ("location", "binary", "depth")
 PYRAMID_MODES = ("bilinear", "nearest")
 POOL_KINDS = ("max", "avg")
 
-# Paper 003, Table I, plus a CPU-sized preset. Values are overrides of the dataclass defaults
+# Cong et al. 2022, Table I, plus a CPU-sized preset. Values are overrides of the dataclass defaults
 # (the defaults are the paper's baseline: face location map, FCAM, residual pyramid).
 PRESETS: dict[str, dict[str, Any]] = {
     "baseline": {},
@@ -23,20 +31,36 @@ PRESETS: dict[str, dict[str, Any]] = {
 }
 
 
+def _drop_fused(d: dict[str, Any]) -> dict[str, Any]:
+    """``d`` without the retired ``fused`` key (older checkpoints hold it), with a note."""
+    if "fused" not in d:
+        return d
+    warnings.warn(
+        "EulerNetConfig: the 'fused' key is ignored: compiled or reference ops is a "
+        "process-wide choice now, fasfast.ops.use_reference() or FASFAST_REFERENCE_OPS=1",
+        DeprecationWarning,
+        stacklevel=3,
+    )
+    return {k: v for k, v in d.items() if k != "fused"}
+
+
 @dataclass
 class EulerNetConfig:
-    """EulerNet (paper 003) hyper-parameters and ablation switches.
+    """EulerNet (Cong et al. 2022) hyper-parameters and ablation switches.
 
     frames: T, frames per sequence. image_size: S, input side (multiple of 8); the output map
     is S/8. widths: (w0, w1, w2) channel widths of each CDCN-like stage (conv w_in->w0->w1->w2,
     then max pooling); every stage outputs w2 channels. stem_width: the 3x3 stem conv's width
     (None: w0 // 2, as CDCN's 64 for 128). theta: central-difference weight of the convs (0 is
     a plain conv). use_fcam / use_pyramid / label: the ablation switches of Table I
-    (use_pyramid=False is plain pool + concatenate, C3). fused: True runs ``fasfast.ops``
-    (compiled kernels), False ``fasfast.ops.reference``. pyramid_mode: up-sampling of the
+    (use_pyramid=False is plain pool + concatenate, C3). pyramid_mode: up-sampling of the
     residual pyramid. pool: down-sampling of the fusion ("max" or "avg").
     mean / std: the RGB normalisation applied inside the model (input is RGB in [0, 1]).
     check_finite: reject inputs holding NaN/inf (one extra reduction; skipped when compiled).
+
+    Compiled or reference ops is not part of the architecture: it is the process-wide
+    switch :func:`fasfast.ops.use_reference` (``FASFAST_REFERENCE_OPS=1``). The ``fused`` key
+    of older configs and checkpoints is dropped with a DeprecationWarning.
     """
 
     frames: int = 4
@@ -47,7 +71,6 @@ class EulerNetConfig:
     use_fcam: bool = True
     use_pyramid: bool = True
     label: str = "location"
-    fused: bool = True
     pyramid_mode: str = "bilinear"
     pool: str = "max"
     mean: tuple[float, float, float] = (0.485, 0.456, 0.406)
@@ -102,6 +125,7 @@ class EulerNetConfig:
         """
         if name not in PRESETS:
             raise ValueError(f"unknown EulerNet preset {name!r}; choose from {sorted(PRESETS)}")
+        overrides = _drop_fused(overrides)
         unknown = set(overrides) - {f.name for f in dataclasses.fields(cls)}
         if unknown:
             raise ValueError(f"unknown EulerNetConfig field(s) {sorted(unknown)}")
@@ -119,6 +143,7 @@ class EulerNetConfig:
         """Inverse of :meth:`to_dict`; unknown keys are an error (they would be lost silently)."""
         if not isinstance(d, dict):
             raise TypeError(f"EulerNetConfig.from_dict needs a dict, got {type(d).__name__}")
+        d = _drop_fused(d)
         unknown = set(d) - {f.name for f in dataclasses.fields(cls)}
         if unknown:
             raise ValueError(f"unknown EulerNetConfig field(s) {sorted(unknown)}")
@@ -127,7 +152,7 @@ class EulerNetConfig:
 
 @dataclass
 class ClassifierConfig:
-    """timm image classifier (paper 000: ConvNeXt-V2). Logits [B, num_classes]; class 1 = live.
+    """timm image classifier (Huang et al. 2024: ConvNeXt-V2). Logits [B, num_classes]; class 1 = live.
 
     init: optional local weights file, anything :mod:`fasfast.models.weights` accepts (fasfast
     checkpoint, plain or wrapped state dict, safetensors); tensors of another shape (an ImageNet

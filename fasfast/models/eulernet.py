@@ -1,4 +1,8 @@
-"""EulerNet (paper 003): CDCN-like backbone, FCAM (DIIRF) gates, residual pyramid, map head."""
+"""EulerNet: CDCN-like backbone, FCAM (DIIRF) gates, residual pyramid, map head.
+
+Paper: Multi-Frames Temporal Abnormal Clues Learning Method for Face Anti-Spoofing
+(EulerNet; Cong, Zhang, He, Gao, 2022) - https://arxiv.org/abs/2208.04076
+"""
 
 from __future__ import annotations
 
@@ -42,15 +46,15 @@ class EulerNet(nn.Module):
         self.stage2 = Stage(w2, cfg.widths, cfg.theta)
         self.stage3 = Stage(w2, cfg.widths, cfg.theta)
         for i in (1, 2, 3):
-            fcam = FCAM(w2, cfg.frames, cfg.fused) if cfg.use_fcam else nn.Identity()
+            fcam = FCAM(w2, cfg.frames) if cfg.use_fcam else nn.Identity()
             self.add_module(f"fcam{i}", fcam)
         levels = (w2, w2, w2)
         if cfg.use_pyramid:
             self.pyramid = ResidualPyramid(
-                levels, mode=cfg.pyramid_mode, pool=cfg.pool, theta=cfg.theta, fused=cfg.fused
+                levels, mode=cfg.pyramid_mode, pool=cfg.pool, theta=cfg.theta
             )
         else:
-            self.pyramid = ConcatFusion(levels, pool=cfg.pool, fused=cfg.fused)
+            self.pyramid = ConcatFusion(levels, pool=cfg.pool)
         mid = max(1, w2 // 2)
         self.head = nn.Sequential(
             ConvBlock(self.pyramid.out_channels, w2, cfg.theta),
@@ -63,18 +67,6 @@ class EulerNet(nn.Module):
                 nn.init.zeros_(m.bias)
 
     # ----------------------------------------------------------------------------------------
-    @property
-    def fused(self) -> bool:
-        return self.config.fused
-
-    def set_fused(self, fused: bool) -> EulerNet:
-        """Switch every FCAM / pyramid op between compiled (True) and reference (False)."""
-        self.config.fused = bool(fused)
-        for m in self.modules():
-            if m is not self and hasattr(m, "fused"):
-                m.fused = bool(fused)
-        return self
-
     def check_input(self, x: torch.Tensor) -> None:
         """Raise a ValueError/TypeError naming the problem when x is not [B, T, 3, S, S] float."""
         cfg = self.config
@@ -144,6 +136,5 @@ class EulerNet(nn.Module):
         c = self.config
         return (
             f"frames={c.frames}, image_size={c.image_size}, widths={c.widths}, "
-            f"use_fcam={c.use_fcam}, use_pyramid={c.use_pyramid}, label={c.label!r}, "
-            f"fused={c.fused}"
+            f"use_fcam={c.use_fcam}, use_pyramid={c.use_pyramid}, label={c.label!r}"
         )

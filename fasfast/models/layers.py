@@ -1,10 +1,12 @@
 """Building blocks of EulerNet: CDC conv blocks, the FCAM and the residual pyramid.
 
+Paper: Multi-Frames Temporal Abnormal Clues Learning Method for Face Anti-Spoofing
+(EulerNet; Cong, Zhang, He, Gao, 2022) - https://arxiv.org/abs/2208.04076
+
 All blocks work on frame-folded tensors ``[N = B*T, C, H, W]``; the FCAM unfolds them to
-``[B, T, C, H, W]`` for the temporal filter. Modules with a ``fused`` attribute call
-``fasfast.ops.<op>`` when it is True (compiled kernels) and ``fasfast.ops.reference.<op>``
-otherwise; the function is looked up on every call, so kernels that are registered after
-the model was built are picked up.
+``[B, T, C, H, W]`` for the temporal filter. The FCAM and the pyramid call
+``fasfast.ops.<op>`` only: compiled kernels or the pure-PyTorch reference is the
+process-wide switch :func:`fasfast.ops.use_reference`, not a property of the model.
 """
 
 from __future__ import annotations
@@ -36,10 +38,6 @@ __all__ = [
 # frame-to-frame alternation gets gain 2 / 1.5 = 1.33).
 DIIRF_INIT_B = (1.0, -1.0, 0.0)
 DIIRF_INIT_A = (-0.5, 0.0)
-
-
-def _op_source(fused: bool):
-    return _ops if fused else _ops.reference
 
 
 def diirf_poles(a) -> tuple[complex, complex]:
@@ -109,7 +107,7 @@ class Stage(nn.Sequential):
 
 
 class FCAM(nn.Module):
-    """Feature-compressed attention module (paper 003, Fig. 3).
+    """Feature-compressed attention module (Cong et al. 2022, Fig. 3).
 
     A 3x3 conv compresses the C channels to one map z; a learnable second-order IIR filter
     (DIIRF, coefficients ``b`` [3], ``a`` [2]) runs over the T frames of z at every pixel; its
@@ -124,10 +122,9 @@ class FCAM(nn.Module):
     x: [B*T, C, H, W] (frames folded into the batch, ``frames`` = T) -> same shape.
     """
 
-    def __init__(self, channels: int, frames: int, fused: bool = True):
+    def __init__(self, channels: int, frames: int):
         super().__init__()
         self.frames = int(frames)
-        self.fused = bool(fused)
         self.compress = nn.Conv2d(channels, 1, kernel_size=3, padding=1)
         self.b = nn.Parameter(torch.tensor(DIIRF_INIT_B, dtype=torch.float32))
         self.a = nn.Parameter(torch.tensor(DIIRF_INIT_A, dtype=torch.float32))
@@ -148,12 +145,11 @@ class FCAM(nn.Module):
         cdtype = torch.float64 if x.dtype == torch.float64 else torch.float32
         b = self.b if self.b.dtype == cdtype else self.b.to(cdtype)
         a = self.a if self.a.dtype == cdtype else self.a.to(cdtype)
-        gate = _op_source(self.fused).fcam_gate
-        y = gate(x.reshape(n // t, t, c, h, w), z.reshape(n // t, t, h, w), b, a)
+        y = _ops.fcam_gate(x.reshape(n // t, t, c, h, w), z.reshape(n // t, t, h, w), b, a)
         return y.reshape(n, c, h, w)
 
     def extra_repr(self) -> str:
-        return f"frames={self.frames}, fused={self.fused}"
+        return f"frames={self.frames}"
 
 
 def _proj(cin: int, cout: int) -> nn.Module:
@@ -161,7 +157,7 @@ def _proj(cin: int, cout: int) -> nn.Module:
 
 
 class ResidualPyramid(nn.Module):
-    """Residual pyramid (paper 003, eq. 4-6, Fig. 4) on three levels (sides 4s, 2s, s).
+    """Residual pyramid (Cong et al. 2022, eq. 4-6, Fig. 4) on three levels (sides 4s, 2s, s).
 
     ``S_hi = Conv(F_hi - Up(P(F_mid)))``, ``S_mid = Conv(F_mid - Up(P(F_lo)))``,
     ``out = Concat(Down(S_hi), Down(S_mid), F_lo)``, where P is a 1x1 conv wherever the channel
@@ -180,12 +176,11 @@ class ResidualPyramid(nn.Module):
         mode: str = "bilinear",
         pool: str = "max",
         theta: float = 0.7,
-        fused: bool = True,
     ):
         super().__init__()
         c_hi, c_mid, c_lo = channels
         s = out_channels if out_channels is not None else c_lo
-        self.mode, self.pool, self.fused = mode, pool, bool(fused)
+        self.mode, self.pool = mode, pool
         self.proj_mid = _proj(c_mid, c_hi)
         self.proj_lo = _proj(c_lo, c_mid)
         self.conv_hi = ConvBlock(c_hi, s, theta)
@@ -193,13 +188,12 @@ class ResidualPyramid(nn.Module):
         self.out_channels = 2 * s + c_lo
 
     def forward(self, f_hi: torch.Tensor, f_mid: torch.Tensor, f_lo: torch.Tensor) -> torch.Tensor:
-        ops = _op_source(self.fused)
-        s_hi = self.conv_hi(ops.upsample_sub(f_hi, self.proj_mid(f_mid), self.mode))
-        s_mid = self.conv_mid(ops.upsample_sub(f_mid, self.proj_lo(f_lo), self.mode))
-        return ops.pool_concat([s_hi, s_mid, f_lo], self.pool)
+        s_hi = self.conv_hi(_ops.upsample_sub(f_hi, self.proj_mid(f_mid), self.mode))
+        s_mid = self.conv_mid(_ops.upsample_sub(f_mid, self.proj_lo(f_lo), self.mode))
+        return _ops.pool_concat([s_hi, s_mid, f_lo], self.pool)
 
     def extra_repr(self) -> str:
-        return f"mode={self.mode!r}, pool={self.pool!r}, fused={self.fused}"
+        return f"mode={self.mode!r}, pool={self.pool!r}"
 
 
 class ConcatFusion(nn.Module):
@@ -208,13 +202,13 @@ class ConcatFusion(nn.Module):
     f_hi, f_mid, f_lo as in :class:`ResidualPyramid` -> [N, C_hi + C_mid + C_lo, s, s].
     """
 
-    def __init__(self, channels: tuple[int, int, int], pool: str = "max", fused: bool = True):
+    def __init__(self, channels: tuple[int, int, int], pool: str = "max"):
         super().__init__()
-        self.pool, self.fused = pool, bool(fused)
+        self.pool = pool
         self.out_channels = sum(channels)
 
     def forward(self, f_hi: torch.Tensor, f_mid: torch.Tensor, f_lo: torch.Tensor) -> torch.Tensor:
-        return _op_source(self.fused).pool_concat([f_hi, f_mid, f_lo], self.pool)
+        return _ops.pool_concat([f_hi, f_mid, f_lo], self.pool)
 
     def extra_repr(self) -> str:
-        return f"pool={self.pool!r}, fused={self.fused}"
+        return f"pool={self.pool!r}"

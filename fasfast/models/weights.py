@@ -9,7 +9,7 @@ Used by ``ClassifierConfig(init=...)``, ``fasfast train --init``, resume,
 - state dicts under a wrapper entry: ``model``, ``state_dict``, ``model_state``,
   ``model_state_dict``, ``module``, ``net``, ``network`` (EMA weights ``model_ema``,
   ``state_dict_ema``, ``ema``, ``ema_state_dict`` are used only when asked for with
-  ``entry=`` or when the file holds nothing else), as paper 000's public ConvNeXt-V2 code
+  ``entry=`` or when the file holds nothing else), as the public ConvNeXt-V2 code of Huang et al. 2024
   and timm's train script save them (``{'model', 'optimizer', 'epoch', 'scaler', 'args'}``);
 - ``module.`` (DataParallel / DDP) and ``_orig_mod.`` (``torch.compile``) prefixes, and a
   ``backbone.`` prefix present in the file but not in the model or the other way round;
@@ -82,7 +82,7 @@ def _numpy_globals() -> list:
 
 
 # Harmless classes training scripts store next to the tensors: the run's argparse.Namespace
-# (paper 000's ConvNeXt-V2 code, timm's train.py), paths inside it, numpy metric values.
+# (the ConvNeXt-V2 code of Huang et al. 2024, timm's train.py), paths inside it, numpy metric values.
 SAFE_GLOBALS: list = [
     argparse.Namespace,
     pathlib.PosixPath, pathlib.PurePosixPath, pathlib.WindowsPath, pathlib.PureWindowsPath,
@@ -98,7 +98,7 @@ class WeightsFile:
     tensors were, in words ("fasfast checkpoint", "'model' entry", "safetensors file",
     "bare state dict"). entries: the other top-level entries of the file (not used: optimizer,
     epoch, args, ...). raw: the top-level object without the state dict (a fasfast checkpoint's
-    config, paper 000's ``args``), or the safetensors metadata.
+    config, Huang et al. 2024's ``args``), or the safetensors metadata.
     """
 
     state: dict[str, torch.Tensor]

@@ -1,8 +1,19 @@
-"""Loads the compiled extension ``fasfast._C`` once and says what it provides."""
+"""Loads the compiled extension ``fasfast._C`` once, says what it provides, and holds the one
+switch between the compiled and the reference ops.
+
+The switch is process-wide and never saved with a model (as timm's ``set_fused_attn`` /
+``TIMM_FUSED_ATTN``): ``FASFAST_REFERENCE_OPS=1`` in the environment, or
+:func:`use_reference` / :func:`set_reference` in code, makes all four ops
+(``diirf``, ``fcam_gate``, ``upsample_sub``, ``pool_concat``) run
+:mod:`fasfast.ops.reference`. :func:`uses_kernel` is the one dispatch decision.
+"""
 
 from __future__ import annotations
 
+import contextlib
+import os
 import warnings
+from collections.abc import Iterator
 
 import torch
 
@@ -74,3 +85,70 @@ def output_cache_for_all(enable: bool) -> None:
     if not HAS_C:
         raise RuntimeError("output_cache_for_all needs the compiled extension fasfast._C")
     torch.ops.fasfast.output_cache_for_all(bool(enable))
+
+
+# --------------------------------------------------------------------------- dispatch
+OPS = ("diirf", "fcam_gate", "upsample_sub", "pool_concat")
+# The dtypes each device's kernels take (anything else runs the reference).
+KERNEL_DTYPES: dict[str, tuple[torch.dtype, ...]] = {
+    "cpu": (torch.float32, torch.float64),
+    "cuda": (torch.float32, torch.float64, torch.float16, torch.bfloat16),
+}
+# Looked up once at import (the op and its backward op both compiled in): torch.compile then
+# reads plain constants.
+_KERNELS: dict[tuple[str, str], bool] = {
+    (op, dev): has_kernel(op, dev) and has_kernel(f"_{op}_backward", dev)
+    for op in OPS
+    for dev in KERNEL_DTYPES
+}
+_ENV = "FASFAST_REFERENCE_OPS"
+
+
+def _reference_from_env() -> bool:
+    value = os.environ.get(_ENV, "").strip().lower()
+    if value in ("", "0", "false", "no", "off"):
+        return False
+    if value in ("1", "true", "yes", "on"):
+        return True
+    raise ValueError(f"{_ENV}={os.environ[_ENV]!r}: use 1 (reference ops) or 0 (compiled ops)")
+
+
+_REFERENCE = _reference_from_env()
+
+
+def reference_enabled() -> bool:
+    """True while every fasfast op runs its pure-PyTorch reference (the switch is on)."""
+    return _REFERENCE
+
+
+def set_reference(enabled: bool) -> None:
+    """Turn the switch for the whole process: True runs :mod:`fasfast.ops.reference` for
+    all four ops, False the compiled kernels wherever they exist."""
+    global _REFERENCE
+    _REFERENCE = bool(enabled)
+
+
+@contextlib.contextmanager
+def use_reference(enabled: bool = True) -> Iterator[None]:
+    """Within the block every fasfast op runs its pure-PyTorch reference (``enabled=False``:
+    the compiled kernels); the previous choice comes back on exit.
+
+    For export (the reference ops lower to standard ONNX nodes), higher-order gradients (the
+    fused backward kernels have no derivative) and comparisons. Process-wide, not per thread.
+    """
+    previous = _REFERENCE
+    set_reference(enabled)
+    try:
+        yield
+    finally:
+        set_reference(previous)
+
+
+def uses_kernel(op: str, t: torch.Tensor) -> bool:
+    """True when ``fasfast.ops.<op>`` (one of :data:`OPS`) runs the compiled kernel for
+    tensor ``t``: the switch is off, the kernel is built for ``t``'s device and takes its
+    dtype."""
+    if _REFERENCE:
+        return False
+    dev = t.device.type
+    return _KERNELS.get((op, dev), False) and t.dtype in KERNEL_DTYPES[dev]

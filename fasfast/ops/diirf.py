@@ -1,13 +1,17 @@
-"""DIIRF (differential IIR filter over frames) and the fused FCAM gate.
+"""DIIRF (differential IIR filter over frames) and the fused FCAM gate of EulerNet.
+
+Paper: Multi-Frames Temporal Abnormal Clues Learning Method for Face Anti-Spoofing
+(EulerNet; Cong, Zhang, He, Gao, 2022) - https://arxiv.org/abs/2208.04076
 
 ``diirf(z, b, a)`` and ``fcam_gate(x, z, b, a)`` validate their inputs, then call the
 compiled ``torch.ops.fasfast.*`` kernels when ``fasfast._C`` has one for the tensors'
-device and dtype (CPU: float32/float64; CUDA: float32/float64/float16/bfloat16), else the
-pure-PyTorch :mod:`fasfast.ops.reference`. The compiled ops have fake (meta) kernels and
+device and dtype (CPU: float32/float64; CUDA: float32/float64/float16/bfloat16) and the
+reference switch is off (:func:`fasfast.ops.use_reference`), else the pure-PyTorch
+:mod:`fasfast.ops.reference`. The compiled ops have fake (meta) kernels and
 autograd formulas registered here, so ``torch.compile(fullgraph=True)`` traces them
 without a graph break and gradients reach ``x``, ``z``, ``b`` and ``a``. Second
 derivatives are refused with a RuntimeError (the fused backward kernels have no
-derivative); the reference ops (``force_reference()``) give them.
+derivative); the reference ops (``fasfast.ops.use_reference()``) give them.
 
 The C++ wrappers make inputs contiguous (a no-op for contiguous tensors); outputs are
 contiguous. Coefficient gradients are reduced over all pixels in a fixed order, so they
@@ -17,47 +21,19 @@ are bitwise reproducible run to run.
 from __future__ import annotations
 
 import contextlib
+import warnings
 from collections.abc import Iterator
 
 import torch
 
 from fasfast.ops import reference
 from fasfast.ops._checks import check_diirf, check_fcam_gate
-from fasfast.ops._library import HAS_C, has_kernel
+from fasfast.ops._library import HAS_C, use_reference, uses_kernel
 
 __all__ = ["diirf", "fcam_gate", "force_reference", "uses_kernel"]
 
-# Looked up once at import: torch.compile then sees plain constants.
-_KERNELS: dict[tuple[str, str], bool] = {
-    (op, dev): has_kernel(op, dev) for op in ("diirf", "fcam_gate") for dev in ("cpu", "cuda")
-}
-_KERNEL_DTYPES = {
-    "cpu": (torch.float32, torch.float64),
-    "cuda": (torch.float32, torch.float64, torch.float16, torch.bfloat16),
-}
-_FORCE_REFERENCE = False
 
-
-@contextlib.contextmanager
-def force_reference(enabled: bool = True) -> Iterator[None]:
-    """Within the block, ``diirf`` / ``fcam_gate`` use the pure-PyTorch reference."""
-    global _FORCE_REFERENCE
-    previous = _FORCE_REFERENCE
-    _FORCE_REFERENCE = enabled
-    try:
-        yield
-    finally:
-        _FORCE_REFERENCE = previous
-
-
-def uses_kernel(op: str, t: torch.Tensor) -> bool:
-    """True when ``op`` ("diirf" or "fcam_gate") runs the compiled kernel for tensor ``t``."""
-    if _FORCE_REFERENCE:
-        return False
-    dev = t.device.type
-    return _KERNELS.get((op, dev), False) and t.dtype in _KERNEL_DTYPES[dev]
-
-
+# --------------------------------------------------------------------------- public wrappers
 def diirf(z: torch.Tensor, b: torch.Tensor, a: torch.Tensor) -> torch.Tensor:
     """Second-order IIR filter along dim 1 (time), transposed direct form II, zero state.
 
@@ -84,14 +60,27 @@ def fcam_gate(x: torch.Tensor, z: torch.Tensor, b: torch.Tensor, a: torch.Tensor
     return reference.fcam_gate(x, z, b, a)
 
 
-# --- fake kernels and autograd for the compiled ops -------------------------------------
+@contextlib.contextmanager
+def force_reference(enabled: bool = True) -> Iterator[None]:
+    """Deprecated alias of :func:`fasfast.ops.use_reference`, which covers all four ops."""
+    warnings.warn(
+        "fasfast.ops.diirf.force_reference() is deprecated; use fasfast.ops.use_reference(), "
+        "which switches all four ops (or FASFAST_REFERENCE_OPS=1)",
+        DeprecationWarning,
+        stacklevel=3,
+    )
+    with use_reference(enabled):
+        yield
+
+
+# --------------------------------------------------------------------------- registrations
 
 _SECOND_ORDER = (
     "{ns}::{op}: second derivatives (double backward) are not implemented by the fused "
     "kernels: the backward op {ns}::_{op}_backward has no derivative of its own. For "
     "gradient penalties, torch.func.hessian or Hessian-vector products use the reference "
     "ops: fasfast.ops.reference.{op}, or call fasfast.ops.{op} inside "
-    "`with fasfast.ops.diirf.force_reference():`."
+    "`with fasfast.ops.use_reference():`."
 )
 
 
@@ -100,10 +89,12 @@ def register_ops(ns: str) -> None:
     extension) or ``"fasfast_emu"`` (the tests' emulated CUDA build, same schemas).
 
     First derivatives run the fused backward ops; a second derivative raises a
-    RuntimeError that names the op and the way out (the reference ops).
+    RuntimeError that names the op and the way out (the reference ops). A function of the
+    namespace, not module-level code, because the emulated build registers the same formulas.
     """
     lib = getattr(torch.ops, ns)
 
+    # fake (meta) kernels: shapes and dtypes only, for torch.compile and opcheck
     @torch.library.register_fake(f"{ns}::diirf")
     def _diirf_fake(z, b, a):
         return torch.empty_like(z, memory_format=torch.contiguous_format)
@@ -129,6 +120,7 @@ def register_ops(ns: str) -> None:
             torch.empty_like(a, memory_format=torch.contiguous_format),
         )
 
+    # autograd: first derivatives run the fused backward ops
     def _save_inputs(ctx, inputs, output):
         ctx.save_for_backward(*inputs)
 
@@ -145,6 +137,7 @@ def register_ops(ns: str) -> None:
         f"{ns}::fcam_gate", _fcam_gate_backward, setup_context=_save_inputs
     )
 
+    # the backward ops have no derivative of their own: a second derivative is refused
     def _refuse(op: str):
         def backward(ctx, *grads):
             raise RuntimeError(_SECOND_ORDER.format(ns=ns, op=op))
@@ -160,5 +153,5 @@ def register_ops(ns: str) -> None:
         )
 
 
-if HAS_C and hasattr(torch.ops.fasfast, "diirf"):
+if HAS_C:
     register_ops("fasfast")

@@ -1,14 +1,18 @@
 """Residual-pyramid operators (EulerNet eq. 4-6), fused.
 
+Paper: Multi-Frames Temporal Abnormal Clues Learning Method for Face Anti-Spoofing
+(EulerNet; Cong, Zhang, He, Gao, 2022) - https://arxiv.org/abs/2208.04076
+
 - :func:`upsample_sub` ``hi - upsample2x(lo)`` in one pass (no up-sampled tensor).
 - :func:`pool_concat` pools every input to the smallest size and concatenates along
   channels in one pass.
 
 Both run the compiled kernels of ``fasfast._C`` (``torch.ops.fasfast.*``: CPU float32 /
 float64; CUDA float32 / float64 / float16 / bfloat16) when they exist for the input's
-device and dtype, else the pure-PyTorch :mod:`fasfast.ops.reference`. The compiled ops
-carry fake kernels and autograd formulas, so they differentiate (twice, too) and compile
-under ``torch.compile(fullgraph=True)``.
+device and dtype and the reference switch is off (:func:`fasfast.ops.use_reference`), else
+the pure-PyTorch :mod:`fasfast.ops.reference`. The compiled ops carry fake kernels and
+autograd formulas, so they differentiate (twice, too) and compile under
+``torch.compile(fullgraph=True)``.
 
 Op schemas (declared in ``csrc/pyramid_common.h``; the underscore ops are internal)::
 
@@ -27,29 +31,12 @@ import torch
 
 from fasfast.ops import reference
 from fasfast.ops._checks import check_pool_concat, check_upsample_sub
-from fasfast.ops._library import HAS_C, has_kernel
+from fasfast.ops._library import HAS_C, uses_kernel
 
 __all__ = ["upsample_sub", "pool_concat"]
 
-_OPS = ("upsample_sub", "_upsample_sub_backward", "pool_concat", "_pool_concat_backward")
-_KERNEL_DTYPES = {
-    "cpu": (torch.float32, torch.float64),
-    "cuda": (torch.float32, torch.float64, torch.float16, torch.bfloat16),
-}
-# Resolved once at import: a plain dict lookup keeps the dispatch traceable by dynamo.
-_HAS_KERNEL = {dev: all(has_kernel(op, dev) for op in _OPS) for dev in _KERNEL_DTYPES}
 
-
-def _use_kernel(t: torch.Tensor) -> bool:
-    dev = t.device.type
-    return _HAS_KERNEL.get(dev, False) and t.dtype in _KERNEL_DTYPES[dev]
-
-
-def _index_dtype(max_ratio) -> torch.dtype:
-    # Local arg-max offsets dy * r + dx fit a byte while r <= 16.
-    return torch.uint8 if max_ratio <= 16 else torch.int32
-
-
+# --------------------------------------------------------------------------- public wrappers
 def upsample_sub(hi: torch.Tensor, lo: torch.Tensor, mode: str = "bilinear") -> torch.Tensor:
     """``hi - upsample2x(lo)``, the residual of the pyramid (EulerNet eq. 4-5).
 
@@ -58,7 +45,7 @@ def upsample_sub(hi: torch.Tensor, lo: torch.Tensor, mode: str = "bilinear") -> 
     Returns a contiguous [N, C, 2H, 2W] tensor of hi's dtype.
     """
     check_upsample_sub(hi, lo, mode)
-    if _use_kernel(hi):
+    if uses_kernel("upsample_sub", hi):
         return torch.ops.fasfast.upsample_sub(hi, lo, mode)
     return reference.upsample_sub(hi, lo, mode)
 
@@ -73,7 +60,7 @@ def pool_concat(tensors: Sequence[torch.Tensor], kind: str = "max") -> torch.Ten
     """
     check_pool_concat(tensors, kind)
     tensors = list(tensors)
-    if _use_kernel(tensors[0]):
+    if uses_kernel("pool_concat", tensors[0]):
         return torch.ops.fasfast.pool_concat(tensors, kind, needs_indices(tensors, kind))[0]
     return reference.pool_concat(tensors, kind)
 
@@ -85,6 +72,11 @@ def needs_indices(tensors: Sequence[torch.Tensor], kind: str) -> bool:
 
 
 # --------------------------------------------------------------------------- registrations
+def _index_dtype(max_ratio) -> torch.dtype:
+    # Local arg-max offsets dy * r + dx fit a byte while r <= 16.
+    return torch.uint8 if max_ratio <= 16 else torch.int32
+
+
 
 
 def register_ops(ns: str) -> None:
@@ -93,10 +85,12 @@ def register_ops(ns: str) -> None:
 
     Both backward ops are linear in the incoming gradient, so their own derivatives are
     exact and cheap: second derivatives through ``upsample_sub`` and ``pool_concat`` are
-    correct (``gradgradcheck`` in the tests).
+    correct (``gradgradcheck`` in the tests). A function of the namespace, not module-level
+    code, because the emulated build registers the same formulas.
     """
     lib = getattr(torch.ops, ns)
 
+    # fake (meta) kernels: shapes and dtypes only, for torch.compile and opcheck
     @torch.library.register_fake(f"{ns}::upsample_sub")
     def _upsample_sub_fake(hi, lo, mode):
         return hi.new_empty(hi.shape)
@@ -122,6 +116,7 @@ def register_ops(ns: str) -> None:
         n, _, h, w = grad.shape
         return [grad.new_empty((n, c, h * r, w * r)) for c, r in zip(channels, ratios)]
 
+    # autograd: first derivatives run the backward ops, whose own derivatives follow
     # upsample_sub: out = hi - U lo; grad_hi = grad, grad_lo = -U^T grad (_upsample_sub_backward)
     def _upsample_sub_setup(ctx, inputs, output):
         ctx.mode = inputs[2]

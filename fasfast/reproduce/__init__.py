@@ -1,8 +1,9 @@
 """Re-runs of the papers' experiments on synthetic (or your own) data.
 
-- :func:`run_ablation` (``fasfast reproduce ablation``): EulerNet Table I + Fig. 7
-- :func:`run_augmentation` (``fasfast reproduce augmentation``): paper 000 Tables 1-6
-- :func:`run_thresholds` (``fasfast reproduce thresholds``): paper 000 Table 7 + Fig. 7
+- :func:`run_ablation` (``fasfast reproduce ablation``): EulerNet (Cong et al. 2022) Table I +
+  Fig. 7
+- :func:`run_augmentation` (``fasfast reproduce augmentation``): Huang et al. 2024 Tables 1-6
+- :func:`run_thresholds` (``fasfast reproduce thresholds``): Huang et al. 2024 Table 7 + Fig. 7
 
 Each writes ``<out>/REPORT.md`` (tables, figures, and for every claim of the paper the
 measured difference, its 95% interval from paired statistics over the same test samples and

@@ -1,4 +1,7 @@
-"""EulerNet ablation (paper 003, Table I and Fig. 7) on the synthetic data set.
+"""EulerNet ablation (Cong et al. 2022, Table I and Fig. 7) on the synthetic data set.
+
+Paper: Multi-Frames Temporal Abnormal Clues Learning Method for Face Anti-Spoofing
+(EulerNet; Cong, Zhang, He, Gao, 2022) - https://arxiv.org/abs/2208.04076
 
 Every preset (baseline, C1..C5) is trained with the same budget, data and seeds on OULU-NPU
 protocol 1 of the (synthetic) tree. Per seed, the checkpoint with the best dev ACER is kept
@@ -44,7 +47,7 @@ STRUCTURE = {
     "C5": ("Depth Map", True, True),
     "baseline": ("Face Location Map", True, True),
 }
-# Paper 003, Table I: ACER (%) on their data set, dev and test.
+# Cong et al. 2022, Table I: ACER (%) on their data set, dev and test.
 PAPER = {
     "C1": (3.95, 2.84),
     "C2": (3.62, 2.57),
@@ -102,11 +105,11 @@ class PresetResult:
 
 
 def _threshold(ss) -> float:
-    """The ACER (EER) threshold chosen on ``ss`` itself (pooled APCER, paper 003 eq. 7)."""
+    """The ACER (EER) threshold chosen on ``ss`` itself (pooled APCER, Cong et al. 2022, eq. 7)."""
     from fasfast.analysis import select_thresholds
 
     ss.check_two_classes(ss.name or "scores")
-    return float(select_thresholds(ss.live, ss.attack).acer)
+    return float(select_thresholds(ss.live, ss.attack).acer_point)
 
 
 def _metrics(dev_rows, test_rows) -> dict:
@@ -143,7 +146,7 @@ def train_preset(preset: str, data_root: Path, work: Path, budget: Budget, seed:
         lr=budget.lr, limit=budget.limit, optimizer=budget.optimizer, balance=budget.balance,
         color_jitter=budget.color_jitter, schedule=budget.schedule,
         out_dir=str(work / f"{preset}_seed{seed}"), seed=seed, workers=budget.workers,
-        tensorboard=False, progress=progress, threshold_method="acer", cache_dir=cache_dir,
+        tensorboard=False, progress=progress, threshold_method="acer_point", cache_dir=cache_dir,
     )
     result = train(cfg)
     common = dict(dataset="oulu", data_root=data_root, protocol="1", batch_size=budget.batch_size,
@@ -358,7 +361,7 @@ def run_ablation(out: Path, budget: Budget, data: str | Path | None = None,
     ], align="ll")
     late_rows = [[p, pct(late[p])] for p in sorted(late, key=lambda q: -late[q])]
     sections = [
-        ("", "Paper 003 (EulerNet), Table I and Fig. 7, re-run on synthetic data. The numbers "
+        ("", "Cong et al. 2022 (EulerNet), Table I and Fig. 7, re-run on synthetic data. The numbers "
              "are not comparable with the paper's (its own 3:1:1 data set of real faces); "
              "compare the direction of the effects."
          + (f"\n\n**{SMOKE_NOTE}**" if budget.smoke else "")

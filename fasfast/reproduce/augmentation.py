@@ -1,4 +1,8 @@
-"""Down-sampling and Gaussian blur on a cross-domain split (paper 000, Tables 1-6).
+"""Down-sampling and Gaussian blur on a cross-domain split (Huang et al. 2024, Tables 1-6).
+
+Paper: A visualization method for data domain changes in CNN networks and the
+optimization method for selecting thresholds in classification tasks (Huang, Nie, Zhong,
+2024) - https://arxiv.org/abs/2404.12602
 
 Two cross-domain protocols are cut from the synthetic OULU-NPU-shaped tree, like
 UniAttackData's leave-one-type-out protocol 2:
@@ -53,7 +57,7 @@ CLASSES = {
     "Phys Fake Face": PHYS,
     "Adv/Digital Fake Face": DIGITAL,
 }
-# Paper 000, Tables 3 and 4 (model on the train data; Orig -> Extend): Radius, Normalize, Density
+# Huang et al. 2024, Tables 3 and 4 (model on the train data; Orig -> Extend): Radius, Normalize, Density
 PAPER_TABLES = {
     "p2.1": {"Live Face": ((0.16387, 0.06212, 0.00492), (0.17958, 0.03163, 0.00293)),
              "All Fake Face": ((0.17167, 4.58766, 0.32506), (0.17984, 6.51122, 0.22755)),
@@ -141,7 +145,7 @@ def _stats(ss, types) -> dict:
 def _acer(select, apply) -> dict:
     from fasfast.analysis import auc, eer, pad_metrics, select_thresholds
 
-    t = float(select_thresholds(select.live, select.attack).acer)
+    t = float(select_thresholds(select.live, select.attack).acer_point)
     ms = pad_metrics(select.scores, select.labels == 1, t)
     ma = pad_metrics(apply.scores, apply.labels == 1, t)
     return {"threshold": t, "dev_acer": ms.acer, "test_acer": ma.acer,
@@ -457,7 +461,7 @@ def run_augmentation(out: Path, budget: Budget, data: str | Path | None = None,
     cmp = compare_variants(runs, unit)
     claims = _claims(cmp)
 
-    sections = [("", "Paper 000, Sec. 3.2 and 4.2 (Tables 1-6), re-run on synthetic data with "
+    sections = [("", "Huang et al. 2024, Sec. 3.2 and 4.2 (Tables 1-6), re-run on synthetic data with "
                      "cross-domain protocols cut like UniAttackData p2.1 / p2.2. Scores are "
                      "`P(live)` (higher = live; the paper's scores put live at 0, which inverts "
                      "Normalize to 1/Normalize, so compare how far Normalize is from 1). "
@@ -539,5 +543,5 @@ def run_augmentation(out: Path, budget: Budget, data: str | Path | None = None,
             "claims": [c.as_dict() for c in claims], "unit": unit,
             "cost": clock.summary(), "histories": histories}
     write_report(out, "Reproduction: down-sampling and blur on the score domain "
-                      "(paper 000, Tables 1-6)", sections, meta)
+                      "(Huang et al. 2024, Tables 1-6)", sections, meta)
     return meta

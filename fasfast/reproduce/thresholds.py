@@ -1,4 +1,8 @@
-"""Threshold transfer from train to dev (paper 000, Table 7 and Fig. 7).
+"""Threshold transfer from train to dev (Huang et al. 2024, Table 7 and Fig. 7).
+
+Paper: A visualization method for data domain changes in CNN networks and the
+optimization method for selecting thresholds in classification tasks (Huang, Nie, Zhong,
+2024) - https://arxiv.org/abs/2404.12602
 
 Every threshold of :func:`fasfast.analysis.select_thresholds` (fake / live border, cross
 point, balance point, ACER point and the two ends of the minimum-ACER interval) is chosen on
@@ -36,11 +40,11 @@ LABELS = {
     "live_border": "Live border",
     "cross": "Cross point",
     "balance": "Balance point",
-    "acer": "ACER point",
+    "acer_point": "ACER point",
     "acer_left": "Acer-left point",
     "acer_right": "Acer-right point",
 }
-# Paper 000, Table 7 (HySpeFAS): threshold, train FPR/TPR/ACER, dev FPR/TPR/ACER (%)
+# Huang et al. 2024, Table 7 (HySpeFAS): threshold, train FPR/TPR/ACER, dev FPR/TPR/ACER (%)
 PAPER = {
     "fake_border": (0.24815, 0.0, 100.0, 0.0, 3.434, 100.0, 1.717),
     "live_border": (0.74673, 0.0, 100.0, 0.0, 0.0, 7.212, 3.606),
@@ -110,7 +114,7 @@ def _figure(train, dev, thresholds: dict, center: str):
     for ax, ss, name in ((axes[0], train, "train"), (axes[1], dev, "dev")):
         domain_plot(ss.live, ss.attack, thresholds, center, ax=ax, max_points=1500,
                     title=f"{name}: thresholds chosen on train",
-                    lines=("fake_border", "live_border", "cross", "balance", "acer"))
+                    lines=("fake_border", "live_border", "cross", "balance", "acer_point"))
     fig.tight_layout()
     return fig
 
@@ -145,10 +149,10 @@ def compare_thresholds(sets: list[dict], thresholds: list[dict], unit: str = "su
         out["gap"][m] = rows.bootstrap(gap, "balance", m, "|dev - train| ACER", "< 0",
                                        [a - b for a, b in zip(per, per_m)], reps, seed)
     out["acer_drift"] = rows.bootstrap(
-        lambda idx: rows.acer("acer", "dev", idx) - rows.acer("acer", "train", idx),
+        lambda idx: rows.acer("acer_point", "dev", idx) - rows.acer("acer_point", "train", idx),
         "ACER point on dev", "on train", "dev minus train ACER at the train-chosen ACER point",
-        "> 0", [d - t for d, t in zip(rows.acer_per_seed("acer", "dev"),
-                                      rows.acer_per_seed("acer", "train"))], reps, seed)
+        "> 0", [d - t for d, t in zip(rows.acer_per_seed("acer_point", "dev"),
+                                      rows.acer_per_seed("acer_point", "train"))], reps, seed)
     separable = [k for k, t in enumerate(thresholds) if t["fake_border"] < t["live_border"]]
     if separable:
         pairs = [(sets[k]["dev"], thresholds[k]["fake_border"], sets[k]["dev"],
@@ -314,7 +318,7 @@ def run_thresholds(out: Path, budget: Budget, checkpoint: str | Path | None = No
         ["cost", clock.text()],
     ], align="ll")
     sections = [
-        ("", "Paper 000, Sec. 3.3 and 4.4 (Table 7, Fig. 7), re-run on synthetic data: "
+        ("", "Huang et al. 2024, Sec. 3.3 and 4.4 (Table 7, Fig. 7), re-run on synthetic data: "
              "thresholds chosen on the train scores, applied to the dev scores. FPR = attacks "
              "accepted as live, TPR = live accepted, ACER = (FPR + 100 - TPR) / 2."
          + (f"\n\n**{SMOKE_NOTE}**" if budget.smoke else "")
@@ -339,7 +343,7 @@ def run_thresholds(out: Path, budget: Budget, checkpoint: str | Path | None = No
               "counts": ds, "auc": aucs, "auc_per_seed": aucs_all, "unit": unit,
               "cost": clock.summary()}
     write_report(out, "Reproduction: threshold selection on train, applied to dev "
-                      "(paper 000, Table 7)", sections, result)
+                      "(Huang et al. 2024, Table 7)", sections, result)
     print(table)
     if any(math.isnan(r["dev"]["acer"]) for r in rows):
         print("warning: some dev ACERs are NaN")

@@ -171,7 +171,7 @@ def pooled_acer_difference(pairs, a: str, b: str, unit: str = "subject",
     """``ACER_a - ACER_b`` over the seeds pooled, paired bootstrap over test units (``unit``).
 
     ``pairs``: per seed ``(set_a, threshold_a, set_b, threshold_b)`` (see :func:`pool_seeds`).
-    The pooled ACER (pooled APCER: ISO/IEC 30107-3's over all attacks; paper 003 eq. 7)
+    The pooled ACER (pooled APCER: ISO/IEC 30107-3's over all attacks; Cong et al. 2022, eq. 7)
     of equal-sized seeds is the mean of the seeds' ACERs. With ``delong``, DeLong's test of
     the AUC difference per seed is added (``extra["delong"]``).
     """
