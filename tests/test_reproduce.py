@@ -386,11 +386,12 @@ def _split_set(rng, mu_live, mu_att, subjects, noise=0.1):
 def test_threshold_verdicts_on_constructed_scores(rng):
     from fasfast.reproduce.thresholds import compare_thresholds, threshold_transfer
 
-    def seeds(dev_shift):
+    def seeds(dev_shift, train_gap=0.5, dev_gap=0.5):
         sets, ths = [], []
         for _ in range(3):
-            train = _split_set(rng, 0.75, 0.25, range(1, 13))
-            dev = _split_set(rng, 0.75 + dev_shift, 0.25 + dev_shift, range(13, 21))
+            train = _split_set(rng, 0.5 + train_gap / 2, 0.5 - train_gap / 2, range(1, 13))
+            dev = _split_set(rng, 0.5 + dev_gap / 2 + dev_shift, 0.5 - dev_gap / 2 + dev_shift,
+                             range(13, 21))
             sets.append({"train": train, "dev": dev})
             ths.append(threshold_transfer(train, dev)[0])
         return sets, ths
@@ -402,6 +403,18 @@ def test_threshold_verdicts_on_constructed_scores(rng):
     # the same distribution: the drift is noise
     c = compare_thresholds(*seeds(0.0), reps=300)["acer_drift"]
     assert c.outcome == "inconclusive"
+    assert c.interval[0] < 0 < c.interval[1]
+    # reversed: train overlapping (ACER well above 0), dev separated -> dev is better
+    c = compare_thresholds(*seeds(0.0, train_gap=0.1, dev_gap=0.9), reps=300)["acer_drift"]
+    assert c.outcome == "disagrees" and c.interval[1] < 0
+    # the same reversal seen on too few dev subjects: inconclusive whatever the interval
+    sets, ths = seeds(0.0, train_gap=0.1, dev_gap=0.9)
+    few = [dict(s, dev=s["dev"].subset(np.isin(s["dev"].videos, [v for v in s["dev"].videos
+                                                                  if "_13_" in v or "_14_" in v
+                                                                  or "_15_" in v])))
+           for s in sets]
+    c = compare_thresholds(few, ths, reps=300)["acer_drift"]
+    assert c.min_units == 3 and c.outcome == "inconclusive"
 
 
 def test_augmentation_verdicts_on_constructed_scores(rng):

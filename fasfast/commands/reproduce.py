@@ -46,6 +46,9 @@ def _common(p: argparse.ArgumentParser, name: str) -> None:
                    help="synthetic difficulty knob (override; see fasfast synth --artefacts)")
     p.add_argument("--unit", default="subject", choices=("subject", "video"),
                    help="resampling unit of the paired bootstrap (default subject)")
+    p.add_argument("--threads", type=int, default=0,
+                   help="torch CPU threads (default 0: torch's own choice; the committed "
+                        "reports use 1 on a shared 2-core machine)")
     p.add_argument("--no-progress", dest="progress", action="store_false",
                    help="no progress bars")
 
@@ -100,6 +103,12 @@ def run(args: argparse.Namespace) -> int:
         over["cls_epochs"] = over.pop("epochs")
         over["cls_model"] = args.model
     budget = get_budget(args.budget, **over)
+    if args.threads < 0:
+        raise ValueError(f"--threads must be >= 0, got {args.threads}")
+    if args.threads:
+        import torch
+
+        torch.set_num_threads(args.threads)
     if args.budget == "full":
         import torch
 

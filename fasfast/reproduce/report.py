@@ -7,6 +7,7 @@ import json
 import math
 import os
 import resource
+import sys
 import time
 from dataclasses import dataclass, field
 from pathlib import Path
@@ -92,11 +93,11 @@ BUDGETS: dict[str, Budget] = {
                     optimizer="adam", balance=True, smoke=True),
     # the committed reports (fasfast reproduce without a budget flag): the models learn, 3 seeds
     "standard": Budget("standard", subjects=30, seconds=1.4, fps=15.0, synth_size=112,
-                       image_size=32, widths=(8, 12, 8), epochs=3, max_steps=0, batch_size=8,
-                       seeds=3, cls_model="convnextv2_atto", cls_image_size=32, cls_epochs=10,
+                       image_size=48, widths=(8, 12, 8), epochs=6, max_steps=0, batch_size=8,
+                       seeds=3, cls_model="convnextv2_atto", cls_image_size=32, cls_epochs=8,
                        cls_max_steps=0, cls_batch_size=16, cls_eval_every=2, lr=3e-3,
                        optimizer="adam", balance=True, phones=2, artefacts=2.0,
-                       color_jitter=0.3, schedule="cosine"),
+                       color_jitter=0.5, schedule="cosine"),
     "full": Budget("full", subjects=24, seconds=4.0, fps=30.0, synth_size=320, image_size=256,
                    widths=(128, 196, 128), epochs=50, max_steps=0, batch_size=16, seeds=3,
                    cls_model="convnextv2_base", cls_image_size=224, cls_epochs=30,
@@ -280,13 +281,19 @@ class Clock:
     def summary(self) -> dict:
         return {"wall_s": time.time() - self.wall0, "cpu_s": self._cpu() - self.cpu0,
                 "load_start": self.load0, "load_end": os.getloadavg()[0],
-                "cores": os.cpu_count()}
+                "cores": os.cpu_count(), "torch_threads": self._threads()}
+
+    @staticmethod
+    def _threads() -> int | None:
+        torch = sys.modules.get("torch")  # only report it when torch is in use
+        return int(torch.get_num_threads()) if torch is not None else None
 
     def text(self) -> str:
         s = self.summary()
         return (f"{s['cpu_s']:.0f} s process CPU (user + system, all threads), "
                 f"{s['wall_s']:.0f} s wall ({s['wall_s'] / 60:.1f} min) on {s['cores']} cores "
-                f"with load average {s['load_start']:.1f} at the start, "
+                + (f"(torch {s['torch_threads']} thread(s)) " if s["torch_threads"] else "")
+                + f"with load average {s['load_start']:.1f} at the start, "
                 f"{s['load_end']:.1f} at the end")
 
 
