@@ -295,6 +295,24 @@ def test_verdict_rule_on_intervals():
         verdict((0, 1), "<")
 
 
+def test_min_units_makes_a_comparison_inconclusive():
+    from fasfast.reproduce.verdicts import MIN_UNITS, Comparison, min_units
+
+    def cmp(units, interval=(-0.3, -0.1)):
+        return Comparison("a", "b", -0.2, interval, "paired bootstrap", min_units=units)
+
+    assert cmp(MIN_UNITS).outcome == "agrees" and cmp(None).outcome == "agrees"
+    assert cmp(MIN_UNITS - 1).outcome == "inconclusive"
+    assert cmp(MIN_UNITS - 1).as_dict()["verdict"] == "inconclusive"
+    assert cmp(MIN_UNITS, (0.1, 0.3)).outcome == "disagrees"
+    assert cmp(1, (0.1, 0.3)).outcome == "inconclusive"
+    # the fewest distinct units of any stratum, against a brute-force count
+    strata = ["live"] * 5 + ["print"] * 6
+    units = ["u1", "u1", "u2", "u3", "u4", "u1", "u2", "u2", "u5", "u5", "u5"]
+    brute = min(len({u for u, s in zip(units, strata) if s == k}) for k in set(strata))
+    assert min_units(strata, units) == brute == 3
+
+
 def _video_set(rng, shift_live, shift_att, n_subjects=8, phones=2, noise=0.15):
     """Video-level ScoreSet of an OULU-NPU-shaped test split: per subject and phone one live,
     two print, two replay and one digital video (scores: live ~ 0.5 + shift_live)."""

@@ -8,7 +8,8 @@
 Each writes ``<out>/REPORT.md`` with the tables, PNG figures and, for every claim of the
 paper, the measured difference, its 95% interval from paired statistics and the verdict
 (:mod:`fasfast.reproduce.verdicts`). Budgets: the default ("standard") is the one whose
-reports are committed (the models learn; 3 seeds; about 30-60 minutes each on a 2-core CPU),
+reports are committed (the models learn; 3 seeds; 10-40 minutes each on a shared 2-core CPU
+with ``--threads 1``: each report states its CPU time),
 ``--quick`` a smoke run (minutes; decides nothing), ``--tiny`` for CI (seconds), ``--full``
 the paper-sized budget for a GPU. Without ``--data`` a synthetic data set is generated under
 ``<work>/data``.

@@ -94,7 +94,7 @@ BUDGETS: dict[str, Budget] = {
     # the committed reports (fasfast reproduce without a budget flag): the models learn, 3 seeds
     "standard": Budget("standard", subjects=30, seconds=1.4, fps=15.0, synth_size=112,
                        image_size=48, widths=(8, 12, 8), epochs=6, max_steps=0, batch_size=8,
-                       seeds=3, cls_model="convnextv2_atto", cls_image_size=32, cls_epochs=8,
+                       seeds=3, cls_model="convnextv2_atto", cls_image_size=32, cls_epochs=6,
                        cls_max_steps=0, cls_batch_size=16, cls_eval_every=2, lr=3e-3,
                        optimizer="adam", balance=True, phones=2, artefacts=2.0,
                        color_jitter=0.5, schedule="cosine"),
