@@ -491,3 +491,6 @@ def test_cli_errors(tmp_path, capsys):
     assert main(["reproduce", "ablation", "--tiny", "--data", str(tmp_path / "nope"),
                  "--out", str(tmp_path)]) == 2
     assert "data root not found" in capsys.readouterr().err
+    assert main(["reproduce", "ablation", "--tiny", "--threads", "-1", "--out",
+                 str(tmp_path)]) == 2
+    assert "--threads must be >= 0" in capsys.readouterr().err
