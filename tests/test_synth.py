@@ -1,6 +1,7 @@
 """Synthetic data: the OULU-NPU reader reads it back, same seed -> same bytes, cues exist."""
 
 import hashlib
+import json
 
 import numpy as np
 import pytest
@@ -180,3 +181,36 @@ def test_artefacts_survive_the_face_crop(size):
     xx = np.mgrid[0:size, 0:size][1].astype(np.float32)
     fine = (1 - 0.1 * (0.5 + 0.5 * np.cos(2 * np.pi * xx / 2.5))).astype(np.float32)
     assert _through_camera_and_crop(fine, box)[0] < 0.15
+
+
+def test_artefact_knob_scales_the_attack_cues(tmp_path, capsys):
+    """``artefacts`` (the difficulty knob) leaves live videos and every landmark as they are
+    and moves the attacks' appearance toward no cue: monotone in the strength, exactly the
+    default at 1, the halftone / screen-grid modulation proportional to it."""
+    from fasfast.data.synth import _halftone, _screen_grid
+
+    base = dict(subjects=3, seconds=0.4, fps=10, size=64)
+    for file in (1, 2, 4, 6):
+        ref, ref_lm = render_video(SynthConfig(**base), 1, 1, 3, file)
+        one, _ = render_video(SynthConfig(**base, artefacts=1.0), 1, 1, 3, file)
+        assert all(np.array_equal(x, y) for x, y in zip(ref, one))
+        frames = {}
+        for k in (0.0, 0.5, 1.5):
+            frames[k], lm = render_video(SynthConfig(**base, artefacts=k), 1, 1, 3, file)
+            np.testing.assert_array_equal(lm, ref_lm)  # appearance only
+        frames[1.0] = ref
+        if file == 1:
+            assert all(np.array_equal(frames[k][0], ref[0]) for k in frames)
+            continue
+        d = {k: np.abs(frames[k][0].astype(float) - frames[0.0][0]).mean() for k in frames}
+        assert 0 < d[0.5] < d[1.0] < d[1.5], (file, d)
+    for fn in (_halftone, _screen_grid):
+        cue = {k: 1 - fn(64, np.random.default_rng(5), strength=k) for k in (0.0, 0.5, 1.0)}
+        assert np.abs(cue[0.0]).max() < 1e-6
+        np.testing.assert_allclose(cue[0.5], 0.5 * cue[1.0], atol=1e-6)
+    out = tmp_path / "x"
+    assert main(["synth", "--out", str(out), *SMALL, "--artefacts", "3"]) == 2
+    assert "artefacts must be between 0 and 2" in capsys.readouterr().err
+    assert main(["synth", "--out", str(out), *SMALL, "--sessions", "1", "--files", "1,2",
+                 "--artefacts", "0.4"]) == 0
+    assert json.loads((out / "synth.json").read_text())["artefacts"] == 0.4

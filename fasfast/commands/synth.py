@@ -19,6 +19,9 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
                         help="file types: 1 live, 2-3 print, 4-5 replay, 6 digital")
     parser.add_argument("--faces", default=None,
                         help="folder of real face photos to use instead of drawn faces")
+    parser.add_argument("--artefacts", type=float, default=1.0,
+                        help="difficulty knob: strength of the attacks' appearance cues, 0-2 "
+                             "(1 default; lower is harder; 0 leaves only the motion cues)")
     parser.add_argument("--no-progress", action="store_true", help="no progress bar")
 
 
@@ -36,7 +39,7 @@ def run(args: argparse.Namespace) -> int:
     root = generate(args.out, subjects=args.subjects, seed=args.seed, seconds=args.seconds,
                     fps=args.fps, size=args.size, faces=args.faces,
                     progress=not args.no_progress, phones=args.phones,
-                    sessions=args.sessions, files=files)
+                    sessions=args.sessions, files=files, artefacts=args.artefacts)
     dt = time.perf_counter() - t0
     print(f"wrote {root} in {dt:.1f} s")
     for split in ("train", "dev", "test"):

@@ -41,7 +41,13 @@ cue.
   a colour mismatch, without the pulse and with smoothed noise.
 
 Artefact strengths are drawn per video, some weak, so the task is learnable but not
-trivial. Everything is drawn from ``numpy.random.default_rng([seed, ...])``: the same
+trivial. ``artefacts`` (the difficulty knob, default 1) scales every appearance cue of the
+attacks toward none: the print's halftone, contrast / saturation loss, paper tint, texture
+and printed-in noise; the screen's pixel grid, moire, glare, gamma and tint; the digital
+edit's down-sampling, sharpening halo, colour mismatch and smoothed noise. The motion cues
+(a print's rigid motion and fixed noise, a replay's judder) are kept, so at 0 the attacks
+differ from live faces only in how they move. At 1 the bytes are those of the default;
+values above 1 (up to 2) make the cues stronger. Everything is drawn from ``numpy.random.default_rng([seed, ...])``: the same
 seed gives the same bytes.
 """
 
@@ -447,6 +453,17 @@ def _apply(m: np.ndarray, lm: np.ndarray) -> np.ndarray:
 
 
 # ----------------------------------------------------------------------- videos
+ARTEFACTS_MAX = 2.0
+
+
+def _toward(value, neutral, strength: float):
+    """``value`` moved toward ``neutral`` by the artefact strength: ``neutral + (value -
+    neutral) * strength``; exactly ``value`` at strength 1 (same bytes as the default)."""
+    if strength == 1.0:
+        return value
+    return neutral + (value - neutral) * strength
+
+
 @dataclass
 class _Ctx:
     app: _Appearance
@@ -460,6 +477,7 @@ class _Ctx:
     size: int
     photo: object = None  # _Photo when faces come from real photos
     donor_photo: object = None  # the face pasted by digital edits (another photo if any)
+    artefacts: float = 1.0  # strength of the attacks' appearance cues (module docstring)
 
 
 def _live_clip(ctx: _Ctx, rng, pulse_amp: float, n: int | None = None, fps: float | None = None,
@@ -487,7 +505,7 @@ def _video_live(ctx: _Ctx, rng):
     return [_capture(f, ctx.cam, ctx.light, rng) for f in frames], lms
 
 
-def _halftone(size: int, rng, printer: int = 2) -> np.ndarray:
+def _halftone(size: int, rng, printer: int = 2, strength: float = 1.0) -> np.ndarray:
     """Multiplicative halftone screen of a print, float32 [S, S] in (0, 1].
 
     Its period is relative to the frame (the diagonal components ~3.5-5.5 px in a 64 px
@@ -499,17 +517,17 @@ def _halftone(size: int, rng, printer: int = 2) -> np.ndarray:
     u = xx * np.cos(ang) + yy * np.sin(ang)
     v = -xx * np.sin(ang) + yy * np.cos(ang)
     dots = 0.5 + 0.5 * np.cos(2 * np.pi * u / period) * np.cos(2 * np.pi * v / period)
-    amp = rng.uniform(0.08, 0.22)
+    amp = _toward(rng.uniform(0.08, 0.22), 0.0, strength)
     return (1 - amp * dots).astype(np.float32)
 
 
-def _screen_grid(size: int, rng) -> np.ndarray:
+def _screen_grid(size: int, rng, strength: float = 1.0) -> np.ndarray:
     """Multiplicative pixel grid of a screen (RGB sub-pixel columns + rows), float32
     [S, S, 3] in (0, 1]. The pitch is relative to the frame (~3.5-5 px in a 64 px face
     crop) so it survives the camera blur and the crop resampling; strength drawn per video."""
     yy, xx = np.mgrid[0:size, 0:size].astype(np.float32)
     pitch = size * rng.uniform(0.036, 0.05)
-    grid_amp = rng.uniform(0.08, 0.2)
+    grid_amp = _toward(rng.uniform(0.08, 0.2), 0.0, strength)
     sub = np.stack([np.cos(2 * np.pi * (xx / pitch - k / 3)) for k in range(3)], -1) * 0.5 + 0.5
     rows = (0.5 + 0.5 * np.cos(2 * np.pi * yy / pitch))[..., None]
     return (1 - grid_amp * (0.6 * sub + 0.4 * rows)).astype(np.float32)
@@ -518,21 +536,23 @@ def _screen_grid(size: int, rng) -> np.ndarray:
 def _video_print(ctx: _Ctx, rng, printer: int):
     import cv2
 
-    size = ctx.size
+    size, k = ctx.size, ctx.artefacts
     still, lms, _ = _live_clip(ctx, rng, 0.0, n=1)
-    photo_noise = rng.normal(0, 0.012, still[0].shape).astype(np.float32)
+    photo_noise = _toward(rng.normal(0, 0.012, still[0].shape).astype(np.float32), 0.0, k)
     img = np.clip(still[0] + photo_noise, 0, 1)
     # printing: contrast / saturation loss, paper tint, halftone screen, paper texture
-    contrast = rng.uniform(0.75, 0.95)
-    sat = rng.uniform(0.65, 0.9) if printer == 2 else rng.uniform(0.75, 0.95)
+    contrast = _toward(rng.uniform(0.75, 0.95), 1.0, k)
+    sat = _toward(rng.uniform(0.65, 0.9) if printer == 2 else rng.uniform(0.75, 0.95), 1.0, k)
     grey = img.mean(2, keepdims=True)
     img = grey + (img - grey) * sat
     img = img.mean() + (img - img.mean()) * contrast
-    img = img * rng.uniform(0.92, 1.0) + np.array([0.05, 0.045, 0.03], np.float32) * rng.uniform(0.3, 1.0)
-    img = img * _halftone(size, rng, printer)[..., None]
+    paper = _toward(rng.uniform(0.92, 1.0), 1.0, k)
+    tint = _toward(np.array([0.05, 0.045, 0.03], np.float32) * rng.uniform(0.3, 1.0), 0.0, k)
+    img = img * paper + tint
+    img = img * _halftone(size, rng, printer, k)[..., None]
     texture = cv2.GaussianBlur(rng.normal(0, 1, (size, size)).astype(np.float32), (0, 0),
                                max(1.0, size / 90))
-    img = img + rng.uniform(0.015, 0.03) * texture[..., None]
+    img = img + _toward(rng.uniform(0.015, 0.03), 0.0, k) * texture[..., None]
     img = np.clip(img, 0, 1).astype(np.float32)
     mats = _rigid_shake(rng, ctx.n, ctx.fps, rng.uniform(0.4, 1.5), rng.uniform(0.8, 2.5),
                         rng.uniform(0.05, 0.3), ctx.place.centre)
@@ -559,14 +579,17 @@ def _video_replay(ctx: _Ctx, rng, display: int):
     n_src = int(src_idx[-1]) + 1
     clip, lms, _ = _live_clip(ctx, rng, rng.uniform(0.0, 0.015), n=n_src, fps=src_fps)
     yy, xx = np.mgrid[0:size, 0:size].astype(np.float32)
-    grid = _screen_grid(size, rng)
-    gamma = rng.uniform(0.7, 0.85) if rng.uniform() < 0.5 else rng.uniform(1.15, 1.35)
-    tint = np.array([0.95, 1.0, 1.07], np.float32) * rng.uniform(0.97, 1.03, 3).astype(np.float32)
-    moire_amp = rng.uniform(0.04, 0.1)
+    k = ctx.artefacts
+    grid = _screen_grid(size, rng, k)
+    gamma = _toward(rng.uniform(0.7, 0.85) if rng.uniform() < 0.5 else rng.uniform(1.15, 1.35),
+                    1.0, k)
+    tint = _toward(np.array([0.95, 1.0, 1.07], np.float32)
+                   * rng.uniform(0.97, 1.03, 3).astype(np.float32), np.float32(1.0), k)
+    moire_amp = _toward(rng.uniform(0.04, 0.1), 0.0, k)
     mf = rng.uniform(0.05, 0.12)
     mang = rng.uniform(0, np.pi)
     glare_c = rng.uniform(0.2, 0.8, 2) * size
-    glare = (rng.uniform(0.02, 0.1) * np.exp(-((xx - glare_c[0]) ** 2 + (yy - glare_c[1]) ** 2)
+    glare = (_toward(rng.uniform(0.02, 0.1), 0.0, k) * np.exp(-((xx - glare_c[0]) ** 2 + (yy - glare_c[1]) ** 2)
                                              / (2 * (0.2 * size) ** 2)))[..., None]
     mats = _rigid_shake(rng, ctx.n, ctx.fps, rng.uniform(0.2, 0.8), rng.uniform(0.3, 1.2),
                         rng.uniform(0.02, 0.15), ctx.place.centre)
@@ -595,12 +618,12 @@ def _video_replay(ctx: _Ctx, rng, display: int):
 def _video_digital(ctx: _Ctx, rng):
     import cv2
 
-    size = ctx.size
+    size, k = ctx.size, ctx.artefacts
     frames, lms, masks = _live_clip(ctx, rng, rng.uniform(0.012, 0.03))
-    ds = float(rng.uniform(2.0, 4.0))
+    ds = _toward(float(rng.uniform(2.0, 4.0)), 1.0, k)
     small = max(8, int(round(size / ds)))
-    sharpen = rng.uniform(0.6, 1.5)
-    mismatch = rng.uniform(0.9, 1.1, 3).astype(np.float32)
+    sharpen = _toward(rng.uniform(0.6, 1.5), 0.0, k)
+    mismatch = _toward(rng.uniform(0.9, 1.1, 3).astype(np.float32), np.float32(1.0), k)
     feather = rng.uniform(0.8, 2.0)
     out = []
     for f in range(ctx.n):
@@ -622,7 +645,7 @@ def _video_digital(ctx: _Ctx, rng):
         mask = cv2.GaussianBlur(mask, (0, 0), feather)[..., None]
         noisy = frames[f] + rng.normal(0, ctx.cam.noise, frames[f].shape).astype(np.float32)
         img = noisy * (1 - mask) + up * mask
-        out.append(_capture(img, ctx.cam, ctx.light, rng, noise_scale=0.35))
+        out.append(_capture(img, ctx.cam, ctx.light, rng, noise_scale=_toward(0.35, 1.0, k)))
     return out, lms
 
 
@@ -688,6 +711,7 @@ class SynthConfig:
     files: tuple[int, ...] = (1, 2, 3, 4, 5, 6)
     faces: str | None = None
     codec: str = "FFV1"
+    artefacts: float = 1.0  # the difficulty knob: strength of the attacks' appearance cues
 
 
 def split_users(subjects: int) -> dict[str, list[int]]:
@@ -723,7 +747,8 @@ def render_video(cfg: SynthConfig, user: int, phone: int, session: int, file: in
         img, lm = photos[user % len(photos)]
         donor_photo = _Photo(img, lm, donor)
     bg = _background(app, size)
-    ctx = _Ctx(app, donor, bg, place, cam, light, n, float(cfg.fps), size, photo, donor_photo)
+    ctx = _Ctx(app, donor, bg, place, cam, light, n, float(cfg.fps), size, photo, donor_photo,
+               float(cfg.artefacts))
     kind = ATTACK_FILES.get(file)
     if kind == "live":
         frames, lms = _video_live(ctx, rng)
@@ -740,8 +765,13 @@ def render_video(cfg: SynthConfig, user: int, phone: int, session: int, file: in
 
 def generate(out_dir, subjects: int = 6, seed: int = 0, seconds: float = 2.0, fps: float = 15.0,
              size: int = 160, faces=None, progress: bool = True, phones: int = 1,
-             sessions: int = 3, files=(1, 2, 3, 4, 5, 6), codec: str = "FFV1") -> Path:
-    """Write a synthetic OULU-NPU-shaped data set to ``out_dir`` (see module doc) -> root."""
+             sessions: int = 3, files=(1, 2, 3, 4, 5, 6), codec: str = "FFV1",
+             artefacts: float = 1.0) -> Path:
+    """Write a synthetic OULU-NPU-shaped data set to ``out_dir`` (see module doc) -> root.
+
+    ``artefacts`` in [0, 2] is the difficulty knob: the strength of the attacks' appearance
+    cues (1, the default: as drawn; lower: harder to tell from live faces; 0: only the
+    motion cues are left). Raises ValueError on an out-of-range setting."""
     from fasfast.data.protocols import oulu_protocol_includes
     from fasfast.data.video import write_video
     from fasfast.labels.landmarks import save_landmarks
@@ -749,7 +779,11 @@ def generate(out_dir, subjects: int = 6, seed: int = 0, seconds: float = 2.0, fp
     cfg = SynthConfig(subjects=int(subjects), seed=int(seed), seconds=float(seconds),
                       fps=float(fps), size=int(size), phones=int(phones), sessions=int(sessions),
                       files=tuple(int(f) for f in files),
-                      faces=None if faces is None else str(faces), codec=codec)
+                      faces=None if faces is None else str(faces), codec=codec,
+                      artefacts=float(artefacts))
+    if not 0.0 <= cfg.artefacts <= ARTEFACTS_MAX:
+        raise ValueError(f"artefacts must be between 0 and {ARTEFACTS_MAX:g} (1 = the default "
+                         f"strength), got {artefacts}")
     if cfg.size < 32:
         raise ValueError(f"size must be >= 32, got {size}")
     if not (cfg.fps > 0 and cfg.seconds > 0) or cfg.fps * cfg.seconds < 1:
