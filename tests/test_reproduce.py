@@ -87,7 +87,7 @@ def _check_claims(md: str, res: dict) -> None:
 
 # --------------------------------------------------------------------------- end to end
 def test_ablation_tiny_end_to_end(data_root, tmp_path):
-    out = tmp_path / "abl"
+    out = tmp_path / "ablation"
     rc = main(["reproduce", "ablation", "--tiny", "--data", str(data_root), "--out", str(out),
                "--work", str(tmp_path / "work"), "--presets", "C4,baseline", "--no-progress"])
     assert rc == 0
@@ -405,14 +405,14 @@ def test_threshold_verdicts_on_constructed_scores(rng):
     from fasfast.reproduce.thresholds import compare_thresholds, threshold_transfer
 
     def seeds(dev_shift, train_gap=0.5, dev_gap=0.5):
-        sets, ths = [], []
+        sets, thresholds_ = [], []
         for _ in range(3):
             train = _split_set(rng, 0.5 + train_gap / 2, 0.5 - train_gap / 2, range(1, 13))
             dev = _split_set(rng, 0.5 + dev_gap / 2 + dev_shift, 0.5 - dev_gap / 2 + dev_shift,
                              range(13, 21))
             sets.append({"train": train, "dev": dev})
-            ths.append(threshold_transfer(train, dev)[0])
-        return sets, ths
+            thresholds_.append(threshold_transfer(train, dev)[0])
+        return sets, thresholds_
 
     # dev shifted far down: every train threshold rejects the dev live faces -> the ACER
     # point is clearly worse on dev than on train
@@ -426,12 +426,12 @@ def test_threshold_verdicts_on_constructed_scores(rng):
     c = compare_thresholds(*seeds(0.0, train_gap=0.1, dev_gap=0.9), reps=300)["acer_drift"]
     assert c.outcome == "disagrees" and c.interval[1] < 0
     # the same reversal seen on too few dev subjects: inconclusive whatever the interval
-    sets, ths = seeds(0.0, train_gap=0.1, dev_gap=0.9)
+    sets, thresholds_ = seeds(0.0, train_gap=0.1, dev_gap=0.9)
     few = [dict(s, dev=s["dev"].subset(np.isin(s["dev"].videos, [v for v in s["dev"].videos
                                                                   if "_13_" in v or "_14_" in v
                                                                   or "_15_" in v])))
            for s in sets]
-    c = compare_thresholds(few, ths, reps=300)["acer_drift"]
+    c = compare_thresholds(few, thresholds_, reps=300)["acer_drift"]
     assert c.min_units == 3 and c.outcome == "inconclusive"
 
 

@@ -121,7 +121,7 @@ def get_budget(name: str, **overrides: Any) -> Budget:
 def ensure_data(data: str | Path | None, out: Path, budget: Budget, seed: int = 0,
                 progress: bool = True) -> Path:
     """The data root to use: ``data`` when given (must exist), else a synthetic set generated
-    once under ``<out>/data`` (re-used when its ``synth.json`` matches the budget)."""
+    once under ``<out>/data`` (reused when its ``synth.json`` matches the budget)."""
     if data is not None:
         root = Path(data)
         if not root.is_dir():

@@ -242,7 +242,7 @@ def run_thresholds(out: Path, budget: Budget, checkpoint: str | Path | None = No
             raise ValueError("--checkpoint needs --data (the data set its train/dev splits "
                              "come from)")
         data_root, trained_here, checkpoints = Path(data), False, [Path(checkpoint)]
-    sets, ths, rows_per_seed = [], [], []
+    sets, seed_thresholds, rows_per_seed = [], [], []
     for ck in checkpoints:
         model, meta = load_model(ck)
         kind = meta["kind"]
@@ -259,14 +259,14 @@ def run_thresholds(out: Path, budget: Budget, checkpoint: str | Path | None = No
             by_split[split] = scoreset_from_rows(rows, split)
         th, rows = threshold_transfer(by_split["train"], by_split["dev"], center)
         sets.append(by_split)
-        ths.append(th)
+        seed_thresholds.append(th)
         rows_per_seed.append(rows)
     for split, ss in sets[0].items():
         write_scores(out / f"scores_{split}.csv", ss)
-    thresholds, rows = ths[0], rows_per_seed[0]
+    thresholds, rows = seed_thresholds[0], rows_per_seed[0]
     fig = save_fig(_figure(sets[0]["train"], sets[0]["dev"], thresholds, center),
                    out / "fig7.png", dpi=75)
-    cmp = compare_thresholds(sets, ths, unit)
+    cmp = compare_thresholds(sets, seed_thresholds, unit)
     claims = _claims(cmp)
 
     def p(x: float) -> str:
@@ -338,7 +338,7 @@ def run_thresholds(out: Path, budget: Budget, checkpoint: str | Path | None = No
     ]
     result = {"checkpoint": str(checkpoints[0]), "checkpoints": [str(c) for c in checkpoints],
               "level": level, "thresholds": thresholds, "rows": rows,
-              "thresholds_per_seed": ths, "rows_per_seed": rows_per_seed,
+              "thresholds_per_seed": seed_thresholds, "rows_per_seed": rows_per_seed,
               "claims": [c.as_dict() for c in claims], "budget": budget.to_dict(),
               "counts": ds, "auc": aucs, "auc_per_seed": aucs_all, "unit": unit,
               "cost": clock.summary()}

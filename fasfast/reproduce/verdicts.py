@@ -218,7 +218,7 @@ class PooledSplits:
     def __init__(self, sets: list[dict], thresholds: list[dict], unit: str = "subject"):
         cols = {k: [] for k in ("split", "seed", "s", "y", "types", "units")}
         tcols: dict[str, list] = {m: [] for m in thresholds[0]}
-        for k, (by_split, ths) in enumerate(zip(sets, thresholds)):
+        for k, (by_split, seed_thresholds) in enumerate(zip(sets, thresholds)):
             for split, ss in by_split.items():
                 n = len(ss)
                 vids = ss.videos if ss.videos is not None else ss.ids
@@ -229,7 +229,7 @@ class PooledSplits:
                 cols["types"].append(ss.attack_types.astype(str))
                 cols["units"].append(np.char.add(f"{split}/", units_of(vids, unit)))
                 for m in tcols:
-                    tcols[m].append(np.full(n, float(ths[m])))
+                    tcols[m].append(np.full(n, float(seed_thresholds[m])))
         c = {k: np.concatenate(v) for k, v in cols.items()}
         self.split, self.seed, self.y = c["split"], c["seed"], c["y"]
         self.units, self.unit, self.n_seeds = c["units"], unit, len(sets)
