@@ -168,7 +168,8 @@ def test_artefacts_survive_the_face_crop(size):
     period of >= 3.5 px, through the camera blur and the 64 px face crop (the demo's input);
     a 2.5 px grid (too fine) does not (control)."""
     from fasfast.data.crop import landmark_box, square_box
-    from fasfast.data.synth import _halftone, _screen_grid
+    from fasfast.data.synth.printed import _halftone
+    from fasfast.data.synth.replay import _screen_grid
 
     _, lm = render_video(SynthConfig(subjects=3, seconds=0.2, size=size), 1, 1, 1, 1)
     box = square_box(landmark_box(lm[0]), 1.3)
@@ -187,7 +188,8 @@ def test_artefact_knob_scales_the_attack_cues(tmp_path, capsys):
     """``artefacts`` (the difficulty knob) leaves live videos and every landmark as they are
     and moves the attacks' appearance toward no cue: monotone in the strength, exactly the
     default at 1, the halftone / screen-grid modulation proportional to it."""
-    from fasfast.data.synth import _halftone, _screen_grid
+    from fasfast.data.synth.printed import _halftone
+    from fasfast.data.synth.replay import _screen_grid
 
     base = dict(subjects=3, seconds=0.4, fps=10, size=64)
     for file in (1, 2, 4, 6):
