@@ -39,7 +39,8 @@ def _delong_brute(a, b, y):
         return ((u - u.mean()) * (v - v.mean())).sum() / (u.size - 1)
 
     var = (cov(v10a, v10a) + cov(v10b, v10b) - 2 * cov(v10a, v10b)) / n + (
-        cov(v01a, v01a) + cov(v01b, v01b) - 2 * cov(v01a, v01b)) / m
+        cov(v01a, v01a) + cov(v01b, v01b) - 2 * cov(v01a, v01b)
+    ) / m
     return auc_a, auc_b, var
 
 
@@ -75,7 +76,8 @@ def test_delong_higher_is_attack_and_identical_systems(rng):
     d1 = delong(a, b, y)
     d2 = delong(-a, -b, y, higher_is_live=False)
     assert d1["difference"] == pytest.approx(d2["difference"]) and d1["se"] == pytest.approx(
-        d2["se"])
+        d2["se"]
+    )
     same = delong(a, a, y)
     assert same["difference"] == 0 and same["pvalue"] == 1.0
 
@@ -171,12 +173,27 @@ def test_cli_several_systems(tmp_path, rng, capsys):
     files = {}
     for name, noise in (("A", 0.1), ("B", 0.2)):
         for split, shift in (("dev", 0.0), ("test", 0.03)):
-            files[name, split] = write_scores(tmp_path / f"{name}_{split}.csv",
-                                              _system(rng, noise, shift))
+            files[name, split] = write_scores(
+                tmp_path / f"{name}_{split}.csv", _system(rng, noise, shift)
+            )
     out = tmp_path / "cmp"
-    rc = main(["analyze", str(files["A", "test"]), str(files["B", "test"]), "--select-on",
-               str(files["A", "dev"]), str(files["B", "dev"]), "--names", "resnet", "vit",
-               "--out", str(out), "--bootstrap", "100"])
+    rc = main(
+        [
+            "analyze",
+            str(files["A", "test"]),
+            str(files["B", "test"]),
+            "--select-on",
+            str(files["A", "dev"]),
+            str(files["B", "dev"]),
+            "--names",
+            "resnet",
+            "vit",
+            "--out",
+            str(out),
+            "--bootstrap",
+            "100",
+        ]
+    )
     assert rc == 0
     text = capsys.readouterr().out
     assert "== resnet" in text and "== vit" in text and "paired resnet vs vit" in text
@@ -191,10 +208,21 @@ def test_cli_several_systems(tmp_path, rng, capsys):
     assert (out / plots["domain_grid_systems"][0]).is_file()
     html = (out / "report.html").read_text()
     assert "Paired tests" in html and "Comparison" in html
-    bad = main(["analyze", str(files["A", "test"]), str(files["B", "test"]), "--names", "x",
-                "--out", str(tmp_path / "o"), "--no-plots"])
+    bad = main(
+        [
+            "analyze",
+            str(files["A", "test"]),
+            str(files["B", "test"]),
+            "--names",
+            "x",
+            "--out",
+            str(tmp_path / "o"),
+            "--no-plots",
+        ]
+    )
     assert bad == 2 and "--names takes one value per SCORES file (2), got 1" in (
-        capsys.readouterr().err)
+        capsys.readouterr().err
+    )
 
 
 def test_per_presentation_thresholds_pool_models(rng):
@@ -204,22 +232,45 @@ def test_per_presentation_thresholds_pool_models(rng):
     y = np.r_[np.ones(n, int), np.zeros(m, int)]
     types = np.r_[np.full(n, "live"), np.where(np.arange(m) % 3, "print", "replay")]
     videos = np.array([f"v{i // 2}" for i in range(n + m)])
-    seeds = [(rng.normal(0.6, 0.2, n + m), rng.normal(0.55, 0.2, n + m), 0.45, 0.5),
-             (rng.normal(0.7, 0.2, n + m), rng.normal(0.5, 0.2, n + m), 0.62, 0.41)]
+    seeds = [
+        (rng.normal(0.6, 0.2, n + m), rng.normal(0.55, 0.2, n + m), 0.45, 0.5),
+        (rng.normal(0.7, 0.2, n + m), rng.normal(0.5, 0.2, n + m), 0.62, 0.41),
+    ]
     a = np.concatenate([s[0] for s in seeds])
     b = np.concatenate([s[1] for s in seeds])
     ta = np.concatenate([np.full(n + m, s[2]) for s in seeds])
     tb = np.concatenate([np.full(n + m, s[3]) for s in seeds])
     yy, tt, vv = np.tile(y, 2), np.tile(types, 2), np.tile(videos, 2)
-    got = paired_bootstrap_acer(a, b, yy, ta, tb, attack_types=tt, units=vv, apcer="pooled",
-                                reps=300, seed=4, return_draws=True)
-    ref = paired_bootstrap_acer(a - ta, b - tb, yy, 0.0, 0.0, attack_types=tt, units=vv,
-                                apcer="pooled", reps=300, seed=4, return_draws=True)
+    got = paired_bootstrap_acer(
+        a,
+        b,
+        yy,
+        ta,
+        tb,
+        attack_types=tt,
+        units=vv,
+        apcer="pooled",
+        reps=300,
+        seed=4,
+        return_draws=True,
+    )
+    ref = paired_bootstrap_acer(
+        a - ta,
+        b - tb,
+        yy,
+        0.0,
+        0.0,
+        attack_types=tt,
+        units=vv,
+        apcer="pooled",
+        reps=300,
+        seed=4,
+        return_draws=True,
+    )
     assert got["difference"] == ref["difference"] and got["interval"] == ref["interval"]
     np.testing.assert_array_equal(got["draws"]["acer_a"], ref["draws"]["acer_a"])
     # pooled APCER over equal-sized seeds: the pooled ACER is the mean of the seeds' ACERs
-    per_seed = [((s[0][y == 0] >= s[2]).mean() + (s[0][y == 1] < s[2]).mean()) / 2
-                for s in seeds]
+    per_seed = [((s[0][y == 0] >= s[2]).mean() + (s[0][y == 1] < s[2]).mean()) / 2 for s in seeds]
     assert got["acer_a"] == pytest.approx(np.mean(per_seed))
     d = got["draws"]["acer_a"] - got["draws"]["acer_b"]
     assert np.quantile(d, 0.025) == pytest.approx(got["interval"][0])
@@ -257,8 +308,7 @@ def test_paired_bootstrap_statistic_matches_the_acer_bootstrap(rng):
     assert got["pvalue"] == pytest.approx(ref["pvalue"], abs=0.05)
     # one row per unit: the same draws as no units
     one = paired_bootstrap(diff, types, units=np.arange(n + m), reps=50, seed=3)
-    assert one == dict(paired_bootstrap(diff, types, reps=50, seed=3), resampling=one[
-        "resampling"])
+    assert one == dict(paired_bootstrap(diff, types, reps=50, seed=3), resampling=one["resampling"])
     with pytest.raises(ValueError, match="length mismatch"):
         paired_bootstrap(diff, types, units=np.arange(3))
 

@@ -20,22 +20,35 @@ def clip(tmp_path_factory):
     pytest.importorskip("skimage.data")
     from fasfast.data.clips import astronaut_clip
 
-    return astronaut_clip(tmp_path_factory.mktemp("bg") / "astro.avi", seconds=1.6, fps=25.0,
-                          size=(480, 270))
+    return astronaut_clip(
+        tmp_path_factory.mktemp("bg") / "astro.avi", seconds=1.6, fps=25.0, size=(480, 270)
+    )
 
 
 def test_checkpoint_hint_reads_the_config_without_torch(tmp_path):
     torch = pytest.importorskip("torch")
     f = tmp_path / "m.pt"
-    torch.save({"kind": "eulernet", "model_config": {"frames": 5, "image_size": 48},
-                "train_config": {"interval": 2}, "model": {"w": torch.zeros(3, 4)}}, f)
-    assert background.checkpoint_hint(f) == {"kind": "eulernet", "frames": 5, "interval": 2,
-                                             "image_size": 48}
-    code = ("import sys; from fasfast.data.background import checkpoint_hint as h; "
-            f"r = h({str(f)!r}); assert r['image_size'] == 48, r; "
-            "assert 'torch' not in sys.modules; print('ok')")
-    done = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True,
-                          timeout=120)
+    torch.save(
+        {
+            "kind": "eulernet",
+            "model_config": {"frames": 5, "image_size": 48},
+            "train_config": {"interval": 2},
+            "model": {"w": torch.zeros(3, 4)},
+        },
+        f,
+    )
+    assert background.checkpoint_hint(f) == {
+        "kind": "eulernet",
+        "frames": 5,
+        "interval": 2,
+        "image_size": 48,
+    }
+    code = (
+        "import sys; from fasfast.data.background import checkpoint_hint as h; "
+        f"r = h({str(f)!r}); assert r['image_size'] == 48, r; "
+        "assert 'torch' not in sys.modules; print('ok')"
+    )
+    done = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, timeout=120)
     assert done.stdout.strip() == "ok", done.stderr
     (tmp_path / "bad.pt").write_bytes(b"not a zip")
     assert background.checkpoint_hint(tmp_path / "bad.pt") is None

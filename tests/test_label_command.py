@@ -15,13 +15,26 @@ def face_video(tmp_path_factory):
     pytest.importorskip("skimage.data")
     from fasfast.data.clips import astronaut_clip
 
-    return astronaut_clip(tmp_path_factory.mktemp("lab") / "astro.avi", seconds=1.2, fps=25.0,
-                          size=(480, 270))
+    return astronaut_clip(
+        tmp_path_factory.mktemp("lab") / "astro.avi", seconds=1.2, fps=25.0, size=(480, 270)
+    )
 
 
 def _label(src, out, *extra):
-    return main(["label", *map(str, src if isinstance(src, list) else [src]), "--out", str(out),
-                 "--size", "32", "--map-size", "8", "--no-progress", *extra])
+    return main(
+        [
+            "label",
+            *map(str, src if isinstance(src, list) else [src]),
+            "--out",
+            str(out),
+            "--size",
+            "32",
+            "--map-size",
+            "8",
+            "--no-progress",
+            *extra,
+        ]
+    )
 
 
 def test_label_decodes_each_frame_once(face_video, tmp_path, monkeypatch, capsys):
@@ -71,9 +84,13 @@ def test_bad_inputs_are_skipped_and_counted(face_video, tmp_path, capsys):
     assert _label([face_video, corrupt, zero, folder, missing], out) == 0
     cap = capsys.readouterr()
     err = cap.err.splitlines()
-    for name, problem in (("corrupt.avi", "cannot open"), ("zero.avi", "no decodable frames"),
-                          ("001.png", "cannot decode image"), ("missing.avi", "not found"),
-                          ("002.png", "16 bits per channel, scaled to 8, alpha channel dropped")):
+    for name, problem in (
+        ("corrupt.avi", "cannot open"),
+        ("zero.avi", "no decodable frames"),
+        ("001.png", "cannot decode image"),
+        ("missing.avi", "not found"),
+        ("002.png", "16 bits per channel, scaled to 8, alpha channel dropped"),
+    ):
         lines = [x for x in err if name in x]
         assert len(lines) == 1 and problem in lines[0], (name, err)
         assert lines[0].startswith("fasfast label: ")

@@ -22,8 +22,9 @@ def data_root(tmp_path_factory):
 
     b = get_budget("tiny")
     root = tmp_path_factory.mktemp("synth") / "data"
-    generate(root, subjects=b.subjects, seconds=b.seconds, fps=b.fps, size=b.synth_size,
-             progress=False)
+    generate(
+        root, subjects=b.subjects, seconds=b.seconds, fps=b.fps, size=b.synth_size, progress=False
+    )
     return root
 
 
@@ -31,8 +32,20 @@ def data_root(tmp_path_factory):
 def thresholds_run(data_root, tmp_path_factory):
     base = tmp_path_factory.mktemp("thr")
     out, work = base / "out", base / "work"
-    rc = main(["reproduce", "thresholds", "--tiny", "--data", str(data_root), "--out", str(out),
-               "--work", str(work), "--no-progress"])
+    rc = main(
+        [
+            "reproduce",
+            "thresholds",
+            "--tiny",
+            "--data",
+            str(data_root),
+            "--out",
+            str(out),
+            "--work",
+            str(work),
+            "--no-progress",
+        ]
+    )
     assert rc == 0
     return out, work
 
@@ -71,7 +84,7 @@ def _check_claims(md: str, res: dict) -> None:
     assert "Verdict rule" in md and "decides nothing" in md
     table = next(t for t in _tables(md) if t[0][0] == "Claim")
     col = table[0].index("Verdict")
-    assert table[0][col - 2:col + 1] == ["Difference [95% CI]", "Test", "Verdict"]
+    assert table[0][col - 2 : col + 1] == ["Difference [95% CI]", "Test", "Verdict"]
     verdicts = [r[col].strip("*") for r in table[1:]]
     assert set(verdicts) <= {"agrees", "disagrees", "inconclusive"}
     assert verdicts == [c["verdict"] for c in res["claims"]]
@@ -88,8 +101,22 @@ def _check_claims(md: str, res: dict) -> None:
 # --------------------------------------------------------------------------- end to end
 def test_ablation_tiny_end_to_end(data_root, tmp_path):
     out = tmp_path / "ablation"
-    rc = main(["reproduce", "ablation", "--tiny", "--data", str(data_root), "--out", str(out),
-               "--work", str(tmp_path / "work"), "--presets", "C4,baseline", "--no-progress"])
+    rc = main(
+        [
+            "reproduce",
+            "ablation",
+            "--tiny",
+            "--data",
+            str(data_root),
+            "--out",
+            str(out),
+            "--work",
+            str(tmp_path / "work"),
+            "--presets",
+            "C4,baseline",
+            "--no-progress",
+        ]
+    )
     assert rc == 0
     md = (out / "REPORT.md").read_text()
     assert "Table I" in md and "![curves](curves.png)" in md and "Agreement with the paper" in md
@@ -114,17 +141,36 @@ def test_ablation_tiny_end_to_end(data_root, tmp_path):
 
 def test_augmentation_tiny_end_to_end(data_root, tmp_path):
     out = tmp_path / "aug"
-    rc = main(["reproduce", "augmentation", "--tiny", "--data", str(data_root), "--out",
-               str(out), "--work", str(tmp_path / "work"), "--protocols", "p2.2",
-               "--variants", "orig,extend", "--no-progress"])
+    rc = main(
+        [
+            "reproduce",
+            "augmentation",
+            "--tiny",
+            "--data",
+            str(data_root),
+            "--out",
+            str(out),
+            "--work",
+            str(tmp_path / "work"),
+            "--protocols",
+            "p2.2",
+            "--variants",
+            "orig,extend",
+            "--no-progress",
+        ]
+    )
     assert rc == 0
     md = (out / "REPORT.md").read_text()
     tables = _tables(md)
     rnd = [t for t in tables if t[0][:5] == ["Class", "Variant", "Radius", "Normalize", "Density"]]
     assert len(rnd) == 2  # train and test of p2.2
     for t in rnd:
-        assert {r[0] for r in t[1:]} == {"Live Face", "All Fake Face", "Phys Fake Face",
-                                         "Adv/Digital Fake Face"}
+        assert {r[0] for r in t[1:]} == {
+            "Live Face",
+            "All Fake Face",
+            "Phys Fake Face",
+            "Adv/Digital Fake Face",
+        }
         for r in t[1:]:
             radius, density = float(r[2]), float(r[4])
             assert radius >= 0 and density >= 0
@@ -145,9 +191,15 @@ def test_thresholds_tiny_end_to_end(thresholds_run):
     out, _ = thresholds_run
     md = (out / "REPORT.md").read_text()
     table = next(t for t in _tables(md) if t[0][0] == "Method")
-    assert [r[0] for r in table[1:]] == ["Fake border", "Live border", "Cross point",
-                                         "Balance point", "ACER point", "Acer-left point",
-                                         "Acer-right point"]
+    assert [r[0] for r in table[1:]] == [
+        "Fake border",
+        "Live border",
+        "Cross point",
+        "Balance point",
+        "ACER point",
+        "Acer-left point",
+        "Acer-right point",
+    ]
     _png_ok(out / "fig7.png")
     train = read_scores(out / "scores_train.csv")
     dev = read_scores(out / "scores_dev.csv")
@@ -169,9 +221,22 @@ def test_thresholds_tiny_end_to_end(thresholds_run):
 def test_thresholds_with_given_checkpoint(thresholds_run, data_root, tmp_path):
     _, work = thresholds_run
     ckpt = work / "model_seed0" / "best.pt"
-    rc = main(["reproduce", "thresholds", "--tiny", "--checkpoint", str(ckpt), "--data",
-               str(data_root), "--out", str(tmp_path / "o"), "--level", "video",
-               "--no-progress"])
+    rc = main(
+        [
+            "reproduce",
+            "thresholds",
+            "--tiny",
+            "--checkpoint",
+            str(ckpt),
+            "--data",
+            str(data_root),
+            "--out",
+            str(tmp_path / "o"),
+            "--level",
+            "video",
+            "--no-progress",
+        ]
+    )
     assert rc == 0
     res = json.loads((tmp_path / "o" / "results.json").read_text())
     assert res["level"] == "video" and res["checkpoint"] == str(ckpt)
@@ -207,8 +272,18 @@ def test_magnify_cli(tmp_path):
         img = 128 + 60 * np.sin(2 * np.pi * (x - d) / 16) + rng.normal(0, 1, x.shape)
         frames.append(np.repeat(np.clip(img, 0, 255)[..., None], 3, -1).astype(np.uint8))
     src = write_video(tmp_path / "in.avi", np.stack(frames), 15)
-    rc = main(["magnify", str(src), "--out", str(tmp_path / "out.avi"), "--alpha", "20",
-               "--side-by-side", str(tmp_path / "sbs.avi")])
+    rc = main(
+        [
+            "magnify",
+            str(src),
+            "--out",
+            str(tmp_path / "out.avi"),
+            "--alpha",
+            "20",
+            "--side-by-side",
+            str(tmp_path / "sbs.avi"),
+        ]
+    )
     assert rc == 0
     out, fps = read_video(tmp_path / "out.avi")
     assert out.shape == (20, 48, 64, 3) and fps == pytest.approx(15)
@@ -226,9 +301,11 @@ def test_write_lists_cross_domain_protocols(data_root, tmp_path):
 
     write_lists(data_root, tmp_path)
     want = {
-        ("p2.1", "train"): {"live", "digital"}, ("p2.1", "dev"): {"live", "digital"},
+        ("p2.1", "train"): {"live", "digital"},
+        ("p2.1", "dev"): {"live", "digital"},
         ("p2.1", "test"): {"live", "print", "replay"},
-        ("p2.2", "train"): {"live", "print", "replay"}, ("p2.2", "dev"): {"live", "print", "replay"},
+        ("p2.2", "train"): {"live", "print", "replay"},
+        ("p2.2", "dev"): {"live", "print", "replay"},
         ("p2.2", "test"): {"live", "digital"},
         ("all", "test"): TYPES,
     }
@@ -321,8 +398,14 @@ def _video_set(rng, shift_live, shift_att, n_subjects=8, phones=2, noise=0.15):
     ids, labels, types, scores = [], [], [], []
     for u in range(1, n_subjects + 1):
         for ph in range(1, phones + 1):
-            for f, t in ((1, "live"), (2, "print"), (3, "print"), (4, "replay"), (5, "replay"),
-                         (6, "digital")):
+            for f, t in (
+                (1, "live"),
+                (2, "print"),
+                (3, "print"),
+                (4, "replay"),
+                (5, "replay"),
+                (6, "digital"),
+            ):
                 ids.append(f"{ph}_3_{u:02d}_{f}")
                 labels.append(int(t == "live"))
                 types.append(t)
@@ -338,8 +421,9 @@ def _runs(rng, separation, seeds=3, dev_subjects=4, test_subjects=8):
     for _ in range(seeds):
         test = _video_set(rng, separation / 2, -separation / 2, n_subjects=test_subjects)
         dev = _video_set(rng, separation / 2, -separation / 2, n_subjects=dev_subjects)
-        out.append({"test": test, "dev": dev, "threshold": 0.5, "last_dev": dev,
-                    "last_threshold": 0.5})
+        out.append(
+            {"test": test, "dev": dev, "threshold": 0.5, "last_dev": dev, "last_threshold": 0.5}
+        )
     return out
 
 
@@ -349,8 +433,7 @@ def test_ablation_verdicts_on_constructed_scores(rng):
     from fasfast.reproduce.ablation import PRESETS, _claims, compare_presets
 
     good, bad = _runs(rng, 0.6), _runs(rng, 0.05)
-    runs = {"baseline": good, "C4": bad, "C3": _runs(rng, 0.6), "C5": bad, "C1": bad,
-            "C2": bad}
+    runs = {"baseline": good, "C4": bad, "C3": _runs(rng, 0.6), "C5": bad, "C1": bad, "C2": bad}
     test, late = compare_presets(runs, reps=500)
     assert test["C4"].outcome == "agrees" and test["C4"].interval[1] < 0
     assert test["C3"].outcome == "inconclusive"  # the same recipe: noise
@@ -359,8 +442,10 @@ def test_ablation_verdicts_on_constructed_scores(rng):
     rev = compare_presets({"baseline": bad, "C4": good}, reps=500)[0]
     assert rev["C4"].outcome == "disagrees" and rev["C4"].interval[0] > 0
     # a clear effect on too few test subjects: the bootstrap cannot show the spread
-    few = compare_presets({"baseline": _runs(rng, 0.6, test_subjects=3),
-                           "C4": _runs(rng, 0.05, test_subjects=3)}, reps=200)[0]["C4"]
+    few = compare_presets(
+        {"baseline": _runs(rng, 0.6, test_subjects=3), "C4": _runs(rng, 0.05, test_subjects=3)},
+        reps=200,
+    )[0]["C4"]
     assert few.interval[1] < 0 and few.min_units == 3 and few.outcome == "inconclusive"
     c = test["C4"]
     assert c.min_units == 8
@@ -369,10 +454,10 @@ def test_ablation_verdicts_on_constructed_scores(rng):
     assert len(c.extra["delong"]) == 3 and all(d["difference"] > 0 for d in c.extra["delong"])
     claims = {cl.claim: cl for cl in _claims(test, late)}
     assert claims["FCAM lowers the ACER (baseline vs C4)"].outcome == "agrees"
-    assert claims["The residual pyramid lowers the ACER (baseline vs C3)"].outcome == \
-        "inconclusive"
-    lowest = claims["The baseline (location map + FCAM + residual pyramid) has the lowest "
-                    "test ACER"]
+    assert claims["The residual pyramid lowers the ACER (baseline vs C3)"].outcome == "inconclusive"
+    lowest = claims[
+        "The baseline (location map + FCAM + residual pyramid) has the lowest test ACER"
+    ]
     assert lowest.outcome == "inconclusive" and "vs C3" in lowest.shown  # C3 ties the baseline
     # the Fig. 7 order: C2 > C1 > C4 > C3 > C5 > baseline (late dev ACER ~45, 35, 25, 15, 8
     # and 2%) as constructed
@@ -408,8 +493,9 @@ def test_threshold_verdicts_on_constructed_scores(rng):
         sets, thresholds_ = [], []
         for _ in range(3):
             train = _split_set(rng, 0.5 + train_gap / 2, 0.5 - train_gap / 2, range(1, 13))
-            dev = _split_set(rng, 0.5 + dev_gap / 2 + dev_shift, 0.5 - dev_gap / 2 + dev_shift,
-                             range(13, 21))
+            dev = _split_set(
+                rng, 0.5 + dev_gap / 2 + dev_shift, 0.5 - dev_gap / 2 + dev_shift, range(13, 21)
+            )
             sets.append({"train": train, "dev": dev})
             thresholds_.append(threshold_transfer(train, dev)[0])
         return sets, thresholds_
@@ -427,10 +513,18 @@ def test_threshold_verdicts_on_constructed_scores(rng):
     assert c.outcome == "disagrees" and c.interval[1] < 0
     # the same reversal seen on too few dev subjects: inconclusive whatever the interval
     sets, thresholds_ = seeds(0.0, train_gap=0.1, dev_gap=0.9)
-    few = [dict(s, dev=s["dev"].subset(np.isin(s["dev"].videos, [v for v in s["dev"].videos
-                                                                  if "_13_" in v or "_14_" in v
-                                                                  or "_15_" in v])))
-           for s in sets]
+    few = [
+        dict(
+            s,
+            dev=s["dev"].subset(
+                np.isin(
+                    s["dev"].videos,
+                    [v for v in s["dev"].videos if "_13_" in v or "_14_" in v or "_15_" in v],
+                )
+            ),
+        )
+        for s in sets
+    ]
     c = compare_thresholds(few, thresholds_, reps=300)["acer_drift"]
     assert c.min_units == 3 and c.outcome == "inconclusive"
 
@@ -446,8 +540,9 @@ def test_augmentation_verdicts_on_constructed_scores(rng):
         out = {}
         for split, ss in base.items():
             mu = np.where(ss.labels == 1, 0.7, 0.3)
-            out[split] = dataclasses.replace(ss, scores=mu + spread * (ss.scores - mu)
-                                             + rng.normal(0, 0.01, len(ss)))
+            out[split] = dataclasses.replace(
+                ss, scores=mu + spread * (ss.scores - mu) + rng.normal(0, 0.01, len(ss))
+            )
         return out
 
     def verdicts(down_spread):
@@ -466,7 +561,11 @@ def test_augmentation_verdicts_on_constructed_scores(rng):
     assert verdicts(0.5)[0][key] == "disagrees"
     assert verdicts(1.0)[0][key] == "inconclusive"
     assert got["Gaussian blur makes the domains more cohesive (lower Density)"] == "inconclusive"
-    assert off_one(1.0) == 0 and off_one(math.inf) == 1 and off_one(3.0) == pytest.approx(off_one(1 / 3))
+    assert (
+        off_one(1.0) == 0
+        and off_one(math.inf) == 1
+        and off_one(3.0) == pytest.approx(off_one(1 / 3))
+    )
 
 
 def test_budgets_and_md_table():
@@ -482,15 +581,27 @@ def test_budgets_and_md_table():
 def test_cli_errors(tmp_path, capsys):
     assert main(["reproduce"]) == 2
     assert "choose an experiment" in capsys.readouterr().err
-    assert main(["reproduce", "ablation", "--tiny", "--presets", "C9", "--out",
-                 str(tmp_path)]) == 2
+    assert main(["reproduce", "ablation", "--tiny", "--presets", "C9", "--out", str(tmp_path)]) == 2
     assert "unknown preset" in capsys.readouterr().err
-    assert main(["reproduce", "thresholds", "--tiny", "--checkpoint", "x.pt", "--out",
-                 str(tmp_path)]) == 2
+    assert (
+        main(["reproduce", "thresholds", "--tiny", "--checkpoint", "x.pt", "--out", str(tmp_path)])
+        == 2
+    )
     assert "needs --data" in capsys.readouterr().err
-    assert main(["reproduce", "ablation", "--tiny", "--data", str(tmp_path / "nope"),
-                 "--out", str(tmp_path)]) == 2
+    assert (
+        main(
+            [
+                "reproduce",
+                "ablation",
+                "--tiny",
+                "--data",
+                str(tmp_path / "nope"),
+                "--out",
+                str(tmp_path),
+            ]
+        )
+        == 2
+    )
     assert "data root not found" in capsys.readouterr().err
-    assert main(["reproduce", "ablation", "--tiny", "--threads", "-1", "--out",
-                 str(tmp_path)]) == 2
+    assert main(["reproduce", "ablation", "--tiny", "--threads", "-1", "--out", str(tmp_path)]) == 2
     assert "--threads must be >= 0" in capsys.readouterr().err

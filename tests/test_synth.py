@@ -16,8 +16,11 @@ SMALL = ["--subjects", "3", "--seconds", "0.6", "--fps", "10", "--size", "48", "
 
 
 def _hashes(root):
-    return {p.relative_to(root).as_posix(): hashlib.sha256(p.read_bytes()).hexdigest()
-            for p in sorted(root.rglob("*")) if p.is_file()}
+    return {
+        p.relative_to(root).as_posix(): hashlib.sha256(p.read_bytes()).hexdigest()
+        for p in sorted(root.rglob("*"))
+        if p.is_file()
+    }
 
 
 @pytest.fixture(scope="module")
@@ -39,7 +42,8 @@ def test_cli_tree_read_back_by_oulu_reader(tree):
         assert summ["types"] == {"live": n, "print": 2 * n, "replay": 2 * n, "digital": n}
         # the protocol files and the naming rules agree
         assert sorted(x.video_id for x in s) == sorted(
-            x.video_id for x in oulu_npu(tree, "1", split, source="rules"))
+            x.video_id for x in oulu_npu(tree, "1", split, source="rules")
+        )
     for proto in ("2", "3_1", "3_2", "4_1", "4_2"):
         for split in ("train", "test"):
             a = sorted(x.video_id for x in oulu_npu(tree, proto, split))
@@ -92,8 +96,13 @@ def _aligned_residual(frames, lms):
     res = []
     for k in range(1, len(frames)):
         m = similarity_transform(lms[k].astype(np.float64), lms[0].astype(np.float64))
-        w = cv2.warpAffine(frames[k].astype(np.float32), m, (size, size),
-                           flags=cv2.INTER_LINEAR, borderMode=cv2.BORDER_REPLICATE)
+        w = cv2.warpAffine(
+            frames[k].astype(np.float32),
+            m,
+            (size, size),
+            flags=cv2.INTER_LINEAR,
+            borderMode=cv2.BORDER_REPLICATE,
+        )
         res.append((w - ref)[mask])
     return float(np.std(np.concatenate(res)))
 
@@ -117,8 +126,12 @@ def test_attack_cues_are_present():
     assert abs(r0 - r1) < 1e-3
     # replay judder: the screen shows repeated source frames -> repeated landmark shapes
     shape = rlm - rlm.mean(1, keepdims=True)
-    same = [np.allclose(np.linalg.norm(shape[k], axis=1), np.linalg.norm(shape[k + 1], axis=1),
-                        atol=0.05) for k in range(14)]
+    same = [
+        np.allclose(
+            np.linalg.norm(shape[k], axis=1), np.linalg.norm(shape[k + 1], axis=1), atol=0.05
+        )
+        for k in range(14)
+    ]
     assert any(same)
     # live faces blink: the eye opening of some frame is much smaller than the median
     open_ = np.linalg.norm(llm[:, 37] - llm[:, 41], axis=1)
@@ -134,8 +147,25 @@ def test_faces_from_photos(tmp_path):
     cv2.imwrite(str(faces / "a.png"), skimage_data.astronaut()[::2, ::2, ::-1])
     (faces / "notes.txt").write_text("not an image")
     out = tmp_path / "out"
-    assert main(["synth", "--out", str(out), "--faces", str(faces), *SMALL, "--size", "64",
-                 "--sessions", "1", "--files", "1,2,4,6"]) == 0
+    assert (
+        main(
+            [
+                "synth",
+                "--out",
+                str(out),
+                "--faces",
+                str(faces),
+                *SMALL,
+                "--size",
+                "64",
+                "--sessions",
+                "1",
+                "--files",
+                "1,2,4,6",
+            ]
+        )
+        == 0
+    )
     s = oulu_npu(out, "2", "train", source="rules")
     assert {x.attack_type for x in s} == {"live", "print", "replay"}
     lm = load_landmarks(s[0].path.replace(".avi", ".landmarks.npy"))
@@ -213,6 +243,21 @@ def test_artefact_knob_scales_the_attack_cues(tmp_path, capsys):
     out = tmp_path / "x"
     assert main(["synth", "--out", str(out), *SMALL, "--artefacts", "3"]) == 2
     assert "artefacts must be between 0 and 2" in capsys.readouterr().err
-    assert main(["synth", "--out", str(out), *SMALL, "--sessions", "1", "--files", "1,2",
-                 "--artefacts", "0.4"]) == 0
+    assert (
+        main(
+            [
+                "synth",
+                "--out",
+                str(out),
+                *SMALL,
+                "--sessions",
+                "1",
+                "--files",
+                "1,2",
+                "--artefacts",
+                "0.4",
+            ]
+        )
+        == 0
+    )
     assert json.loads((out / "synth.json").read_text())["artefacts"] == 0.4

@@ -37,8 +37,14 @@ import numpy as np
 
 from fasfast.analysis.intervals import check_level, percentile
 
-__all__ = ["align", "delong", "mcnemar", "paired_bootstrap", "paired_bootstrap_acer",
-           "paired_tests"]
+__all__ = [
+    "align",
+    "delong",
+    "mcnemar",
+    "paired_bootstrap",
+    "paired_bootstrap_acer",
+    "paired_tests",
+]
 
 
 def align(ids_a, ids_b):
@@ -51,8 +57,10 @@ def align(ids_a, ids_b):
     for name, ids in (("first", ids_a), ("second", ids_b)):
         u, c = np.unique(ids, return_counts=True)
         if (c > 1).any():
-            raise ValueError(f"the {name} score set repeats id {u[c > 1][0]!r}; paired tests "
-                             "match presentations by id")
+            raise ValueError(
+                f"the {name} score set repeats id {u[c > 1][0]!r}; paired tests "
+                "match presentations by id"
+            )
     common, ia, ib = np.intersect1d(ids_a, ids_b, assume_unique=True, return_indices=True)
     if common.size == 0:
         raise ValueError("the two score sets share no sample id: not paired")
@@ -76,8 +84,9 @@ def _thresholds(t, ok, what: str):
         return float(t)
     t = t.reshape(-1)
     if t.size != ok.size:
-        raise ValueError(f"length mismatch: {t.size} thresholds for {what} but {ok.size} "
-                         "presentations")
+        raise ValueError(
+            f"length mismatch: {t.size} thresholds for {what} but {ok.size} presentations"
+        )
     return t[ok]
 
 
@@ -86,8 +95,9 @@ def _errors(s, y, t, higher_is_live):
     return np.where(y == 1, ~acc, acc)
 
 
-def mcnemar(scores_a, scores_b, labels, threshold_a: float, threshold_b: float,
-            higher_is_live: bool = True) -> dict:
+def mcnemar(
+    scores_a, scores_b, labels, threshold_a: float, threshold_b: float, higher_is_live: bool = True
+) -> dict:
     """McNemar's exact test of the errors of two systems at their own thresholds.
 
     Args:
@@ -104,8 +114,14 @@ def mcnemar(scores_a, scores_b, labels, threshold_a: float, threshold_b: float,
     def test(mask):
         bb = int((ea & ~eb & mask).sum())
         cc = int((~ea & eb & mask).sum())
-        return dict(b=bb, c=cc, n=int(mask.sum()), pvalue=_binom_two_sided(bb, bb + cc),
-                    errors_a=int((ea & mask).sum()), errors_b=int((eb & mask).sum()))
+        return dict(
+            b=bb,
+            c=cc,
+            n=int(mask.sum()),
+            pvalue=_binom_two_sided(bb, bb + cc),
+            errors_a=int((ea & mask).sum()),
+            errors_b=int((eb & mask).sum()),
+        )
 
     out = test(np.ones(y.size, bool))
     out["per_class"] = {"bona fide": test(y == 1), "attack": test(y == 0)}
@@ -135,8 +151,7 @@ def _components(live, attack):
     return v10, v01, float(v10.mean())
 
 
-def delong(scores_a, scores_b, labels, level: float = 0.95,
-           higher_is_live: bool = True) -> dict:
+def delong(scores_a, scores_b, labels, level: float = 0.95, higher_is_live: bool = True) -> dict:
     """DeLong's test of ``AUC_A - AUC_B`` on the same presentations.
 
     Returns ``{"auc_a", "auc_b", "difference", "se", "z", "pvalue", "interval"}``.
@@ -149,14 +164,14 @@ def delong(scores_a, scores_b, labels, level: float = 0.95,
     live, att = y == 1, y == 0
     n, m = int(live.sum()), int(att.sum())
     if n < 2 or m < 2:
-        raise ValueError(f"DeLong's test needs >= 2 presentations of each class ({n} bona fide, "
-                         f"{m} attack)")
+        raise ValueError(
+            f"DeLong's test needs >= 2 presentations of each class ({n} bona fide, {m} attack)"
+        )
     v10a, v01a, auc_a = _components(sgn * a[live], sgn * a[att])
     v10b, v01b, auc_b = _components(sgn * b[live], sgn * b[att])
     s10 = np.cov(np.vstack([v10a, v10b]))
     s01 = np.cov(np.vstack([v01a, v01b]))
-    var = (s10[0, 0] + s10[1, 1] - 2 * s10[0, 1]) / n + (s01[0, 0] + s01[1, 1]
-                                                         - 2 * s01[0, 1]) / m
+    var = (s10[0, 0] + s10[1, 1] - 2 * s10[0, 1]) / n + (s01[0, 0] + s01[1, 1] - 2 * s01[0, 1]) / m
     diff = auc_a - auc_b
     se = math.sqrt(max(var, 0.0))
     if se == 0.0:
@@ -166,15 +181,35 @@ def delong(scores_a, scores_b, labels, level: float = 0.95,
         z = diff / se
         p = float(2 * ndtr(-abs(z)))
     q = float(ndtri(0.5 + level / 2))
-    return dict(auc_a=auc_a, auc_b=auc_b, difference=diff, se=se, z=z, pvalue=p,
-                interval=(diff - q * se, diff + q * se), n_live=n, n_attack=m,
-                method="DeLong et al. 1988 (mid-rank components, Sun & Xu 2014)")
+    return dict(
+        auc_a=auc_a,
+        auc_b=auc_b,
+        difference=diff,
+        se=se,
+        z=z,
+        pvalue=p,
+        interval=(diff - q * se, diff + q * se),
+        n_live=n,
+        n_attack=m,
+        method="DeLong et al. 1988 (mid-rank components, Sun & Xu 2014)",
+    )
 
 
-def paired_bootstrap_acer(scores_a, scores_b, labels, threshold_a: float, threshold_b: float,
-                          attack_types=None, units=None, apcer: str = "max", reps: int = 1000,
-                          seed: int = 0, level: float = 0.95,
-                          higher_is_live: bool = True, return_draws: bool = False) -> dict:
+def paired_bootstrap_acer(
+    scores_a,
+    scores_b,
+    labels,
+    threshold_a: float,
+    threshold_b: float,
+    attack_types=None,
+    units=None,
+    apcer: str = "max",
+    reps: int = 1000,
+    seed: int = 0,
+    level: float = 0.95,
+    higher_is_live: bool = True,
+    return_draws: bool = False,
+) -> dict:
     """Paired stratified bootstrap of ``ACER_A - ACER_B`` at fixed thresholds.
 
     Args:
@@ -193,8 +228,11 @@ def paired_bootstrap_acer(scores_a, scores_b, labels, threshold_a: float, thresh
     check_level(level)
     conv = Conventions(apcer=apcer)
     a, b, y, ok = _check(scores_a, scores_b, labels)
-    types = (np.full(y.size, "attack") if attack_types is None
-             else np.asarray(attack_types).astype(str).reshape(-1)[ok])
+    types = (
+        np.full(y.size, "attack")
+        if attack_types is None
+        else np.asarray(attack_types).astype(str).reshape(-1)[ok]
+    )
     types = np.where(y == 1, "\0live", types)
     u = None if units is None else np.asarray(units).astype(str).reshape(-1)[ok]
     ea = _errors(a, y, _thresholds(threshold_a, ok, "A"), higher_is_live)
@@ -240,18 +278,26 @@ def paired_bootstrap_acer(scores_a, scores_b, labels, threshold_a: float, thresh
     acer_a, acer_b = float(acer(fa, full)[0]), float(acer(fb, full)[0])
     dd = d[~np.isnan(d)]
     p = float(min(1.0, 2 * min((dd <= 0).mean(), (dd >= 0).mean()))) if dd.size else math.nan
-    out = dict(acer_a=acer_a, acer_b=acer_b, difference=acer_a - acer_b,
-               interval=percentile(d, level), pvalue=p, replicates=int(reps), seed=int(seed),
-               resampling=("videos/subjects" if u is not None else "presentations")
-               + ", stratified by class and PAI species",
-               method="paired bootstrap at fixed thresholds (2x2 cells per stratum)")
+    out = dict(
+        acer_a=acer_a,
+        acer_b=acer_b,
+        difference=acer_a - acer_b,
+        interval=percentile(d, level),
+        pvalue=p,
+        replicates=int(reps),
+        seed=int(seed),
+        resampling=("videos/subjects" if u is not None else "presentations")
+        + ", stratified by class and PAI species",
+        method="paired bootstrap at fixed thresholds (2x2 cells per stratum)",
+    )
     if return_draws:
         out["draws"] = {"acer_a": draws_a, "acer_b": draws_b}
     return out
 
 
-def paired_bootstrap(statistic, strata, units=None, reps: int = 1000, seed: int = 0,
-                     level: float = 0.95) -> dict:
+def paired_bootstrap(
+    statistic, strata, units=None, reps: int = 1000, seed: int = 0, level: float = 0.95
+) -> dict:
     """Stratified bootstrap of any statistic of resampled rows (percentile interval).
 
     Each stratum's rows are resampled within the stratum: presentations, or with ``units``
@@ -312,15 +358,30 @@ def paired_bootstrap(statistic, strata, units=None, reps: int = 1000, seed: int 
         diff = [float(v) for v in point.reshape(-1)]
         interval = [percentile(c, level) for c in cols]
         p = [p_of(c) for c in cols]
-    return dict(difference=diff, interval=interval, pvalue=p,
-                replicates=int(reps), seed=int(seed),
-                resampling=("units" if units is not None else "rows") + " within "
-                + f"{len(groups)} strata")
+    return dict(
+        difference=diff,
+        interval=interval,
+        pvalue=p,
+        replicates=int(reps),
+        seed=int(seed),
+        resampling=("units" if units is not None else "rows")
+        + " within "
+        + f"{len(groups)} strata",
+    )
 
 
-def paired_tests(a, b, threshold_a: float, threshold_b: float, higher_is_live: bool = True,
-                 apcer: str = "max", reps: int = 1000, seed: int = 0, level: float = 0.95,
-                 resample: str = "auto") -> dict:
+def paired_tests(
+    a,
+    b,
+    threshold_a: float,
+    threshold_b: float,
+    higher_is_live: bool = True,
+    apcer: str = "max",
+    reps: int = 1000,
+    seed: int = 0,
+    level: float = 0.95,
+    resample: str = "auto",
+) -> dict:
     """McNemar, DeLong and the paired ACER bootstrap for two
     :class:`~fasfast.analysis.io.ScoreSet` on the same presentations (matched by id; labels
     must agree)."""
@@ -338,7 +399,18 @@ def paired_tests(a, b, threshold_a: float, threshold_b: float, higher_is_live: b
         n_responses=int((~(np.isnan(sa) | np.isnan(sb))).sum()),
         mcnemar=mcnemar(sa, sb, y, threshold_a, threshold_b, higher_is_live),
         delong=delong(sa, sb, y, level, higher_is_live),
-        acer_difference=paired_bootstrap_acer(sa, sb, y, threshold_a, threshold_b, types,
-                                              units, apcer, reps, seed, level,
-                                              higher_is_live),
+        acer_difference=paired_bootstrap_acer(
+            sa,
+            sb,
+            y,
+            threshold_a,
+            threshold_b,
+            types,
+            units,
+            apcer,
+            reps,
+            seed,
+            level,
+            higher_is_live,
+        ),
     )

@@ -45,8 +45,11 @@ def video_inputs(inputs) -> list[str]:
     for item in inputs:
         p = Path(item)
         if p.is_dir():
-            out += [str(q) for q in sorted(p.iterdir())
-                    if q.is_file() and q.suffix.lower() in VIDEO_EXTS]
+            out += [
+                str(q)
+                for q in sorted(p.iterdir())
+                if q.is_file() and q.suffix.lower() in VIDEO_EXTS
+            ]
         elif p.is_file() and p.suffix.lower() in VIDEO_EXTS:
             out.append(str(p))
     return out
@@ -87,8 +90,12 @@ def checkpoint_hint(path) -> dict | None:
             name = next(n for n in z.namelist() if n.endswith("/data.pkl") or n == "data.pkl")
             meta = _NoTorch(z.open(name)).load()
         mc, tc = meta["model_config"], meta.get("train_config") or {}
-        return {"kind": str(meta["kind"]), "frames": int(mc.get("frames", 0)),
-                "interval": int(tc.get("interval", 3)), "image_size": int(mc["image_size"])}
+        return {
+            "kind": str(meta["kind"]),
+            "frames": int(mc.get("frames", 0)),
+            "interval": int(tc.get("interval", 3)),
+            "image_size": int(mc["image_size"]),
+        }
     except Exception:  # noqa: BLE001 - no hint: the caller goes on without one
         return None
 
@@ -103,8 +110,7 @@ def _windows_frames(n: int, length: int, interval: int, parts: int) -> list[list
     return [sorted({i for w in wins[a:b] for i in w}) for a, b in zip(bounds[:-1], bounds[1:])]
 
 
-def _part(path: str, frames: list[int], detect: DetectSettings, size: int | None,
-          margin: float):
+def _part(path: str, frames: list[int], detect: DetectSettings, size: int | None, margin: float):
     """Landmarks (and crops when ``size``) of ``frames`` of one video; None when the video
     has a landmark file (the normal path reads it) or cannot be read (it reports why)."""
     from fasfast.data.faces import compute_entry
@@ -113,8 +119,9 @@ def _part(path: str, frames: list[int], detect: DetectSettings, size: int | None
     try:
         if landmark_file_for(path) is not None:
             return None
-        entry, _ = compute_entry(path, frames, size=size or 8, margin=margin, detect=detect,
-                                 landmarks=None, prefetch=0)
+        entry, _ = compute_entry(
+            path, frames, size=size or 8, margin=margin, detect=detect, landmarks=None, prefetch=0
+        )
     except Exception:  # noqa: BLE001 - the normal path reads it again and reports
         return None
     if not size:
@@ -137,8 +144,10 @@ def _serve(conn, jobs, detect: DetectSettings, workers: int, size, margin):
             conn.send((key, _part(path, frames, detect, size, margin)))
         return
     with ctx.Pool(min(workers, len(jobs))) as pool:
-        pending = {key: pool.apply_async(_part, (path, frames, detect, size, margin))
-                   for key, (path, frames) in jobs}
+        pending = {
+            key: pool.apply_async(_part, (path, frames, detect, size, margin))
+            for key, (path, frames) in jobs
+        }
         for key, job in pending.items():
             try:
                 got = job.get()
@@ -152,8 +161,11 @@ def _merge(parts: list[dict | None]) -> dict | None:
     if not parts or any(p is None for p in parts):
         return None
     order = np.argsort(np.concatenate([p["indices"] for p in parts]), kind="stable")
-    return {k: np.concatenate([p[k] for p in parts])[order] for k in parts[0]
-            if isinstance(parts[0][k], np.ndarray) and parts[0][k].ndim >= 1}
+    return {
+        k: np.concatenate([p[k] for p in parts])[order]
+        for k in parts[0]
+        if isinstance(parts[0][k], np.ndarray) and parts[0][k].ndim >= 1
+    }
 
 
 class BackgroundFaces:
@@ -168,9 +180,17 @@ class BackgroundFaces:
     ``found``, ``boxes``). Videos that failed or have a landmark file are left out: the
     normal path reads and reports them."""
 
-    def __init__(self, paths, *, length: int = 4, interval: int = 3,
-                 detect: DetectSettings | None = None, workers: int = 1,
-                 size: int | None = None, margin: float = 1.3):
+    def __init__(
+        self,
+        paths,
+        *,
+        length: int = 4,
+        interval: int = 3,
+        detect: DetectSettings | None = None,
+        workers: int = 1,
+        size: int | None = None,
+        margin: float = 1.3,
+    ):
         from fasfast.data.video import VideoReader, VideoReadError
 
         self.paths = list(dict.fromkeys(map(str, paths)))
@@ -193,9 +213,18 @@ class BackgroundFaces:
         ctx = mp.get_context("fork")
         self._conn, child = ctx.Pipe(duplex=False)  # one writer: the background process
         # not a daemon: it forks the trackers; close() ends it
-        self._proc = ctx.Process(target=_serve, daemon=False,
-                                 args=(child, jobs, detect or DetectSettings(),
-                                       max(1, int(workers)), self.size, self.margin))
+        self._proc = ctx.Process(
+            target=_serve,
+            daemon=False,
+            args=(
+                child,
+                jobs,
+                detect or DetectSettings(),
+                max(1, int(workers)),
+                self.size,
+                self.margin,
+            ),
+        )
         # OpenCV at one thread in the forks (inherited; one thread per process): its pool
         # does not survive a fork, a child touching it (even to resize it) hangs
         import cv2
@@ -234,8 +263,10 @@ class BackgroundFaces:
         """``{path: {frame index: [68, 2] or None}}`` of :meth:`results`' output."""
         out = {}
         for p, e in results.items():
-            out[p] = {int(i): (None if not np.all(np.isfinite(lm)) else lm)
-                      for i, lm in zip(e["indices"], e["frame_landmarks"])}
+            out[p] = {
+                int(i): (None if not np.all(np.isfinite(lm)) else lm)
+                for i, lm in zip(e["indices"], e["frame_landmarks"])
+            }
         return out
 
     def close(self) -> None:

@@ -16,8 +16,7 @@ from __future__ import annotations
 
 from fasfast.reproduce.report import BUDGETS, Budget, get_budget
 
-__all__ = ["BUDGETS", "Budget", "get_budget", "run_ablation", "run_augmentation",
-           "run_thresholds"]
+__all__ = ["BUDGETS", "Budget", "get_budget", "run_ablation", "run_augmentation", "run_thresholds"]
 
 
 def __getattr__(name: str):

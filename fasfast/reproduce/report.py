@@ -81,27 +81,98 @@ class Budget:
 
 
 BUDGETS: dict[str, Budget] = {
-    "tiny": Budget("tiny", subjects=3, seconds=1.0, fps=12.0, synth_size=64, image_size=32,
-                   widths=(8, 12, 8), epochs=2, max_steps=2, batch_size=4, seeds=1,
-                   cls_model="convnextv2_atto", cls_image_size=32, cls_epochs=1,
-                   cls_max_steps=2, cls_batch_size=8, lr=1e-3, limit=8,
-                   optimizer="adam", balance=True, smoke=True),
-    "quick": Budget("quick", subjects=12, seconds=2.0, fps=15.0, synth_size=96, image_size=64,
-                    widths=(8, 12, 8), epochs=15, max_steps=0, batch_size=4, seeds=1,
-                    cls_model="convnextv2_atto", cls_image_size=48, cls_epochs=3,
-                    cls_max_steps=0, cls_batch_size=16, lr=3e-3, limit=24,
-                    optimizer="adam", balance=True, smoke=True),
+    "tiny": Budget(
+        "tiny",
+        subjects=3,
+        seconds=1.0,
+        fps=12.0,
+        synth_size=64,
+        image_size=32,
+        widths=(8, 12, 8),
+        epochs=2,
+        max_steps=2,
+        batch_size=4,
+        seeds=1,
+        cls_model="convnextv2_atto",
+        cls_image_size=32,
+        cls_epochs=1,
+        cls_max_steps=2,
+        cls_batch_size=8,
+        lr=1e-3,
+        limit=8,
+        optimizer="adam",
+        balance=True,
+        smoke=True,
+    ),
+    "quick": Budget(
+        "quick",
+        subjects=12,
+        seconds=2.0,
+        fps=15.0,
+        synth_size=96,
+        image_size=64,
+        widths=(8, 12, 8),
+        epochs=15,
+        max_steps=0,
+        batch_size=4,
+        seeds=1,
+        cls_model="convnextv2_atto",
+        cls_image_size=48,
+        cls_epochs=3,
+        cls_max_steps=0,
+        cls_batch_size=16,
+        lr=3e-3,
+        limit=24,
+        optimizer="adam",
+        balance=True,
+        smoke=True,
+    ),
     # the committed reports (fasfast reproduce without a budget flag): the models learn, 3 seeds
-    "standard": Budget("standard", subjects=30, seconds=1.4, fps=15.0, synth_size=112,
-                       image_size=48, widths=(8, 12, 8), epochs=6, max_steps=0, batch_size=8,
-                       seeds=3, cls_model="convnextv2_atto", cls_image_size=32, cls_epochs=6,
-                       cls_max_steps=0, cls_batch_size=16, cls_eval_every=2, lr=3e-3,
-                       optimizer="adam", balance=True, phones=2, artefacts=2.0,
-                       color_jitter=0.5, schedule="cosine"),
-    "full": Budget("full", subjects=24, seconds=4.0, fps=30.0, synth_size=320, image_size=256,
-                   widths=(128, 196, 128), epochs=50, max_steps=0, batch_size=16, seeds=3,
-                   cls_model="convnextv2_base", cls_image_size=224, cls_epochs=30,
-                   cls_max_steps=0, cls_batch_size=32, workers=4),
+    "standard": Budget(
+        "standard",
+        subjects=30,
+        seconds=1.4,
+        fps=15.0,
+        synth_size=112,
+        image_size=48,
+        widths=(8, 12, 8),
+        epochs=6,
+        max_steps=0,
+        batch_size=8,
+        seeds=3,
+        cls_model="convnextv2_atto",
+        cls_image_size=32,
+        cls_epochs=6,
+        cls_max_steps=0,
+        cls_batch_size=16,
+        cls_eval_every=2,
+        lr=3e-3,
+        optimizer="adam",
+        balance=True,
+        phones=2,
+        artefacts=2.0,
+        color_jitter=0.5,
+        schedule="cosine",
+    ),
+    "full": Budget(
+        "full",
+        subjects=24,
+        seconds=4.0,
+        fps=30.0,
+        synth_size=320,
+        image_size=256,
+        widths=(128, 196, 128),
+        epochs=50,
+        max_steps=0,
+        batch_size=16,
+        seeds=3,
+        cls_model="convnextv2_base",
+        cls_image_size=224,
+        cls_epochs=30,
+        cls_max_steps=0,
+        cls_batch_size=32,
+        workers=4,
+    ),
 }
 
 
@@ -118,8 +189,9 @@ def get_budget(name: str, **overrides: Any) -> Budget:
     return b
 
 
-def ensure_data(data: str | Path | None, out: Path, budget: Budget, seed: int = 0,
-                progress: bool = True) -> Path:
+def ensure_data(
+    data: str | Path | None, out: Path, budget: Budget, seed: int = 0, progress: bool = True
+) -> Path:
     """The data root to use: ``data`` when given (must exist), else a synthetic set generated
     once under ``<out>/data`` (reused when its ``synth.json`` matches the budget)."""
     if data is not None:
@@ -130,8 +202,15 @@ def ensure_data(data: str | Path | None, out: Path, budget: Budget, seed: int = 
     from fasfast.data.synth import generate
 
     root = out / "data"
-    want = dict(subjects=budget.subjects, seed=seed, seconds=budget.seconds, fps=budget.fps,
-                size=budget.synth_size, phones=budget.phones, artefacts=budget.artefacts)
+    want = dict(
+        subjects=budget.subjects,
+        seed=seed,
+        seconds=budget.seconds,
+        fps=budget.fps,
+        size=budget.synth_size,
+        phones=budget.phones,
+        artefacts=budget.artefacts,
+    )
     meta = root / "synth.json"
     if meta.is_file():
         have = json.loads(meta.read_text())
@@ -143,10 +222,12 @@ def ensure_data(data: str | Path | None, out: Path, budget: Budget, seed: int = 
     return root
 
 
-SMOKE_NOTE = ("Smoke run: this budget only checks that the pipeline runs end to end. Its "
-              "models are too small and too briefly trained, its test sets too small, for any "
-              "verdict below to decide anything; read the committed report of the default "
-              "budget instead.")
+SMOKE_NOTE = (
+    "Smoke run: this budget only checks that the pipeline runs end to end. Its "
+    "models are too small and too briefly trained, its test sets too small, for any "
+    "verdict below to decide anything; read the committed report of the default "
+    "budget instead."
+)
 LEARNED_AUC = 0.75  # below this dev or test AUC the baseline has not clearly learned
 
 
@@ -159,8 +240,10 @@ def learned_note(summary: dict | None, what: str = "baseline") -> str:
     low = [f"{k} AUC {v:.2f}" for k, v in aucs.items() if not v >= LEARNED_AUC]
     if not low:
         return ""
-    return (f"\n\n**The {what} has not clearly learned at this budget ({', '.join(low)}; "
-            f"below {LEARNED_AUC}): differences between models near chance are noise.**")
+    return (
+        f"\n\n**The {what} has not clearly learned at this budget ({', '.join(low)}; "
+        f"below {LEARNED_AUC}): differences between models near chance are noise.**"
+    )
 
 
 def bpcer_step(counts: dict) -> str:
@@ -170,21 +253,25 @@ def bpcer_step(counts: dict) -> str:
 
 
 def synth_text(budget: Budget) -> str:
-    return (f"synthetic: {budget.subjects} subjects, {budget.phones} phone(s), "
-            f"{budget.seconds:g} s at {budget.fps:g} fps, {budget.synth_size} px, artefact "
-            f"strength {budget.artefacts:g} (`fasfast synth --artefacts`)")
+    return (
+        f"synthetic: {budget.subjects} subjects, {budget.phones} phone(s), "
+        f"{budget.seconds:g} s at {budget.fps:g} fps, {budget.synth_size} px, artefact "
+        f"strength {budget.artefacts:g} (`fasfast synth --artefacts`)"
+    )
 
 
 def training_text(budget: Budget, seed: int) -> str:
     """The EulerNet training settings of a budget, in words."""
-    return (f"{budget.epochs} epochs, batch {budget.batch_size}, "
-            f"{'all' if not budget.max_steps else budget.max_steps} steps/epoch, "
-            f"{budget.optimizer or 'Ranger'} lr {budget.lr or 1e-4:g}"
-            + (f", {budget.schedule} schedule" if budget.schedule else "")
-            + (f", colour jitter {budget.color_jitter:g}" if budget.color_jitter else "")
-            + (", live videos repeated to balance the classes" if budget.balance else "")
-            + f", seeds {seed}..{seed + budget.seeds - 1}"
-            + (f"; at most {budget.limit} videos per split" if budget.limit else ""))
+    return (
+        f"{budget.epochs} epochs, batch {budget.batch_size}, "
+        f"{'all' if not budget.max_steps else budget.max_steps} steps/epoch, "
+        f"{budget.optimizer or 'Ranger'} lr {budget.lr or 1e-4:g}"
+        + (f", {budget.schedule} schedule" if budget.schedule else "")
+        + (f", colour jitter {budget.color_jitter:g}" if budget.color_jitter else "")
+        + (", live videos repeated to balance the classes" if budget.balance else "")
+        + f", seeds {seed}..{seed + budget.seeds - 1}"
+        + (f"; at most {budget.limit} videos per split" if budget.limit else "")
+    )
 
 
 def scoreset_from_rows(rows, name: str = ""):
@@ -194,9 +281,14 @@ def scoreset_from_rows(rows, name: str = ""):
     if not rows:
         raise ValueError(f"no score rows for {name or 'this split'}")
     ids, videos, labels, types, scores = (list(c) for c in zip(*rows))
-    return ScoreSet(ids=np.array(ids), labels=np.array(labels, dtype=np.int64),
-                    scores=np.array(scores, dtype=np.float64), attack_types=np.array(types),
-                    videos=np.array(videos), name=name)
+    return ScoreSet(
+        ids=np.array(ids),
+        labels=np.array(labels, dtype=np.int64),
+        scores=np.array(scores, dtype=np.float64),
+        attack_types=np.array(types),
+        videos=np.array(videos),
+        name=name,
+    )
 
 
 # --------------------------------------------------------------------------- Markdown
@@ -223,8 +315,12 @@ def md_table(head: list[str], rows: list[list[Any]], align: str | None = None) -
     align = align or ("l" + "r" * (len(head) - 1))
     sep = ["---" if a == "l" else "---:" for a in align]
     out = ["| " + " | ".join(head) + " |", "|" + "|".join(sep) + "|"]
-    out += ["| " + " | ".join((c if isinstance(c, str) else fmt(c)).replace("|", "\\|")
-                              for c in r) + " |" for r in rows]
+    out += [
+        "| "
+        + " | ".join((c if isinstance(c, str) else fmt(c)).replace("|", "\\|") for c in r)
+        + " |"
+        for r in rows
+    ]
     return "\n".join(out)
 
 
@@ -246,17 +342,28 @@ class Claim:
     comparisons: list[dict] = field(default_factory=list)
 
     def as_dict(self) -> dict:
-        return {"claim": self.claim, "source": self.source, "verdict": self.outcome,
-                "difference": self.difference, "interval": list(self.interval),
-                "test": self.test, "evidence": self.evidence,
-                "comparisons": self.comparisons}
+        return {
+            "claim": self.claim,
+            "source": self.source,
+            "verdict": self.outcome,
+            "difference": self.difference,
+            "interval": list(self.interval),
+            "test": self.test,
+            "evidence": self.evidence,
+            "comparisons": self.comparisons,
+        }
 
 
 def claims_table(claims: list[Claim]) -> str:
     marks = {"agrees": "agrees", "disagrees": "**disagrees**", "inconclusive": "inconclusive"}
-    return md_table(["Claim", "Paper", "Difference [95% CI]", "Test", "Verdict", "Evidence"],
-                    [[c.claim, c.source, c.shown or "-", c.test or "-", marks[c.outcome],
-                      c.evidence] for c in claims], align="llrlll")
+    return md_table(
+        ["Claim", "Paper", "Difference [95% CI]", "Test", "Verdict", "Evidence"],
+        [
+            [c.claim, c.source, c.shown or "-", c.test or "-", marks[c.outcome], c.evidence]
+            for c in claims
+        ],
+        align="llrlll",
+    )
 
 
 class Clock:
@@ -279,9 +386,14 @@ class Clock:
         return total
 
     def summary(self) -> dict:
-        return {"wall_s": time.time() - self.wall0, "cpu_s": self._cpu() - self.cpu0,
-                "load_start": self.load0, "load_end": os.getloadavg()[0],
-                "cores": os.cpu_count(), "torch_threads": self._threads()}
+        return {
+            "wall_s": time.time() - self.wall0,
+            "cpu_s": self._cpu() - self.cpu0,
+            "load_start": self.load0,
+            "load_end": os.getloadavg()[0],
+            "cores": os.cpu_count(),
+            "torch_threads": self._threads(),
+        }
 
     @staticmethod
     def _threads() -> int | None:
@@ -290,11 +402,13 @@ class Clock:
 
     def text(self) -> str:
         s = self.summary()
-        return (f"{s['cpu_s']:.0f} s process CPU (user + system, all threads), "
-                f"{s['wall_s']:.0f} s wall ({s['wall_s'] / 60:.1f} min) on {s['cores']} cores "
-                + (f"(torch {s['torch_threads']} thread(s)) " if s["torch_threads"] else "")
-                + f"with load average {s['load_start']:.1f} at the start, "
-                f"{s['load_end']:.1f} at the end")
+        return (
+            f"{s['cpu_s']:.0f} s process CPU (user + system, all threads), "
+            f"{s['wall_s']:.0f} s wall ({s['wall_s'] / 60:.1f} min) on {s['cores']} cores "
+            + (f"(torch {s['torch_threads']} thread(s)) " if s["torch_threads"] else "")
+            + f"with load average {s['load_start']:.1f} at the start, "
+            f"{s['load_end']:.1f} at the end"
+        )
 
 
 def write_report(out: Path, title: str, sections: list[tuple[str, str]], meta: dict) -> Path:

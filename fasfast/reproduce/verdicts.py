@@ -23,8 +23,18 @@ from pathlib import Path
 
 import numpy as np
 
-__all__ = ["MIN_UNITS", "RULE", "Comparison", "PooledSplits", "all_of", "min_units",
-           "pooled_acer_difference", "subject_of", "units_of", "verdict"]
+__all__ = [
+    "MIN_UNITS",
+    "RULE",
+    "Comparison",
+    "PooledSplits",
+    "all_of",
+    "min_units",
+    "pooled_acer_difference",
+    "subject_of",
+    "units_of",
+    "verdict",
+]
 
 LEVEL = 0.95
 REPS = 2000
@@ -105,10 +115,19 @@ class Comparison:
         return verdict(self.interval, self.direction)
 
     def as_dict(self) -> dict:
-        return {"a": self.a, "b": self.b, "difference": self.difference,
-                "interval": list(self.interval), "test": self.test,
-                "direction": self.direction, "pvalue": self.pvalue, "verdict": self.outcome,
-                "per_seed": self.per_seed, "min_units": self.min_units, **self.extra}
+        return {
+            "a": self.a,
+            "b": self.b,
+            "difference": self.difference,
+            "interval": list(self.interval),
+            "test": self.test,
+            "direction": self.direction,
+            "pvalue": self.pvalue,
+            "verdict": self.outcome,
+            "per_seed": self.per_seed,
+            "min_units": self.min_units,
+            **self.extra,
+        }
 
 
 def min_units(strata, units) -> int:
@@ -165,9 +184,17 @@ def pool_seeds(pairs):
     return {k: np.concatenate(v) for k, v in cols.items()}
 
 
-def pooled_acer_difference(pairs, a: str, b: str, unit: str = "subject",
-                           direction: str = "< 0", apcer: str = "pooled", reps: int = REPS,
-                           seed: int = 0, delong: bool = True) -> Comparison:
+def pooled_acer_difference(
+    pairs,
+    a: str,
+    b: str,
+    unit: str = "subject",
+    direction: str = "< 0",
+    apcer: str = "pooled",
+    reps: int = REPS,
+    seed: int = 0,
+    delong: bool = True,
+) -> Comparison:
     """``ACER_a - ACER_b`` over the seeds pooled, paired bootstrap over test units (``unit``).
 
     ``pairs``: per seed ``(set_a, threshold_a, set_b, threshold_b)`` (see :func:`pool_seeds`).
@@ -180,29 +207,59 @@ def pooled_acer_difference(pairs, a: str, b: str, unit: str = "subject",
 
     p = pool_seeds(pairs)
     units = units_of(p["videos"], unit)
-    res = paired_bootstrap_acer(p["a"], p["b"], p["y"], p["ta"], p["tb"],
-                                attack_types=p["types"], units=units,
-                                apcer=apcer, reps=reps, seed=seed, level=LEVEL)
+    res = paired_bootstrap_acer(
+        p["a"],
+        p["b"],
+        p["y"],
+        p["ta"],
+        p["tb"],
+        attack_types=p["types"],
+        units=units,
+        apcer=apcer,
+        reps=reps,
+        seed=seed,
+        level=LEVEL,
+    )
     per_seed, dl = [], []
     for k in range(len(pairs)):
         m = p["seed"] == k
         y = p["y"][m]
-        acer = [pad_metrics(p[s][m], y == 1, float(p[t][m][0])).acer
-                for s, t in (("a", "ta"), ("b", "tb"))]
+        acer = [
+            pad_metrics(p[s][m], y == 1, float(p[t][m][0])).acer
+            for s, t in (("a", "ta"), ("b", "tb"))
+        ]
         per_seed.append(acer[0] - acer[1])
         if delong and (y == 1).sum() >= 2 and (y == 0).sum() >= 2:
             d = delong_test(p["a"][m], p["b"][m], y)
-            dl.append({"auc_a": d["auc_a"], "auc_b": d["auc_b"], "difference": d["difference"],
-                       "pvalue": d["pvalue"]})
-    extra = {"acer_a": res["acer_a"], "acer_b": res["acer_b"],
-             "n": int(p["y"].size), "resampling": f"{unit}s; {res['resampling']}",
-             "replicates": res["replicates"]}
+            dl.append(
+                {
+                    "auc_a": d["auc_a"],
+                    "auc_b": d["auc_b"],
+                    "difference": d["difference"],
+                    "pvalue": d["pvalue"],
+                }
+            )
+    extra = {
+        "acer_a": res["acer_a"],
+        "acer_b": res["acer_b"],
+        "n": int(p["y"].size),
+        "resampling": f"{unit}s; {res['resampling']}",
+        "replicates": res["replicates"],
+    }
     if dl:
         extra["delong"] = dl
-    return Comparison(a, b, res["difference"], tuple(res["interval"]),
-                      f"paired bootstrap of the ACER over test {unit}s, {len(pairs)} seed(s) "
-                      "pooled", direction, res["pvalue"], per_seed, extra,
-                      min_units(np.where(p["y"] == 1, "live", p["types"]), units))
+    return Comparison(
+        a,
+        b,
+        res["difference"],
+        tuple(res["interval"]),
+        f"paired bootstrap of the ACER over test {unit}s, {len(pairs)} seed(s) pooled",
+        direction,
+        res["pvalue"],
+        per_seed,
+        extra,
+        min_units(np.where(p["y"] == 1, "live", p["types"]), units),
+    )
 
 
 class PooledSplits:
@@ -253,23 +310,39 @@ class PooledSplits:
         return (e[att].mean() + e[live].mean()) / 2
 
     def acer_per_seed(self, method: str, split: str) -> list[float]:
-        return [self.acer(method, split, np.flatnonzero(self.seed == k))
-                for k in range(self.n_seeds)]
+        return [
+            self.acer(method, split, np.flatnonzero(self.seed == k)) for k in range(self.n_seeds)
+        ]
 
-    def bootstrap(self, statistic, a: str, b: str, test: str, direction: str,
-                  per_seed: list[float] | None = None, reps: int = REPS,
-                  seed: int = 0) -> Comparison:
+    def bootstrap(
+        self,
+        statistic,
+        a: str,
+        b: str,
+        test: str,
+        direction: str,
+        per_seed: list[float] | None = None,
+        reps: int = REPS,
+        seed: int = 0,
+    ) -> Comparison:
         """A :class:`Comparison` from ``statistic(idx)`` (a difference a - b)."""
         from fasfast.analysis import paired_bootstrap
 
-        res = paired_bootstrap(statistic, self.strata, self.units, reps=reps, seed=seed,
-                               level=LEVEL)
-        return Comparison(a, b, res["difference"], tuple(res["interval"]),
-                          f"{test}; paired bootstrap over {self.unit}s, {self.n_seeds} seed(s) "
-                          "pooled", direction, res["pvalue"], per_seed or [],
-                          {"resampling": f"{self.unit}s; {res['resampling']}",
-                           "replicates": res["replicates"]},
-                          min_units(self.strata, self.units))
+        res = paired_bootstrap(
+            statistic, self.strata, self.units, reps=reps, seed=seed, level=LEVEL
+        )
+        return Comparison(
+            a,
+            b,
+            res["difference"],
+            tuple(res["interval"]),
+            f"{test}; paired bootstrap over {self.unit}s, {self.n_seeds} seed(s) pooled",
+            direction,
+            res["pvalue"],
+            per_seed or [],
+            {"resampling": f"{self.unit}s; {res['resampling']}", "replicates": res["replicates"]},
+            min_units(self.strata, self.units),
+        )
 
 
 def fmt_pp(x: float) -> str:
