@@ -85,6 +85,7 @@ def run_case(benchmark, case: dict, backward: bool, version: str, make_small) ->
         )
         return
     other = make_runner(case, "eager" if version == "fused" else "fused", backward)(*xs)
-    for got, want in zip(torch.utils._pytree.tree_leaves(first),
-                         torch.utils._pytree.tree_leaves(other), strict=True):
+    for got, want in zip(
+        torch.utils._pytree.tree_leaves(first), torch.utils._pytree.tree_leaves(other), strict=True
+    ):
         torch.testing.assert_close(got, want, rtol=1e-4, atol=1e-4)

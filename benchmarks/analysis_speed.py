@@ -40,10 +40,8 @@ BEGIN, END = "<!-- targets: begin -->", "<!-- targets: end -->"
 CASES = {
     "f32": ("thresholds + metrics / np.sort", "float32", "separated", 10_000_000, 1.0),
     "f64": ("thresholds + metrics / np.sort", "float64", "separated", 10_000_000, 1.0),
-    "f32-chance": ("thresholds + metrics / np.sort", "float32", "near-chance", 10_000_000,
-                   None),
-    "f64-chance": ("thresholds + metrics / np.sort", "float64", "near-chance", 10_000_000,
-                   None),
+    "f32-chance": ("thresholds + metrics / np.sort", "float32", "near-chance", 10_000_000, None),
+    "f64-chance": ("thresholds + metrics / np.sort", "float64", "near-chance", 10_000_000, None),
     "boot": ("bootstrap x1000 / analysis", "float64", "separated", 1_000_000, 10.0),
 }
 
@@ -85,35 +83,59 @@ def run_case(name, repeat, scale, rng):
     else:
         allv = np.r_[live, attack]
         is_live = np.r_[np.ones(live.size, bool), np.zeros(attack.size, bool)]
-        thresholds_and_metrics(live[:1000], attack[:1000], np.r_[live[:1000], attack[:1000]],
-                               np.r_[np.ones(1000, bool), np.zeros(1000, bool)])
+        thresholds_and_metrics(
+            live[:1000],
+            attack[:1000],
+            np.r_[live[:1000], attack[:1000]],
+            np.r_[np.ones(1000, bool), np.zeros(1000, bool)],
+        )
         for _ in range(repeat):
             base.append(_timed(np.sort, allv))
             work.append(_timed(thresholds_and_metrics, live, attack, allv, is_live))
     ratios = np.array(work) / np.array(base)
     med = float(np.median(ratios))
     met = "recorded" if target is None else ("yes" if med <= target else "NO")
-    return dict(name=name, what=what, dtype=dtype, classes=classes, n=n, target=target,
-                base=float(np.median(base)), work=float(np.median(work)), ratio=med,
-                lo=float(ratios.min()), hi=float(ratios.max()), met=met)
+    return dict(
+        name=name,
+        what=what,
+        dtype=dtype,
+        classes=classes,
+        n=n,
+        target=target,
+        base=float(np.median(base)),
+        work=float(np.median(work)),
+        ratio=med,
+        lo=float(ratios.min()),
+        hi=float(ratios.max()),
+        met=met,
+    )
 
 
 def table(rows) -> str:
-    head = ("| case | scores | yardstick (ms) | work (ms) | ratio (median) | spread (min-max) "
-            "| target | met |")
+    head = (
+        "| case | scores | yardstick (ms) | work (ms) | ratio (median) | spread (min-max) "
+        "| target | met |"
+    )
     out = [head, "|---|---:|---:|---:|---:|---:|---:|---|"]
     for r in rows:
         tgt = "-" if r["target"] is None else f"<= {r['target']:.1f}"
-        out.append(f"| {r['what']}, {r['dtype']}, {r['classes']} | {r['n']:,d} | "
-                   f"{1e3 * r['base']:.1f} | {1e3 * r['work']:.1f} | {r['ratio']:.2f} | "
-                   f"{r['lo']:.2f}-{r['hi']:.2f} | {tgt} | {r['met']} |")
+        out.append(
+            f"| {r['what']}, {r['dtype']}, {r['classes']} | {r['n']:,d} | "
+            f"{1e3 * r['base']:.1f} | {1e3 * r['work']:.1f} | {r['ratio']:.2f} | "
+            f"{r['lo']:.2f}-{r['hi']:.2f} | {tgt} | {r['met']} |"
+        )
     return "\n".join(out)
 
 
 def _commit() -> str:
     try:
-        return subprocess.run(["git", "rev-parse", "--short", "HEAD"], capture_output=True,
-                              text=True, cwd=Path(__file__).parent, check=True).stdout.strip()
+        return subprocess.run(
+            ["git", "rev-parse", "--short", "HEAD"],
+            capture_output=True,
+            text=True,
+            cwd=Path(__file__).parent,
+            check=True,
+        ).stdout.strip()
     except (OSError, subprocess.CalledProcessError):
         return "?"
 
@@ -122,7 +144,7 @@ def write(text: str) -> None:
     prev = OUT.read_text() if OUT.exists() else "# Score analysis speed\n"
     block = f"{BEGIN}\n{text}\n{END}"
     if BEGIN in prev and END in prev:
-        new = prev[:prev.index(BEGIN)] + block + prev[prev.index(END) + len(END):]
+        new = prev[: prev.index(BEGIN)] + block + prev[prev.index(END) + len(END) :]
     else:
         first, _, rest = prev.partition("\n")
         new = f"{first}\n\n{block}\n{rest}"
@@ -131,13 +153,17 @@ def write(text: str) -> None:
 
 
 def main(argv=None):
-    ap = argparse.ArgumentParser(description=__doc__,
-                                 formatter_class=argparse.RawDescriptionHelpFormatter)
+    ap = argparse.ArgumentParser(
+        description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter
+    )
     ap.add_argument("--cases", nargs="+", default=list(CASES), choices=list(CASES))
     ap.add_argument("--repeat", type=int, default=5, help="repeats per case (default 5)")
     ap.add_argument("--scale", type=float, default=1.0, help="multiply every size (quick look)")
-    ap.add_argument("--write", action="store_true",
-                    help=f"replace the Targets section of {OUT.relative_to(OUT.parents[2])}")
+    ap.add_argument(
+        "--write",
+        action="store_true",
+        help=f"replace the Targets section of {OUT.relative_to(OUT.parents[2])}",
+    )
     args = ap.parse_args(argv)
     rng = np.random.default_rng(0)
     load0 = os.getloadavg() if hasattr(os, "getloadavg") else (float("nan"),) * 3
@@ -146,8 +172,11 @@ def main(argv=None):
     for name in args.cases:
         r = run_case(name, args.repeat, args.scale, rng)
         rows.append(r)
-        print(f"{name:>10}: {r['ratio']:.2f} ({r['lo']:.2f}-{r['hi']:.2f})  target "
-              f"{r['target']}  met {r['met']}", flush=True)
+        print(
+            f"{name:>10}: {r['ratio']:.2f} ({r['lo']:.2f}-{r['hi']:.2f})  target "
+            f"{r['target']}  met {r['met']}",
+            flush=True,
+        )
     load1 = os.getloadavg() if hasattr(os, "getloadavg") else (float("nan"),) * 3
     text = table(rows)
     cpu = platform.processor() or platform.machine()
@@ -160,15 +189,20 @@ def main(argv=None):
         pass
     from fasfast.analysis._kernels_sort import use_radix
 
-    sorts = ", ".join(f"{d} {'radix' if use_radix(d) else 'np.sort'}"
-                      for d in ("float32", "float64"))
-    note = (f"{datetime.datetime.now():%Y-%m-%d %H:%M}, commit {_commit()}, {cpu}, "
-            f"{os.cpu_count()} cores, class sort chosen: {sorts}; {time.time() - t0:.0f} s; "
-            f"load average (1 min) "
-            f"{load0[0]:.2f} before, {load1[0]:.2f} after. Median of {args.repeat} repeats; "
-            f"each ratio is taken within one repeat (yardstick and work back to back).")
-    cmd = ("`python benchmarks/analysis_speed.py --repeat "
-           f"{args.repeat}{'' if args.scale == 1 else f' --scale {args.scale}'} --write`")
+    sorts = ", ".join(
+        f"{d} {'radix' if use_radix(d) else 'np.sort'}" for d in ("float32", "float64")
+    )
+    note = (
+        f"{datetime.datetime.now():%Y-%m-%d %H:%M}, commit {_commit()}, {cpu}, "
+        f"{os.cpu_count()} cores, class sort chosen: {sorts}; {time.time() - t0:.0f} s; "
+        f"load average (1 min) "
+        f"{load0[0]:.2f} before, {load1[0]:.2f} after. Median of {args.repeat} repeats; "
+        f"each ratio is taken within one repeat (yardstick and work back to back)."
+    )
+    cmd = (
+        "`python benchmarks/analysis_speed.py --repeat "
+        f"{args.repeat}{'' if args.scale == 1 else f' --scale {args.scale}'} --write`"
+    )
     print(text)
     print(note)
     if args.write:

@@ -20,7 +20,7 @@ def data(request):
     attack = rng.normal(0.3, 0.1, N // 2).astype(request.param)
     analyze(live[:100], attack[:100])  # numba compile/cache load outside the timing
     is_live = np.r_[np.ones(N // 2, bool), np.zeros(N // 2, bool)]
-    pad_metrics(np.r_[live[:100], attack[:100]], is_live[N // 2 - 100:N // 2 + 100], 0.5)
+    pad_metrics(np.r_[live[:100], attack[:100]], is_live[N // 2 - 100 : N // 2 + 100], 0.5)
     return live, attack, np.r_[live, attack], is_live
 
 

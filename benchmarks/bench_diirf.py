@@ -30,5 +30,6 @@ from ops_cases_diirf import CASES  # noqa: E402
 @pytest.mark.parametrize("backward", [False, True], ids=["fwd", "fwd+bwd"])
 @pytest.mark.parametrize("case", CASES, ids=[c["name"] for c in CASES])
 def test_diirf_op(benchmark, case, backward, version):
-    run_case(benchmark, case, backward, version,
-             lambda case: case["make_small"](DEVICE, torch.float32))
+    run_case(
+        benchmark, case, backward, version, lambda case: case["make_small"](DEVICE, torch.float32)
+    )

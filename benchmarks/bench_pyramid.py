@@ -27,5 +27,10 @@ from ops_cases_pyramid import CASES  # noqa: E402
 @pytest.mark.parametrize("backward", [False, True], ids=["fwd", "fwd+bwd"])
 @pytest.mark.parametrize("case", CASES, ids=[c["name"] for c in CASES])
 def test_pyramid_op(benchmark, case, backward, version):
-    run_case(benchmark, case, backward, version,
-             lambda case: tuple(x[:1].contiguous() for x in case["make_inputs"](DEVICE, torch.float32)))
+    run_case(
+        benchmark,
+        case,
+        backward,
+        version,
+        lambda case: tuple(x[:1].contiguous() for x in case["make_inputs"](DEVICE, torch.float32)),
+    )

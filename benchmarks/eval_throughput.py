@@ -63,8 +63,13 @@ def main(argv=None) -> int:
     from fasfast.models import EulerNet, EulerNetConfig
 
     tmp = Path(tempfile.mkdtemp(prefix="fasfast_bench_"))
-    root = Path(args.root) if args.root else synth.generate(
-        tmp / "data", subjects=6, seconds=2.0, size=112, phones=2, progress=False)
+    root = (
+        Path(args.root)
+        if args.root
+        else synth.generate(
+            tmp / "data", subjects=6, seconds=2.0, size=112, phones=2, progress=False
+        )
+    )
     samples = [s for split in ("dev", "test") for s in oulu_npu(root, "1", split)]
     samples = samples[: args.videos]
     n_vid = len(samples)
@@ -72,8 +77,9 @@ def main(argv=None) -> int:
     cfg = EulerNetConfig.preset(args.preset, image_size=args.image_size, widths=widths)
     s = cfg.image_size
 
-    windows = [(smp, w) for smp in samples
-               for w in sample_sequences(VideoReader(smp.path).num_frames)]
+    windows = [
+        (smp, w) for smp in samples for w in sample_sequences(VideoReader(smp.path).num_frames)
+    ]
     n_seq = len(windows)
     # --- decode
     frames = {}
@@ -92,8 +98,12 @@ def main(argv=None) -> int:
             crops[i] = crop_faces(frames[i], [lms[smp.path][j] for j in w], s).crops
 
     t_crop = _timeit(crop)
-    x_all = torch.from_numpy(np.stack([crops[i] for i in range(n_seq)])).permute(
-        0, 1, 4, 2, 3).float().div(255)
+    x_all = (
+        torch.from_numpy(np.stack([crops[i] for i in range(n_seq)]))
+        .permute(0, 1, 4, 2, 3)
+        .float()
+        .div(255)
+    )
     # --- model
     model = EulerNet(cfg).eval()
 
@@ -101,7 +111,7 @@ def main(argv=None) -> int:
         out = []
         with torch.no_grad():
             for b in range(0, n_seq, args.batch_size):
-                xb = x_all[b:b + args.batch_size].to(device)
+                xb = x_all[b : b + args.batch_size].to(device)
                 if amp:
                     with torch.autocast("cuda", dtype=torch.bfloat16):
                         out.append(m(xb).float().mean(dim=(2, 3)).cpu())
@@ -118,9 +128,19 @@ def main(argv=None) -> int:
         t_model_ref = _timeit(lambda: run_model(model), repeat=2)
     fs = run_model(model)
     # --- aggregation
-    items = [(i, smp.video_id, smp.label, smp.attack_type, k, float(fs[i].mean()),
-              [float(v) for v in fs[i]], list(w))
-             for i, ((smp, w), k) in enumerate(zip(windows, range(n_seq)))]
+    items = [
+        (
+            i,
+            smp.video_id,
+            smp.label,
+            smp.attack_type,
+            k,
+            float(fs[i].mean()),
+            [float(v) for v in fs[i]],
+            list(w),
+        )
+        for i, ((smp, w), k) in enumerate(zip(windows, range(n_seq)))
+    ]
 
     def aggregate():
         sc = _aggregate(items, "eulernet", 0.0)
@@ -134,8 +154,9 @@ def main(argv=None) -> int:
     for workers in (0, 2):
         ds = SequenceDataset(samples, image_size=s, map_size=s // 8, train=False)
         t = time.perf_counter()
-        sc = score_dataset(model, ds, kind="eulernet", batch_size=args.batch_size,
-                           workers=workers, device="cpu")
+        sc = score_dataset(
+            model, ds, kind="eulernet", batch_size=args.batch_size, workers=workers, device="cpu"
+        )
         aggregate_t = time.perf_counter()
         for level, rows in sc.levels().items():
             write_rows(tmp / f"e2e_{level}.csv", rows)
@@ -149,8 +170,9 @@ def main(argv=None) -> int:
         cuda = _timeit(lambda: run_model(mc, "cuda", amp=True), repeat=3)
         ds = SequenceDataset(samples, image_size=s, map_size=s // 8, train=False)
         t = time.perf_counter()
-        score_dataset(mc, ds, kind="eulernet", batch_size=args.batch_size, workers=4,
-                      device="cuda", amp=True)
+        score_dataset(
+            mc, ds, kind="eulernet", batch_size=args.batch_size, workers=4, device="cuda", amp=True
+        )
         e2e["cuda (bf16 AMP), 4 workers"] = time.perf_counter() - t
 
     stage_total = t_decode + t_crop + t_model + t_agg
@@ -169,10 +191,15 @@ def main(argv=None) -> int:
         "| stage | seconds | share | per video (ms) |",
         "|---|---:|---:|---:|",
     ]
-    for name, t in (("decode (OpenCV)", t_decode), ("crop (landmark file + crop_faces)", t_crop),
-                    ("model (fused ops)", t_model), ("aggregation + CSV", t_agg)):
-        lines.append(f"| {name} | {t:.3f} | {100 * t / stage_total:.0f}% | "
-                     f"{1000 * t / n_vid:.1f} |")
+    for name, t in (
+        ("decode (OpenCV)", t_decode),
+        ("crop (landmark file + crop_faces)", t_crop),
+        ("model (fused ops)", t_model),
+        ("aggregation + CSV", t_agg),
+    ):
+        lines.append(
+            f"| {name} | {t:.3f} | {100 * t / stage_total:.0f}% | {1000 * t / n_vid:.1f} |"
+        )
     lines += [
         f"| **sum** | {stage_total:.3f} | 100% | {1000 * stage_total / n_vid:.1f} |",
         "",
@@ -187,11 +214,17 @@ def main(argv=None) -> int:
     for name, t in e2e.items():
         lines.append(f"| {name} | {t:.2f} | {n_vid / t:.1f} | {n_seq / t:.1f} |")
     if cuda is not None:
-        lines += ["", f"CUDA model-only (bf16 AMP): {cuda:.4f} s for {n_seq} sequences "
-                  f"({n_seq / cuda:.0f} sequences/s) on {torch.cuda.get_device_name(0)}."]
+        lines += [
+            "",
+            f"CUDA model-only (bf16 AMP): {cuda:.4f} s for {n_seq} sequences "
+            f"({n_seq / cuda:.0f} sequences/s) on {torch.cuda.get_device_name(0)}.",
+        ]
     else:
-        lines += ["", "No CUDA device here: the GPU rows are missing (run the script on a GPU "
-                  "machine to add them)."]
+        lines += [
+            "",
+            "No CUDA device here: the GPU rows are missing (run the script on a GPU "
+            "machine to add them).",
+        ]
     text = "\n".join(lines) + "\n"
     print(text)
     if args.out:

@@ -302,8 +302,10 @@ def run(args) -> str:
         if amp_dtype == torch.float16:
             scaler = torch.amp.GradScaler(device.type)
         # the reference variants run (and compile) under the process-wide reference switch
-        steps[v] = with_ops(make_step(runner, opt, x, target, amp_dtype, scaler),
-                            reference=v in ("reference", "compiled"))
+        steps[v] = with_ops(
+            make_step(runner, opt, x, target, amp_dtype, scaler),
+            reference=v in ("reference", "compiled"),
+        )
         sync(device)
         t0 = time.perf_counter()
         steps[v]()  # first step: warm-up (and compilation for "compiled")

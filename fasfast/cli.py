@@ -61,9 +61,11 @@ def build_parser(command: str | None = None) -> argparse.ArgumentParser:
         description="fasfast: fast face anti-spoofing toolkit for PyTorch.",
     )
     parser.add_argument("--version", action="version", version=f"fasfast {__version__}")
-    parser.add_argument("--debug", action="store_true",
-                        help="show Python tracebacks instead of one-line errors "
-                             "(also FASFAST_DEBUG=1)")
+    parser.add_argument(
+        "--debug",
+        action="store_true",
+        help="show Python tracebacks instead of one-line errors (also FASFAST_DEBUG=1)",
+    )
     sub = parser.add_subparsers(dest="command", metavar="COMMAND")
     for name, help_text in COMMANDS.items():
         p = sub.add_parser(name, help=help_text, description=help_text)
@@ -75,8 +77,12 @@ def build_parser(command: str | None = None) -> argparse.ArgumentParser:
 
 def _add_debug(p: argparse.ArgumentParser) -> None:
     """``--debug`` after the command too (and after a sub-command's own sub-command)."""
-    p.add_argument("--debug", action="store_true", default=argparse.SUPPRESS,
-                   help="show Python tracebacks instead of one-line errors")
+    p.add_argument(
+        "--debug",
+        action="store_true",
+        default=argparse.SUPPRESS,
+        help="show Python tracebacks instead of one-line errors",
+    )
     for action in p._actions:
         if isinstance(action, argparse._SubParsersAction):
             for child in action.choices.values():
@@ -84,17 +90,27 @@ def _add_debug(p: argparse.ArgumentParser) -> None:
 
 
 # pip names of the optional packages whose import name differs
-_PIP_NAMES = {"cv2": "opencv-python-headless", "skimage": "scikit-image",
-              "sklearn": "scikit-learn", "yaml": "pyyaml", "dlib": "dlib-bin",
-              "face_recognition_models": "face-recognition-models"}
+_PIP_NAMES = {
+    "cv2": "opencv-python-headless",
+    "skimage": "scikit-image",
+    "sklearn": "scikit-learn",
+    "yaml": "pyyaml",
+    "dlib": "dlib-bin",
+    "face_recognition_models": "face-recognition-models",
+}
 
 
 def _user_error_types() -> tuple[type[BaseException], ...]:
     """Exceptions that mean bad input (exit 2); the project's types where already imported."""
     import zipfile
 
-    types: list[type[BaseException]] = [OSError, ValueError, EOFError, zipfile.BadZipFile,
-                                         ModuleNotFoundError]
+    types: list[type[BaseException]] = [
+        OSError,
+        ValueError,
+        EOFError,
+        zipfile.BadZipFile,
+        ModuleNotFoundError,
+    ]
     video = sys.modules.get("fasfast.data.video")
     if video is not None:
         types.append(video.VideoReadError)
@@ -116,12 +132,16 @@ def describe_error(e: BaseException) -> str:
     if isinstance(e, ModuleNotFoundError) and e.name and not e.name.startswith("fasfast"):
         top = e.name.split(".")[0]
         pip = _PIP_NAMES.get(top, top)
-        return (f"the optional package {pip!r} is not installed (import {e.name!r} failed); "
-                f"install it with: pip install {pip}")
+        return (
+            f"the optional package {pip!r} is not installed (import {e.name!r} failed); "
+            f"install it with: pip install {pip}"
+        )
     if isinstance(e, OSError) and e.filename is not None and e.strerror:
-        hint = {FileNotFoundError: " (check the path)",
-                PermissionError: " (check the file's permissions)",
-                IsADirectoryError: " (give a file, not a folder)"}.get(type(e), "")
+        hint = {
+            FileNotFoundError: " (check the path)",
+            PermissionError: " (check the file's permissions)",
+            IsADirectoryError: " (give a file, not a folder)",
+        }.get(type(e), "")
         return f"{e.strerror}: {e.filename}{hint}"
     torch = sys.modules.get("torch")
     if torch is not None and isinstance(e, getattr(torch, "OutOfMemoryError", ())):
@@ -138,9 +158,11 @@ def _internal_error(e: BaseException) -> str:
     if frames:
         f = frames[-1]
         where = f" at {os.path.basename(f.filename)}:{f.lineno} ({f.name})"
-    return (f"internal error: {type(e).__name__}: {_one_line(e)[:300]}{where}. This is a bug "
-            "in fasfast: rerun with --debug (or FASFAST_DEBUG=1) for the traceback and report "
-            "it with the command line")
+    return (
+        f"internal error: {type(e).__name__}: {_one_line(e)[:300]}{where}. This is a bug "
+        "in fasfast: rerun with --debug (or FASFAST_DEBUG=1) for the traceback and report "
+        "it with the command line"
+    )
 
 
 def _format_warning(prog: str):
@@ -161,7 +183,9 @@ def main(argv: list[str] | None = None) -> int:
         parser.print_help()
         return 0
     debug = bool(getattr(args, "debug", False)) or os.environ.get("FASFAST_DEBUG", "") not in (
-        "", "0")
+        "",
+        "0",
+    )
     prog = f"fasfast {args.command}"
     if isinstance(getattr(args, "experiment", None), str):
         prog += f" {args.experiment}"
@@ -177,7 +201,8 @@ def main(argv: list[str] | None = None) -> int:
         if debug:
             raise
         if isinstance(e, _user_error_types()) and not (
-                isinstance(e, ModuleNotFoundError) and (e.name or "").startswith("fasfast")):
+            isinstance(e, ModuleNotFoundError) and (e.name or "").startswith("fasfast")
+        ):
             print(f"{prog}: error: {describe_error(e)}", file=sys.stderr)
             return 2
         print(f"{prog}: {_internal_error(e)}", file=sys.stderr)

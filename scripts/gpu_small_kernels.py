@@ -31,7 +31,9 @@ def main() -> int:
         for T in (1, 17):
             z = torch.randn(2, T, 17, 19, generator=g).to(dev, dtype).requires_grad_()
             x = torch.randn(2, T, 11, 17, 19, generator=g).to(dev, dtype).requires_grad_()
-            (ops.diirf(z, b, a).float().square().sum() + ops.fcam_gate(x, z, b, a).float().sum()).backward()
+            (
+                ops.diirf(z, b, a).float().square().sum() + ops.fcam_gate(x, z, b, a).float().sum()
+            ).backward()
             launched += 6
         hi = torch.randn(2, 3, 14, 18, generator=g).to(dev, dtype).requires_grad_()
         lo = torch.randn(2, 3, 7, 9, generator=g).to(dev, dtype).requires_grad_()
@@ -39,8 +41,10 @@ def main() -> int:
             ops.upsample_sub(hi, lo, mode).float().square().sum().backward()
             launched += 2
         ratios = (4, 2, 1, 3, 1, 2, 1, 1, 2, 17)
-        xs = [torch.randn(1, 2, 3 * r, 5 * r, generator=g).to(dev, dtype).requires_grad_()
-              for r in ratios]
+        xs = [
+            torch.randn(1, 2, 3 * r, 5 * r, generator=g).to(dev, dtype).requires_grad_()
+            for r in ratios
+        ]
         for kind in ("max", "avg"):
             ops.pool_concat(xs, kind).float().square().sum().backward()
             launched += 4

@@ -28,7 +28,8 @@ def centre_oracle(x, method):
             g = sum(f[m] - f[k] for k in range(m)) - sum(f[k] - f[m] for k in range(m + 1, n))
         else:
             g = sum((f[m] - f[k]) ** 2 for k in range(m)) - sum(
-                (f[k] - f[m]) ** 2 for k in range(m + 1, n))
+                (f[k] - f[m]) ** 2 for k in range(m + 1, n)
+            )
         if best is None or abs(g) < best:
             best, best_i = abs(g), m
     return p[best_i]
@@ -62,8 +63,9 @@ class Candidates:
     def __init__(self, live, attack, types=None):
         self.live = np.asarray(live, np.float64)
         self.attack = np.asarray(attack, np.float64)
-        self.types = (np.full(self.attack.size, "attack") if types is None
-                      else np.asarray(types).astype(str))
+        self.types = (
+            np.full(self.attack.size, "attack") if types is None else np.asarray(types).astype(str)
+        )
         self.u = np.unique(np.r_[self.live, self.attack])
         self.ends = list(self.u) + [math.inf]  # interval k = (u_{k-1}, ends[k]]
 
@@ -75,16 +77,19 @@ class Candidates:
         b = Fraction(int((self.live < t).sum()), self.live.size)
         if definition == "pooled":
             return Fraction(int((self.attack >= t).sum()), self.attack.size), b
-        a = max(Fraction(int((self.attack[self.types == s] >= t).sum()),
-                         int((self.types == s).sum())) for s in np.unique(self.types))
+        a = max(
+            Fraction(int((self.attack[self.types == s] >= t).sum()), int((self.types == s).sum()))
+            for s in np.unique(self.types)
+        )
         return a, b
 
     def table(self, definition):
         return [self.rates(t, definition) for t in self.ends]
 
 
-def thresholds_oracle(live, attack, center="balance", types=None, definition="max",
-                      dtype=np.float64):
+def thresholds_oracle(
+    live, attack, center="balance", types=None, definition="max", dtype=np.float64
+):
     """Every field of select_thresholds by brute force over every candidate threshold."""
     cand = Candidates(live, attack, types)
     live, attack = cand.live, cand.attack
@@ -131,14 +136,25 @@ def thresholds_oracle(live, attack, center="balance", types=None, definition="ma
         acer_mid = right if np.isfinite(right) else left
     else:
         acer_mid = mid(left_raw, right, dtype)
-    return dict(fake_border=above(fb, dtype), live_border=lb, acer_point=t_acer, acer_left=left,
-                acer_right=right, acer_mid=acer_mid, cross=cross, balance=bal,
-                min_acer=float(best), eer=float((a_t + b_t) / 2),
-                fake_border_score=fb, live_border_score=lb)
+    return dict(
+        fake_border=above(fb, dtype),
+        live_border=lb,
+        acer_point=t_acer,
+        acer_left=left,
+        acer_right=right,
+        acer_mid=acer_mid,
+        cross=cross,
+        balance=bal,
+        min_acer=float(best),
+        eer=float((a_t + b_t) / 2),
+        fake_border_score=fb,
+        live_border_score=lb,
+    )
 
 
-def target_oracle(live, attack, kind, rate, types=None, definition="max", placement="best",
-                  dtype=np.float64):
+def target_oracle(
+    live, attack, kind, rate, types=None, definition="max", placement="best", dtype=np.float64
+):
     """(threshold, APCER, BPCER) of a target-rate row by brute force over the intervals."""
     cand = Candidates(live, attack, types)
     tab = cand.table(definition)

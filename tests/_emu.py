@@ -27,8 +27,13 @@ _loaded = False
 
 def _sources() -> list[str]:
     emu = ROOT / "csrc" / "emu"
-    names = ("emu_module.cpp", "emu_runtime.cpp", "emu_selftest.cpp", "diirf_emu.cpp",
-             "pyramid_emu.cpp")
+    names = (
+        "emu_module.cpp",
+        "emu_runtime.cpp",
+        "emu_selftest.cpp",
+        "diirf_emu.cpp",
+        "pyramid_emu.cpp",
+    )
     return [str(emu / n) for n in names]
 
 
@@ -48,8 +53,11 @@ def load() -> None:
     cflags = ["-std=c++20", "-DFASFAST_CUDA_EMU", "-ffp-contract=off", "-g0"]
     ldflags: list[str] = []
     if SANITIZE:
-        san = ["-fsanitize=address,undefined", "-fno-sanitize-recover=all",
-               "-fno-omit-frame-pointer"]
+        san = [
+            "-fsanitize=address,undefined",
+            "-fno-sanitize-recover=all",
+            "-fno-omit-frame-pointer",
+        ]
         cflags += ["-O1", *san]
         ldflags += san
     else:

@@ -22,7 +22,7 @@ def numbered_frames(n: int, size=(48, 64)) -> list[np.ndarray]:
 def frame_number(frame: np.ndarray) -> int:
     """Inverse of :func:`numbered_frames` (robust to MJPG's loss)."""
     h, w = frame.shape[:2]
-    return int(round((float(frame[:, w // 2:, 1].mean()) - 10) / 4))
+    return int(round((float(frame[:, w // 2 :, 1].mean()) - 10) / 4))
 
 
 def write_numbered(path, n: int, codec: str = "MJPG") -> Path:

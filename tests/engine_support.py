@@ -35,9 +35,21 @@ def tiny_config(root, out_dir, **overrides):
     from fasfast.engine import TrainConfig
 
     kw = dict(
-        model="eulernet", preset="tiny", image_size=IMAGE, widths=WIDTHS, dataset="oulu",
-        data_root=str(root), protocol="1", epochs=1, batch_size=4, lr=1e-3,
-        out_dir=str(out_dir), seed=0, workers=0, progress=False, tensorboard=False,
+        model="eulernet",
+        preset="tiny",
+        image_size=IMAGE,
+        widths=WIDTHS,
+        dataset="oulu",
+        data_root=str(root),
+        protocol="1",
+        epochs=1,
+        batch_size=4,
+        lr=1e-3,
+        out_dir=str(out_dir),
+        seed=0,
+        workers=0,
+        progress=False,
+        tensorboard=False,
     )
     kw.update(overrides)
     return TrainConfig(**kw)

@@ -13,6 +13,7 @@ from fasfast.analysis import (
     align,
     delong,
     mcnemar,
+    paired_bootstrap,
     paired_bootstrap_acer,
     paired_tests,
     write_scores,
@@ -38,7 +39,8 @@ def _delong_brute(a, b, y):
         return ((u - u.mean()) * (v - v.mean())).sum() / (u.size - 1)
 
     var = (cov(v10a, v10a) + cov(v10b, v10b) - 2 * cov(v10a, v10b)) / n + (
-        cov(v01a, v01a) + cov(v01b, v01b) - 2 * cov(v01a, v01b)) / m
+        cov(v01a, v01a) + cov(v01b, v01b) - 2 * cov(v01a, v01b)
+    ) / m
     return auc_a, auc_b, var
 
 
@@ -74,7 +76,8 @@ def test_delong_higher_is_attack_and_identical_systems(rng):
     d1 = delong(a, b, y)
     d2 = delong(-a, -b, y, higher_is_live=False)
     assert d1["difference"] == pytest.approx(d2["difference"]) and d1["se"] == pytest.approx(
-        d2["se"])
+        d2["se"]
+    )
     same = delong(a, a, y)
     assert same["difference"] == 0 and same["pvalue"] == 1.0
 
@@ -170,12 +173,27 @@ def test_cli_several_systems(tmp_path, rng, capsys):
     files = {}
     for name, noise in (("A", 0.1), ("B", 0.2)):
         for split, shift in (("dev", 0.0), ("test", 0.03)):
-            files[name, split] = write_scores(tmp_path / f"{name}_{split}.csv",
-                                              _system(rng, noise, shift))
+            files[name, split] = write_scores(
+                tmp_path / f"{name}_{split}.csv", _system(rng, noise, shift)
+            )
     out = tmp_path / "cmp"
-    rc = main(["analyze", str(files["A", "test"]), str(files["B", "test"]), "--select-on",
-               str(files["A", "dev"]), str(files["B", "dev"]), "--names", "resnet", "vit",
-               "--out", str(out), "--bootstrap", "100"])
+    rc = main(
+        [
+            "analyze",
+            str(files["A", "test"]),
+            str(files["B", "test"]),
+            "--select-on",
+            str(files["A", "dev"]),
+            str(files["B", "dev"]),
+            "--names",
+            "resnet",
+            "vit",
+            "--out",
+            str(out),
+            "--bootstrap",
+            "100",
+        ]
+    )
     assert rc == 0
     text = capsys.readouterr().out
     assert "== resnet" in text and "== vit" in text and "paired resnet vs vit" in text
@@ -190,7 +208,142 @@ def test_cli_several_systems(tmp_path, rng, capsys):
     assert (out / plots["domain_grid_systems"][0]).is_file()
     html = (out / "report.html").read_text()
     assert "Paired tests" in html and "Comparison" in html
-    bad = main(["analyze", str(files["A", "test"]), str(files["B", "test"]), "--names", "x",
-                "--out", str(tmp_path / "o"), "--no-plots"])
+    bad = main(
+        [
+            "analyze",
+            str(files["A", "test"]),
+            str(files["B", "test"]),
+            "--names",
+            "x",
+            "--out",
+            str(tmp_path / "o"),
+            "--no-plots",
+        ]
+    )
     assert bad == 2 and "--names takes one value per SCORES file (2), got 1" in (
-        capsys.readouterr().err)
+        capsys.readouterr().err
+    )
+
+
+def test_per_presentation_thresholds_pool_models(rng):
+    """Two models' scores of the same presentations pooled into one test, each at its own
+    threshold, give what the scores shifted by their threshold give at threshold 0."""
+    n, m = 40, 70
+    y = np.r_[np.ones(n, int), np.zeros(m, int)]
+    types = np.r_[np.full(n, "live"), np.where(np.arange(m) % 3, "print", "replay")]
+    videos = np.array([f"v{i // 2}" for i in range(n + m)])
+    seeds = [
+        (rng.normal(0.6, 0.2, n + m), rng.normal(0.55, 0.2, n + m), 0.45, 0.5),
+        (rng.normal(0.7, 0.2, n + m), rng.normal(0.5, 0.2, n + m), 0.62, 0.41),
+    ]
+    a = np.concatenate([s[0] for s in seeds])
+    b = np.concatenate([s[1] for s in seeds])
+    ta = np.concatenate([np.full(n + m, s[2]) for s in seeds])
+    tb = np.concatenate([np.full(n + m, s[3]) for s in seeds])
+    yy, tt, vv = np.tile(y, 2), np.tile(types, 2), np.tile(videos, 2)
+    got = paired_bootstrap_acer(
+        a,
+        b,
+        yy,
+        ta,
+        tb,
+        attack_types=tt,
+        units=vv,
+        apcer="pooled",
+        reps=300,
+        seed=4,
+        return_draws=True,
+    )
+    ref = paired_bootstrap_acer(
+        a - ta,
+        b - tb,
+        yy,
+        0.0,
+        0.0,
+        attack_types=tt,
+        units=vv,
+        apcer="pooled",
+        reps=300,
+        seed=4,
+        return_draws=True,
+    )
+    assert got["difference"] == ref["difference"] and got["interval"] == ref["interval"]
+    np.testing.assert_array_equal(got["draws"]["acer_a"], ref["draws"]["acer_a"])
+    # pooled APCER over equal-sized seeds: the pooled ACER is the mean of the seeds' ACERs
+    per_seed = [((s[0][y == 0] >= s[2]).mean() + (s[0][y == 1] < s[2]).mean()) / 2 for s in seeds]
+    assert got["acer_a"] == pytest.approx(np.mean(per_seed))
+    d = got["draws"]["acer_a"] - got["draws"]["acer_b"]
+    assert np.quantile(d, 0.025) == pytest.approx(got["interval"][0])
+    mc = mcnemar(a, b, yy, ta, tb)
+    ea = np.where(yy == 1, a < ta, a >= ta)
+    eb = np.where(yy == 1, b < tb, b >= tb)
+    assert (mc["b"], mc["c"]) == (int((ea & ~eb).sum()), int((~ea & eb).sum()))
+    with pytest.raises(ValueError, match="3 thresholds"):
+        mcnemar(a, b, yy, ta[:3], 0.5)
+
+
+def test_paired_bootstrap_statistic_matches_the_acer_bootstrap(rng):
+    n, m = 60, 80
+    y = np.r_[np.ones(n, int), np.zeros(m, int)]
+    types = np.r_[np.full(n, "live"), np.where(np.arange(m) % 2, "print", "replay")]
+    truth = np.r_[rng.normal(0.6, 0.2, n), rng.normal(0.4, 0.2, m)]
+    a = truth + rng.normal(0, 0.1, n + m)
+    b = truth + rng.normal(0, 0.15, n + m)
+    ta, tb = 0.5, 0.52
+
+    def acer(s, t, idx):
+        yy, ss, tt = y[idx], s[idx], types[idx]
+        bp = (ss[yy == 1] < t).mean()
+        ap = max((ss[tt == k] >= t).mean() for k in ("print", "replay"))
+        return (ap + bp) / 2
+
+    def diff(idx):
+        return acer(a, ta, idx) - acer(b, tb, idx)
+
+    got = paired_bootstrap(diff, types, reps=4000, seed=2)
+    ref = paired_bootstrap_acer(a, b, y, ta, tb, attack_types=types, reps=4000, seed=1)
+    assert got["difference"] == pytest.approx(ref["difference"])
+    assert got["interval"][0] == pytest.approx(ref["interval"][0], abs=0.012)
+    assert got["interval"][1] == pytest.approx(ref["interval"][1], abs=0.012)
+    assert got["pvalue"] == pytest.approx(ref["pvalue"], abs=0.05)
+    # one row per unit: the same draws as no units
+    one = paired_bootstrap(diff, types, units=np.arange(n + m), reps=50, seed=3)
+    assert one == dict(paired_bootstrap(diff, types, reps=50, seed=3), resampling=one["resampling"])
+    with pytest.raises(ValueError, match="length mismatch"):
+        paired_bootstrap(diff, types, units=np.arange(3))
+
+
+def test_paired_bootstrap_resamples_whole_units_within_strata():
+    strata = np.repeat(["live", "attack"], 12)
+    units = np.repeat(np.arange(8), 3)  # 4 units of 3 rows per stratum
+    seen = []
+
+    def record(idx):
+        seen.append(idx.copy())
+        return float(idx.size)
+
+    res = paired_bootstrap(record, strata, units=units, reps=40, seed=0)
+    assert res["difference"] == 24 and res["interval"] == (24.0, 24.0)
+    for idx in seen[:-1]:
+        assert idx.size == 24 and (strata[idx] == "live").sum() == 12
+        u, c = np.unique(units[idx], return_counts=True)
+        assert (c % 3 == 0).all()  # every drawn unit comes with all of its rows
+        for k in u:
+            rows = idx[units[idx] == k]
+            assert set(rows) == set(np.flatnonzero(units == k))
+    assert any(len(np.unique(units[i])) < 8 for i in seen[:-1])  # it does resample
+
+
+def test_paired_bootstrap_vector_statistic_is_each_component(rng):
+    strata = np.repeat(["live", "print", "replay"], [20, 15, 15])
+    x = rng.normal(0, 1, 50)
+    units = np.arange(50) // 2
+
+    def both(idx):
+        return np.array([x[idx].mean(), np.median(x[idx])])
+
+    vec = paired_bootstrap(both, strata, units, reps=300, seed=7)
+    for k, f in enumerate((np.mean, np.median)):
+        one = paired_bootstrap(lambda idx, f=f: f(x[idx]), strata, units, reps=300, seed=7)
+        assert vec["difference"][k] == one["difference"]
+        assert vec["interval"][k] == one["interval"] and vec["pvalue"][k] == one["pvalue"]

@@ -50,8 +50,11 @@ def test_clopper_pearson_coverage_by_simulation():
         lo, hi = clopper_pearson(int((live < t).sum()), n)
         hits += lo <= p <= hi
     assert 0.93 <= hits / DRAWS <= 0.97, hits / DRAWS
-    exact = sum(binom.pmf(k, n, p) for k in range(n + 1)
-                if clopper_pearson(k, n)[0] <= p <= clopper_pearson(k, n)[1])
+    exact = sum(
+        binom.pmf(k, n, p)
+        for k in range(n + 1)
+        if clopper_pearson(k, n)[0] <= p <= clopper_pearson(k, n)[1]
+    )
     assert 0.95 <= exact <= 0.96
 
 
@@ -89,8 +92,9 @@ def test_acer_bootstrap_coverage_at_a_fixed_threshold():
 def test_fixed_threshold_bootstrap_with_units_draws_whole_units():
     # one unit per class holding every error: a replicate has 0 errors or a multiple of 10
     sizes, errs = np.array([10.0, 10.0, 10.0]), np.array([10.0, 0.0, 0.0])
-    iv = fixed_threshold_bootstrap((30, 10, (sizes, errs)), {"attack": (30, 0, (sizes, 0 * errs))},
-                                   "max", 500, seed=1)
+    iv = fixed_threshold_bootstrap(
+        (30, 10, (sizes, errs)), {"attack": (30, 0, (sizes, 0 * errs))}, "max", 500, seed=1
+    )
     assert "videos" in iv["resampling"]
     lo, hi = iv["acer"]
     assert lo == 0.0 and hi >= 1 / 3 - 1e-12
@@ -98,11 +102,16 @@ def test_fixed_threshold_bootstrap_with_units_draws_whole_units():
 
 def test_metrics_from_counts_takes_nonresponses_without_scores():
     """The entry point for callers that count unreadable videos as non-responses."""
-    m = metrics_from_counts(0.5, live=(18, 2), species={"print": (9, 1), "replay": (10, 0)},
-                            nr_live=2, nr_species={"print": 1, "mask": 4}, ci=0.95,
-                            bootstrap=200)
-    assert m.bpnrr == 2 / 20 and m.apnrr_per_type == {"print": 0.1, "replay": 0.0,
-                                                     "mask": 1.0}
+    m = metrics_from_counts(
+        0.5,
+        live=(18, 2),
+        species={"print": (9, 1), "replay": (10, 0)},
+        nr_live=2,
+        nr_species={"print": 1, "mask": 4},
+        ci=0.95,
+        bootstrap=200,
+    )
+    assert m.bpnrr == 2 / 20 and m.apnrr_per_type == {"print": 0.1, "replay": 0.0, "mask": 1.0}
     assert m.apnrr == 1.0 and m.n_attack_nr == 5 and m.n_live_nr == 2
     assert m.apcer_per_type["mask"] != m.apcer_per_type["mask"]  # no response: no APCER
     assert m.apcer == 1 / 9 and m.worst_type == "print" and m.bpcer == 2 / 18
@@ -110,8 +119,9 @@ def test_metrics_from_counts_takes_nonresponses_without_scores():
     assert (lo, hi) == clopper_pearson(2, 20)
     assert m.ci["acer"][0] <= m.acer <= m.ci["acer"][1]
     # the same through pad_metrics: NaN scores plus counts passed in
-    s = np.r_[np.full(16, 0.9), 0.1, 0.1, np.nan, np.nan, np.full(8, 0.1), 0.9, np.nan,
-              np.full(10, 0.1)]
+    s = np.r_[
+        np.full(16, 0.9), 0.1, 0.1, np.nan, np.nan, np.full(8, 0.1), 0.9, np.nan, np.full(10, 0.1)
+    ]
     y = np.r_[np.ones(20), np.zeros(20)]
     t = np.r_[np.full(20, "live"), np.full(10, "print"), np.full(10, "replay")]
     pm = pad_metrics(s, y, 0.5, t, nonresponses={"mask": 4})
@@ -139,8 +149,7 @@ def test_table_rows_carry_intervals(rng):
 def test_exact_bootstrap_engine_is_the_analysis_of_each_resample(rng):
     live, attack = rng.normal(0.6, 0.2, 40), rng.normal(0.4, 0.2, 50)
     types = rng.choice(["p", "r"], 50)
-    res = bootstrap(live, attack, attack_types=types, reps=25, seed=5, values=True,
-                    engine="exact")
+    res = bootstrap(live, attack, attack_types=types, reps=25, seed=5, values=True, engine="exact")
     st = Strata(live, attack, types)
     r = np.random.default_rng(5)
     for i in range(25):
@@ -187,10 +196,18 @@ def _given(st, reps, seed):
 
 
 @pytest.mark.parametrize("bins", [1, 3, 7, 64])
-@pytest.mark.parametrize("config", [
-    dict(), dict(apcer="pooled"), dict(eer_rule="fvc2000"), dict(placement="high"),
-    dict(placement="low"), dict(placement="midpoint"), dict(border="midpoint"),
-])
+@pytest.mark.parametrize(
+    "config",
+    [
+        dict(),
+        dict(apcer="pooled"),
+        dict(eer_rule="fvc2000"),
+        dict(placement="high"),
+        dict(placement="low"),
+        dict(placement="midpoint"),
+        dict(border="midpoint"),
+    ],
+)
 def test_binned_engine_is_exact_on_the_same_resamples(bins, config):
     """Given the same per-presentation draws, the binned kernel (blocks resolved only where a
     decision falls) returns exactly what the full analysis of the resample returns."""
@@ -215,8 +232,14 @@ def test_binned_engine_is_exact_on_the_same_resamples(bins, config):
             from fasfast.analysis.thresholds import thresholds_from_classes
 
             th = thresholds_from_classes(c, "balance", "paper", conv)
-            for k in ("fake_border", "live_border", "acer_point", "acer_left", "acer_mid",
-                      "acer_right"):
+            for k in (
+                "fake_border",
+                "live_border",
+                "acer_point",
+                "acer_left",
+                "acer_mid",
+                "acer_right",
+            ):
                 assert res[f"threshold:{k}"][i] == getattr(th, k), (kind, config, bins, k)
             if conv.eer_rule != "rocch":
                 assert res["eer"][i] == th.eer, (kind, config, bins)

@@ -42,8 +42,10 @@ def test_csv_numeric_labels_polarity(tmp_path):
 
 
 def test_bob_format(tmp_path):
-    text = ("claimed_id,test_label,is_bonafide,attack_type,score\n"
-            "1,x/real.mp4,True,,0.8\n2,x/p.mp4,False,print,0.2\n3,x/r.mp4,False,replay,0.4\n")
+    text = (
+        "claimed_id,test_label,is_bonafide,attack_type,score\n"
+        "1,x/real.mp4,True,,0.8\n2,x/p.mp4,False,print,0.2\n3,x/r.mp4,False,replay,0.4\n"
+    )
     ss = read_scores(_write(tmp_path, "b.csv", text))
     assert ss.labels.tolist() == [1, 0, 0]
     assert ss.attack_types.tolist() == ["live", "print", "replay"]
@@ -105,8 +107,10 @@ def test_cli_higher_is_attack(tmp_path, rng, capsys):
     ss = _scoreset(rng)
     flipped = ScoreSet(ss.ids, ss.labels, 1.0 - ss.scores, ss.attack_types, ss.videos)
     p = write_scores(tmp_path / "f.csv", flipped)
-    assert main(["analyze", str(p), "--higher-is-attack", "--out", str(tmp_path / "r"),
-                 "--no-plots"]) == 0
+    assert (
+        main(["analyze", str(p), "--higher-is-attack", "--out", str(tmp_path / "r"), "--no-plots"])
+        == 0
+    )
     rep = json.loads((tmp_path / "r" / "report.json").read_text())
     assert rep["rule"] == "live iff score <= threshold"
     fb = float(flipped.attack.min())
@@ -117,8 +121,10 @@ def test_cli_higher_is_attack(tmp_path, rng, capsys):
 @pytest.mark.parametrize(
     "text, match",
     [
-        ("id,label,score\na,live,0.5\nb,attack,nan\n",
-         "only one class present (1 live, 0 attack; 1 non-responses)"),
+        (
+            "id,label,score\na,live,0.5\nb,attack,nan\n",
+            "only one class present (1 live, 0 attack; 1 non-responses)",
+        ),
         ("id,label,score\na,live,0.5\nb,live,0.7\n", "only one class present (2 live, 0 attack)"),
         ("id;label;score\n", "bad.csv:1: cannot tell the format"),
     ],
@@ -202,7 +208,8 @@ def test_bob_files_with_nan_are_analysed(tmp_path, rng, capsys, kind):
     lo, hi = (float(v) for v in rep["splits"]["select_on"]["intervals"]["eer"])
     assert lo <= float(rep["splits"]["select_on"]["eer"]) <= hi
     assert rep["conventions"]["apcer"] == "max" and rep["conventions"]["nan_policy"] == (
-        "nonresponse")
+        "nonresponse"
+    )
     # the same analysis from Python: NaN rows are non-responses
     from fasfast.analysis import threshold_table
 
@@ -214,14 +221,19 @@ def test_nan_policy_error(tmp_path, rng, capsys):
     p = _write_bob(tmp_path, _bob_rows(rng), "4col")
     with pytest.raises(ScoreFileError, match=r"scores-dev\.4col:1: score 'nan' is a non-resp"):
         read_scores(p, nan_policy="error")
-    assert main(["analyze", str(p), "--nan-policy", "error", "--out", str(tmp_path / "o"),
-                 "--no-plots"]) == 2
+    assert (
+        main(
+            ["analyze", str(p), "--nan-policy", "error", "--out", str(tmp_path / "o"), "--no-plots"]
+        )
+        == 2
+    )
     assert "scores-dev.4col:1: score 'nan'" in capsys.readouterr().err
 
 
 def test_infinite_scores_read_as_scores(tmp_path):
-    p = _write(tmp_path, "inf.csv", "id,label,score\na,live,inf\nb,attack,-inf\nc,live,0.4\n"
-                                    "d,attack,0.6\n")
+    p = _write(
+        tmp_path, "inf.csv", "id,label,score\na,live,inf\nb,attack,-inf\nc,live,0.4\nd,attack,0.6\n"
+    )
     ss = read_scores(p)
     assert ss.scores.tolist() == [np.inf, -np.inf, 0.4, 0.6]
     assert ss.nonresponse_counts() == {"live": 0}
@@ -230,13 +242,38 @@ def test_infinite_scores_read_as_scores(tmp_path):
 def test_cli_conventions_reach_the_report(tmp_path, rng):
     p = write_scores(tmp_path / "s.csv", _scoreset(rng))
     out = tmp_path / "r"
-    assert main(["analyze", str(p), "--apcer", "pooled", "--eer-rule", "fvc2000",
-                 "--placement", "high", "--border", "midpoint", "--out", str(out),
-                 "--no-plots", "--bootstrap", "20", "--seed", "3"]) == 0
+    assert (
+        main(
+            [
+                "analyze",
+                str(p),
+                "--apcer",
+                "pooled",
+                "--eer-rule",
+                "fvc2000",
+                "--placement",
+                "high",
+                "--border",
+                "midpoint",
+                "--out",
+                str(out),
+                "--no-plots",
+                "--bootstrap",
+                "20",
+                "--seed",
+                "3",
+            ]
+        )
+        == 0
+    )
     rep = json.loads((out / "report.json").read_text())
-    assert rep["conventions"] == {"apcer": "pooled", "eer_rule": "fvc2000",
-                                  "placement": "high", "border": "midpoint",
-                                  "nan_policy": "nonresponse"}
+    assert rep["conventions"] == {
+        "apcer": "pooled",
+        "eer_rule": "fvc2000",
+        "placement": "high",
+        "border": "midpoint",
+        "nan_policy": "nonresponse",
+    }
     assert rep["table"][0]["select"]["apcer_definition"] == "pooled"
     assert rep["splits"]["select_on"]["bootstrap"]["seed"] == 3
     assert any("FVC2000" in line for line in rep["conventions_text"])

@@ -33,9 +33,11 @@ def _cases(rng):
         elif kind == 2:  # one class far below the other
             yield rng.uniform(0.5, 1.0, n), rng.uniform(-1.0, 0.0, m)
         else:  # long same-class runs with ties inside and across the classes
-            yield (np.repeat(rng.integers(0, 12, 8), rng.integers(1, 9, 8)) / 4.0,
-                   np.repeat(rng.integers(0, 12, 8), rng.integers(1, 9, 8)) / 4.0 + 0.125 * (
-                       rng.random() < 0.5))
+            yield (
+                np.repeat(rng.integers(0, 12, 8), rng.integers(1, 9, 8)) / 4.0,
+                np.repeat(rng.integers(0, 12, 8), rng.integers(1, 9, 8)) / 4.0
+                + 0.125 * (rng.random() < 0.5),
+            )
 
 
 RUN_MINS = (1, 2, 3, 8, 10**9)  # 10**9: never in bulk (the plain one-by-one merge)
@@ -88,8 +90,9 @@ def test_sweep_auc_and_eer_brute_force(run_min):
     for live, attack in _cases(rng):
         L, A = _padded(live), _padded(attack)
         acer_lo, acer_hi, best, eer_lo, eer_hi, auc2 = K.sweep(L, A, run_min=run_min)
-        want_auc2 = int(2 * (live[:, None] > attack[None, :]).sum()
-                        + (live[:, None] == attack[None, :]).sum())
+        want_auc2 = int(
+            2 * (live[:, None] > attack[None, :]).sum() + (live[:, None] == attack[None, :]).sum()
+        )
         assert auc2 == want_auc2
         # |a*N - b*M| over every distinct interval, by brute force
         n, m = live.size, attack.size
@@ -187,7 +190,8 @@ def test_exact_range_sums_of_values_and_squares():
             part = [Fraction(float(v)) for v in p[lo:hi]]
             assert Fraction(bins_to_int(bins[0:2]), 1 << 1074) == sum(part, Fraction(0))
             assert Fraction(bins_to_int(bins[2:4]), 1 << 1074) == sum(
-                (f * f for f in part), Fraction(0))
+                (f * f for f in part), Fraction(0)
+            )
 
 
 def _mixed32(rng, n):
@@ -218,8 +222,9 @@ def test_float32_class_pass_and_range_sums_are_exact():
             b = K.exact_range_sums32(p, lo, hi, BLOCK)
             part = [Fraction(float(v)) for v in p[lo:hi]]
             assert Fraction(bins_to_int(b[0:2]), 1 << 1074) == sum(part, Fraction(0))
-            assert Fraction(bins_to_int(b[2:4]), 1 << 1074) == sum((f * f for f in part),
-                                                                   Fraction(0))
+            assert Fraction(bins_to_int(b[2:4]), 1 << 1074) == sum(
+                (f * f for f in part), Fraction(0)
+            )
     p = np.sort(np.r_[rng.uniform(1, 2, 3 * BLOCK), -np.inf, np.inf, np.nan]).astype(np.float32)
     assert K.class_pass32(p, 1.5, BLOCK)[1] == 3
 
@@ -238,16 +243,21 @@ def test_count_at_matches_numpy_on_every_chunking():
         for k in range(3):
             m = att & (types == k)
             assert (r[k + 1], a[k + 1], nan[k + 1]) == (
-                (m & ~np.isnan(s)).sum(), (m & (s >= t)).sum(), (m & np.isnan(s)).sum())
+                (m & ~np.isnan(s)).sum(),
+                (m & (s >= t)).sum(),
+                (m & np.isnan(s)).sum(),
+            )
         r2, a2, _ = K.count_at(s, live, np.empty(0, np.int32), 1, t, False)
         assert a2[1] == (att & (s <= t)).sum()
         # without species (the branch-free pass), both rules, float32 and float64 scores
         for x in (s, s.astype(np.float64)):
             for hi_live in (True, False):
                 acc = (x >= t) if hi_live else (x <= t)
-                want = ([(live & ~np.isnan(x)).sum(), (att & ~np.isnan(x)).sum()],
-                        [(live & acc).sum(), (att & acc).sum()],
-                        [(live & np.isnan(x)).sum(), (att & np.isnan(x)).sum()])
+                want = (
+                    [(live & ~np.isnan(x)).sum(), (att & ~np.isnan(x)).sum()],
+                    [(live & acc).sum(), (att & acc).sum()],
+                    [(live & np.isnan(x)).sum(), (att & np.isnan(x)).sum()],
+                )
                 for fn in (K.count_at, K.count_at_serial):
                     got = fn(x, live, np.empty(0, np.int32), 1, t, hi_live)
                     assert [g.tolist() for g in got] == [[int(v) for v in w] for w in want]
@@ -261,8 +271,13 @@ def test_searchsorted_float32_keys_are_exact():
 
     rng = np.random.default_rng(33)
     p = np.sort(rng.random(1000).astype(np.float32))
-    for v in np.r_[p[:50].astype(np.float64), np.nextafter(p[:50].astype(np.float64), 2),
-                   np.nextafter(p[:50].astype(np.float64), -1), rng.random(50), -np.inf,
-                   np.inf]:
+    for v in np.r_[
+        p[:50].astype(np.float64),
+        np.nextafter(p[:50].astype(np.float64), 2),
+        np.nextafter(p[:50].astype(np.float64), -1),
+        rng.random(50),
+        -np.inf,
+        np.inf,
+    ]:
         assert ss(p, v, "left") == int((p.astype(np.float64) < v).sum())
         assert ss(p, v, "right") == int((p.astype(np.float64) <= v).sum())

@@ -43,8 +43,9 @@ def test_domain_plot_geometry_and_seed(rng):
     # every sample lies at its score's distance from its class centre
     pts = ax.collections[0].get_offsets()
     d = np.hypot(pts[:, 0] - th.live_stats.center, pts[:, 1])
-    np.testing.assert_allclose(np.sort(d), np.sort(np.abs(ss.live - th.live_stats.center)),
-                               atol=1e-12)
+    np.testing.assert_allclose(
+        np.sort(d), np.sort(np.abs(ss.live - th.live_stats.center)), atol=1e-12
+    )
     xs = {round(line.get_xdata()[0], 12) for line in ax.lines if len(line.get_xdata()) == 2}
     assert round(th.balance, 12) in xs and round(th.cross, 12) in xs
     legend = " ".join(t.get_text() for t in ax.get_legend().get_texts())
@@ -56,8 +57,9 @@ def test_domain_plot_geometry_and_seed(rng):
 def test_save_png_svg_and_other_plots(tmp_path, rng):
     a, b = _ss(rng, name="A"), _ss(rng, shift=0.05, name="B")
     figs = {
-        "grid": domain_grid({("dev", "m1"): a, ("dev", "m2"): b, ("test", "m1"): (a.live,
-                             a.attack, "mean")}),
+        "grid": domain_grid(
+            {("dev", "m1"): a, ("dev", "m2"): b, ("test", "m1"): (a.live, a.attack, "mean")}
+        ),
         "roc": roc_det_plot({"A": a, "B": (b.live, b.attack)}),
         "hist": score_histogram(a, select_thresholds(a.live, a.attack)),
     }
@@ -79,13 +81,18 @@ def test_write_report(tmp_path, rng):
     assert loaded["title"] == "T" and loaded["center"] == "balance"
     assert set(loaded["splits"]) == {"select_on", "apply_to"}
     assert loaded["thresholds"]["balance"] == select_thresholds(dev.live, dev.attack).balance
-    assert set(loaded["splits"]["select_on"]["stats"]) == {"mean", "median", "balance",
-                                                           "weighted_balance"}
+    assert set(loaded["splits"]["select_on"]["stats"]) == {
+        "mean",
+        "median",
+        "balance",
+        "weighted_balance",
+    }
     for paths in loaded["plots"].values():
         for p in paths:
             assert (d / p).is_file()
     assert {"domain_select_on", "domain_apply_to", "roc_det", "domain_grid_centres"} <= set(
-        loaded["plots"])
+        loaded["plots"]
+    )
     html = (d / "report.html").read_text()
     assert html.startswith("<!DOCTYPE html>") and html.rstrip().endswith("</html>")
     imgs = html.split("data:image/png;base64,")[1:]

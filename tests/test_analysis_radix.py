@@ -12,8 +12,25 @@ def _awkward(rng, n, dtype):
     fi = np.finfo(dtype)
     x = rng.normal(0.5, 0.2, n).astype(dtype)
     x[rng.integers(0, n, n // 50)] = rng.choice(
-        np.array([0.0, -0.0, np.inf, -np.inf, np.nan, -np.nan, fi.max, -fi.max, fi.tiny,
-                  -fi.tiny, fi.smallest_subnormal, -fi.smallest_subnormal], dtype), n // 50)
+        np.array(
+            [
+                0.0,
+                -0.0,
+                np.inf,
+                -np.inf,
+                np.nan,
+                -np.nan,
+                fi.max,
+                -fi.max,
+                fi.tiny,
+                -fi.tiny,
+                fi.smallest_subnormal,
+                -fi.smallest_subnormal,
+            ],
+            dtype,
+        ),
+        n // 50,
+    )
     with np.errstate(over="ignore"):  # rounding the largest values overflows: fine
         x[: n // 10] = np.round(x[: n // 10], 2)  # many ties
     return x
@@ -73,7 +90,10 @@ def test_sort_scores_large_equals_small_path(dtype, negate, monkeypatch):
     plain = _core.sort_scores(x, negate=negate)
     assert radix.p.dtype == plain.p.dtype
     assert (radix.n_nan, radix.n_neg_inf, radix.n_pos_inf) == (
-        plain.n_nan, plain.n_neg_inf, plain.n_pos_inf)
+        plain.n_nan,
+        plain.n_neg_inf,
+        plain.n_pos_inf,
+    )
     assert np.array_equal(radix.p, plain.p)
     assert radix.padded[-1] == np.inf
 

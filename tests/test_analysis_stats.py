@@ -30,8 +30,9 @@ def test_hand_computed():
     m = s["mean"]  # R = 1/3, N = 1/2, D = (44/180)/(1/3) = 11/15
     assert (m.radius, m.normalize, m.density) == pytest.approx((1 / 3, 0.5, 11 / 15), rel=1e-13)
     md = s["median"]  # R = 0.375, N = 1/3, D = (1.4/6)/0.375 = 28/45
-    assert (md.radius, md.normalize, md.density) == pytest.approx((0.375, 1 / 3, 28 / 45),
-                                                                   rel=1e-13)
+    assert (md.radius, md.normalize, md.density) == pytest.approx(
+        (0.375, 1 / 3, 28 / 45), rel=1e-13
+    )
     assert (b.min, b.max, b.n) == (0.0, 1.0, 6)
 
 
@@ -84,7 +85,8 @@ def test_large_class_matches_numpy(rng):
     assert s["balance"].center == near
     c = s["balance"].center
     assert s["balance"].density == pytest.approx(
-        np.mean(np.abs(x - c)) / (max(c - x.min(), x.max() - c) / 2), rel=1e-12)
+        np.mean(np.abs(x - c)) / (max(c - x.min(), x.max() - c) / 2), rel=1e-12
+    )
 
 
 def test_float32_and_int_inputs():
@@ -111,9 +113,10 @@ def test_bad_input():
 
 
 def test_import_is_light():
-    code = ("import sys, fasfast.analysis; "
-            "bad = [m for m in ('torch', 'matplotlib', 'numba') if m in sys.modules]; "
-            "print(','.join(bad))")
-    out = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True,
-                         check=True)
+    code = (
+        "import sys, fasfast.analysis; "
+        "bad = [m for m in ('torch', 'matplotlib', 'numba') if m in sys.modules]; "
+        "print(','.join(bad))"
+    )
+    out = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, check=True)
     assert out.stdout.strip() == ""

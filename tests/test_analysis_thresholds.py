@@ -23,8 +23,20 @@ from fasfast.analysis import (
     tpr_at_fpr,
 )
 
-FIELDS = ("fake_border", "live_border", "acer_point", "acer_left", "acer_mid", "acer_right", "cross",
-          "balance", "min_acer", "eer", "fake_border_score", "live_border_score")
+FIELDS = (
+    "fake_border",
+    "live_border",
+    "acer_point",
+    "acer_left",
+    "acer_mid",
+    "acer_right",
+    "cross",
+    "balance",
+    "min_acer",
+    "eer",
+    "fake_border_score",
+    "live_border_score",
+)
 
 
 def _case(rng, kind):
@@ -95,12 +107,20 @@ def test_target_rows_brute_force(kind, placement):
         live, attack, types = _species_case(rng, kind, int(rng.integers(1, 4)))
         for definition in ("max", "pooled"):
             for rate in (0.0, 0.01, 0.05, 0.2, 0.5, 1.0):
-                for fn, kind_ in ((bpcer_at_apcer, "bpcer@apcer"), (tpr_at_fpr, "tpr@fpr"),
-                                  (apcer_at_bpcer, "apcer@bpcer")):
-                    op = fn(live, attack, rate, attack_types=types, apcer=definition,
-                            placement=placement)
-                    t, a, b = target_oracle(live, attack, kind_, rate, types, definition,
-                                            placement)
+                for fn, kind_ in (
+                    (bpcer_at_apcer, "bpcer@apcer"),
+                    (tpr_at_fpr, "tpr@fpr"),
+                    (apcer_at_bpcer, "apcer@bpcer"),
+                ):
+                    op = fn(
+                        live,
+                        attack,
+                        rate,
+                        attack_types=types,
+                        apcer=definition,
+                        placement=placement,
+                    )
+                    t, a, b = target_oracle(live, attack, kind_, rate, types, definition, placement)
                     ctx = (kind_, definition, rate, placement, live, attack, types)
                     assert op.threshold == t, ctx
                     assert (op.apcer, op.bpcer) == (float(a), float(b)), ctx
@@ -216,8 +236,7 @@ def test_float32_input_is_exact(rng):
     live = rng.normal(0.6, 0.2, 300).astype(np.float32)
     attack = rng.normal(0.4, 0.2, 200).astype(np.float32)
     got = select_thresholds(live, attack)
-    want = thresholds_oracle(live.astype(np.float64), attack.astype(np.float64),
-                             dtype=np.float32)
+    want = thresholds_oracle(live.astype(np.float64), attack.astype(np.float64), dtype=np.float32)
     for f in FIELDS:
         if f in ("cross", "balance"):
             continue  # computed values: rounded up to float32 (checked below)
@@ -245,13 +264,15 @@ def test_eer_rules_brute_force():
             k2 = min(k for k, v in enumerate(x) if v <= 0)  # first with APCER <= BPCER
             s1, s2 = sum(tab[k1]), sum(tab[k2])
             fvc = float(min(s1, s2) / 2)
-            th = select_thresholds(live, attack, attack_types=types, apcer=definition,
-                                   eer_rule="fvc2000")
+            th = select_thresholds(
+                live, attack, attack_types=types, apcer=definition, eer_rule="fvc2000"
+            )
             assert th.eer == fvc, (definition, live, attack, types)
             k = k1 if s1 <= s2 else k2
             t = th.acer_point
             assert cand.start(k) < t <= cand.ends[k] or (
-                math.isinf(cand.start(k)) and t == cand.ends[k])
+                math.isinf(cand.start(k)) and t == cand.ends[k]
+            )
             # ROCCH-EER: the least diagonal crossing of a segment between two curve points
             pts = [(float(a), float(b)) for a, b in tab]
             best = math.inf
@@ -265,8 +286,9 @@ def test_eer_rules_brute_force():
                     if fa * fb < 0:
                         s = fa / (fa - fb)
                         best = min(best, xa + s * (xb - xa))
-            r = select_thresholds(live, attack, attack_types=types, apcer=definition,
-                                  eer_rule="rocch")
+            r = select_thresholds(
+                live, attack, attack_types=types, apcer=definition, eer_rule="rocch"
+            )
             assert r.eer == pytest.approx(best, abs=1e-12)
             bob = select_thresholds(live, attack, attack_types=types, apcer=definition)
             assert r.acer_point == bob.acer_point  # the ROCCH rule keeps bob's threshold

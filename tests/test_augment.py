@@ -15,8 +15,16 @@ from fasfast.data.augment import (
 )
 from fasfast.labels import FLIP_68, face_location_map
 
-ALL = [Downsample(), GaussianBlur(), ColorJitter(), HorizontalFlip(p=1.0), preset("p2.1"),
-       preset("p2.2"), preset("ssi"), preset("p1")]
+ALL = [
+    Downsample(),
+    GaussianBlur(),
+    ColorJitter(),
+    HorizontalFlip(p=1.0),
+    preset("p2.1"),
+    preset("p2.2"),
+    preset("ssi"),
+    preset("p1"),
+]
 
 
 def _hf_energy(img):
@@ -44,9 +52,11 @@ def test_shapes_dtypes(t, dtype, rng):
     assert single.dtype == seq.dtype
 
 
-@pytest.mark.parametrize("t", [Downsample((2, 4, 8)), GaussianBlur(), ColorJitter(),
-                               HorizontalFlip(0.5), preset("ssi")],
-                         ids=lambda t: type(t).__name__)
+@pytest.mark.parametrize(
+    "t",
+    [Downsample((2, 4, 8)), GaussianBlur(), ColorJitter(), HorizontalFlip(0.5), preset("ssi")],
+    ids=lambda t: type(t).__name__,
+)
 def test_same_parameters_for_every_frame(t, rng):
     frame = rng.integers(0, 255, (32, 32, 3), dtype=np.uint8)
     seq = np.stack([frame] * 4)
@@ -105,8 +115,7 @@ def test_flip_keeps_landmarks_on_the_face_and_maps_consistent():
     assert flm[0, 36:42, 0].mean() < flm[0, 42:48, 0].mean()
     # the map of the flipped landmarks equals the flipped map
     for k in range(2):
-        np.testing.assert_allclose(face_location_map(flm[k], 16, crop_size=96), fmaps[k],
-                                   atol=0.07)
+        np.testing.assert_allclose(face_location_map(flm[k], 16, crop_size=96), fmaps[k], atol=0.07)
     # twice = identity
     back = HorizontalFlip(p=1.0)(fimg, flm, fmaps, rng=0)
     np.testing.assert_array_equal(back[0], img)

@@ -44,7 +44,10 @@ print(state, "|", faults())
         assert int(count) > 3 * 1000, "glibc should map fresh pages for 64 MiB"
     bad = subprocess.run(
         [sys.executable, "-c", "import _alloc; _alloc.apply('forever')"],
-        capture_output=True, text=True, timeout=60, cwd=BENCH,
+        capture_output=True,
+        text=True,
+        timeout=60,
+        cwd=BENCH,
     )
     assert bad.returncode != 0 and "allocator mode must be one of" in bad.stderr
 
@@ -54,7 +57,10 @@ def test_op_benchmarks_smoke(name):
     """Fused and eager run on tiny inputs and agree (compiled peers skip when disabled)."""
     done = subprocess.run(
         [sys.executable, "-m", "pytest", "-q", "-p", "no:cacheprovider", str(BENCH / name)],
-        capture_output=True, text=True, timeout=600, cwd=BENCH.parent,
+        capture_output=True,
+        text=True,
+        timeout=600,
+        cwd=BENCH.parent,
         env={**os.environ, "FASFAST_BENCH_DEVICE": "cpu"},
     )
     assert done.returncode == 0, done.stdout[-3000:] + done.stderr[-3000:]

@@ -23,8 +23,15 @@ def _model(widths=(4, 6, 4)):
 
 
 def _save(path, model, epoch=1):
-    return ck.save_checkpoint(path, {"kind": "eulernet", "model_config": model.config.to_dict(),
-                                     "model": model.state_dict(), "epoch": epoch})
+    return ck.save_checkpoint(
+        path,
+        {
+            "kind": "eulernet",
+            "model_config": model.config.to_dict(),
+            "model": model.state_dict(),
+            "epoch": epoch,
+        },
+    )
 
 
 def test_roundtrip_load_model(tmp_path):
@@ -81,8 +88,9 @@ def test_checkpoint_from_another_model(tmp_path):
     state = ck.load_checkpoint(tmp_path / "small.pt")["model"]
     with pytest.raises(ck.CheckpointError, match="another model.*shape mismatch"):
         ck.load_state_into(other, state, "small.pt")
-    no_fcam = EulerNet(EulerNetConfig.preset("tiny", image_size=16, widths=(4, 6, 4),
-                                             use_fcam=False))
+    no_fcam = EulerNet(
+        EulerNetConfig.preset("tiny", image_size=16, widths=(4, 6, 4), use_fcam=False)
+    )
     with pytest.raises(ck.CheckpointError, match="another model.*unexpected key"):
         ck.load_state_into(no_fcam, state, "small.pt")
     # a checkpoint whose stored config does not match its weights
@@ -124,8 +132,9 @@ def test_killed_writer_leaves_last_complete_checkpoint(tmp_path):
     """SIGKILL a process that keeps rewriting its checkpoint: what is left under the real
     name is always a complete, readable checkpoint."""
     path = tmp_path / "last.pt"
-    proc = subprocess.Popen([sys.executable, "-c", _WRITER, str(path)], stdout=subprocess.PIPE,
-                            text=True)
+    proc = subprocess.Popen(
+        [sys.executable, "-c", _WRITER, str(path)], stdout=subprocess.PIPE, text=True
+    )
     try:
         assert proc.stdout.readline().strip() == "1"  # first checkpoint complete
         time.sleep(0.3 + random.random() * 0.4)  # now mid-way through a later write
@@ -144,8 +153,9 @@ def test_rng_state_roundtrip_and_weights_only(tmp_path):
     np.random.seed(2)
     torch.manual_seed(3)
     state = ck.rng_state()
-    ck.save_checkpoint(tmp_path / "r.pt", {"kind": "eulernet", "model_config": {}, "model": {},
-                                           "rng": state})
+    ck.save_checkpoint(
+        tmp_path / "r.pt", {"kind": "eulernet", "model_config": {}, "model": {}, "rng": state}
+    )
     want = (random.random(), np.random.rand(3), torch.rand(3))
     random.seed(9)
     np.random.seed(9)
@@ -185,25 +195,46 @@ def weights_files(tmp_path_factory):
     d = tmp_path_factory.mktemp("weights")
     net = _timm_atto()
     a = {k: v.clone() for k, v in net.state_dict().items()}
-    b = {k: v + 0.01 * torch.randn_like(v) if v.is_floating_point() else v.clone()
-         for k, v in a.items()}  # the "EMA" weights: near a, not equal
+    b = {
+        k: v + 0.01 * torch.randn_like(v) if v.is_floating_point() else v.clone()
+        for k, v in a.items()
+    }  # the "EMA" weights: near a, not equal
     opt = torch.optim.AdamW(net.parameters(), lr=1e-4)
     net(torch.rand(2, 3, SIZE, SIZE)).sum().backward()
     opt.step()  # an optimizer state with tensors, as after training
     net.load_state_dict(a)
     files = {}
     # paper 000's public ConvNeXt-V2 code (main_finetune.py / utils.save_model)
-    args = argparse.Namespace(model=ATTO, input_size=SIZE, nb_classes=2, drop_path=0.1,
-                              batch_size=64, lr=None, blr=6.25e-4, output_dir="/tmp/out",
-                              device="cuda", seed=0, model_ema=False)
-    files["paper000"] = {"model": a, "optimizer": opt.state_dict(), "epoch": 42,
-                         "scaler": torch.amp.GradScaler("cuda", enabled=False).state_dict(),
-                         "args": args}
+    args = argparse.Namespace(
+        model=ATTO,
+        input_size=SIZE,
+        nb_classes=2,
+        drop_path=0.1,
+        batch_size=64,
+        lr=None,
+        blr=6.25e-4,
+        output_dir="/tmp/out",
+        device="cuda",
+        seed=0,
+        model_ema=False,
+    )
+    files["paper000"] = {
+        "model": a,
+        "optimizer": opt.state_dict(),
+        "epoch": 42,
+        "scaler": torch.amp.GradScaler("cuda", enabled=False).state_dict(),
+        "args": args,
+    }
     files["timm_state_dict"] = net.state_dict()  # torch.save(create_model(...).state_dict())
     files["ddp"] = torch.nn.DataParallel(net).state_dict()  # module.* keys
     # timm's train.py CheckpointSaver: arch, state_dict, state_dict_ema, args
-    files["ema"] = {"epoch": 3, "arch": ATTO, "state_dict": a, "state_dict_ema": b,
-                    "args": argparse.Namespace(model=ATTO, img_size=SIZE, num_classes=2)}
+    files["ema"] = {
+        "epoch": 3,
+        "arch": ATTO,
+        "state_dict": a,
+        "state_dict_ema": b,
+        "args": argparse.Namespace(model=ATTO, img_size=SIZE, num_classes=2),
+    }
     out = {}
     for name, obj in files.items():
         path = d / f"{name}.pth"
@@ -235,8 +266,12 @@ def test_safe_globals_are_scoped(weights_files):
 
     wf = read_weights(weights_files["paper000"][0])
     assert isinstance(wf.raw["args"], argparse.Namespace) and wf.raw["args"].model == ATTO
-    assert wf.container == "'model' entry" and set(wf.entries) == {"optimizer", "epoch",
-                                                                  "scaler", "args"}
+    assert wf.container == "'model' entry" and set(wf.entries) == {
+        "optimizer",
+        "epoch",
+        "scaler",
+        "args",
+    }
     assert argparse.Namespace not in torch.serialization.get_safe_globals()
     with pytest.raises(Exception, match="Unsupported global"):  # torch itself, outside us
         torch.load(weights_files["paper000"][0], weights_only=True)
@@ -290,8 +325,11 @@ def test_load_model_infers_plain_files(weights_files):
         warnings.simplefilter("error")  # paper 000's args name the model and the size
         _, meta = ck.load_model(weights_files["paper000"][0])
     assert meta["epoch"] == 42 and meta["model_config"]["image_size"] == SIZE
-    with pytest.warns(UserWarning, match=r"built convnextv2_atto \(from the tensors\), 2 classes, "
-                      r"image size 224 \(from timm's default\)"):
+    with pytest.warns(
+        UserWarning,
+        match=r"built convnextv2_atto \(from the tensors\), 2 classes, "
+        r"image size 224 \(from timm's default\)",
+    ):
         _, meta = ck.load_model(weights_files["timm_state_dict"][0])
     assert meta["model_config"]["image_size"] == 224
     with pytest.raises(ck.CheckpointError, match="unknown timm model 'resnet_nope'"):
@@ -307,15 +345,21 @@ def test_imagenet_head_skipped_when_finetuning_fatal_when_exact(tmp_path):
     net = _timm_atto(num_classes=1000)
     path = tmp_path / "imagenet.pth"
     torch.save(net.state_dict(), path)
-    with pytest.warns(UserWarning, match=r"loaded 138 of 140 .*skipped 2: backbone.head.fc.weight "
-                      r"\(shape \[1000, 320\] in the file, \[2, 320\] in the model\)"):
+    with pytest.warns(
+        UserWarning,
+        match=r"loaded 138 of 140 .*skipped 2: backbone.head.fc.weight "
+        r"\(shape \[1000, 320\] in the file, \[2, 320\] in the model\)",
+    ):
         m = build_classifier(ClassifierConfig(image_size=SIZE, init=str(path)))
     assert torch.equal(m.backbone.stem[0].weight, net.stem[0].weight)
     assert m.backbone.head.fc.weight.shape == (2, 320)
     with pytest.raises(ck.CheckpointError, match="1000-class head.*fine-tune it first"):
         ck.load_model(path)
-    with pytest.raises(ck.CheckpointError, match=r"another model.*shape mismatch.*head.fc.weight: "
-                       r"file \[1000, 320\] vs model \[2, 320\]"):
+    with pytest.raises(
+        ck.CheckpointError,
+        match=r"another model.*shape mismatch.*head.fc.weight: "
+        r"file \[1000, 320\] vs model \[2, 320\]",
+    ):
         ck.load_state_into(m, net.state_dict(), path)  # resume is exact
 
 
@@ -324,10 +368,14 @@ def test_finetune_refuses_another_architecture(tmp_path):
     from fasfast.engine.training import setup_model
 
     torch.save(_model().state_dict(), tmp_path / "eulernet.pth")
-    with pytest.raises(ck.CheckpointError, match=r"fits only 0 of the \d+ weights of this "
-                       "convnextv2_atto model.*another architecture"):
-        setup_model(TrainConfig(model=ATTO, image_size=SIZE,
-                                init=str(tmp_path / "eulernet.pth")).resolved())
+    with pytest.raises(
+        ck.CheckpointError,
+        match=r"fits only 0 of the \d+ weights of this "
+        "convnextv2_atto model.*another architecture",
+    ):
+        setup_model(
+            TrainConfig(model=ATTO, image_size=SIZE, init=str(tmp_path / "eulernet.pth")).resolved()
+        )
 
 
 def test_eulernet_plain_state_dicts(tmp_path):
@@ -342,8 +390,9 @@ def test_eulernet_plain_state_dicts(tmp_path):
         assert meta["kind"] == "eulernet" and meta["model_config"]["widths"] == [4, 6, 4]
         for k, v in m.state_dict().items():
             assert torch.equal(got.state_dict()[k], v), k
-    no_fcam = EulerNet(EulerNetConfig.preset("tiny", image_size=16, widths=(4, 6, 4),
-                                             use_fcam=False))
+    no_fcam = EulerNet(
+        EulerNetConfig.preset("tiny", image_size=16, widths=(4, 6, 4), use_fcam=False)
+    )
     report = ck.load_init_weights(no_fcam, tmp_path / "ddp.pt")
     assert len(report.loaded) == len(no_fcam.state_dict()) and len(report.skipped) == 12
     assert all(why == "not in this model" for why in report.skipped.values())
@@ -356,11 +405,16 @@ def test_refused_pickle_runs_no_code(tmp_path):
 
     marker = tmp_path / "ran"
     torch.save({"model": {"w": torch.ones(1)}, "evil": _Evil(str(marker))}, tmp_path / "e.pt")
-    torch.save({"model": {"w": torch.ones(1)},
-                "args": argparse.Namespace(x=_Evil(str(marker)))}, tmp_path / "ns.pt")
+    torch.save(
+        {"model": {"w": torch.ones(1)}, "args": argparse.Namespace(x=_Evil(str(marker)))},
+        tmp_path / "ns.pt",
+    )
     for name in ("e.pt", "ns.pt"):
-        with pytest.raises(ck.CheckpointError, match=r"pickled Python object \(io.open\).*"
-                           "weights_only=True refuses arbitrary pickles"):
+        with pytest.raises(
+            ck.CheckpointError,
+            match=r"pickled Python object \(io.open\).*"
+            "weights_only=True refuses arbitrary pickles",
+        ):
             ck.load_model(tmp_path / name)
     assert not marker.exists()
 
@@ -378,11 +432,14 @@ def test_mismatch_reporter_is_shared():
 
     assert ck.describe_mismatch is weights.describe_mismatch
     own = {"a": torch.zeros(2), "b": torch.zeros(3), "c": torch.zeros(1)}
-    mm = weights.describe_mismatch(own, {"a": torch.zeros(2), "b": torch.zeros(4),
-                                         "d": torch.zeros(1)})
+    mm = weights.describe_mismatch(
+        own, {"a": torch.zeros(2), "b": torch.zeros(4), "d": torch.zeros(1)}
+    )
     assert mm.missing == ["c"] and mm.unexpected == ["d"] and mm.shapes == [("b", (4,), (3,))]
-    assert mm.describe() == ("1 shape mismatch(es) (b: file [4] vs model [3]); 1 missing key(s) "
-                             "(c); 1 unexpected key(s) (d)")
+    assert mm.describe() == (
+        "1 shape mismatch(es) (b: file [4] vs model [3]); 1 missing key(s) "
+        "(c); 1 unexpected key(s) (d)"
+    )
 
 
 @pytest.fixture(scope="module")
@@ -404,10 +461,35 @@ def test_every_command_loads_every_kind(weights_files, data_root, kind, tmp_path
     path = str(weights_files[kind][0])
     video = oulu_npu(data_root, "1", "test")[0].path
     quick = ["--workers", "0", "--no-progress"]
-    assert main(["train", "--model", ATTO, "--init", path, "--root", str(data_root),
-                 "--protocol", "1", "--epochs", "1", "--image-size", str(SIZE),
-                 "--batch-size", "4", "--limit", "4", "--max-steps", "1",
-                 "--out", str(tmp_path / "run"), *quick]) == 0
+    assert (
+        main(
+            [
+                "train",
+                "--model",
+                ATTO,
+                "--init",
+                path,
+                "--root",
+                str(data_root),
+                "--protocol",
+                "1",
+                "--epochs",
+                "1",
+                "--image-size",
+                str(SIZE),
+                "--batch-size",
+                "4",
+                "--limit",
+                "4",
+                "--max-steps",
+                "1",
+                "--out",
+                str(tmp_path / "run"),
+                *quick,
+            ]
+        )
+        == 0
+    )
     assert f"init: loaded 140 of 140 tensors from {path}" in capsys.readouterr().out
     size = ["--image-size", str(SIZE)]
     assert main(["predict", video, "-c", path, *size, *quick]) == 0
@@ -418,8 +500,27 @@ def test_every_command_loads_every_kind(weights_files, data_root, kind, tmp_path
     assert f"{path} holds a {ATTO} classifier" in err[-1] and "EulerNet checkpoint" in err[-1]
     if kind not in ("paper000", "timm_state_dict"):
         return
-    assert main(["eval", path, "--root", str(data_root), "--protocol", "1", "--limit", "2",
-                 "--apply-split", "none", "--out", str(tmp_path / "ev"), *size, *quick]) == 0
+    assert (
+        main(
+            [
+                "eval",
+                path,
+                "--root",
+                str(data_root),
+                "--protocol",
+                "1",
+                "--limit",
+                "2",
+                "--apply-split",
+                "none",
+                "--out",
+                str(tmp_path / "ev"),
+                *size,
+                *quick,
+            ]
+        )
+        == 0
+    )
     assert (tmp_path / "ev" / "summary.json").is_file()
     pytest.importorskip("onnxruntime")
     assert main(["export", path, "--out", str(tmp_path / "m.onnx"), *size]) == 0
@@ -432,6 +533,20 @@ def test_explain_takes_a_plain_eulernet_state_dict(data_root, tmp_path, capsys):
 
     torch.save({"model": torch.nn.DataParallel(_model()).state_dict()}, tmp_path / "e.pt")
     video = oulu_npu(data_root, "1", "test")[0].path
-    assert main(["explain", str(tmp_path / "e.pt"), video, "--out", str(tmp_path / "cam"),
-                 "--model", "eulernet:tiny", "--image-size", "16"]) == 0
+    assert (
+        main(
+            [
+                "explain",
+                str(tmp_path / "e.pt"),
+                video,
+                "--out",
+                str(tmp_path / "cam"),
+                "--model",
+                "eulernet:tiny",
+                "--image-size",
+                "16",
+            ]
+        )
+        == 0
+    )
     assert (tmp_path / "cam" / "gradcam.png").is_file()

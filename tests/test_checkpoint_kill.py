@@ -31,10 +31,17 @@ def _state(epoch: int, best_epoch: int | None, history, cfg_state):
         row["dev_acer"] = 0.5 / epoch
     hist = [*history, row]
     w = {k: v + epoch if v.is_floating_point() else v for k, v in weights.items()}
-    return {"kind": "eulernet", "model_config": config, "model": w, "epoch": epoch,
-            "step": 2 * epoch, "run_id": "run-a", "history": hist,
-            "best_metrics": {} if best_epoch is None else {"epoch": best_epoch},
-            "optimizer": {"state": {}, "param_groups": []}}
+    return {
+        "kind": "eulernet",
+        "model_config": config,
+        "model": w,
+        "epoch": epoch,
+        "step": 2 * epoch,
+        "run_id": "run-a",
+        "history": hist,
+        "best_metrics": {} if best_epoch is None else {"epoch": best_epoch},
+        "optimizer": {"state": {}, "param_groups": []},
+    }
 
 
 def _save_in_child(out, state, is_best, kill_at):
@@ -109,8 +116,7 @@ def test_kill_at_every_step_of_the_save_sequence(tmp_path, model_state, scenario
     assert last["epoch"] == (e if committed or not reached else done)
 
 
-def test_recover_rebuilds_a_deleted_best_and_resets_an_unrecoverable_one(tmp_path,
-                                                                         model_state):
+def test_recover_rebuilds_a_deleted_best_and_resets_an_unrecoverable_one(tmp_path, model_state):
     out = tmp_path / "run"
     st1 = _state(1, 1, [], model_state)
     ck.save_epoch(out, st1, is_best=True)
@@ -153,11 +159,35 @@ def root(tmp_path_factory):
 
 
 def _train_argv(root, out, epochs, cache):
-    return ["train", "--root", str(root), "--protocol", "1", "--epochs", str(epochs),
-            "--image-size", str(IMAGE), "--widths", ",".join(map(str, WIDTHS)),
-            "--batch-size", "2", "--limit", "4", "--max-steps", "1", "--workers", "0",
-            "--out", str(out), "--no-progress", "--no-tensorboard", "--lr", "1e-3",
-            "--cache-dir", str(cache)]
+    return [
+        "train",
+        "--root",
+        str(root),
+        "--protocol",
+        "1",
+        "--epochs",
+        str(epochs),
+        "--image-size",
+        str(IMAGE),
+        "--widths",
+        ",".join(map(str, WIDTHS)),
+        "--batch-size",
+        "2",
+        "--limit",
+        "4",
+        "--max-steps",
+        "1",
+        "--workers",
+        "0",
+        "--out",
+        str(out),
+        "--no-progress",
+        "--no-tensorboard",
+        "--lr",
+        "1e-3",
+        "--cache-dir",
+        str(cache),
+    ]
 
 
 @pytest.mark.parametrize("kill_at", ["last.pt@1", "best.pt.next-write@1", "log.csv-write@2"])
@@ -170,8 +200,13 @@ def test_killed_training_resumes_to_a_consistent_run(root, tmp_path, capsys, kil
     out, cache = tmp_path / "run", tmp_path / "cache"
     argv = _train_argv(root, out, 2, cache)
     env = dict(os.environ, OMP_NUM_THREADS="1", MPLBACKEND="Agg", **{ck.KILL_ENV: kill_at})
-    r = subprocess.run([sys.executable, "-m", "fasfast", *argv], capture_output=True,
-                       text=True, timeout=300, env=env)
+    r = subprocess.run(
+        [sys.executable, "-m", "fasfast", *argv],
+        capture_output=True,
+        text=True,
+        timeout=300,
+        env=env,
+    )
     assert r.returncode == 137, r.stdout[-2000:] + r.stderr[-2000:]
     capsys.readouterr()
     assert main(argv + ["--resume", "auto"]) == 0

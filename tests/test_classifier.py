@@ -49,8 +49,11 @@ def test_init_with_other_head_keeps_body(atto, tmp_path):
     path = tmp_path / "three_class.pth"
     three = build_classifier(ClassifierConfig(num_classes=3, image_size=SIZE))
     torch.save(three.backbone.state_dict(), path)
-    with pytest.warns(UserWarning, match=r"loaded 138 of 140 .* skipped 2: "
-                      r"backbone.head.fc.weight \(shape \[3, 320\] in the file"):
+    with pytest.warns(
+        UserWarning,
+        match=r"loaded 138 of 140 .* skipped 2: "
+        r"backbone.head.fc.weight \(shape \[3, 320\] in the file",
+    ):
         two = build_classifier(ClassifierConfig(image_size=SIZE, init=str(path)))
     body = three.backbone.stem[0].weight
     assert torch.equal(two.backbone.stem[0].weight, body)
@@ -64,8 +67,11 @@ def test_init_errors(tmp_path):
         build_classifier(ClassifierConfig(image_size=SIZE, init=str(missing)))
     foreign = tmp_path / "foreign.pth"
     torch.save({"encoder.weight": torch.randn(2, 2)}, foreign)
-    with pytest.raises(ValueError, match=r"foreign.pth fits only 0 of the \d+ weights of this "
-                       r"convnextv2_atto model .*another architecture.*missing key"):
+    with pytest.raises(
+        ValueError,
+        match=r"foreign.pth fits only 0 of the \d+ weights of this "
+        r"convnextv2_atto model .*another architecture.*missing key",
+    ):
         build_classifier(ClassifierConfig(image_size=SIZE, init=str(foreign)))
     garbage = tmp_path / "garbage.pth"
     garbage.write_bytes(b"not a torch file")

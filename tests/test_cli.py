@@ -36,12 +36,14 @@ def test_help_does_not_import_torch():
 
 def test_command_help_does_not_import_torch():
     """Every sub-command's ``--help`` builds its parser without torch (it stays instant)."""
-    code = ("import sys; from fasfast.cli import COMMANDS, build_parser\n"
-            "heavy = []\n"
-            "for name in COMMANDS:\n"
-            "    build_parser(name)\n"
-            "    if 'torch' in sys.modules: heavy.append(name); break\n"
-            "print(heavy)")
+    code = (
+        "import sys; from fasfast.cli import COMMANDS, build_parser\n"
+        "heavy = []\n"
+        "for name in COMMANDS:\n"
+        "    build_parser(name)\n"
+        "    if 'torch' in sys.modules: heavy.append(name); break\n"
+        "print(heavy)"
+    )
     r = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, timeout=60)
     assert r.returncode == 0, r.stderr
     assert r.stdout.strip() == "[]"
@@ -64,7 +66,9 @@ def test_info_json_reports_extension():
     assert info["torch"] == torch.__version__
     assert info["extension_loaded"] is True, info.get("extension_error")
     assert "cpu" in info["compiled_backends"]
-    assert info["cuda_kernels_usable"] == (torch.cuda.is_available() and "cuda" in info["compiled_backends"])
+    assert info["cuda_kernels_usable"] == (
+        torch.cuda.is_available() and "cuda" in info["compiled_backends"]
+    )
     assert info["reference_ops"] is (os.environ.get("FASFAST_REFERENCE_OPS", "0") == "1")
 
 
@@ -92,55 +96,126 @@ def _files(tmp):
     from fasfast.models import EulerNet, EulerNetConfig
 
     m = EulerNet(EulerNetConfig.preset("tiny", image_size=16, widths=(4, 6, 4)))
-    ck.save_checkpoint(tmp / "good.pt", {"kind": "eulernet", "model_config": m.config.to_dict(),
-                                         "model": m.state_dict(), "epoch": 1})
+    ck.save_checkpoint(
+        tmp / "good.pt",
+        {
+            "kind": "eulernet",
+            "model_config": m.config.to_dict(),
+            "model": m.state_dict(),
+            "epoch": 1,
+        },
+    )
     torch.save(m.state_dict(), tmp / "plain.pt")
 
 
 # command -> {"missing": argv, "corrupt": argv, ...} -> fragment of the one error line
 CASES = {
-    "demo": {("demo", "--data-root", "nope", "--out", "o"): "data root not found: nope",
-             ("demo", "--data-root", "bad.pt", "--out", "o"): "bad.pt"},
-    "train": {("train", "--data-root", "nope", "--out", "o"): "data root not found: nope",
-              ("train", "--config", "bad.yaml"): "config file bad.yaml is not valid YAML",
-              ("train", "--config", "nope.yaml"): "config file not found: nope.yaml",
-              ("train", "--data-root", ".", "--init", "nope.pt"): "not found: nope.pt",
-              ("train", "--data-root", ".", "--init", "bad.pt"): "bad.pt is not a PyTorch"},
-    "eval": {("eval", "nope.pt", "--data-root", "."): "checkpoint not found: nope.pt",
-             ("eval", "bad.pt", "--data-root", "."): "bad.pt is not a PyTorch",
-             ("eval", "good.pt", "--data-root", "nope"): "nope"},
-    "predict": {("predict", "bad.avi", "-c", "nope.pt"): "checkpoint not found: nope.pt",
-                ("predict", "bad.avi", "-c", "bad.pt"): "bad.pt is not a PyTorch",
-                ("predict", "nope.avi", "-c", "good.pt"): "input not found: nope.avi"},
-    "protocol": {("protocol", "oulu", "--data-root", "nope", "--out", "o"): "not found: nope",
-                 ("protocol", "oulu", "--data-root", "bad.pt", "--out", "o"): "bad.pt"},
-    "analyze": {("analyze", "nope.csv"): "nope.csv",
-                ("analyze", "bad.csv"): "bad.csv:1: cannot tell the format"},
-    "label": {("label", "nope.avi", "--out", "o"): "not found: nope.avi",
-              ("label", "bad.avi", "--out", "o"): "cannot open video bad.avi"},
-    "synth": {("synth", "--out", "o", "--faces", "nope"): "not found: nope",
-              ("synth", "--out", "o", "--faces", "faces", "--no-progress"):
-                  "cannot decode image faces/a.png"},
-    "export": {("export", "nope.pt"): "checkpoint not found: nope.pt",
-               ("export", "bad.pt"): "bad.pt is not a PyTorch"},
-    "bench": {("bench", "--benchmarks-dir", "nope", "ops"): "--benchmarks-dir nope is not",
-              ("bench", "--benchmarks-dir", "notes.txt", "ops"): "notes.txt is not a folder"},
-    "reproduce": {("reproduce", "thresholds", "--tiny", "--checkpoint", "nope.pt", "--data",
-                   ".", "--out", "o"): "not found: nope.pt",
-                  ("reproduce", "thresholds", "--tiny", "--checkpoint", "bad.pt", "--data",
-                   ".", "--out", "o"): "bad.pt is not a PyTorch"},
-    "explain": {("explain", "nope.pt", "bad.avi", "--out", "o"): "not found: nope.pt",
-                ("explain", "bad.pt", "bad.avi", "--out", "o"): "bad.pt is not a PyTorch",
-                ("explain", "good.pt", "nope.avi", "--out", "o"): "nope.avi",
-                ("explain", "good.pt", "bad.avi", "--out", "o"): "cannot open video bad.avi",
-                ("explain", "plain.pt", "bad.avi", "--out", "o", "--model", "resnet_nope"):
-                    "unknown timm model 'resnet_nope'"},
-    "prepare": {("prepare", "--data-root", "nope", "--cache-dir", "c"): "data root not found: nope",
-                ("prepare", "--data-root", "bad.pt", "--cache-dir", "c"):
-                    "data root bad.pt is a file, not a folder",
-                ("prepare", "--data-root", ".", "--cache-dir", "c", "--shard", "3/2"): "3/2"},
-    "magnify": {("magnify", "nope.avi", "--out", "o.avi"): "not found: nope.avi",
-                ("magnify", "bad.avi", "--out", "o.avi"): "cannot open video bad.avi"},
+    "demo": {
+        ("demo", "--data-root", "nope", "--out", "o"): "data root not found: nope",
+        ("demo", "--data-root", "bad.pt", "--out", "o"): "bad.pt",
+    },
+    "train": {
+        ("train", "--data-root", "nope", "--out", "o"): "data root not found: nope",
+        ("train", "--config", "bad.yaml"): "config file bad.yaml is not valid YAML",
+        ("train", "--config", "nope.yaml"): "config file not found: nope.yaml",
+        ("train", "--data-root", ".", "--init", "nope.pt"): "not found: nope.pt",
+        ("train", "--data-root", ".", "--init", "bad.pt"): "bad.pt is not a PyTorch",
+    },
+    "eval": {
+        ("eval", "nope.pt", "--data-root", "."): "checkpoint not found: nope.pt",
+        ("eval", "bad.pt", "--data-root", "."): "bad.pt is not a PyTorch",
+        ("eval", "good.pt", "--data-root", "nope"): "nope",
+    },
+    "predict": {
+        ("predict", "bad.avi", "-c", "nope.pt"): "checkpoint not found: nope.pt",
+        ("predict", "bad.avi", "-c", "bad.pt"): "bad.pt is not a PyTorch",
+        ("predict", "nope.avi", "-c", "good.pt"): "input not found: nope.avi",
+    },
+    "protocol": {
+        ("protocol", "oulu", "--data-root", "nope", "--out", "o"): "not found: nope",
+        ("protocol", "oulu", "--data-root", "bad.pt", "--out", "o"): "bad.pt",
+    },
+    "analyze": {
+        ("analyze", "nope.csv"): "nope.csv",
+        ("analyze", "bad.csv"): "bad.csv:1: cannot tell the format",
+    },
+    "label": {
+        ("label", "nope.avi", "--out", "o"): "not found: nope.avi",
+        ("label", "bad.avi", "--out", "o"): "cannot open video bad.avi",
+    },
+    "synth": {
+        ("synth", "--out", "o", "--faces", "nope"): "not found: nope",
+        (
+            "synth",
+            "--out",
+            "o",
+            "--faces",
+            "faces",
+            "--no-progress",
+        ): "cannot decode image faces/a.png",
+    },
+    "export": {
+        ("export", "nope.pt"): "checkpoint not found: nope.pt",
+        ("export", "bad.pt"): "bad.pt is not a PyTorch",
+    },
+    "bench": {
+        ("bench", "--benchmarks-dir", "nope", "ops"): "--benchmarks-dir nope is not",
+        ("bench", "--benchmarks-dir", "notes.txt", "ops"): "notes.txt is not a folder",
+    },
+    "reproduce": {
+        (
+            "reproduce",
+            "thresholds",
+            "--tiny",
+            "--checkpoint",
+            "nope.pt",
+            "--data",
+            ".",
+            "--out",
+            "o",
+        ): "not found: nope.pt",
+        (
+            "reproduce",
+            "thresholds",
+            "--tiny",
+            "--checkpoint",
+            "bad.pt",
+            "--data",
+            ".",
+            "--out",
+            "o",
+        ): "bad.pt is not a PyTorch",
+    },
+    "explain": {
+        ("explain", "nope.pt", "bad.avi", "--out", "o"): "not found: nope.pt",
+        ("explain", "bad.pt", "bad.avi", "--out", "o"): "bad.pt is not a PyTorch",
+        ("explain", "good.pt", "nope.avi", "--out", "o"): "nope.avi",
+        ("explain", "good.pt", "bad.avi", "--out", "o"): "cannot open video bad.avi",
+        (
+            "explain",
+            "plain.pt",
+            "bad.avi",
+            "--out",
+            "o",
+            "--model",
+            "resnet_nope",
+        ): "unknown timm model 'resnet_nope'",
+    },
+    "prepare": {
+        ("prepare", "--data-root", "nope", "--cache-dir", "c"): "data root not found: nope",
+        (
+            "prepare",
+            "--data-root",
+            "bad.pt",
+            "--cache-dir",
+            "c",
+        ): "data root bad.pt is a file, not a folder",
+        ("prepare", "--data-root", ".", "--cache-dir", "c", "--shard", "3/2"): "3/2",
+    },
+    "magnify": {
+        ("magnify", "nope.avi", "--out", "o.avi"): "not found: nope.avi",
+        ("magnify", "bad.avi", "--out", "o.avi"): "cannot open video bad.avi",
+    },
 }
 NO_FILE_INPUT = {"info"}
 
@@ -156,8 +231,11 @@ def workdir(tmp_path_factory):
     return tmp
 
 
-@pytest.mark.parametrize("argv,fragment", [(a, f) for c in CASES.values() for a, f in c.items()],
-                         ids=lambda v: "_".join(v)[:60] if isinstance(v, tuple) else "")
+@pytest.mark.parametrize(
+    "argv,fragment",
+    [(a, f) for c in CASES.values() for a, f in c.items()],
+    ids=lambda v: "_".join(v)[:60] if isinstance(v, tuple) else "",
+)
 def test_bad_input_is_one_line_exit_2(workdir, monkeypatch, capsys, argv, fragment):
     monkeypatch.chdir(workdir)
     rc = main(list(argv))
@@ -183,16 +261,24 @@ def test_subprocess_no_traceback_and_debug_shows_it(workdir):
     import os
 
     def run(*args, env=None):
-        return subprocess.run([sys.executable, "-m", "fasfast", *args], capture_output=True,
-                              text=True, timeout=300, cwd=workdir,
-                              env={**os.environ, **(env or {})})
+        return subprocess.run(
+            [sys.executable, "-m", "fasfast", *args],
+            capture_output=True,
+            text=True,
+            timeout=300,
+            cwd=workdir,
+            env={**os.environ, **(env or {})},
+        )
 
     r = run("export", "bad.pt")
     assert r.returncode == 2 and "Traceback" not in r.stderr
     assert r.stderr.strip().splitlines() == [r.stderr.strip()]
     assert r.stderr.startswith("fasfast export: error: bad.pt is not a PyTorch")
-    for r in (run("--debug", "export", "bad.pt"), run("export", "bad.pt", "--debug"),
-              run("export", "bad.pt", env={"FASFAST_DEBUG": "1"})):
+    for r in (
+        run("--debug", "export", "bad.pt"),
+        run("export", "bad.pt", "--debug"),
+        run("export", "bad.pt", env={"FASFAST_DEBUG": "1"}),
+    ):
         assert r.returncode == 1 and "Traceback (most recent call last)" in r.stderr
         assert "CheckpointError: bad.pt is not a PyTorch" in r.stderr
 
@@ -207,8 +293,10 @@ def test_internal_error_is_one_line_exit_1(monkeypatch, capsys):
     assert main(["info"]) == 1
     err = capsys.readouterr().err.strip()
     assert len(err.splitlines()) == 1
-    assert err.startswith("fasfast info: internal error: ZeroDivisionError: integer division "
-                          "or modulo by zero at test_cli.py:")
+    assert err.startswith(
+        "fasfast info: internal error: ZeroDivisionError: integer division "
+        "or modulo by zero at test_cli.py:"
+    )
     assert "bug in fasfast" in err and "--debug" in err
     with pytest.raises(ZeroDivisionError):
         main(["--debug", "info"])
@@ -226,11 +314,13 @@ def test_missing_optional_dependency(workdir, monkeypatch, capsys):
 
 
 def test_warnings_are_one_line():
-    code = ("import sys, warnings\n"
-            "from fasfast.commands import info\n"
-            "info.run = lambda args: warnings.warn('something to know\\nover two lines') or 0\n"
-            "from fasfast.cli import main\n"
-            "sys.exit(main(['info']))")
+    code = (
+        "import sys, warnings\n"
+        "from fasfast.commands import info\n"
+        "info.run = lambda args: warnings.warn('something to know\\nover two lines') or 0\n"
+        "from fasfast.cli import main\n"
+        "sys.exit(main(['info']))"
+    )
     r = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, timeout=60)
     assert r.returncode == 0
     assert r.stderr == "fasfast info: warning: something to know over two lines\n"

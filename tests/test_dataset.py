@@ -14,8 +14,9 @@ from fasfast.data.video import VideoReader, VideoReadError, read_image
 @pytest.fixture(scope="module")
 def root(tmp_path_factory):
     r = tmp_path_factory.mktemp("ds") / "data"
-    generate(r, subjects=3, seconds=1.4, fps=10, size=64, sessions=1, files=(1, 2, 4, 6),
-             progress=False)
+    generate(
+        r, subjects=3, seconds=1.4, fps=10, size=64, sessions=1, files=(1, 2, 4, 6), progress=False
+    )
     return r
 
 
@@ -49,7 +50,11 @@ def test_windows_follow_sample_sequences(root):
     s = oulu_npu(root, "1", "train")[:1]
     ds = SequenceDataset(s, image_size=32, map_size=8, length=2, interval=2)
     assert [ds[i]["frame_index"].tolist() for i in range(len(ds))] == [
-        [0, 2], [3, 5], [6, 8], [9, 11]]
+        [0, 2],
+        [3, 5],
+        [6, 8],
+        [9, 11],
+    ]
 
 
 def test_train_mode_random_windows_per_epoch(root):
@@ -71,8 +76,7 @@ def test_augment_is_applied_with_landmarks(root):
     s = [x for x in oulu_npu(root, "1", "train") if x.label == 1]
     plain = SequenceDataset(s, image_size=48, map_size=12)[0]
     flipped = SequenceDataset(s, image_size=48, map_size=12, augment=HorizontalFlip(p=1.0))[0]
-    torch.testing.assert_close(flipped["frames"], plain["frames"].flip(-1), atol=1 / 255,
-                               rtol=0)
+    torch.testing.assert_close(flipped["frames"], plain["frames"].flip(-1), atol=1 / 255, rtol=0)
     torch.testing.assert_close(flipped["target"], plain["target"].flip(-1), atol=0.1, rtol=0)
 
 
@@ -178,8 +182,10 @@ def test_frame_dataset_with_detector_and_no_face(tmp_path):
 
     cv2.imwrite(str(tmp_path / "face.png"), skimage_data.astronaut()[..., ::-1])
     cv2.imwrite(str(tmp_path / "blank.png"), np.full((64, 64, 3), 128, np.uint8))
-    s = [Sample(str(tmp_path / "face.png"), 1, "live", "face", "test"),
-         Sample(str(tmp_path / "blank.png"), 0, "print", "blank", "test")]
+    s = [
+        Sample(str(tmp_path / "face.png"), 1, "live", "face", "test"),
+        Sample(str(tmp_path / "blank.png"), 0, "print", "blank", "test"),
+    ]
     fd = FrameDataset(s, image_size=64)
     a, b = fd[0], fd[1]
     assert a["no_face"] == 0 and b["no_face"] == 1 and fd.stats["no_face_frames"] == 1
@@ -208,7 +214,9 @@ def test_eval_dataset_reads_each_video_once(root, monkeypatch):
     ds = SequenceDataset(s, image_size=32, map_size=8)
     items = [ds[i] for i in range(len(ds))]
     n = [VideoReader(x.path).num_frames for x in s]
-    wanted = sum(len({i for it in items if it["video"] == x.video_id
-                      for i in it["frame_index"].tolist()}) for x in s)
+    wanted = sum(
+        len({i for it in items if it["video"] == x.video_id for i in it["frame_index"].tolist()})
+        for x in s
+    )
     assert counter.opens == 2 * len(s) + len(s)  # header at listing, the pass, header above
     assert counter.grabs <= sum(n) and counter.retrieves == wanted

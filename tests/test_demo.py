@@ -12,9 +12,26 @@ from fasfast.cli import main
 def test_demo_reduced(tmp_path_factory, tmp_path, capsys):
     root = tiny_data(tmp_path_factory)
     out = tmp_path / "demo"
-    rc = main(["demo", "--out", str(out), "--data-root", str(root), "--epochs", "1",
-               "--image-size", "32", "--batch-size", "4", "--max-steps", "2", "--workers", "0",
-               "--no-progress"])
+    rc = main(
+        [
+            "demo",
+            "--out",
+            str(out),
+            "--data-root",
+            str(root),
+            "--epochs",
+            "1",
+            "--image-size",
+            "32",
+            "--batch-size",
+            "4",
+            "--max-steps",
+            "2",
+            "--workers",
+            "0",
+            "--no-progress",
+        ]
+    )
     assert rc == 0
     text = capsys.readouterr().out
     assert "fasfast demo finished" in text and "test @ balance point" in text
@@ -43,6 +60,10 @@ def test_demo_help_is_light():
     import subprocess
     import sys
 
-    r = subprocess.run([sys.executable, "-m", "fasfast", "demo", "--help"], capture_output=True,
-                       text=True, timeout=60)
+    r = subprocess.run(
+        [sys.executable, "-m", "fasfast", "demo", "--help"],
+        capture_output=True,
+        text=True,
+        timeout=60,
+    )
     assert r.returncode == 0 and "--out" in r.stdout and "--time-limit" in r.stdout

@@ -45,8 +45,9 @@ def test_faults_fail_naming_the_kernel(case, threads, match):
     kernel = "shuffle_kernel" if case in ("shuffle", "empty_grid") else f"{case}_kernel"
     assert kernel in str(err.value)
     # the runtime is usable again afterwards
-    assert torch.equal(lib.emu_selftest("race_with_barrier", 32),
-                       torch.arange(32, 0, -1, dtype=torch.int32))
+    assert torch.equal(
+        lib.emu_selftest("race_with_barrier", 32), torch.arange(32, 0, -1, dtype=torch.int32)
+    )
 
 
 def test_configuration_is_checked_and_restored():

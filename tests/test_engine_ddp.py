@@ -21,10 +21,33 @@ def test_torchrun_two_processes_train_and_evaluate(tmp_path_factory, tmp_path):
     out = tmp_path / "ddp"
     # `fasfast protocol` = train, then evaluate, under ONE process group
     cmd = launcher + [
-        "--standalone", "--nproc_per_node", "2", "-m", "fasfast", "protocol", "oulu",
-        "--root", str(root), "--protocol", "1", "--epochs", "1", "--image-size", str(IMAGE),
-        "--widths", ",".join(map(str, WIDTHS)), "--batch-size", "2", "--workers", "0",
-        "--out", str(out), "--no-progress", "--no-tensorboard", "--lr", "1e-3",
+        "--standalone",
+        "--nproc_per_node",
+        "2",
+        "-m",
+        "fasfast",
+        "protocol",
+        "oulu",
+        "--root",
+        str(root),
+        "--protocol",
+        "1",
+        "--epochs",
+        "1",
+        "--image-size",
+        str(IMAGE),
+        "--widths",
+        ",".join(map(str, WIDTHS)),
+        "--batch-size",
+        "2",
+        "--workers",
+        "0",
+        "--out",
+        str(out),
+        "--no-progress",
+        "--no-tensorboard",
+        "--lr",
+        "1e-3",
     ]
     env = dict(os.environ, OMP_NUM_THREADS="1", MPLBACKEND="Agg")
     r = subprocess.run(cmd, capture_output=True, text=True, timeout=400, env=env)
@@ -50,10 +73,19 @@ def test_torchrun_two_processes_train_and_evaluate(tmp_path_factory, tmp_path):
         assert len(ids) == len(set(ids)), "a sequence was scored twice"
         videos = read_csv(ev / "scores" / f"{split}_video.csv")
         assert sorted(v["video"] for v in videos) == sorted(
-            s.video_id for s in oulu_npu(root, "1", split))
+            s.video_id for s in oulu_npu(root, "1", split)
+        )
         # the gathered scores equal a single-process scoring of the same checkpoint
-        single = score_split(model, meta, dataset="oulu", data_root=root, protocol="1",
-                             split=split, workers=0, progress=False)
+        single = score_split(
+            model,
+            meta,
+            dataset="oulu",
+            data_root=root,
+            protocol="1",
+            split=split,
+            workers=0,
+            progress=False,
+        )
         assert sorted(r[0] for r in single.sequence) == sorted(ids)
         want = {r[0]: r[4] for r in single.sequence}
         for row in seqs:

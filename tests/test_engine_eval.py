@@ -26,11 +26,17 @@ def ckpt(tmp_path_factory):
     torch.manual_seed(0)
     m = EulerNet(EulerNetConfig.preset("tiny", image_size=IMAGE, widths=WIDTHS))
     path = tmp_path_factory.mktemp("evalck") / "m.pt"
-    ck.save_checkpoint(path, {
-        "kind": "eulernet", "model_config": m.config.to_dict(), "model": m.state_dict(),
-        "epoch": 1, "train_config": TrainConfig(image_size=IMAGE, widths=WIDTHS).to_dict(),
-        "best_metrics": {"dev_threshold": 0.123, "epoch": 1},
-    })
+    ck.save_checkpoint(
+        path,
+        {
+            "kind": "eulernet",
+            "model_config": m.config.to_dict(),
+            "model": m.state_dict(),
+            "epoch": 1,
+            "train_config": TrainConfig(image_size=IMAGE, widths=WIDTHS).to_dict(),
+            "best_metrics": {"dev_threshold": 0.123, "epoch": 1},
+        },
+    )
     return path
 
 
@@ -50,8 +56,10 @@ def test_threshold_metrics_against_brute_force(rng):
     live = rng.normal(0.7, 0.15, 40)
     attack = rng.normal(0.4, 0.15, 60)
     rows = [(f"l{i}", f"l{i}", 1, "live", float(s)) for i, s in enumerate(live)]
-    rows += [(f"a{i}", f"a{i}", 0, "print" if i % 2 else "replay", float(s))
-             for i, s in enumerate(attack)]
+    rows += [
+        (f"a{i}", f"a{i}", 0, "print" if i % 2 else "replay", float(s))
+        for i, s in enumerate(attack)
+    ]
     m = threshold_metrics(rows, "balance")
     t = m["threshold"]
     bpcer = np.mean(live < t)
@@ -69,8 +77,16 @@ def test_score_split_and_predict_agree(root, ckpt, tmp_path):
     from fasfast.engine.predict import predict, write_predictions
 
     model, meta = ck.load_model(ckpt)
-    sc = score_split(model, meta, dataset="oulu", data_root=root, protocol="1", split="test",
-                     workers=0, progress=False)
+    sc = score_split(
+        model,
+        meta,
+        dataset="oulu",
+        data_root=root,
+        protocol="1",
+        split="test",
+        workers=0,
+        progress=False,
+    )
     samples = oulu_npu(root, "1", "test")[:2]
     preds = predict([s.path for s in samples], ckpt, threshold=0.5, workers=0, progress=False)
     by_video = {r[0]: r[4] for r in sc.video}
@@ -112,8 +128,9 @@ def test_predict_reports_no_face_and_errors(ckpt, tmp_path):
 def test_threshold_from_files(tmp_path):
     from fasfast.engine.predict import threshold_from_file
 
-    (tmp_path / "summary.json").write_text(json.dumps({"thresholds": {"balance": 0.31,
-                                                                      "acer": 0.4}}))
+    (tmp_path / "summary.json").write_text(
+        json.dumps({"thresholds": {"balance": 0.31, "acer": 0.4}})
+    )
     assert threshold_from_file(tmp_path, "balance") == 0.31
     # a file written before the rename ("acer"), read by the current and the former name
     assert threshold_from_file(tmp_path / "summary.json", "acer_point") == 0.4
@@ -134,8 +151,21 @@ def test_predict_cli(root, ckpt, tmp_path, capsys):
 
     video = oulu_npu(root, "1", "test")[0].path
     (tmp_path / "summary.json").write_text(json.dumps({"thresholds": {"balance": 0.0}}))
-    rc = main(["predict", video, "-c", str(ckpt), "--threshold-from", str(tmp_path),
-               "--workers", "0", "--no-progress", "-o", str(tmp_path / "out.json")])
+    rc = main(
+        [
+            "predict",
+            video,
+            "-c",
+            str(ckpt),
+            "--threshold-from",
+            str(tmp_path),
+            "--workers",
+            "0",
+            "--no-progress",
+            "-o",
+            str(tmp_path / "out.json"),
+        ]
+    )
     assert rc == 0
     text = capsys.readouterr().out
     assert "live" in text and "balance threshold from" in text
@@ -145,8 +175,18 @@ def test_predict_cli(root, ckpt, tmp_path, capsys):
 def test_evaluate_select_only(root, ckpt, tmp_path):
     from fasfast.engine import evaluate
 
-    s = evaluate(ckpt, root, "1", "dev", None, tmp_path / "ev", workers=0, progress=False,
-                 verbose=False, level="sequence")
+    s = evaluate(
+        ckpt,
+        root,
+        "1",
+        "dev",
+        None,
+        tmp_path / "ev",
+        workers=0,
+        progress=False,
+        verbose=False,
+        level="sequence",
+    )
     assert s["apply_split"] is None and s["level"] == "sequence"
     assert all("dev" in r and "None" not in r for r in s["table7"])
     assert (tmp_path / "ev" / "report" / "report.json").is_file()
@@ -172,8 +212,19 @@ def test_eval_goes_on_over_bad_files_and_counts_them(root, ckpt, tmp_path, capsy
 
     Path(dev[0].path).write_bytes(b"RIFF garbage" * 30)
     Path(dev[1].path).with_suffix(".landmarks.npy").write_bytes(b"not numpy")
-    args = ["eval", str(ckpt), "--data-root", str(tree), "--apply-split", "none", "--workers",
-            "0", "--no-progress", "--out", str(tmp_path / "ev")]
+    args = [
+        "eval",
+        str(ckpt),
+        "--data-root",
+        str(tree),
+        "--apply-split",
+        "none",
+        "--workers",
+        "0",
+        "--no-progress",
+        "--out",
+        str(tmp_path / "ev"),
+    ]
     assert main(args) == 0
     cap = capsys.readouterr()
     for bad in (dev[0].path, str(Path(dev[1].path).with_suffix(".landmarks.npy"))):
@@ -207,8 +258,20 @@ def test_predict_command_tracks_faces_in_the_background(ckpt, tmp_path):
 
     video = astronaut_clip(tmp_path / "astro.avi", seconds=1.6, fps=25.0, size=(480, 270))
     out = tmp_path / "p.json"
-    cmd = [sys.executable, "-m", "fasfast", "predict", str(video), "-c", str(ckpt), "-o",
-           str(out), "--no-progress", "--workers", "1"]
+    cmd = [
+        sys.executable,
+        "-m",
+        "fasfast",
+        "predict",
+        str(video),
+        "-c",
+        str(ckpt),
+        "-o",
+        str(out),
+        "--no-progress",
+        "--workers",
+        "1",
+    ]
     done = subprocess.run(cmd, capture_output=True, text=True, timeout=300)
     assert done.returncode == 0, done.stderr
     got = json.loads(out.read_text())[0]
@@ -217,6 +280,11 @@ def test_predict_command_tracks_faces_in_the_background(ckpt, tmp_path):
     assert got["units"] == ref.units == cached.units > 0
     assert got["score"] == pytest.approx(ref.score, abs=1e-6)
     assert cached.score == pytest.approx(ref.score, abs=0.02)
+    # two trackers, each on its half of the windows (a cold detection at the second half)
+    done = subprocess.run(cmd[:-1] + ["2"], capture_output=True, text=True, timeout=300)
+    assert done.returncode == 0, done.stderr
+    two = json.loads(out.read_text())[0]
+    assert two["units"] == ref.units and two["score"] == pytest.approx(ref.score, abs=0.02)
 
 
 def test_eval_on_a_data_root_without_videos(ckpt, tmp_path, capsys):
@@ -224,12 +292,25 @@ def test_eval_on_a_data_root_without_videos(ckpt, tmp_path, capsys):
 
     (tmp_path / "Dev_files").mkdir()
     (tmp_path / "Test_files").mkdir()
-    assert main(["eval", str(ckpt), "--data-root", str(tmp_path), "--no-progress",
-                 "--workers", "0", "--out", str(tmp_path / "ev")]) == 2
+    assert (
+        main(
+            [
+                "eval",
+                str(ckpt),
+                "--data-root",
+                str(tmp_path),
+                "--no-progress",
+                "--workers",
+                "0",
+                "--out",
+                str(tmp_path / "ev"),
+            ]
+        )
+        == 2
+    )
     err = capsys.readouterr().err.strip().splitlines()
     assert len(err) == 1 and err[0].startswith("fasfast eval: error: ")
     assert str(tmp_path) in err[0] and "no samples" in err[0]
-    assert main(["eval", str(ckpt), "--data-root", str(tmp_path / "nowhere"),
-                 "--no-progress"]) == 2
+    assert main(["eval", str(ckpt), "--data-root", str(tmp_path / "nowhere"), "--no-progress"]) == 2
     err = capsys.readouterr().err.strip().splitlines()
     assert len(err) == 1 and "not found" in err[0] and "nowhere" in err[0]

@@ -25,10 +25,30 @@ def test_train_eval_cli_end_to_end(root, tmp_path):
     from fasfast.engine import load_model
 
     out = tmp_path / "run"
-    rc = main(["train", "--root", str(root), "--protocol", "1", "--epochs", "1",
-               "--image-size", str(IMAGE), "--widths", ",".join(map(str, WIDTHS)),
-               "--batch-size", "4", "--workers", "0", "--out", str(out), "--no-progress",
-               "--lr", "1e-3"])
+    rc = main(
+        [
+            "train",
+            "--root",
+            str(root),
+            "--protocol",
+            "1",
+            "--epochs",
+            "1",
+            "--image-size",
+            str(IMAGE),
+            "--widths",
+            ",".join(map(str, WIDTHS)),
+            "--batch-size",
+            "4",
+            "--workers",
+            "0",
+            "--out",
+            str(out),
+            "--no-progress",
+            "--lr",
+            "1e-3",
+        ]
+    )
     assert rc == 0
     for name in ("last.pt", "best.pt", "log.csv", "config.yaml"):
         assert (out / name).is_file(), name
@@ -40,8 +60,24 @@ def test_train_eval_cli_end_to_end(root, tmp_path):
     assert meta["model_config"]["image_size"] == IMAGE
 
     ev = tmp_path / "eval"
-    assert main(["eval", str(out / "best.pt"), "--root", str(root), "--protocol", "1",
-                 "--out", str(ev), "--workers", "0", "--no-progress"]) == 0
+    assert (
+        main(
+            [
+                "eval",
+                str(out / "best.pt"),
+                "--root",
+                str(root),
+                "--protocol",
+                "1",
+                "--out",
+                str(ev),
+                "--workers",
+                "0",
+                "--no-progress",
+            ]
+        )
+        == 0
+    )
     for split in ("dev", "test"):
         samples = oulu_npu(root, "1", split)
         videos = read_csv(ev / "scores" / f"{split}_video.csv")
@@ -116,12 +152,22 @@ def test_resume_with_another_model_is_refused(root, tmp_path):
 
     train(tiny_config(root, tmp_path / "r", max_steps=1, limit=4))
     with pytest.raises(CheckpointError, match="cannot resume"):
-        train(tiny_config(root, tmp_path / "r", widths=(8, 16, 8), resume="auto", epochs=2,
-                          max_steps=1, limit=4))
+        train(
+            tiny_config(
+                root,
+                tmp_path / "r",
+                widths=(8, 16, 8),
+                resume="auto",
+                epochs=2,
+                max_steps=1,
+                limit=4,
+            )
+        )
 
 
-@pytest.mark.parametrize("first", [True, False], ids=["compiled-then-reference",
-                                                   "reference-then-compiled"])
+@pytest.mark.parametrize(
+    "first", [True, False], ids=["compiled-then-reference", "reference-then-compiled"]
+)
 def test_resume_across_the_ops_switch(root, tmp_path, monkeypatch, first):
     """Compiled or reference ops (--fused / --no-fused) is the process's choice, not the
     model's: an epoch with one resumes with the other, each run uses the ops it asked for,
@@ -223,13 +269,31 @@ def test_classifier_recipe_runs(root, tmp_path):
     down-sampling: one short epoch, then frame/video score files."""
     from fasfast.engine import evaluate, train
 
-    cfg = tiny_config(root, tmp_path / "clf", model="convnextv2_atto", image_size=32,
-                      batch_size=4, limit=4, max_steps=1, downsample="live:2", blur=0.5,
-                      drop_path_rate=0.0, widths=None)
+    cfg = tiny_config(
+        root,
+        tmp_path / "clf",
+        model="convnextv2_atto",
+        image_size=32,
+        batch_size=4,
+        limit=4,
+        max_steps=1,
+        downsample="live:2",
+        blur=0.5,
+        drop_path_rate=0.0,
+        widths=None,
+    )
     res = train(cfg)
     assert res.history[0]["step"] == 1
-    summary = evaluate(res.best_checkpoint, root, "1", out_dir=tmp_path / "ev", workers=0,
-                       limit=4, progress=False, verbose=False)
+    summary = evaluate(
+        res.best_checkpoint,
+        root,
+        "1",
+        out_dir=tmp_path / "ev",
+        workers=0,
+        limit=4,
+        progress=False,
+        verbose=False,
+    )
     files = summary["score_files"]["dev"]
     assert set(files) == {"frame", "video"}
     assert len(read_csv(files["video"])) == 4

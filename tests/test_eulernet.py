@@ -71,8 +71,7 @@ def test_the_retired_fused_key_is_dropped_with_a_warning():
         with pytest.warns(DeprecationWarning, match="'fused' key is ignored"):
             assert EulerNetConfig.from_dict({**cfg.to_dict(), "fused": fused}) == cfg
         with pytest.warns(DeprecationWarning, match="use_reference"):
-            assert EulerNetConfig.preset("C3", image_size=64, widths=(8, 12, 8),
-                                         fused=fused) == cfg
+            assert EulerNetConfig.preset("C3", image_size=64, widths=(8, 12, 8), fused=fused) == cfg
     assert "fused" not in cfg.to_dict()
     with pytest.raises(TypeError):
         EulerNetConfig(fused=False)
@@ -294,8 +293,9 @@ def test_the_reference_switch_reaches_every_op_call(monkeypatch):
     calls = []
     for name in ("fcam_gate", "upsample_sub", "pool_concat"):
         real = getattr(fasfast.ops.reference, name)
-        monkeypatch.setattr(fasfast.ops.reference, name,
-                            lambda *a, _f=real, _n=name: calls.append(_n) or _f(*a))
+        monkeypatch.setattr(
+            fasfast.ops.reference, name, lambda *a, _f=real, _n=name: calls.append(_n) or _f(*a)
+        )
     cfg = small()
     model = EulerNet(cfg)
     x = rand_input(cfg, 1)
@@ -306,8 +306,9 @@ def test_the_reference_switch_reaches_every_op_call(monkeypatch):
     assert not fasfast.ops.reference_enabled()
     calls.clear()
     model(x)
-    if all(fasfast.ops.has_kernel(op, "cpu") for op in ("fcam_gate", "upsample_sub",
-                                                        "pool_concat")):
+    if all(
+        fasfast.ops.has_kernel(op, "cpu") for op in ("fcam_gate", "upsample_sub", "pool_concat")
+    ):
         assert calls == []
     fasfast.ops.set_reference(True)
     try:
@@ -406,8 +407,10 @@ def test_cuda_fused_matches_reference(amp):
     target = torch.rand(2, 4, 4, 4, device="cuda")
     outs = []
     for model, reference in ((fused, False), (ref, True)):
-        with fasfast.ops.use_reference(reference), torch.autocast(
-                "cuda", dtype=amp or torch.float32, enabled=amp is not None):
+        with (
+            fasfast.ops.use_reference(reference),
+            torch.autocast("cuda", dtype=amp or torch.float32, enabled=amp is not None),
+        ):
             out = model(x)
         F.mse_loss(out.float(), target).backward()
         outs.append(out.float().detach())

@@ -22,8 +22,15 @@ def ckpt(tmp_path_factory):
         for _ in range(3):
             m(torch.rand(2, 4, 3, 32, 32))
     path = tmp_path_factory.mktemp("export") / "m.pt"
-    ck.save_checkpoint(path, {"kind": "eulernet", "model_config": m.config.to_dict(),
-                              "model": m.state_dict(), "epoch": 1})
+    ck.save_checkpoint(
+        path,
+        {
+            "kind": "eulernet",
+            "model_config": m.config.to_dict(),
+            "model": m.state_dict(),
+            "epoch": 1,
+        },
+    )
     return path
 
 
@@ -73,11 +80,13 @@ def test_export_cli_and_bad_format(ckpt, tmp_path, capsys):
 # ------------------------------------------------------------------ the model's checks kept
 def _bad_eulernet_inputs():
     """Inputs eager EulerNet (T=4, 32x32) refuses: what the issue found a trace accepts."""
-    return {"8 frames": torch.rand(1, 8, 3, 32, 32),
-            "32x128 crops": torch.rand(1, 4, 3, 32, 128),
-            "64x64 crops": torch.rand(1, 4, 3, 64, 64),
-            "1 channel": torch.rand(1, 4, 1, 32, 32),
-            "rank 4": torch.rand(4, 3, 32, 32)}
+    return {
+        "8 frames": torch.rand(1, 8, 3, 32, 32),
+        "32x128 crops": torch.rand(1, 4, 3, 32, 128),
+        "64x64 crops": torch.rand(1, 4, 3, 64, 64),
+        "1 channel": torch.rand(1, 4, 1, 32, 32),
+        "rank 4": torch.rand(4, 3, 32, 32),
+    }
 
 
 @pytest.mark.parametrize("fmt", ["torchscript", "onnx"])
@@ -97,6 +106,7 @@ def test_exports_refuse_what_eager_eulernet_refuses(ckpt, tmp_path, fmt):
 
         def run(x):
             return loaded(x)
+
         errors = (torch.jit.Error,)
     else:
         ort = pytest.importorskip("onnxruntime")
@@ -104,6 +114,7 @@ def test_exports_refuse_what_eager_eulernet_refuses(ckpt, tmp_path, fmt):
 
         def run(x):
             return torch.from_numpy(sess.run(None, {"frames": x.numpy()})[0])
+
         errors = (Exception,)
     for what, x in _bad_eulernet_inputs().items():
         with pytest.raises(ValueError):
@@ -127,8 +138,15 @@ def test_classifier_exports_refuse_what_eager_refuses(tmp_path, fmt):
     torch.manual_seed(0)
     m = build_classifier(ClassifierConfig(image_size=32, drop_path_rate=0.0)).eval()
     path = tmp_path / "c.pt"
-    ck.save_checkpoint(path, {"kind": "classifier", "model_config": m.config.to_dict(),
-                              "model": m.state_dict(), "epoch": 1})
+    ck.save_checkpoint(
+        path,
+        {
+            "kind": "classifier",
+            "model_config": m.config.to_dict(),
+            "model": m.state_dict(),
+            "epoch": 1,
+        },
+    )
     res = export(path, tmp_path / f"c.{fmt}", fmt)
     assert res.refuses == ["1 channel", "16x16 images"]
     assert res.max_abs_diff <= 1e-4

@@ -26,8 +26,7 @@ def _write_pngs(folder, frames, names):
 def _side_files(folder):
     """What macOS / Windows leave beside the frames: AppleDouble ``._*`` files (with an
     image extension), .DS_Store, Thumbs.db, a text file."""
-    for name in ("._f_1.png", "._f_10.png", ".DS_Store", "Thumbs.db", "notes.txt",
-                 ".hidden.png"):
+    for name in ("._f_1.png", "._f_10.png", ".DS_Store", "Thumbs.db", "notes.txt", ".hidden.png"):
         (folder / name).write_bytes(b"\x00\x05\x16\x07 Mac OS X        " * 3)
 
 
@@ -37,15 +36,29 @@ def test_natural_key_orders_digit_runs_by_value():
     assert sorted(shuffled, key=natural_key) == names
     assert sorted(names)[:3] == ["f_1.png", "f_10.png", "f_11.png"]  # what plain order gives
     assert sorted(["img2_b.png", "img10_a.png", "IMG2_a.png"], key=natural_key) == [
-        "IMG2_a.png", "img2_b.png", "img10_a.png"]
+        "IMG2_a.png",
+        "img2_b.png",
+        "img10_a.png",
+    ]
     assert sorted(["0010.jpg", "0002.jpg", "0001.jpg"], key=natural_key) == [
-        "0001.jpg", "0002.jpg", "0010.jpg"]
+        "0001.jpg",
+        "0002.jpg",
+        "0010.jpg",
+    ]
 
 
 def test_side_files_are_not_frames(tmp_path):
     assert is_frame_file("f_1.png") and is_frame_file("X.JPG")
-    for name in ("._f_1.png", ".DS_Store", "Thumbs.db", "thumbs.db", "notes.txt", ".a.png",
-                 "desktop.ini", "landmarks.npy"):
+    for name in (
+        "._f_1.png",
+        ".DS_Store",
+        "Thumbs.db",
+        "thumbs.db",
+        "notes.txt",
+        ".a.png",
+        "desktop.ini",
+        "landmarks.npy",
+    ):
         assert not is_frame_file(name), name
     frames = numbered_frames(21)
     names = [f"f_{i + 1}.png" for i in range(21)]
@@ -67,22 +80,33 @@ def test_named_landmark_rows_are_matched_by_name(tmp_path):
     _write_pngs(tmp_path / "clip", numbered_frames(12), names)
     lms = np.random.default_rng(1).uniform(0, 40, (12, 68, 2)).astype(np.float32)
     order = list(range(11, -1, -1))[:-1]  # reversed, and frame 0 not named
-    (tmp_path / "clip.landmarks.json").write_text(json.dumps(
-        {"scheme": "68", "frames": {names[i].removesuffix(".png"): lms[i].tolist()
-                                    for i in order}}))
+    (tmp_path / "clip.landmarks.json").write_text(
+        json.dumps(
+            {
+                "scheme": "68",
+                "frames": {names[i].removesuffix(".png"): lms[i].tolist() for i in order},
+            }
+        )
+    )
     got = file_landmarks(tmp_path / "clip", VideoReader(tmp_path / "clip").frame_names)
     assert sorted(got) == list(range(1, 12))
     for i in range(1, 12):
         np.testing.assert_allclose(got[i], lms[i], rtol=0, atol=1e-4)
     # the "names" list form, with paths
-    (tmp_path / "clip.landmarks.json").write_text(json.dumps(
-        {"names": [f"clip/{names[i]}" for i in order], "frames": [lms[i].tolist()
-                                                                   for i in order]}))
+    (tmp_path / "clip.landmarks.json").write_text(
+        json.dumps(
+            {
+                "names": [f"clip/{names[i]}" for i in order],
+                "frames": [lms[i].tolist() for i in order],
+            }
+        )
+    )
     got = file_landmarks(tmp_path / "clip", VideoReader(tmp_path / "clip").frame_names)
     np.testing.assert_allclose(got[5], lms[5], rtol=0, atol=1e-4)
     # names that match no frame: one error naming the file
-    (tmp_path / "clip.landmarks.json").write_text(json.dumps(
-        {"names": ["a.png"], "frames": [lms[0].tolist()]}))
+    (tmp_path / "clip.landmarks.json").write_text(
+        json.dumps({"names": ["a.png"], "frames": [lms[0].tolist()]})
+    )
     with pytest.raises(LandmarkFileError, match="clip.landmarks.json: its frame names"):
         file_landmarks(tmp_path / "clip", VideoReader(tmp_path / "clip").frame_names)
 
@@ -101,8 +125,15 @@ def ckpt(tmp_path_factory):
     torch.manual_seed(3)
     m = EulerNet(EulerNetConfig.preset("tiny", image_size=IMAGE, widths=WIDTHS))
     path = tmp_path_factory.mktemp("orderck") / "m.pt"
-    ck.save_checkpoint(path, {"kind": "eulernet", "model_config": m.config.to_dict(),
-                              "model": m.state_dict(), "epoch": 1})
+    ck.save_checkpoint(
+        path,
+        {
+            "kind": "eulernet",
+            "model_config": m.config.to_dict(),
+            "model": m.state_dict(),
+            "epoch": 1,
+        },
+    )
     return path
 
 
@@ -111,8 +142,7 @@ def _frames_folder(video, folder, names, side_files=False):
     as ``<folder>.landmarks.npy`` (rows in time order)."""
     r = VideoReader(video)
     _write_pngs(folder, [f for _, f in r.frames()], names)
-    shutil.copy(str(video).rsplit(".", 1)[0] + ".landmarks.npy",
-                str(folder) + ".landmarks.npy")
+    shutil.copy(str(video).rsplit(".", 1)[0] + ".landmarks.npy", str(folder) + ".landmarks.npy")
     if side_files:
         _side_files(folder)
     return folder
@@ -132,8 +162,9 @@ def test_predict_frame_folder_in_time_order_with_side_files(root, ckpt, tmp_path
     clean = _frames_folder(video, tmp_path / "clean", names)
     side = _frames_folder(video, tmp_path / "side", names, side_files=True)
     padded = _frames_folder(video, tmp_path / "padded", [f"{i:04d}.png" for i in range(n)])
-    preds = predict([video, str(clean), str(side), str(padded)], ckpt, threshold=0.5,
-                    workers=0, progress=False)
+    preds = predict(
+        [video, str(clean), str(side), str(padded)], ckpt, threshold=0.5, workers=0, progress=False
+    )
     assert [p.decision for p in preds].count("error") == 0, preds
     ref = preds[0].score
     assert ref is not None and preds[0].units >= 1
@@ -145,8 +176,9 @@ def test_predict_frame_folder_in_time_order_with_side_files(root, ckpt, tmp_path
     plain = sorted(names)
     r = VideoReader(video)
     by_time = [f for _, f in r.frames()]
-    _write_pngs(shuffled, [by_time[names.index(nm)] for nm in plain],
-                [f"{k:04d}.png" for k in range(n)])
+    _write_pngs(
+        shuffled, [by_time[names.index(nm)] for nm in plain], [f"{k:04d}.png" for k in range(n)]
+    )
     lm = np.load(str(video).rsplit(".", 1)[0] + ".landmarks.npy")
     np.save(str(shuffled) + ".landmarks.npy", lm[[names.index(nm) for nm in plain]])
     other = predict([str(shuffled)], ckpt, threshold=0.5, workers=0, progress=False)[0]

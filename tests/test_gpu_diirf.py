@@ -130,8 +130,7 @@ def test_diirf_gradcheck_opcheck_second_derivative(backend, rng):
     inputs = [backend.to(t).requires_grad_(True) for t in (z, b, a)]
     assert torch.autograd.gradcheck(backend.diirf, inputs, eps=1e-6, atol=1e-7)
     torch.library.opcheck(backend.lib.diirf.default, tuple(inputs))
-    (g,) = torch.autograd.grad(backend.diirf(*inputs).square().sum(), inputs[0],
-                               create_graph=True)
+    (g,) = torch.autograd.grad(backend.diirf(*inputs).square().sum(), inputs[0], create_graph=True)
     with pytest.raises(RuntimeError, match="second derivatives .* reference"):
         torch.autograd.grad(g.sum(), inputs[0])
 
@@ -212,8 +211,9 @@ def test_fcam_gate_gradcheck_opcheck_second_derivative(backend, rng):
     inputs = [backend.to(t).requires_grad_(True) for t in (x, z, b, a)]
     assert torch.autograd.gradcheck(backend.fcam_gate, inputs, eps=1e-6, atol=1e-7)
     torch.library.opcheck(backend.lib.fcam_gate.default, tuple(inputs))
-    (g,) = torch.autograd.grad(backend.fcam_gate(*inputs).square().sum(), inputs[1],
-                               create_graph=True)
+    (g,) = torch.autograd.grad(
+        backend.fcam_gate(*inputs).square().sum(), inputs[1], create_graph=True
+    )
     with pytest.raises(RuntimeError, match="second derivatives .* reference"):
         torch.autograd.grad(g.sum(), inputs[1])
 

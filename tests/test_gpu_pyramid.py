@@ -123,8 +123,9 @@ def test_upsample_sub_layouts(backend, layout):
         lo = lo[:1]
         lv = lo.expand(2, 3, 4, 5)
         hv = hi
-        want = {m: backend.upsample_sub(backend.to(hi), backend.to(lv.contiguous()), m)
-                for m in MODES}
+        want = {
+            m: backend.upsample_sub(backend.to(hi), backend.to(lv.contiguous()), m) for m in MODES
+        }
     assert not hv.is_contiguous() or not lv.is_contiguous()
     for m in MODES:
         assert torch.equal(backend.upsample_sub(backend.to(hv), backend.to(lv), m), want[m])
@@ -191,7 +192,9 @@ def test_pool_concat_layouts_empty_gradgradcheck_opcheck(backend):
     e = [backend.to(torch.randn(0, 2, 4, 4)), backend.to(torch.randn(0, 1, 2, 2))]
     assert backend.pool_concat(e, "max").shape == (0, 3, 2, 2)
     e = [backend.to(torch.randn(2, 0, 4, 4)), backend.to(torch.randn(2, 1, 2, 2))]
-    out, grads = _grads(lambda t: backend.pool_concat(t, "max"), e, backend.to(torch.ones(2, 1, 2, 2)))
+    out, grads = _grads(
+        lambda t: backend.pool_concat(t, "max"), e, backend.to(torch.ones(2, 1, 2, 2))
+    )
     assert out.shape == (2, 1, 2, 2) and grads[0].shape == (2, 0, 4, 4)
     # second derivatives (distinct values keep finite differences off the ties), opcheck
     xs = []

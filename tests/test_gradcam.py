@@ -68,7 +68,11 @@ def test_matches_autograd_oracle_without_hooks():
     maps = torch.sigmoid(model.head(model.pyramid(a1, a2, a3)))
     (g,) = torch.autograd.grad(maps.mean(), a2)
     cam = torch.relu((g.mean(dim=(2, 3), keepdim=True) * a2).sum(1, keepdim=True))
-    cam = F.interpolate(cam, size=(S, S), mode="bilinear", align_corners=False)[:, 0].detach().double()
+    cam = (
+        F.interpolate(cam, size=(S, S), mode="bilinear", align_corners=False)[:, 0]
+        .detach()
+        .double()
+    )
     lo = cam.flatten(1).min(1).values.view(-1, 1, 1)
     hi = cam.flatten(1).max(1).values.view(-1, 1, 1)
     rng_ = (hi - lo).numpy()
@@ -105,7 +109,9 @@ def test_overlays_and_figure_are_written(tmp_path):
 
     img = cv2.imread(str(paths[0]))
     assert img.shape == (S, S, 3)
-    fig = comparison_figure(tmp_path / "fig8.png", frames[0], {"ours": (res, 0, 0), "again": (res, 0, 1)})
+    fig = comparison_figure(
+        tmp_path / "fig8.png", frames[0], {"ours": (res, 0, 0), "again": (res, 0, 1)}
+    )
     assert fig.stat().st_size > 1000
 
 
@@ -165,13 +171,19 @@ def explain_ckpt(tmp_path_factory):
 
     model = _model("tiny")
     path = tmp_path_factory.mktemp("explain_ck") / "m.pt"
-    ck.save_checkpoint(path, {"kind": "eulernet", "model_config": model.config.to_dict(),
-                              "model": model.state_dict(), "epoch": 1})
+    ck.save_checkpoint(
+        path,
+        {
+            "kind": "eulernet",
+            "model_config": model.config.to_dict(),
+            "model": model.state_dict(),
+            "epoch": 1,
+        },
+    )
     return path
 
 
-def test_explain_chooses_a_window_with_a_face(black_then_face, explain_ckpt, tmp_path,
-                                             capsys):
+def test_explain_chooses_a_window_with_a_face(black_then_face, explain_ckpt, tmp_path, capsys):
     """The issue's case (a clip opening on black frames, as Megamind.avi): explain takes the
     first window with a face in every frame, not the black frame, and flags nothing."""
     import json
@@ -181,20 +193,30 @@ def test_explain_chooses_a_window_with_a_face(black_then_face, explain_ckpt, tmp
 
     with warnings.catch_warnings(record=True) as seen:
         warnings.simplefilter("always")
-        assert main(["explain", str(explain_ckpt), str(black_then_face), "--out",
-                     str(tmp_path / "auto")]) == 0
+        assert (
+            main(
+                [
+                    "explain",
+                    str(explain_ckpt),
+                    str(black_then_face),
+                    "--out",
+                    str(tmp_path / "auto"),
+                ]
+            )
+            == 0
+        )
     cap = capsys.readouterr()
     summary = json.loads((tmp_path / "auto" / "gradcam.json").read_text())
     assert summary["windows"] == [2] and summary["frames"] == [[20, 23, 26, 29]]
     assert summary["no_face"] == [0] and summary["flat_frames"] == [[False] * 4]
     assert "first window with a face in every frame (windows 0..1 have" in cap.out
     assert not any("frame" in f["flat"] for f in summary["models"][0]["flat"])
-    assert not any("blank or black" in str(w.message) or "no face" in str(w.message)
-                   for w in seen)
+    assert not any("blank or black" in str(w.message) or "no face" in str(w.message) for w in seen)
 
 
-def test_explain_flags_a_black_window_the_user_chose(black_then_face, explain_ckpt, tmp_path,
-                                                    capsys):
+def test_explain_flags_a_black_window_the_user_chose(
+    black_then_face, explain_ckpt, tmp_path, capsys
+):
     import json
     import warnings
 
@@ -202,8 +224,20 @@ def test_explain_flags_a_black_window_the_user_chose(black_then_face, explain_ck
 
     with warnings.catch_warnings(record=True) as seen:
         warnings.simplefilter("always")
-        assert main(["explain", str(explain_ckpt), str(black_then_face), "--out",
-                     str(tmp_path / "w0"), "--window", "0"]) == 0
+        assert (
+            main(
+                [
+                    "explain",
+                    str(explain_ckpt),
+                    str(black_then_face),
+                    "--out",
+                    str(tmp_path / "w0"),
+                    "--window",
+                    "0",
+                ]
+            )
+            == 0
+        )
     capsys.readouterr()
     summary = json.loads((tmp_path / "w0" / "gradcam.json").read_text())
     assert summary["windows"] == [0] and summary["flat_frames"] == [[True] * 4]
@@ -211,9 +245,23 @@ def test_explain_flags_a_black_window_the_user_chose(black_then_face, explain_ck
     assert [f["frame"] for f in flags] == [0, 3, 6, 9]
     assert all(f["flat"][0] == "frame" and len(f["flat"]) == 5 for f in flags)
     lines = [str(w.message) for w in seen if "near-constant" in str(w.message)]
-    assert lines == ["window 0: frame(s) [0, 3, 6, 9] are near-constant (blank or black); "
-                     "their Grad-CAM maps mean nothing"]
-    assert main(["explain", str(explain_ckpt), str(black_then_face), "--out",
-                 str(tmp_path / "w9"), "--window", "99"]) == 2
+    assert lines == [
+        "window 0: frame(s) [0, 3, 6, 9] are near-constant (blank or black); "
+        "their Grad-CAM maps mean nothing"
+    ]
+    assert (
+        main(
+            [
+                "explain",
+                str(explain_ckpt),
+                str(black_then_face),
+                "--out",
+                str(tmp_path / "w9"),
+                "--window",
+                "99",
+            ]
+        )
+        == 2
+    )
     err = capsys.readouterr().err.strip().splitlines()
     assert len(err) == 1 and "--window 99 is out of range" in err[0]

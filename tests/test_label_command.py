@@ -15,13 +15,26 @@ def face_video(tmp_path_factory):
     pytest.importorskip("skimage.data")
     from fasfast.data.clips import astronaut_clip
 
-    return astronaut_clip(tmp_path_factory.mktemp("lab") / "astro.avi", seconds=1.2, fps=25.0,
-                          size=(480, 270))
+    return astronaut_clip(
+        tmp_path_factory.mktemp("lab") / "astro.avi", seconds=1.2, fps=25.0, size=(480, 270)
+    )
 
 
 def _label(src, out, *extra):
-    return main(["label", *map(str, src if isinstance(src, list) else [src]), "--out", str(out),
-                 "--size", "32", "--map-size", "8", "--no-progress", *extra])
+    return main(
+        [
+            "label",
+            *map(str, src if isinstance(src, list) else [src]),
+            "--out",
+            str(out),
+            "--size",
+            "32",
+            "--map-size",
+            "8",
+            "--no-progress",
+            *extra,
+        ]
+    )
 
 
 def test_label_decodes_each_frame_once(face_video, tmp_path, monkeypatch, capsys):
@@ -71,9 +84,13 @@ def test_bad_inputs_are_skipped_and_counted(face_video, tmp_path, capsys):
     assert _label([face_video, corrupt, zero, folder, missing], out) == 0
     cap = capsys.readouterr()
     err = cap.err.splitlines()
-    for name, problem in (("corrupt.avi", "cannot open"), ("zero.avi", "no decodable frames"),
-                          ("001.png", "cannot decode image"), ("missing.avi", "not found"),
-                          ("002.png", "16 bits per channel, scaled to 8, alpha channel dropped")):
+    for name, problem in (
+        ("corrupt.avi", "cannot open"),
+        ("zero.avi", "no decodable frames"),
+        ("001.png", "cannot decode image"),
+        ("missing.avi", "not found"),
+        ("002.png", "16 bits per channel, scaled to 8, alpha channel dropped"),
+    ):
         lines = [x for x in err if name in x]
         assert len(lines) == 1 and problem in lines[0], (name, err)
         assert lines[0].startswith("fasfast label: ")
@@ -91,3 +108,25 @@ def test_nothing_labelled_is_exit_2(tmp_path, capsys):
     assert err[-1] == "fasfast label: error: nothing could be labelled (2 input(s), all skipped)"
     assert _label(corrupt, tmp_path / "o", "--detect-every", "0") == 2
     assert "every must be >= 1" in capsys.readouterr().err
+
+
+def test_label_split_over_two_processes(face_video, tmp_path):
+    """``--workers 2``: two contiguous parts in forked processes, each tracked on its own;
+    every frame written once, landmarks as one process finds them (within the quality bar)."""
+    from fasfast.labels.tracking import inter_ocular
+
+    assert _label(face_video, tmp_path / "one", "--workers", "1") == 0
+    assert _label(face_video, tmp_path / "two", "--workers", "2") == 0
+    one = json.loads((tmp_path / "one" / "summary.json").read_text())
+    two = json.loads((tmp_path / "two" / "summary.json").read_text())
+    assert one["workers"] == 1 and two["workers"] == 2
+    assert two["frames"] == 30 and two["frame_indices"] == list(range(30))
+    assert two["faces"] == one["faces"] == 30
+    assert len(list((tmp_path / "two" / "crops").glob("*.png"))) == 30
+    assert len(list((tmp_path / "two" / "maps").glob("depth_*.png"))) == 30
+    a = np.load(tmp_path / "one" / "landmarks.npy")
+    b = np.load(tmp_path / "two" / "landmarks.npy")
+    np.testing.assert_array_equal(a[:15], b[:15])  # the first part is the same pass
+    d = [np.linalg.norm(x - y, axis=1).mean() / inter_ocular(x) for x, y in zip(a, b)]
+    assert np.median(d) <= 0.05 and max(d) <= 0.15
+    assert _label(face_video, tmp_path / "bad", "--workers", "0") == 2

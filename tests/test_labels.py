@@ -205,8 +205,22 @@ def test_label_command_on_image_folder(tmp_path, capsys):
     cv2.imwrite(str(folder / "000.png"), skimage_data.astronaut()[::2, ::2, ::-1])
     cv2.imwrite(str(folder / "001.png"), np.full((64, 64, 3), 90, np.uint8))
     out = tmp_path / "out"
-    assert main(["label", str(folder), "--out", str(out), "--size", "64", "--map-size", "16",
-                 "--no-progress"]) == 0
+    assert (
+        main(
+            [
+                "label",
+                str(folder),
+                "--out",
+                str(out),
+                "--size",
+                "64",
+                "--map-size",
+                "16",
+                "--no-progress",
+            ]
+        )
+        == 0
+    )
     assert "no face in 1" in capsys.readouterr().out
     summary = json.loads((out / "summary.json").read_text())
     assert summary["frames"] == 2 and summary["faces"] == 1 and summary["no_face_frames"] == [1]

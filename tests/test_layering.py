@@ -105,8 +105,11 @@ def imports_in(source: str, module: str, is_package: bool = False):
         elif isinstance(node, ast.Constant) and isinstance(node.value, str):
             if node.value in MODULES and node.value != "fasfast":  # importlib by name
                 out.append((node.lineno, node.value, ""))
-    return [(line, m, name) for line, target, name in out
-            if (m := _resolve(target)) is not None and m != module]
+    return [
+        (line, m, name)
+        for line, target, name in out
+        if (m := _resolve(target)) is not None and m != module
+    ]
 
 
 def test_the_layers_are_acyclic_and_known():
@@ -120,14 +123,20 @@ def test_imports_go_one_way():
     for module in MODULES:
         for line, target, _ in imports(module):
             if layer(target) not in allowed(layer(module)):
-                bad.append(f"{MODULES[module].relative_to(PACKAGE.parent)}:{line}: "
-                           f"{layer(module)} imports {target} ({layer(target)})")
+                bad.append(
+                    f"{MODULES[module].relative_to(PACKAGE.parent)}:{line}: "
+                    f"{layer(module)} imports {target} ({layer(target)})"
+                )
     assert not bad, "imports against the layering:\n" + "\n".join(bad)
 
 
 def test_nothing_imports_commands():
-    users = [m for m in MODULES for _, t, _ in imports(m)
-             if layer(t) == "commands" and layer(m) not in ("commands", "cli")]
+    users = [
+        m
+        for m in MODULES
+        for _, t, _ in imports(m)
+        if layer(t) == "commands" and layer(m) not in ("commands", "cli")
+    ]
     assert not users
 
 
@@ -141,7 +150,7 @@ def test_no_import_cycles():
         path.append(m)
         for t in sorted(graph[m]):
             if state.get(t) == 1:
-                cycle = path[path.index(t):] + [t]
+                cycle = path[path.index(t) :] + [t]
                 raise AssertionError("import cycle: " + " -> ".join(cycle))
             if t not in state:
                 visit(t)
@@ -154,9 +163,12 @@ def test_no_import_cycles():
 
 
 def test_no_private_names_cross_modules():
-    bad = [f"{MODULES[m].relative_to(PACKAGE.parent)}:{line}: {name} from {t}"
-           for m in MODULES for line, t, name in imports(m)
-           if name.startswith("_") and not name.startswith("__")]
+    bad = [
+        f"{MODULES[m].relative_to(PACKAGE.parent)}:{line}: {name} from {t}"
+        for m in MODULES
+        for line, t, name in imports(m)
+        if name.startswith("_") and not name.startswith("__")
+    ]
     assert not bad, "private names imported from another module:\n" + "\n".join(bad)
 
 
@@ -166,8 +178,13 @@ def test_analysis_never_imports_torch():
         if layer(m) != "analysis":
             continue
         for node in ast.walk(ast.parse(path.read_text())):
-            names = ([a.name for a in node.names] if isinstance(node, ast.Import)
-                     else [node.module or ""] if isinstance(node, ast.ImportFrom) else [])
+            names = (
+                [a.name for a in node.names]
+                if isinstance(node, ast.Import)
+                else [node.module or ""]
+                if isinstance(node, ast.ImportFrom)
+                else []
+            )
             bad += [f"{m}:{node.lineno}" for n in names if n.split(".")[0] == "torch"]
     assert not bad
 
@@ -189,8 +206,12 @@ _LAZY = {"x": "fasfast.data.dataset"}
 """
     found = imports_in(source, "fasfast.engine.somewhere")
     assert [(t, n) for _, t, n in found] == [
-        ("fasfast.ops", ""), ("fasfast.models", "EulerNet"),
-        ("fasfast.labels.landmarks", "template_68"), ("fasfast.engine.checkpoint", ""),
-        ("fasfast.analysis.thresholds", "_private"), ("fasfast.data.dataset", "")]
+        ("fasfast.ops", ""),
+        ("fasfast.models", "EulerNet"),
+        ("fasfast.labels.landmarks", "template_68"),
+        ("fasfast.engine.checkpoint", ""),
+        ("fasfast.analysis.thresholds", "_private"),
+        ("fasfast.data.dataset", ""),
+    ]
     assert layer("fasfast.engine.config") == "engine" and "ops" in allowed("engine")
     assert "engine" not in allowed("data") and "commands" not in allowed("reproduce")

@@ -62,8 +62,18 @@ def test_ideal_bandpass_magnifies_motion_by_one_plus_alpha(alpha):
     t = np.arange(f_count) / FPS
     d = 0.04 * np.sin(2 * np.pi * f0 * t)
     clip, x = _clip(d)
-    out = magnify_video(clip, FPS, alpha=alpha, fl=0.4, fh=3.0, levels=4, lambda_c=0,
-                        chroma_attenuation=0.1, temporal="ideal", zero_extremes=False)
+    out = magnify_video(
+        clip,
+        FPS,
+        alpha=alpha,
+        fl=0.4,
+        fh=3.0,
+        levels=4,
+        lambda_c=0,
+        chroma_attenuation=0.1,
+        temporal="ideal",
+        zero_extremes=False,
+    )
     assert out.dtype == np.float64 and out.shape == clip.shape
     d_out = _measure(out, x)
     gain = np.dot(d_out, d) / np.dot(d, d)
@@ -76,8 +86,9 @@ def test_ideal_bandpass_rejects_out_of_band_motion():
     t = np.arange(f_count) / FPS
     d = 0.05 * np.sin(2 * np.pi * 6.0 * t)  # 6 Hz, above fh
     clip, x = _clip(d)
-    out = magnify_video(clip, FPS, alpha=10, fl=0.4, fh=3.0, lambda_c=0,
-                        temporal="ideal", zero_extremes=False)
+    out = magnify_video(
+        clip, FPS, alpha=10, fl=0.4, fh=3.0, lambda_c=0, temporal="ideal", zero_extremes=False
+    )
     np.testing.assert_allclose(_measure(out, x), d, atol=2e-3)
 
 
@@ -86,8 +97,17 @@ def test_iir_magnified_motion_matches_scipy_filter():
     t = np.arange(f_count) / FPS
     d = 0.03 * np.sin(2 * np.pi * f0 * t + 0.7)
     clip, x = _clip(d)
-    out = magnify_video(clip, FPS, alpha=alpha, fl=fl, fh=fh, levels=4, lambda_c=0,
-                        temporal="iir", zero_extremes=False)
+    out = magnify_video(
+        clip,
+        FPS,
+        alpha=alpha,
+        fl=fl,
+        fh=fh,
+        levels=4,
+        lambda_c=0,
+        temporal="iir",
+        zero_extremes=False,
+    )
     d_out = _measure(out, x)
     # Oracle: the two first-order low-passes run by scipy (state starts at the first frame).
     rh, rl = lowpass_coefficient(fh, FPS), lowpass_coefficient(fl, FPS)

@@ -31,9 +31,16 @@ def ckpt(tmp_path_factory):
     torch.manual_seed(5)
     m = EulerNet(EulerNetConfig.preset("tiny", image_size=IMAGE, widths=WIDTHS))
     path = tmp_path_factory.mktemp("nosub") / "m.pt"
-    ck.save_checkpoint(path, {
-        "kind": "eulernet", "model_config": m.config.to_dict(), "model": m.state_dict(),
-        "epoch": 1, "train_config": TrainConfig(image_size=IMAGE, widths=WIDTHS).to_dict()})
+    ck.save_checkpoint(
+        path,
+        {
+            "kind": "eulernet",
+            "model_config": m.config.to_dict(),
+            "model": m.state_dict(),
+            "epoch": 1,
+            "train_config": TrainConfig(image_size=IMAGE, widths=WIDTHS).to_dict(),
+        },
+    )
     return path
 
 
@@ -62,12 +69,12 @@ def _folder_set(root, dst: Path, split: str = "dev") -> Path:
 def _eval(ckpt, data, out):
     from fasfast.engine import evaluate
 
-    return evaluate(ckpt, data, "x", "dev", None, out, dataset="list", workers=0,
-                    progress=False, verbose=True)
+    return evaluate(
+        ckpt, data, "x", "dev", None, out, dataset="list", workers=0, progress=False, verbose=True
+    )
 
 
-def test_eval_leaves_an_unreadable_video_out_and_substitutes_nothing(root, ckpt, tmp_path,
-                                                                     capsys):
+def test_eval_leaves_an_unreadable_video_out_and_substitutes_nothing(root, ckpt, tmp_path, capsys):
     """The issue's case: four frame-folder videos, one PNG of one video cut to 100 bytes.
     That video gets a NaN row at every level (a non-response), the others the very scores
     of the clean run (no neighbour scored twice), and summary.json, the report and the
@@ -91,10 +98,12 @@ def test_eval_leaves_an_unreadable_video_out_and_substitutes_nothing(root, ckpt,
         assert len(ids) == len(set(ids)), "a row was written twice"
         nan_rows = [r for r in after if math.isnan(float(r["score"]))]
         assert [(r["id"], r["video"], r["label"]) for r in nan_rows] == [
-            (victim.name, victim.name, "attack")], level
+            (victim.name, victim.name, "attack")
+        ], level
         kept = [r for r in after if r["video"] != victim.name]
-        assert {r["id"] for r in kept} == {i for i, r in before.items()
-                                            if r["video"] != victim.name}
+        assert {r["id"] for r in kept} == {
+            i for i, r in before.items() if r["video"] != victim.name
+        }
         for r in kept:  # every other video scored as before: nothing stood in for it
             assert float(r["score"]) == pytest.approx(float(before[r["id"]]["score"]), abs=1e-7)
 
@@ -142,8 +151,18 @@ def test_eval_with_loader_workers_leaves_out_the_same_video(root, ckpt, tmp_path
     victim = sorted(p for p in data.iterdir() if p.is_dir())[0]
     frame = sorted(victim.glob("*.png"))[0]
     frame.write_bytes(frame.read_bytes()[:100])
-    s = evaluate(ckpt, data, "x", "dev", None, tmp_path / "ev", dataset="list", workers=1,
-                 progress=False, verbose=False)
+    s = evaluate(
+        ckpt,
+        data,
+        "x",
+        "dev",
+        None,
+        tmp_path / "ev",
+        dataset="list",
+        workers=1,
+        progress=False,
+        verbose=False,
+    )
     assert [d["path"] for d in s["left_out"]["dev"]] == [str(victim)]
     assert s["non_responses"]["dev"]["bpnrr"] == 0.5
 
@@ -159,8 +178,7 @@ def test_predict_reports_a_damaged_frame_folder_as_an_error(root, ckpt, tmp_path
     frame = sorted(victim.glob("*.png"))[3]
     frame.write_bytes(frame.read_bytes()[:100])
     with pytest.warns(UserWarning, match="cannot decode image"):
-        preds = predict([str(victim), str(good)], ckpt, threshold=0.5, workers=0,
-                        progress=False)
+        preds = predict([str(victim), str(good)], ckpt, threshold=0.5, workers=0, progress=False)
     assert preds[0].decision == "error" and preds[0].score is None and preds[0].units == 0
     assert frame.name in preds[0].note
     assert preds[1].score == pytest.approx(alone.score, abs=1e-7)
@@ -179,8 +197,9 @@ def test_training_counts_replaced_samples_per_epoch(root, tmp_path, capsys):
     victim = data / (data / "train.txt").read_text().split()[0]  # a training video
     for png in victim.glob("*.png"):  # every frame damaged: any window fails
         png.write_bytes(png.read_bytes()[:100])
-    cfg = tiny_config(data, tmp_path / "run", dataset="list", epochs=2, batch_size=2,
-                      eval_every=100)
+    cfg = tiny_config(
+        data, tmp_path / "run", dataset="list", epochs=2, batch_size=2, eval_every=100
+    )
     with pytest.warns(UserWarning, match=f"skipping unreadable sample .*{victim.name}"):
         res = train(cfg)
     out = capsys.readouterr().out

@@ -25,8 +25,7 @@ def _inputs(op: str):
     if op == "diirf":
         return (torch.randn(1, 3, 4, 4, generator=g), b, a)
     if op == "fcam_gate":
-        return (torch.randn(1, 3, 2, 4, 4, generator=g), torch.randn(1, 3, 4, 4, generator=g),
-                b, a)
+        return (torch.randn(1, 3, 2, 4, 4, generator=g), torch.randn(1, 3, 4, 4, generator=g), b, a)
     if op == "upsample_sub":
         return (torch.randn(1, 2, 8, 8, generator=g), torch.randn(1, 2, 4, 4, generator=g))
     return ([torch.randn(1, 2, 8, 8, generator=g), torch.randn(1, 3, 4, 4, generator=g)],)
@@ -92,10 +91,13 @@ def _child(env_value: str | None):
     env.pop("FASFAST_REFERENCE_OPS", None)
     if env_value is not None:
         env["FASFAST_REFERENCE_OPS"] = env_value
-    code = ("import warnings; warnings.simplefilter('ignore')\n"
-            "import fasfast.ops as o; print(o.reference_enabled())")
-    return subprocess.run([sys.executable, "-c", code], env=env, capture_output=True, text=True,
-                          timeout=120)
+    code = (
+        "import warnings; warnings.simplefilter('ignore')\n"
+        "import fasfast.ops as o; print(o.reference_enabled())"
+    )
+    return subprocess.run(
+        [sys.executable, "-c", code], env=env, capture_output=True, text=True, timeout=120
+    )
 
 
 def test_environment_variable():

@@ -47,20 +47,24 @@ def test_live_outputs_never_share_memory():
     ptrs = {o.data_ptr() for o in outs}
     assert len(ptrs) == 3
     for k, o in enumerate(outs):
-        torch.testing.assert_close(o, reference.fcam_gate(x, z, b, a * (k + 1)),
-                                   rtol=1e-5, atol=1e-6)
+        torch.testing.assert_close(
+            o, reference.fcam_gate(x, z, b, a * (k + 1)), rtol=1e-5, atol=1e-6
+        )
 
 
 def _run(env_value, code):
     env = dict(os.environ, FASFAST_CPU_CACHE_MB=env_value)
-    return subprocess.run([sys.executable, "-c", code], env=env, capture_output=True,
-                          text=True, timeout=120)
+    return subprocess.run(
+        [sys.executable, "-c", code], env=env, capture_output=True, text=True, timeout=120
+    )
 
 
 def test_environment_limit():
-    code = ("import torch; from fasfast import ops; x = torch.randn(4, 4, 8, 128, 128); "
-            "z = torch.randn(4, 4, 128, 128); b = torch.randn(3); a = torch.tensor([.3, -.2]);"
-            "[ops.fcam_gate(x, z, b, a) for _ in range(3)]; print(ops.output_cache_info())")
+    code = (
+        "import torch; from fasfast import ops; x = torch.randn(4, 4, 8, 128, 128); "
+        "z = torch.randn(4, 4, 128, 128); b = torch.randn(3); a = torch.tensor([.3, -.2]);"
+        "[ops.fcam_gate(x, z, b, a) for _ in range(3)]; print(ops.output_cache_info())"
+    )
     off = _run("0", code)
     assert off.returncode == 0, off.stderr
     assert "'limit_bytes': 0" in off.stdout and "'cached_bytes': 0" in off.stdout
@@ -69,7 +73,8 @@ def test_environment_limit():
     assert f"'limit_bytes': {3 << 20}" in small.stdout and "'cached_bytes': 0" in small.stdout
     bad = _run("lots", code)
     assert bad.returncode != 0 and "FASFAST_CPU_CACHE_MB must be a non-negative integer" in (
-        bad.stderr)
+        bad.stderr
+    )
 
 
 def test_cache_for_all_cpu_tensors():
@@ -108,5 +113,6 @@ def test_new_blocks_start_at_different_cache_colours():
     assert len(offsets) == 4
     assert all(off % 64 == 0 for off in offsets)  # still cache-line (and SIMD) aligned
     for k, o in enumerate(outs):
-        torch.testing.assert_close(o, reference.fcam_gate(x, z, b, a * (k + 1)),
-                                   rtol=1e-5, atol=1e-6)
+        torch.testing.assert_close(
+            o, reference.fcam_gate(x, z, b, a * (k + 1)), rtol=1e-5, atol=1e-6
+        )

@@ -28,8 +28,19 @@ def root(tmp_path_factory):
 
 
 def _prepare(root, cache, *extra):
-    return main(["prepare", "--data-root", str(root), "--cache-dir", str(cache), "--size", "32",
-                 "--no-progress", *extra])
+    return main(
+        [
+            "prepare",
+            "--data-root",
+            str(root),
+            "--cache-dir",
+            str(cache),
+            "--size",
+            "32",
+            "--no-progress",
+            *extra,
+        ]
+    )
 
 
 def _entries(cache) -> dict[str, Path]:
@@ -93,10 +104,21 @@ sys.exit(main(sys.argv[1:]))
 
 def test_resume_after_kill_9(root, tmp_path, capsys):
     cache = tmp_path / "cache"
-    args = ["prepare", "--data-root", str(root), "--cache-dir", str(cache), "--size", "32",
-            "--no-progress"]
-    proc = subprocess.Popen([sys.executable, "-c", _SLOW_RUN, *args],
-                            stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
+    args = [
+        "prepare",
+        "--data-root",
+        str(root),
+        "--cache-dir",
+        str(cache),
+        "--size",
+        "32",
+        "--no-progress",
+    ]
+    proc = subprocess.Popen(
+        [sys.executable, "-c", _SLOW_RUN, *args],
+        stdout=subprocess.DEVNULL,
+        stderr=subprocess.DEVNULL,
+    )
     deadline = time.time() + 120
     while len(_entries(cache)) < 3 and time.time() < deadline and proc.poll() is None:
         time.sleep(0.02)
@@ -110,8 +132,10 @@ def test_resume_after_kill_9(root, tmp_path, capsys):
 
     dead = subprocess.Popen([sys.executable, "-c", "pass"])
     dead.wait()
-    stale = next(iter(_entries(cache).values())).parent / \
-        f".deadbeef@{socket.gethostname()}@{dead.pid}.tmp"
+    stale = (
+        next(iter(_entries(cache).values())).parent
+        / f".deadbeef@{socket.gethostname()}@{dead.pid}.tmp"
+    )
     stale.write_bytes(b"half an entry")
     capsys.readouterr()
     assert _prepare(root, cache) == 0
@@ -176,20 +200,43 @@ def bad_root(root, tmp_path):
     write_video(d / "noface.avi", [np.full((48, 48, 3), 90, np.uint8)] * 4, fps=10.0)
     cv2.imwrite(str(d / "alpha.png"), np.full((48, 48, 4), 200, np.uint8))
     np.save(d / "alpha.landmarks.npy", np.load(good[0].with_suffix(".landmarks.npy"))[:1])
-    names = ["good.avi", "cut.avi", "badlm.avi", "corrupt.avi", "zero.avi", "noface.avi",
-             "alpha.png"]
+    names = [
+        "good.avi",
+        "cut.avi",
+        "badlm.avi",
+        "corrupt.avi",
+        "zero.avi",
+        "noface.avi",
+        "alpha.png",
+    ]
     (d / "train.txt").write_text("".join(f"{n} {i % 2}\n" for i, n in enumerate(names)))
     return d
 
 
 def test_bad_files_are_reported_and_skipped(bad_root, tmp_path, capsys):
-    rc = main(["prepare", "--dataset", "list", "--data-root", str(bad_root), "--splits", "train",
-               "--cache-dir", str(tmp_path / "c"), "--size", "32", "--no-progress"])
+    rc = main(
+        [
+            "prepare",
+            "--dataset",
+            "list",
+            "--data-root",
+            str(bad_root),
+            "--splits",
+            "train",
+            "--cache-dir",
+            str(tmp_path / "c"),
+            "--size",
+            "32",
+            "--no-progress",
+        ]
+    )
     cap = capsys.readouterr()
     assert rc == 0
     err = cap.err.splitlines()
-    line = {n: [x for x in err if n in x] for n in
-            ("corrupt.avi", "zero.avi", "badlm", "cut.avi", "noface.avi", "alpha.png")}
+    line = {
+        n: [x for x in err if n in x]
+        for n in ("corrupt.avi", "zero.avi", "badlm", "cut.avi", "noface.avi", "alpha.png")
+    }
     for name, lines in line.items():
         assert len(lines) == 1, (name, err)  # one line per file
         assert lines[0].startswith("fasfast prepare: ")
@@ -206,8 +253,23 @@ def test_bad_files_are_reported_and_skipped(bad_root, tmp_path, capsys):
 def test_nothing_to_prepare_is_an_error(bad_root, tmp_path, capsys):
     cache = str(tmp_path / "c")
     (bad_root / "train.txt").write_text("corrupt.avi 0\nzero.avi 1\n")
-    assert main(["prepare", "--dataset", "list", "--data-root", str(bad_root), "--splits",
-                 "train", "--cache-dir", cache, "--no-progress"]) == 2
+    assert (
+        main(
+            [
+                "prepare",
+                "--dataset",
+                "list",
+                "--data-root",
+                str(bad_root),
+                "--splits",
+                "train",
+                "--cache-dir",
+                cache,
+                "--no-progress",
+            ]
+        )
+        == 2
+    )
     err = capsys.readouterr().err.strip().splitlines()
     assert err[-1].startswith("fasfast prepare: error: nothing could be prepared")
     empty = tmp_path / "empty"
@@ -228,9 +290,24 @@ def test_bad_shard_spec(root, tmp_path, capsys, spec):
 
 def test_missing_landmark_file_when_required(bad_root, tmp_path, capsys):
     (bad_root / "train.txt").write_text("good.avi 1\nnoface.avi 0\n")
-    assert main(["prepare", "--dataset", "list", "--data-root", str(bad_root), "--splits",
-                 "train", "--cache-dir", str(tmp_path / "c"), "--require-landmarks",
-                 "--no-progress"]) == 0
+    assert (
+        main(
+            [
+                "prepare",
+                "--dataset",
+                "list",
+                "--data-root",
+                str(bad_root),
+                "--splits",
+                "train",
+                "--cache-dir",
+                str(tmp_path / "c"),
+                "--require-landmarks",
+                "--no-progress",
+            ]
+        )
+        == 0
+    )
     cap = capsys.readouterr()
     lines = [x for x in cap.err.splitlines() if "noface.avi" in x]
     assert len(lines) == 1 and "no landmark file beside it" in lines[0]
@@ -241,8 +318,20 @@ def test_cache_keys_cover_detection_settings(bad_root, tmp_path, capsys):
     """Entries made with other detection settings are other entries (a video without a
     landmark file: the detector's settings are part of the key)."""
     (bad_root / "train.txt").write_text("noface.avi 0\n")
-    base = ["prepare", "--dataset", "list", "--data-root", str(bad_root), "--splits", "train",
-            "--cache-dir", str(tmp_path / "c"), "--size", "32", "--no-progress"]
+    base = [
+        "prepare",
+        "--dataset",
+        "list",
+        "--data-root",
+        str(bad_root),
+        "--splits",
+        "train",
+        "--cache-dir",
+        str(tmp_path / "c"),
+        "--size",
+        "32",
+        "--no-progress",
+    ]
     assert main(base) == 0
     n = len(_entries(tmp_path / "c"))
     assert main(base + ["--detect-every", "3"]) == 0
@@ -267,15 +356,33 @@ def test_hyspefas_whole_images(tmp_path, capsys):
         cv2.imwrite(str(d / f"s{i}.png"), rng.integers(0, 255, (40, 30, 3), dtype=np.uint8))
     (d / "train.txt").write_text("s0.mat 1\ns1.mat 0\ns2.mat 0\n")
     cache = tmp_path / "c"
-    assert main(["prepare", "--dataset", "hyspefas", "--data-root", str(d), "--splits", "train",
-                 "--cache-dir", str(cache), "--size", "24", "--no-progress"]) == 0
+    assert (
+        main(
+            [
+                "prepare",
+                "--dataset",
+                "hyspefas",
+                "--data-root",
+                str(d),
+                "--splits",
+                "train",
+                "--cache-dir",
+                str(cache),
+                "--size",
+                "24",
+                "--no-progress",
+            ]
+        )
+        == 0
+    )
     assert "prepared 3 of 3" in capsys.readouterr().out
     samples = hyspefas(d / "train.txt", check_files=False)
     fd = FrameDataset(samples, image_size=24, crop=False, cache_dir=cache)
     items = [fd[i] for i in range(len(fd))]
     assert fd.stats["frames_read"] == 0 and fd.stats["detected_frames"] == 0
-    want = cv2.resize(cv2.imread(str(d / "s1.png"))[..., ::-1], (24, 24),
-                      interpolation=cv2.INTER_AREA)
+    want = cv2.resize(
+        cv2.imread(str(d / "s1.png"))[..., ::-1], (24, 24), interpolation=cv2.INTER_AREA
+    )
     np.testing.assert_allclose(items[1]["image"].permute(1, 2, 0).numpy() * 255, want, atol=0.5)
 
 
@@ -290,8 +397,25 @@ def test_another_crop_size_reuses_the_detected_landmarks(tmp_path, capsys):
     astronaut_clip(d / "astro.avi", seconds=0.6, fps=25.0, size=(480, 270))
     (d / "train.txt").write_text("astro.avi 1\n")
     cache = tmp_path / "c"
-    assert main(["prepare", "--dataset", "list", "--data-root", str(d), "--splits", "train",
-                 "--cache-dir", str(cache), "--size", "32", "--no-progress"]) == 0
+    assert (
+        main(
+            [
+                "prepare",
+                "--dataset",
+                "list",
+                "--data-root",
+                str(d),
+                "--splits",
+                "train",
+                "--cache-dir",
+                str(cache),
+                "--size",
+                "32",
+                "--no-progress",
+            ]
+        )
+        == 0
+    )
     assert len(_entries(cache)) == 2  # landmarks + crops
     samples = path_label_list(d / "train.txt", root=d)
     fd = FrameDataset(samples, image_size=24, cache_dir=cache, frames_per_video=3)
@@ -310,11 +434,28 @@ def test_uniattack_layout_and_missing_files(root, tmp_path, capsys):
     for v in vids:
         shutil.copy(v, d / v.name)
         shutil.copy(v.with_suffix(".landmarks.npy"), d / v.with_suffix(".landmarks.npy").name)
-    (d / "p1" / "train_label.txt").write_text(
-        f"{vids[0].name} 0\n{vids[1].name} 1\ngone.avi 1\n")
-    assert main(["prepare", "--dataset", "uniattack", "--protocol", "p1", "--data-root", str(d),
-                 "--splits", "train,dev", "--cache-dir", str(tmp_path / "c"), "--size", "32",
-                 "--no-progress"]) == 0
+    (d / "p1" / "train_label.txt").write_text(f"{vids[0].name} 0\n{vids[1].name} 1\ngone.avi 1\n")
+    assert (
+        main(
+            [
+                "prepare",
+                "--dataset",
+                "uniattack",
+                "--protocol",
+                "p1",
+                "--data-root",
+                str(d),
+                "--splits",
+                "train,dev",
+                "--cache-dir",
+                str(tmp_path / "c"),
+                "--size",
+                "32",
+                "--no-progress",
+            ]
+        )
+        == 0
+    )
     cap = capsys.readouterr()
     gone = [x for x in cap.err.splitlines() if "gone.avi" in x]
     assert len(gone) == 1 and "not found" in gone[0]
@@ -338,5 +479,6 @@ def test_unwritable_cache_folder(root, tmp_path, capsys):
     blocker.write_text("a file, not a folder")
     assert _prepare(root, blocker / "cache") == 2
     err = capsys.readouterr().err.strip().splitlines()
-    assert len(err) == 1 and err[0].startswith("fasfast prepare: error: cannot write to the "
-                                               "cache folder")
+    assert len(err) == 1 and err[0].startswith(
+        "fasfast prepare: error: cannot write to the cache folder"
+    )

@@ -33,8 +33,11 @@ def _oulu_tree(root, with_protocols=False):
         lab = {1: "+1", 2: "-1", 3: "-1", 4: "-2", 5: "-2"}
         for split in USERS:
             sess = (3,) if split == "test" else (1, 2)
-            lines = [f"{lab[parse_oulu_name(n)['file']]},{n}" for n in names[split]
-                     if parse_oulu_name(n)["session"] in sess]
+            lines = [
+                f"{lab[parse_oulu_name(n)['file']]},{n}"
+                for n in names[split]
+                if parse_oulu_name(n)["session"] in sess
+            ]
             (pdir / f"{split.capitalize()}.txt").write_text("\n".join(lines) + "\n")
         p3 = root / "Protocols" / "Protocol_3"
         p3.mkdir()
@@ -72,7 +75,8 @@ def test_oulu_rules_match_brute_force(tmp_path):
                 "1": s in ((1, 2) if train else (3,)),
                 "2": f in ((1, 2, 4) if train else (1, 3, 5)),
                 "3_1": (p != 1) if train else (p == 1),
-                "4_3": (s in (1, 2) and f in (1, 2, 4) and p != 3) if train
+                "4_3": (s in (1, 2) and f in (1, 2, 4) and p != 3)
+                if train
                 else (s == 3 and f in (1, 3, 5) and p == 3),
             }[proto]
             if ok:
@@ -117,7 +121,8 @@ def test_uniattack(tmp_path):
         for i in range(3):
             (p / sub / f"{i:06d}.jpg").write_bytes(b"x")
     (p / "train_label.txt").write_text(
-        "p2.1/train/000000.jpg 0\np2.1/train/000001.jpg 1\np2.1/train/000002.jpg 1\n")
+        "p2.1/train/000000.jpg 0\np2.1/train/000001.jpg 1\np2.1/train/000002.jpg 1\n"
+    )
     (p / "dev.txt").write_text("p2.1/dev/000000.jpg\np2.1/dev/000001.jpg\n")
     (p / "test.txt").write_text("p2.1/test/000002.jpg\n")
     tr = uniattack(tmp_path, "p2.1", "train")

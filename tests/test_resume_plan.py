@@ -37,8 +37,16 @@ def cache(tmp_path_factory):
 def _cfg(root, out, cache_dir=None, **kw):
     """4 training videos in batches of 2 (2 steps per epoch), dev scored at the last epoch
     only, crops from a shared cache."""
-    base = dict(schedule="cosine", warmup_epochs=0.0, lr=1e-3, limit=4, batch_size=2, hflip=False,
-                eval_every=100, cache_dir=str(cache_dir) if cache_dir else None)
+    base = dict(
+        schedule="cosine",
+        warmup_epochs=0.0,
+        lr=1e-3,
+        limit=4,
+        batch_size=2,
+        hflip=False,
+        eval_every=100,
+        cache_dir=str(cache_dir) if cache_dir else None,
+    )
     base.update(kw)
     return tiny_config(root, out, **base)
 
@@ -78,8 +86,10 @@ def test_more_epochs_on_resume_replans_the_schedule(root, cache, tmp_path, capsy
     out = capsys.readouterr().out
     lines = [x for x in out.splitlines() if x.startswith("resume: epochs 1 -> 3")]
     assert len(lines) == 1, out
-    assert (f"the cosine schedule is re-planned for 3 epochs of {spe} steps and continues at "
-            f"epoch 2 (step {spe} of {3 * spe}, lr 0.000752)") in lines[0]
+    assert (
+        f"the cosine schedule is re-planned for 3 epochs of {spe} steps and continues at "
+        f"epoch 2 (step {spe} of {3 * spe}, lr 0.000752)"
+    ) in lines[0]
     f = LrLambda("cosine", warmup=0, total=3 * spe)
     assert more.lrs == pytest.approx([1e-3 * f(k) for k in range(spe, 3 * spe)], rel=1e-12)
     assert more.lrs[0] == pytest.approx(7.525e-4) and more.lrs[spe] == pytest.approx(2.575e-4)
@@ -89,14 +99,18 @@ def test_more_epochs_on_resume_replans_the_schedule(root, cache, tmp_path, capsy
     assert [r["epoch"] for r in log] == ["1", "2", "3"]
 
 
-@pytest.mark.parametrize("change,fragment", [
-    ({"limit": 6}, "--limit 6 differs from the checkpoint's 4"),
-    ({"balance": True}, "--balance True differs from the checkpoint's False"),
-    ({"optimizer": "adamw"}, "--optimizer adamw differs from the checkpoint's lookahead_radam"),
-    ({"weight_decay": 0.05}, "--weight-decay 0.05 differs from the checkpoint's 0"),
-])
-def test_changes_that_cannot_be_carried_are_refused(root, cache, tmp_path_factory, change,
-                                                     fragment):
+@pytest.mark.parametrize(
+    "change,fragment",
+    [
+        ({"limit": 6}, "--limit 6 differs from the checkpoint's 4"),
+        ({"balance": True}, "--balance True differs from the checkpoint's False"),
+        ({"optimizer": "adamw"}, "--optimizer adamw differs from the checkpoint's lookahead_radam"),
+        ({"weight_decay": 0.05}, "--weight-decay 0.05 differs from the checkpoint's 0"),
+    ],
+)
+def test_changes_that_cannot_be_carried_are_refused(
+    root, cache, tmp_path_factory, change, fragment
+):
     from fasfast.engine import train
 
     out = tmp_path_factory.getbasetemp() / "refuse_run"
@@ -104,8 +118,7 @@ def test_changes_that_cannot_be_carried_are_refused(root, cache, tmp_path_factor
         train(_cfg(root, cache_dir=cache, out=out, epochs=1, max_steps=1))
     before = (out / "last.pt").read_bytes()
     with pytest.raises(ResumeError) as e:
-        train(_cfg(root, cache_dir=cache, out=out, epochs=2, max_steps=1, resume="auto",
-                   **change))
+        train(_cfg(root, cache_dir=cache, out=out, epochs=2, max_steps=1, resume="auto", **change))
     msg = str(e.value)
     assert "\n" not in msg and fragment in msg and str(out / "last.pt") in msg
     assert (out / "last.pt").read_bytes() == before  # nothing was trained or written
@@ -121,16 +134,18 @@ def test_other_training_videos_are_refused(root, cache, tmp_path):
     data.mkdir()
 
     def write(name, samples):
-        (data / name).write_text("".join(f"{s.path} {s.label} {s.attack_type}\n"
-                                         for s in samples))
+        (data / name).write_text("".join(f"{s.path} {s.label} {s.attack_type}\n" for s in samples))
 
     write("train.txt", train_s[:4])
     write("dev.txt", dev_s[:4])
     kw = dict(dataset="list", limit=0, max_steps=1)
     train(_cfg(data, cache_dir=cache, out=tmp_path / "r", epochs=1, **kw))
     write("train.txt", train_s[:3] + train_s[5:6])
-    with pytest.raises(ResumeError, match=r"the training videos differ from the checkpoint's "
-                                          r"\(4 -> 4 videos; --dataset / --data-root"):
+    with pytest.raises(
+        ResumeError,
+        match=r"the training videos differ from the checkpoint's "
+        r"\(4 -> 4 videos; --dataset / --data-root",
+    ):
         train(_cfg(data, cache_dir=cache, out=tmp_path / "r", epochs=2, resume="auto", **kw))
 
 
@@ -172,12 +187,26 @@ def test_world_size_change_replans_from_the_epoch_boundary():
     assert lrs == pytest.approx([1e-3 * f(k) for k in range(new_spe, 3 * new_spe)], rel=1e-12)
     assert min(lrs[new_spe:]) > 1e-5
     # and compare_plans names the change, refusing nothing
-    plan = dict(epochs=3, steps_per_epoch=old_spe, world_size=2, batch_size=2, max_steps=0,
-                limit=0, balance=False, train_entries=12, train_videos=12, train_set="x",
-                optimizer="adamw", weight_decay=0.0, lr=1e-3, schedule="cosine",
-                warmup_epochs=0.0)
-    changes = compare_plans(RunPlan(**plan), RunPlan(**{**plan, "world_size": 1,
-                                                          "steps_per_epoch": new_spe}), "ck")
+    plan = dict(
+        epochs=3,
+        steps_per_epoch=old_spe,
+        world_size=2,
+        batch_size=2,
+        max_steps=0,
+        limit=0,
+        balance=False,
+        train_entries=12,
+        train_videos=12,
+        train_set="x",
+        optimizer="adamw",
+        weight_decay=0.0,
+        lr=1e-3,
+        schedule="cosine",
+        warmup_epochs=0.0,
+    )
+    changes = compare_plans(
+        RunPlan(**plan), RunPlan(**{**plan, "world_size": 1, "steps_per_epoch": new_spe}), "ck"
+    )
     assert changes == ["world size 2 -> 1"]
 
 
@@ -191,11 +220,39 @@ def test_torchrun_two_ranks_then_resume_in_one_process(root, tmp_path, capsys):
     launcher = [torchrun] if torchrun else [sys.executable, "-m", "torch.distributed.run"]
     out = tmp_path / "ddp"
     cmd = launcher + [
-        "--standalone", "--nproc_per_node", "2", "-m", "fasfast", "train", "--root", str(root),
-        "--protocol", "1", "--epochs", "1", "--image-size", str(IMAGE), "--widths",
-        ",".join(map(str, WIDTHS)), "--batch-size", "2", "--workers", "0", "--out", str(out),
-        "--no-progress", "--no-tensorboard", "--lr", "1e-3", "--schedule", "cosine",
-        "--warmup-epochs", "0", "--limit", "8", "--no-hflip",
+        "--standalone",
+        "--nproc_per_node",
+        "2",
+        "-m",
+        "fasfast",
+        "train",
+        "--root",
+        str(root),
+        "--protocol",
+        "1",
+        "--epochs",
+        "1",
+        "--image-size",
+        str(IMAGE),
+        "--widths",
+        ",".join(map(str, WIDTHS)),
+        "--batch-size",
+        "2",
+        "--workers",
+        "0",
+        "--out",
+        str(out),
+        "--no-progress",
+        "--no-tensorboard",
+        "--lr",
+        "1e-3",
+        "--schedule",
+        "cosine",
+        "--warmup-epochs",
+        "0",
+        "--limit",
+        "8",
+        "--no-hflip",
     ]
     env = dict(os.environ, OMP_NUM_THREADS="1", MPLBACKEND="Agg")
     r = subprocess.run(cmd, capture_output=True, text=True, timeout=400, env=env)
@@ -204,8 +261,18 @@ def test_torchrun_two_ranks_then_resume_in_one_process(root, tmp_path, capsys):
     assert ck["plan"]["world_size"] == 2
     spe2 = ck["plan"]["steps_per_epoch"]
     capsys.readouterr()
-    cfg = tiny_config(root, out, epochs=3, batch_size=2, lr=1e-3, schedule="cosine",
-                      warmup_epochs=0.0, limit=8, hflip=False, resume="auto")
+    cfg = tiny_config(
+        root,
+        out,
+        epochs=3,
+        batch_size=2,
+        lr=1e-3,
+        schedule="cosine",
+        warmup_epochs=0.0,
+        limit=8,
+        hflip=False,
+        resume="auto",
+    )
     res = train(cfg)
     text = capsys.readouterr().out
     spe1 = len(res.lrs) // 2

@@ -10,8 +10,9 @@ def test_paper_example():
     assert sample_sequences(30) == [[0, 3, 6, 9], [10, 13, 16, 19], [20, 23, 26, 29]]
 
 
-@pytest.mark.parametrize("n,length,interval", [(10, 4, 3), (35, 4, 3), (7, 2, 5), (9, 1, 1),
-                                               (100, 3, 2), (11, 4, 3)])
+@pytest.mark.parametrize(
+    "n,length,interval", [(10, 4, 3), (35, 4, 3), (7, 2, 5), (9, 1, 1), (100, 3, 2), (11, 4, 3)]
+)
 def test_windows_brute_force(n, length, interval):
     span = (length - 1) * interval + 1
     assert window_span(length, interval) == span

@@ -91,12 +91,15 @@ def test_colour_jitter_strength_above_one_is_clamped_as_torchvision():
     assert inverted == 0 and flipped == 0
 
 
-@pytest.mark.parametrize("kw,fragment", [
-    ({"brightness": -0.2}, "colour jitter brightness must be a finite strength >= 0"),
-    ({"saturation": float("nan")}, "colour jitter saturation"),
-    ({"hue": 0.7}, "colour jitter hue must lie in [0, 0.5]"),
-    ({"p": 1.5}, "colour jitter p must be a probability in [0, 1]"),
-])
+@pytest.mark.parametrize(
+    "kw,fragment",
+    [
+        ({"brightness": -0.2}, "colour jitter brightness must be a finite strength >= 0"),
+        ({"saturation": float("nan")}, "colour jitter saturation"),
+        ({"hue": 0.7}, "colour jitter hue must lie in [0, 0.5]"),
+        ({"p": 1.5}, "colour jitter p must be a probability in [0, 1]"),
+    ],
+)
 def test_colour_jitter_refusals(kw, fragment):
     with pytest.raises(ValueError) as e:
         ColorJitter(**kw)
@@ -126,13 +129,16 @@ def test_downsample_factor_refusals(factors):
         Downsample(factors)
 
 
-@pytest.mark.parametrize("spec,fragment", [
-    ("live", "expected CLASS:F1,F2"),
-    ("live:0", "factors must be integers >= 1"),
-    ("live:2.5", "factors must be integers"),
-    ("live:2;live:4", "class 'live' is given twice"),
-    (":2", "a class name is missing"),
-])
+@pytest.mark.parametrize(
+    "spec,fragment",
+    [
+        ("live", "expected CLASS:F1,F2"),
+        ("live:0", "factors must be integers >= 1"),
+        ("live:2.5", "factors must be integers"),
+        ("live:2;live:4", "class 'live' is given twice"),
+        (":2", "a class name is missing"),
+    ],
+)
 def test_downsample_spec_refusals(spec, fragment):
     with pytest.raises(ValueError) as e:
         parse_downsample(spec)
@@ -142,11 +148,15 @@ def test_downsample_spec_refusals(spec, fragment):
 def test_downsample_classes_against_the_training_set():
     types = {"live", "print", "replay"}
     check_downsample_classes("live:2;print:2,4;attack:2;all:2", types, 128)
-    with pytest.raises(ValueError, match=r"class 'lvie' is none of live, attack, all and the "
-                                         r"training set's PAI species \(print, replay\)"):
+    with pytest.raises(
+        ValueError,
+        match=r"class 'lvie' is none of live, attack, all and the "
+        r"training set's PAI species \(print, replay\)",
+    ):
         check_downsample_classes("lvie:2", types, 128)
-    with pytest.raises(ValueError, match="factor 64 leaves 2 px of the 128 px crops; use "
-                                         "factors up to 32"):
+    with pytest.raises(
+        ValueError, match="factor 64 leaves 2 px of the 128 px crops; use factors up to 32"
+    ):
         check_downsample_classes("attack:2,64", types, 128)
 
 
@@ -159,19 +169,24 @@ def test_train_refuses_a_downsample_class_the_data_lacks(root, tmp_path):
 
 
 # ------------------------------------------------------------------ config refusals
-@pytest.mark.parametrize("kw,fragment", [
-    ({"color_jitter": -0.5}, "--color-jitter must be a strength >= 0"),
-    ({"blur": 1.5}, "--blur is a probability in [0, 1], got 1.5"),
-    ({"downsample_p": -0.1}, "--downsample-p is a probability in [0, 1]"),
-    ({"image_size": 30}, "--image-size 30 is not a multiple of 8, the stride of EulerNet"),
-    ({"model": "convnextv2_atto", "image_size": 100},
-     "--image-size 100 is not a multiple of 32, the stride of convnextv2_atto (ConvNeXt "
-     "down-samples 32x); use 96 or 128"),
-    ({"model": "convnextv2_atto", "image_size": 16}, "use 32"),
-    ({"model": "convnextv2_atto", "cutmix": -1.0}, "--cutmix (the CutMix alpha) must be >= 0"),
-    ({"model": "convnextv2_atto", "label_smoothing": 1.0}, "--label-smoothing must lie in"),
-    ({"cutmix": 1.0}, "--cutmix 1.0 is for the classifier"),
-])
+@pytest.mark.parametrize(
+    "kw,fragment",
+    [
+        ({"color_jitter": -0.5}, "--color-jitter must be a strength >= 0"),
+        ({"blur": 1.5}, "--blur is a probability in [0, 1], got 1.5"),
+        ({"downsample_p": -0.1}, "--downsample-p is a probability in [0, 1]"),
+        ({"image_size": 30}, "--image-size 30 is not a multiple of 8, the stride of EulerNet"),
+        (
+            {"model": "convnextv2_atto", "image_size": 100},
+            "--image-size 100 is not a multiple of 32, the stride of convnextv2_atto (ConvNeXt "
+            "down-samples 32x); use 96 or 128",
+        ),
+        ({"model": "convnextv2_atto", "image_size": 16}, "use 32"),
+        ({"model": "convnextv2_atto", "cutmix": -1.0}, "--cutmix (the CutMix alpha) must be >= 0"),
+        ({"model": "convnextv2_atto", "label_smoothing": 1.0}, "--label-smoothing must lie in"),
+        ({"cutmix": 1.0}, "--cutmix 1.0 is for the classifier"),
+    ],
+)
 def test_config_refusals_are_one_line(kw, fragment):
     with pytest.raises(ValueError) as e:
         TrainConfig(**kw).resolved()
@@ -196,8 +211,13 @@ def test_interval_against_the_video_length(root):
     with pytest.raises(ValueError) as e:
         SequenceDataset(samples, length=4, interval=30, image_size=32, map_size=4, train=True)
     msg = str(e.value)
-    assert msg.startswith("--interval 30 with --length 4 needs 91 frames per window, but the "
-                          f"longest of the {len(samples)} videos has {n}") and "\n" not in msg
+    assert (
+        msg.startswith(
+            "--interval 30 with --length 4 needs 91 frames per window, but the "
+            f"longest of the {len(samples)} videos has {n}"
+        )
+        and "\n" not in msg
+    )
     # evaluating (predicting) short clips is allowed, with one warning line
     with pytest.warns(UserWarning, match=f"{len(samples)} of {len(samples)} videos are shorter"):
         SequenceDataset(samples, length=4, interval=30, image_size=32, map_size=4)
@@ -224,7 +244,10 @@ def test_some_short_videos_are_one_warning_line(root, tmp_path):
         cv2.imwrite(str(short / f"{i}.png"), f[..., ::-1])
     shutil.copy(good[0].path.rsplit(".", 1)[0] + ".landmarks.npy", str(short) + ".landmarks.npy")
     s = [*good, Sample(str(short), 1, "live", "short", "dev")]
-    with pytest.warns(UserWarning, match=r"1 of 3 videos are shorter than one window of "
-                                         r"--interval 3 with --length 4 \(10 frames\)"):
+    with pytest.warns(
+        UserWarning,
+        match=r"1 of 3 videos are shorter than one window of "
+        r"--interval 3 with --length 4 \(10 frames\)",
+    ):
         ds = SequenceDataset(s, length=4, interval=3, image_size=32, map_size=4)
     assert [w for si, _, w in ds.index if si == 2] == [[0, 3, 4, 4]]

@@ -1,6 +1,7 @@
 """Synthetic data: the OULU-NPU reader reads it back, same seed -> same bytes, cues exist."""
 
 import hashlib
+import json
 
 import numpy as np
 import pytest
@@ -15,8 +16,11 @@ SMALL = ["--subjects", "3", "--seconds", "0.6", "--fps", "10", "--size", "48", "
 
 
 def _hashes(root):
-    return {p.relative_to(root).as_posix(): hashlib.sha256(p.read_bytes()).hexdigest()
-            for p in sorted(root.rglob("*")) if p.is_file()}
+    return {
+        p.relative_to(root).as_posix(): hashlib.sha256(p.read_bytes()).hexdigest()
+        for p in sorted(root.rglob("*"))
+        if p.is_file()
+    }
 
 
 @pytest.fixture(scope="module")
@@ -38,7 +42,8 @@ def test_cli_tree_read_back_by_oulu_reader(tree):
         assert summ["types"] == {"live": n, "print": 2 * n, "replay": 2 * n, "digital": n}
         # the protocol files and the naming rules agree
         assert sorted(x.video_id for x in s) == sorted(
-            x.video_id for x in oulu_npu(tree, "1", split, source="rules"))
+            x.video_id for x in oulu_npu(tree, "1", split, source="rules")
+        )
     for proto in ("2", "3_1", "3_2", "4_1", "4_2"):
         for split in ("train", "test"):
             a = sorted(x.video_id for x in oulu_npu(tree, proto, split))
@@ -91,8 +96,13 @@ def _aligned_residual(frames, lms):
     res = []
     for k in range(1, len(frames)):
         m = similarity_transform(lms[k].astype(np.float64), lms[0].astype(np.float64))
-        w = cv2.warpAffine(frames[k].astype(np.float32), m, (size, size),
-                           flags=cv2.INTER_LINEAR, borderMode=cv2.BORDER_REPLICATE)
+        w = cv2.warpAffine(
+            frames[k].astype(np.float32),
+            m,
+            (size, size),
+            flags=cv2.INTER_LINEAR,
+            borderMode=cv2.BORDER_REPLICATE,
+        )
         res.append((w - ref)[mask])
     return float(np.std(np.concatenate(res)))
 
@@ -116,8 +126,12 @@ def test_attack_cues_are_present():
     assert abs(r0 - r1) < 1e-3
     # replay judder: the screen shows repeated source frames -> repeated landmark shapes
     shape = rlm - rlm.mean(1, keepdims=True)
-    same = [np.allclose(np.linalg.norm(shape[k], axis=1), np.linalg.norm(shape[k + 1], axis=1),
-                        atol=0.05) for k in range(14)]
+    same = [
+        np.allclose(
+            np.linalg.norm(shape[k], axis=1), np.linalg.norm(shape[k + 1], axis=1), atol=0.05
+        )
+        for k in range(14)
+    ]
     assert any(same)
     # live faces blink: the eye opening of some frame is much smaller than the median
     open_ = np.linalg.norm(llm[:, 37] - llm[:, 41], axis=1)
@@ -133,8 +147,25 @@ def test_faces_from_photos(tmp_path):
     cv2.imwrite(str(faces / "a.png"), skimage_data.astronaut()[::2, ::2, ::-1])
     (faces / "notes.txt").write_text("not an image")
     out = tmp_path / "out"
-    assert main(["synth", "--out", str(out), "--faces", str(faces), *SMALL, "--size", "64",
-                 "--sessions", "1", "--files", "1,2,4,6"]) == 0
+    assert (
+        main(
+            [
+                "synth",
+                "--out",
+                str(out),
+                "--faces",
+                str(faces),
+                *SMALL,
+                "--size",
+                "64",
+                "--sessions",
+                "1",
+                "--files",
+                "1,2,4,6",
+            ]
+        )
+        == 0
+    )
     s = oulu_npu(out, "2", "train", source="rules")
     assert {x.attack_type for x in s} == {"live", "print", "replay"}
     lm = load_landmarks(s[0].path.replace(".avi", ".landmarks.npy"))
@@ -167,7 +198,8 @@ def test_artefacts_survive_the_face_crop(size):
     period of >= 3.5 px, through the camera blur and the 64 px face crop (the demo's input);
     a 2.5 px grid (too fine) does not (control)."""
     from fasfast.data.crop import landmark_box, square_box
-    from fasfast.data.synth import _halftone, _screen_grid
+    from fasfast.data.synth.printed import _halftone
+    from fasfast.data.synth.replay import _screen_grid
 
     _, lm = render_video(SynthConfig(subjects=3, seconds=0.2, size=size), 1, 1, 1, 1)
     box = square_box(landmark_box(lm[0]), 1.3)
@@ -180,3 +212,52 @@ def test_artefacts_survive_the_face_crop(size):
     xx = np.mgrid[0:size, 0:size][1].astype(np.float32)
     fine = (1 - 0.1 * (0.5 + 0.5 * np.cos(2 * np.pi * xx / 2.5))).astype(np.float32)
     assert _through_camera_and_crop(fine, box)[0] < 0.15
+
+
+def test_artefact_knob_scales_the_attack_cues(tmp_path, capsys):
+    """``artefacts`` (the difficulty knob) leaves live videos and every landmark as they are
+    and moves the attacks' appearance toward no cue: monotone in the strength, exactly the
+    default at 1, the halftone / screen-grid modulation proportional to it."""
+    from fasfast.data.synth.printed import _halftone
+    from fasfast.data.synth.replay import _screen_grid
+
+    base = dict(subjects=3, seconds=0.4, fps=10, size=64)
+    for file in (1, 2, 4, 6):
+        ref, ref_lm = render_video(SynthConfig(**base), 1, 1, 3, file)
+        one, _ = render_video(SynthConfig(**base, artefacts=1.0), 1, 1, 3, file)
+        assert all(np.array_equal(x, y) for x, y in zip(ref, one))
+        frames = {}
+        for k in (0.0, 0.5, 1.5):
+            frames[k], lm = render_video(SynthConfig(**base, artefacts=k), 1, 1, 3, file)
+            np.testing.assert_array_equal(lm, ref_lm)  # appearance only
+        frames[1.0] = ref
+        if file == 1:
+            assert all(np.array_equal(frames[k][0], ref[0]) for k in frames)
+            continue
+        d = {k: np.abs(frames[k][0].astype(float) - frames[0.0][0]).mean() for k in frames}
+        assert 0 < d[0.5] < d[1.0] < d[1.5], (file, d)
+    for fn in (_halftone, _screen_grid):
+        cue = {k: 1 - fn(64, np.random.default_rng(5), strength=k) for k in (0.0, 0.5, 1.0)}
+        assert np.abs(cue[0.0]).max() < 1e-6
+        np.testing.assert_allclose(cue[0.5], 0.5 * cue[1.0], atol=1e-6)
+    out = tmp_path / "x"
+    assert main(["synth", "--out", str(out), *SMALL, "--artefacts", "3"]) == 2
+    assert "artefacts must be between 0 and 2" in capsys.readouterr().err
+    assert (
+        main(
+            [
+                "synth",
+                "--out",
+                str(out),
+                *SMALL,
+                "--sessions",
+                "1",
+                "--files",
+                "1,2",
+                "--artefacts",
+                "0.4",
+            ]
+        )
+        == 0
+    )
+    assert json.loads((out / "synth.json").read_text())["artefacts"] == 0.4

@@ -26,8 +26,11 @@ def exact(clip):
 def _quality(tracked, exact):
     found_t = sum(x is not None for x in tracked)
     found_e = sum(x is not None for x in exact)
-    d = [np.linalg.norm(t - e, axis=1).mean() / inter_ocular(e)
-         for t, e in zip(tracked, exact) if t is not None and e is not None]
+    d = [
+        np.linalg.norm(t - e, axis=1).mean() / inter_ocular(e)
+        for t, e in zip(tracked, exact)
+        if t is not None and e is not None
+    ]
     return found_t, found_e, np.median(d), np.percentile(d, 90)
 
 
@@ -50,8 +53,11 @@ def test_without_the_loss_test_the_jump_is_missed(clip, exact):
     tr = FaceTracker(DetectSettings(min_ncc=-1, cut=0, every=1000))
     tracked = [tr(f) for f in clip]
     jump = 25
-    d = [np.linalg.norm(tracked[i] - exact[i], axis=1).mean() / inter_ocular(exact[i])
-         for i in range(jump, jump + 5) if tracked[i] is not None and exact[i] is not None]
+    d = [
+        np.linalg.norm(tracked[i] - exact[i], axis=1).mean() / inter_ocular(exact[i])
+        for i in range(jump, jump + 5)
+        if tracked[i] is not None and exact[i] is not None
+    ]
     assert d and max(d) > 0.5
 
 

@@ -22,6 +22,7 @@ from fasfast.analysis.compare import (
     align,
     delong,
     mcnemar,
+    paired_bootstrap,
     paired_bootstrap_acer,
     paired_tests,
 )
@@ -100,6 +101,7 @@ __all__ = [
     "mcnemar",
     "metrics_from_counts",
     "pad_metrics",
+    "paired_bootstrap",
     "paired_bootstrap_acer",
     "paired_tests",
     "read_scores",

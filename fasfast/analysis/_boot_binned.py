@@ -21,7 +21,7 @@ class Layout:
         self.vals = np.concatenate(parts).astype(np.float64)
         # sorted runs: the stable sort (timsort) merges them
         self.allv = np.sort(self.vals, kind="stable")
-        att = self.vals[self.soff[1]:]
+        att = self.vals[self.soff[1] :]
         self.attv = att if len(parts) == 2 else np.sort(att, kind="stable")
         n = self.allv.size
         k = max(1, min(int(bins), n))
@@ -39,21 +39,21 @@ class Layout:
         self.rl = (self.bend[:, 0] - self.bstart[:, 0]).astype(np.float64)
         self.ra = (self.bend[:, 1:] - self.bstart[:, 1:]).sum(axis=1).astype(np.float64)
         # 2 * #(live > attack) + #(live == attack) inside each bin (pooled attacks)
-        live = self.vals[:self.soff[1]]
+        live = self.vals[: self.soff[1]]
         b = np.searchsorted(self.cuts, live, side="right") - 1
         a0 = np.searchsorted(self.attv, self.cuts, side="left")
         lo = np.searchsorted(self.attv, live, side="left")
         hi = np.searchsorted(self.attv, live, side="right")
-        self.p2 = np.bincount(b, weights=(2 * (lo - a0[b]) + (hi - lo)).astype(np.float64),
-                              minlength=kk)
+        self.p2 = np.bincount(
+            b, weights=(2 * (lo - a0[b]) + (hi - lo)).astype(np.float64), minlength=kk
+        )
 
 
 TARGET_KINDS = {"bpcer@apcer": 0, "tpr@fpr": 0, "apcer@bpcer": 1}
 PLACE = {"best": -1, "low": 0, "high": 1, "midpoint": 2}
 
 
-def binned_bootstrap(st, conv, reps: int, seed: int, bins: int, targets: bool,
-                     given=None) -> dict:
+def binned_bootstrap(st, conv, reps: int, seed: int, bins: int, targets: bool, given=None) -> dict:
     """Replicate statistics of the binned engine, keyed as the exact engine's."""
     from fasfast.analysis._kernels_boot import (
         ACER,
@@ -81,11 +81,34 @@ def binned_bootstrap(st, conv, reps: int, seed: int, bins: int, targets: bool,
     is32 = st.dtype == np.float32
     threads = max(1, min(os.cpu_count() or 1, 8))
     g = np.zeros((0, 0), np.int64) if given is None else np.ascontiguousarray(given, np.int64)
-    F, Z = pack(lay.vals, lay.soff, lay.cuts, lay.allv, lay.attv, lay.bstart, lay.bend,
-                0 if given is None else lay.vals.size)
-    out = binned_replicates(F, Z, lay.p2, lay.rl, lay.ra, per_pai, eer_rule,
-                            PLACE[conv.placement], conv.border == "midpoint", is32, t_kind,
-                            t_rate, int(reps), int(seed), threads if given is None else 1, g)
+    F, Z = pack(
+        lay.vals,
+        lay.soff,
+        lay.cuts,
+        lay.allv,
+        lay.attv,
+        lay.bstart,
+        lay.bend,
+        0 if given is None else lay.vals.size,
+    )
+    out = binned_replicates(
+        F,
+        Z,
+        lay.p2,
+        lay.rl,
+        lay.ra,
+        per_pai,
+        eer_rule,
+        PLACE[conv.placement],
+        conv.border == "midpoint",
+        is32,
+        t_kind,
+        t_rate,
+        int(reps),
+        int(seed),
+        threads if given is None else 1,
+        g,
+    )
     big = float(np.finfo(st.dtype).max)
 
     def user(col):

@@ -45,8 +45,15 @@ class Classes:
         ValueError / TypeError on malformed input, or when a class has no response.
     """
 
-    def __init__(self, live, attack, higher_is_live: bool = True, attack_types=None,
-                 nonresponses=None, nan_policy: str = "nonresponse"):
+    def __init__(
+        self,
+        live,
+        attack,
+        higher_is_live: bool = True,
+        attack_types=None,
+        nonresponses=None,
+        nan_policy: str = "nonresponse",
+    ):
         self.sign = 1.0 if higher_is_live else -1.0
         if isinstance(live, SortedScores) and isinstance(attack, SortedScores):
             self.L, self.A = live, attack
@@ -57,8 +64,11 @@ class Classes:
             dt = score_dtype(live_a, attack_a)
             neg = not higher_is_live
             self.L, self.A = run_pair(
-                sort_scores, (live_a, "live scores", neg, dt, nan_policy),
-                (attack_a, "attack scores", neg, dt, nan_policy), live_a.size + attack_a.size)
+                sort_scores,
+                (live_a, "live scores", neg, dt, nan_policy),
+                (attack_a, "attack scores", neg, dt, nan_policy),
+                live_a.size + attack_a.size,
+            )
         self.dtype = self.L.p.dtype
         self.types_known = attack_types is not None
         self.species = self._species(attack, attack_types, nan_policy)
@@ -69,14 +79,22 @@ class Classes:
             raise ValueError(
                 f"only one class present ({self.L.n} live, {self.A.n} attack responses; "
                 f"{self.nr_live} live and {sum(self.nr_species.values())} attack "
-                "non-responses); threshold selection needs both")
+                "non-responses); threshold selection needs both"
+            )
         self._sweep = None
         self._pai = None
 
     @classmethod
-    def from_sorted(cls, live: SortedScores, attack: SortedScores,
-                    species: dict[str, SortedScores], sign: float, types_known: bool,
-                    nr_live: int = 0, nr_species: dict | None = None) -> Classes:
+    def from_sorted(
+        cls,
+        live: SortedScores,
+        attack: SortedScores,
+        species: dict[str, SortedScores],
+        sign: float,
+        types_known: bool,
+        nr_live: int = 0,
+        nr_species: dict | None = None,
+    ) -> Classes:
         """Classes of already sorted parts (e.g. one bootstrap resample)."""
         self = cls.__new__(cls)
         self.sign = sign
@@ -97,14 +115,17 @@ class Classes:
         types = np.asarray(attack_types).astype(str).reshape(-1)
         attack_a = np.asarray(attack)
         if types.size != attack_a.size:
-            raise ValueError(f"length mismatch: {attack_a.size} attack scores but "
-                             f"{types.size} attack types")
+            raise ValueError(
+                f"length mismatch: {attack_a.size} attack scores but {types.size} attack types"
+            )
         names, inv = np.unique(types, return_inverse=True)
         if names.size == 1:
             return {str(names[0]): self.A}
         neg = self.sign < 0
-        args = [(attack_a[inv == k], f"attack scores ({names[k]})", neg, self.dtype,
-                 nan_policy) for k in range(names.size)]
+        args = [
+            (attack_a[inv == k], f"attack scores ({names[k]})", neg, self.dtype, nan_policy)
+            for k in range(names.size)
+        ]
         sorted_ = run_many(sort_scores, args, attack_a.size)
         return {str(k): v for k, v in zip(names, sorted_)}
 
@@ -113,8 +134,9 @@ class Classes:
             return
         for key, k in dict(nonresponses).items():
             if isinstance(k, bool) or not isinstance(k, (int, np.integer)) or k < 0:
-                raise ValueError(f"non-response count for {key!r} must be an integer >= 0, "
-                                 f"got {k!r}")
+                raise ValueError(
+                    f"non-response count for {key!r} must be an integer >= 0, got {k!r}"
+                )
             key = str(key)
             if key.lower() in LIVE_KEYS:
                 self.nr_live += int(k)
@@ -179,8 +201,7 @@ class Classes:
         """APCER at ``t`` as an exact fraction under ``definition`` ("max" or "pooled")."""
         if definition == "pooled" or not self.per_pai(definition):
             return Fraction(self.attack_accepted(t), self.A.n)
-        return max(Fraction(count_ge(v.p, t), v.n)
-                   for v in self.species_with_responses().values())
+        return max(Fraction(count_ge(v.p, t), v.n) for v in self.species_with_responses().values())
 
     def bpcer_fraction(self, t: float) -> Fraction:
         return Fraction(self.live_rejected(t), self.L.n)

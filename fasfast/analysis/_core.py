@@ -72,8 +72,10 @@ def as_live_mask(x, name: str = "is_live") -> np.ndarray:
         raise TypeError(f"{name} must hold booleans or 0/1, got dtype {a.dtype}")
     bad = np.flatnonzero((a != 0) & (a != 1))
     if bad.size:
-        raise ValueError(f"{name} must hold booleans or 0/1 (1 = bona fide), got "
-                         f"{a.flat[bad[0]].item()!r} at index {int(bad[0])}")
+        raise ValueError(
+            f"{name} must hold booleans or 0/1 (1 = bona fide), got "
+            f"{a.flat[bad[0]].item()!r} at index {int(bad[0])}"
+        )
     return a.astype(bool)
 
 
@@ -216,8 +218,9 @@ def sort_into(a: np.ndarray, out: np.ndarray, negate: bool) -> None:
     out.sort()
 
 
-def sort_scores(x, name: str = "scores", negate: bool = False, dtype=None,
-                nan_policy: str = "nonresponse") -> SortedScores:
+def sort_scores(
+    x, name: str = "scores", negate: bool = False, dtype=None, nan_policy: str = "nonresponse"
+) -> SortedScores:
     """Validate, (negate,) sort ascending in ``dtype``; NaNs become non-responses.
 
     Raises ValueError for NaN with ``nan_policy="error"`` and when ``+inf`` and the largest
@@ -232,8 +235,9 @@ def sort_scores(x, name: str = "scores", negate: bool = False, dtype=None,
     k = int(np.searchsorted(buf[:-1], key(np.nan)))  # NaNs sort last
     n_nan = a.size - k
     if n_nan and nan_policy == "error":
-        raise ValueError(f"{name} contain {n_nan} NaN value(s) (non-responses); "
-                         "nan_policy='error' refuses them")
+        raise ValueError(
+            f"{name} contain {n_nan} NaN value(s) (non-responses); nan_policy='error' refuses them"
+        )
     buf[k] = np.inf
     p = buf[:k]
     n_neg = int(np.searchsorted(p, key(-np.inf), side="right"))
@@ -242,8 +246,10 @@ def sort_scores(x, name: str = "scores", negate: bool = False, dtype=None,
     if n_pos:
         big = np.finfo(dtype).max
         if j > 0 and p[j - 1] == big:
-            raise ValueError(f"{name} hold both +inf and the largest finite {dtype} value; "
-                             "they cannot be told apart in the merge")
+            raise ValueError(
+                f"{name} hold both +inf and the largest finite {dtype} value; "
+                "they cannot be told apart in the merge"
+            )
         p[j:] = big
     return SortedScores(p, buf[: k + 1], n_nan, n_neg, n_pos)
 
@@ -324,8 +330,10 @@ def units_of(ss, resample: str = "auto"):
         return None, "presentations"
     if resample == "subjects":
         if subjects is None or not np.any(subjects != ""):
-            raise ValueError(f"{ss.name or 'scores'}: --resample subjects needs subject ids "
-                             "(a 'subject' / 'claimed_id' column)")
+            raise ValueError(
+                f"{ss.name or 'scores'}: --resample subjects needs subject ids "
+                "(a 'subject' / 'claimed_id' column)"
+            )
         return subjects, "subjects"
     if resample == "videos":
         if videos is None:

@@ -40,8 +40,23 @@ EER, MIN_ACER, AUC, FAKE, LIVE, ACER, ACER_LEFT, ACER_MID, ACER_RIGHT = range(9)
 N_FIXED = 9
 
 # header of Z
-(H_K, H_C, H_N, H_M, H_NEXP, H_GIVEN, H_SOFF, H_NC, H_EXP, H_EXPL, H_TAB, H_WT, H_CW, H_G,
- H_ABIN) = range(15)
+(
+    H_K,
+    H_C,
+    H_N,
+    H_M,
+    H_NEXP,
+    H_GIVEN,
+    H_SOFF,
+    H_NC,
+    H_EXP,
+    H_EXPL,
+    H_TAB,
+    H_WT,
+    H_CW,
+    H_G,
+    H_ABIN,
+) = range(15)
 HEADER = 15
 
 
@@ -60,15 +75,30 @@ def pack(vals, soff, cuts, allv, attv, bstart, bend, given_n: int):
     off_g = off_cw + n
     off_abin = off_g + given_n
     Z = np.zeros(off_abin + k + 1, np.int64)
-    Z[:HEADER] = (k, c, n, m, 0, int(given_n > 0), off_soff, off_nc, off_exp, off_expl,
-                  off_tab, off_wt, off_cw, off_g, off_abin)
-    Z[off_abin:off_abin + k] = np.searchsorted(allv, cuts, side="left")
+    Z[:HEADER] = (
+        k,
+        c,
+        n,
+        m,
+        0,
+        int(given_n > 0),
+        off_soff,
+        off_nc,
+        off_exp,
+        off_expl,
+        off_tab,
+        off_wt,
+        off_cw,
+        off_g,
+        off_abin,
+    )
+    Z[off_abin : off_abin + k] = np.searchsorted(allv, cuts, side="left")
     Z[off_abin + k] = n
     Z[off_soff:off_nc] = soff
     Z[off_nc:off_exp] = np.diff(soff)
     tab = Z[off_tab:off_wt].reshape(k + 1, 4 * c)
     tab[:k, :c] = bstart
-    tab[:k, c:2 * c] = bend
+    tab[:k, c : 2 * c] = bend
     return F, Z
 
 
@@ -318,8 +348,7 @@ def _present_lt(F, Z, t, c0, c1):
         if _bin_w(Z, bb, c0, c1) > 0:
             lo, hi = _abin(F, Z, bb)
             t2 = F[Z[H_N] + bb + 1]
-            return _max_present_below(F, Z, t2, _cum_range(Z, bb + 1, c0, c1), c0, c1,
-                                      lo, hi)
+            return _max_present_below(F, Z, t2, _cum_range(Z, bb + 1, c0, c1), c0, c1, lo, hi)
     return -np.inf
 
 
@@ -748,8 +777,9 @@ def _least_acer(F, Z, per_pai):
 
 
 @njit(**_NB)
-def _one_replicate(out, r, F, Z, p2, rl, ra, per_pai, eer_rule, placement, border_mid, is32,
-                   t_kind, t_rate):
+def _one_replicate(
+    out, r, F, Z, p2, rl, ra, per_pai, eer_rule, placement, border_mid, is32, t_kind, t_rate
+):
     C = Z[H_C]
     n = Z[H_N]
     K = Z[H_K]
@@ -889,8 +919,24 @@ def _one_replicate(out, r, F, Z, p2, rl, ra, per_pai, eer_rule, placement, borde
 
 
 @njit(parallel=True, cache=True)
-def binned_replicates(F, Z, p2, rl, ra, per_pai, eer_rule, placement, border_mid, is32,
-                      t_kind, t_rate, reps, seed, n_chunks, given):
+def binned_replicates(
+    F,
+    Z,
+    p2,
+    rl,
+    ra,
+    per_pai,
+    eer_rule,
+    placement,
+    border_mid,
+    is32,
+    t_kind,
+    t_rate,
+    reps,
+    seed,
+    n_chunks,
+    given,
+):
     """``reps`` replicates: an array ``[reps, 9 + n_targets]`` of the statistics (slots
     ``EER .. ACER_RIGHT``, then the target rows), internal frame. Replicate ``r`` draws from
     numba's generator seeded with ``seed + r`` (reproducible under any thread count).
@@ -907,6 +953,20 @@ def binned_replicates(F, Z, p2, rl, ra, per_pai, eer_rule, placement, border_mid
                 g0 = Zc[H_G]
                 for i in range(n):
                     Zc[g0 + i] = given[r, i]
-            _one_replicate(out, r, F, Zc, p2, rl, ra, per_pai, eer_rule, placement,
-                           border_mid, is32, t_kind, t_rate)
+            _one_replicate(
+                out,
+                r,
+                F,
+                Zc,
+                p2,
+                rl,
+                ra,
+                per_pai,
+                eer_rule,
+                placement,
+                border_mid,
+                is32,
+                t_kind,
+                t_rate,
+            )
     return out

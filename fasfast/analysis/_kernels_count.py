@@ -38,8 +38,7 @@ def _count_pooled(scores, live, t, higher_is_live, lo, hi, n_resp, n_acc, n_nan)
 
 
 @njit(**_NB)
-def _count_chunk(scores, live, types, n_types, t, higher_is_live, lo, hi, n_resp, n_acc,
-                 n_nan):
+def _count_chunk(scores, live, types, n_types, t, higher_is_live, lo, hi, n_resp, n_acc, n_nan):
     typed = types.size > 0
     if not typed:
         _count_pooled(scores, live, t, higher_is_live, lo, hi, n_resp, n_acc, n_nan)
@@ -68,8 +67,9 @@ def count_at_serial(scores, live, types, n_types, t, higher_is_live):
     n_resp = np.zeros(k, np.int64)
     n_acc = np.zeros(k, np.int64)
     n_nan = np.zeros(k, np.int64)
-    _count_chunk(scores, live, types, n_types, t, higher_is_live, 0, scores.size, n_resp,
-                 n_acc, n_nan)
+    _count_chunk(
+        scores, live, types, n_types, t, higher_is_live, 0, scores.size, n_resp, n_acc, n_nan
+    )
     return n_resp, n_acc, n_nan
 
 
@@ -88,7 +88,18 @@ def count_at(scores, live, types, n_types, t, higher_is_live):
     parts = np.zeros((chunks, 3, k), np.int64)
     per = (n + chunks - 1) // chunks
     for ch in prange(chunks):
-        _count_chunk(scores, live, types, n_types, t, higher_is_live, ch * per,
-                     min(n, (ch + 1) * per), parts[ch, 0], parts[ch, 1], parts[ch, 2])
+        _count_chunk(
+            scores,
+            live,
+            types,
+            n_types,
+            t,
+            higher_is_live,
+            ch * per,
+            min(n, (ch + 1) * per),
+            parts[ch, 0],
+            parts[ch, 1],
+            parts[ch, 2],
+        )
     tot = parts.sum(axis=0)
     return tot[0].copy(), tot[1].copy(), tot[2].copy()

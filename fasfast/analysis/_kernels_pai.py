@@ -206,7 +206,8 @@ def rocch_eer(x, y):
             h -= 1
         while h >= 2:
             cross = (hx[h - 1] - hx[h - 2]) * (py - hy[h - 2]) - (hy[h - 1] - hy[h - 2]) * (
-                px - hx[h - 2])
+                px - hx[h - 2]
+            )
             if cross <= 0.0:  # not a left turn: the middle point is above the chord
                 h -= 1
             else:

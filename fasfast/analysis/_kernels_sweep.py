@@ -225,7 +225,12 @@ def sweep_segment(live, attack, i, j, i_end, j_end, first, run_min):
                 # which is left to the one-by-one merge
                 # x = (mm - c)*nn - i*mm = (mm*nn - i*mm) - c*nn
                 (pos_x, pos_lo, pos_hi), (neg_x, neg_lo, neg_hi) = _run_records(
-                    attack, j, e, mm * nn - i * mm, nn, (pos_x, pos_lo, pos_hi),
+                    attack,
+                    j,
+                    e,
+                    mm * nn - i * mm,
+                    nn,
+                    (pos_x, pos_lo, pos_hi),
                     (neg_x, neg_lo, neg_hi),
                 )
                 j = e
@@ -259,8 +264,9 @@ def sweep_segment(live, attack, i, j, i_end, j_end, first, run_min):
                 neg_x = x
                 neg_lo = v
                 neg_hi = nxt
-    return SweepRecords(acer_lo, acer_hi, best, pos_x, pos_lo, pos_hi, neg_x, neg_lo, neg_hi,
-                        strict, ties)
+    return SweepRecords(
+        acer_lo, acer_hi, best, pos_x, pos_lo, pos_hi, neg_x, neg_lo, neg_hi, strict, ties
+    )
 
 
 @njit(**_NB)
@@ -295,9 +301,17 @@ def combine_sweeps(left: SweepRecords, right: SweepRecords) -> SweepRecords:
         acer = (left.acer_lo, left.acer_hi, left.best)
     pos = right if right.pos_x > 0 else left
     neg = left if left.neg_x <= 0 else right
-    return SweepRecords(*acer, pos.pos_x, pos.pos_lo, pos.pos_hi, neg.neg_x, neg.neg_lo,
-                        neg.neg_hi, int(left.strict) + int(right.strict),
-                        int(left.ties) + int(right.ties))
+    return SweepRecords(
+        *acer,
+        pos.pos_x,
+        pos.pos_lo,
+        pos.pos_hi,
+        neg.neg_x,
+        neg.neg_lo,
+        neg.neg_hi,
+        int(left.strict) + int(right.strict),
+        int(left.ties) + int(right.ties),
+    )
 
 
 def finish_sweep(res: SweepRecords) -> Sweep:
@@ -311,8 +325,14 @@ def finish_sweep(res: SweepRecords) -> Sweep:
         eer = (res.pos_lo, res.neg_hi)
     else:
         eer = (res.neg_lo, res.neg_hi)
-    return Sweep(res.acer_lo, res.acer_hi, int(res.best), float(eer[0]), float(eer[1]),
-                 2 * int(res.strict) + int(res.ties))
+    return Sweep(
+        res.acer_lo,
+        res.acer_hi,
+        int(res.best),
+        float(eer[0]),
+        float(eer[1]),
+        2 * int(res.strict) + int(res.ties),
+    )
 
 
 def sweep_records(live, attack, run_pair=None, run_min=RUN_MIN) -> SweepRecords:
@@ -324,8 +344,11 @@ def sweep_records(live, attack, run_pair=None, run_min=RUN_MIN) -> SweepRecords:
     if run_pair is not None:
         i, j = merge_split(live, attack)
         if i + j > 0:
-            left, right = run_pair(sweep_segment, (live, attack, 0, 0, i, j, True, run_min),
-                                   (live, attack, i, j, n, m, False, run_min))
+            left, right = run_pair(
+                sweep_segment,
+                (live, attack, 0, 0, i, j, True, run_min),
+                (live, attack, i, j, n, m, False, run_min),
+            )
             return combine_sweeps(left, right)
     return sweep_segment(live, attack, 0, 0, n, m, True, run_min)
 

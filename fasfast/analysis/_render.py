@@ -69,24 +69,30 @@ def _md_cell(x: str) -> str:
 
 
 def md_table(head, rows) -> str:
-    out = ["| " + " | ".join(_md_cell(h) for h in head) + " |",
-           "|" + "|".join("---" for _ in head) + "|"]
+    out = [
+        "| " + " | ".join(_md_cell(h) for h in head) + " |",
+        "|" + "|".join("---" for _ in head) + "|",
+    ]
     out += ["| " + " | ".join(_md_cell(c) for c in r) + " |" for r in rows]
     return "\n".join(out)
 
 
 def html_table(head, rows) -> str:
     h = "".join(f"<th>{html.escape(c)}</th>" for c in head)
-    b = "".join("<tr>" + "".join(f"<td>{html.escape(c)}</td>" for c in r) + "</tr>"
-                for r in rows)
+    b = "".join("<tr>" + "".join(f"<td>{html.escape(c)}</td>" for c in r) + "</tr>" for r in rows)
     return f"<table><thead><tr>{h}</tr></thead><tbody>{b}</tbody></table>"
 
 
 def html_page(title: str, hb: list) -> str:
-    style = ("body{font-family:sans-serif;max-width:1300px;margin:2em auto;padding:0 1em}"
-             "table{border-collapse:collapse;font-size:0.85em;margin:1em 0}"
-             "td,th{border:1px solid #ccc;padding:3px 6px;text-align:right}"
-             "td:first-child,th:first-child{text-align:left}img{max-width:100%}")
-    return ("<!DOCTYPE html><html><head><meta charset='utf-8'>"
-            f"<title>{html.escape(title)}</title><style>{style}</style></head><body>"
-            + "\n".join(hb) + "</body></html>")
+    style = (
+        "body{font-family:sans-serif;max-width:1300px;margin:2em auto;padding:0 1em}"
+        "table{border-collapse:collapse;font-size:0.85em;margin:1em 0}"
+        "td,th{border:1px solid #ccc;padding:3px 6px;text-align:right}"
+        "td:first-child,th:first-child{text-align:left}img{max-width:100%}"
+    )
+    return (
+        "<!DOCTYPE html><html><head><meta charset='utf-8'>"
+        f"<title>{html.escape(title)}</title><style>{style}</style></head><body>"
+        + "\n".join(hb)
+        + "</body></html>"
+    )

@@ -54,8 +54,15 @@ class Strata:
     keeps the ids aligned.
     """
 
-    def __init__(self, live, attack, attack_types=None, live_units=None, attack_units=None,
-                 higher_is_live: bool = True):
+    def __init__(
+        self,
+        live,
+        attack,
+        attack_types=None,
+        live_units=None,
+        attack_units=None,
+        higher_is_live: bool = True,
+    ):
         live = as_scores(live, "live scores")
         attack = as_scores(attack, "attack scores")
         dt = score_dtype(live, attack)
@@ -68,22 +75,29 @@ class Strata:
         else:
             types = np.asarray(attack_types).astype(str).reshape(-1)
             if types.size != attack.size:
-                raise ValueError(f"length mismatch: {attack.size} attack scores but "
-                                 f"{types.size} attack types")
+                raise ValueError(
+                    f"length mismatch: {attack.size} attack scores but {types.size} attack types"
+                )
             self.names, codes = np.unique(types, return_inverse=True)
             codes = codes.reshape(-1)
-        for what, u, x in (("live units", live_units, live), ("attack units", attack_units,
-                                                                attack)):
+        for what, u, x in (
+            ("live units", live_units, live),
+            ("attack units", attack_units, attack),
+        ):
             if u is not None and np.asarray(u).size != x.size:
-                raise ValueError(f"length mismatch: {x.size} scores but {np.asarray(u).size} "
-                                 f"{what}")
+                raise ValueError(
+                    f"length mismatch: {x.size} scores but {np.asarray(u).size} {what}"
+                )
         self.live_p, self.live_u = self._sort(live, live_units)
         self.parts, self.part_u = [], []
         for k in range(self.names.size):
             m = None if codes is None else codes == k
-            p, u = self._sort(attack if m is None else attack[m],
-                              None if attack_units is None else np.asarray(attack_units)[
-                                  slice(None) if m is None else m])
+            p, u = self._sort(
+                attack if m is None else attack[m],
+                None
+                if attack_units is None
+                else np.asarray(attack_units)[slice(None) if m is None else m],
+            )
             self.parts.append(p)
             self.part_u.append(u)
         self.units = self.live_u is not None or any(u is not None for u in self.part_u)
@@ -173,17 +187,35 @@ def _stats_of(c: Classes, center, convention, conv, targets) -> dict:
     out.update({f"threshold:{k}": v for k, v in th.table_dict().items()})
     if targets:
         for key, _, kind, rate in TARGETS:
-            out[f"threshold:{key}"] = target_point(c, kind, rate, conv.apcer, conv.placement,
-                                                   conv.border).threshold
+            out[f"threshold:{key}"] = target_point(
+                c, kind, rate, conv.apcer, conv.placement, conv.border
+            ).threshold
     return out
 
 
-def bootstrap(live, attack, *, attack_types=None, live_units=None, attack_units=None,
-              higher_is_live: bool = True, center: str = "balance", convention: str = "paper",
-              apcer: str = "max", eer_rule: str = "bob", placement: str = "best",
-              border: str = "next", targets: bool = True, reps: int = 1000, seed: int = 0,
-              level: float = 0.95, engine: str = "auto", bins: int = 1024,
-              values: bool = False, progress: bool = False) -> dict:
+def bootstrap(
+    live,
+    attack,
+    *,
+    attack_types=None,
+    live_units=None,
+    attack_units=None,
+    higher_is_live: bool = True,
+    center: str = "balance",
+    convention: str = "paper",
+    apcer: str = "max",
+    eer_rule: str = "bob",
+    placement: str = "best",
+    border: str = "next",
+    targets: bool = True,
+    reps: int = 1000,
+    seed: int = 0,
+    level: float = 0.95,
+    engine: str = "auto",
+    bins: int = 1024,
+    values: bool = False,
+    progress: bool = False,
+) -> dict:
     """Bootstrap intervals of EER, AUC, the least ACER and the chosen thresholds.
 
     Args:
@@ -224,8 +256,11 @@ def bootstrap(live, attack, *, attack_types=None, live_units=None, attack_units=
         "replicates": int(reps),
         "seed": int(seed),
         "engine": engine,
-        "resampling": ("videos/subjects, stratified by class and PAI species" if st.units
-                       else "presentations, stratified by class and PAI species"),
+        "resampling": (
+            "videos/subjects, stratified by class and PAI species"
+            if st.units
+            else "presentations, stratified by class and PAI species"
+        ),
         "thresholds": {},
     }
     for key, v in vals.items():
@@ -255,8 +290,9 @@ def _exact(st: Strata, center, convention, conv, targets, reps, seed, progress=F
         except ValueError:  # a replicate without one of the classes' responses
             rows.append(None)
     keys = next((list(r) for r in rows if r is not None), [])
-    return {k: np.array([r[k] if r is not None else math.nan for r in rows], np.float64)
-            for k in keys}
+    return {
+        k: np.array([r[k] if r is not None else math.nan for r in rows], np.float64) for k in keys
+    }
 
 
 def bootstrap_scoreset(ss, **kw) -> dict:
@@ -266,7 +302,11 @@ def bootstrap_scoreset(ss, **kw) -> dict:
     units = None
     if getattr(ss, "videos", None) is not None and np.unique(ss.videos).size < len(ss):
         units = np.asarray(ss.videos).astype(str)
-    return bootstrap(ss.scores[lab == 1], ss.scores[lab == 0],
-                     attack_types=ss.attack_types[lab == 0],
-                     live_units=None if units is None else units[lab == 1],
-                     attack_units=None if units is None else units[lab == 0], **kw)
+    return bootstrap(
+        ss.scores[lab == 1],
+        ss.scores[lab == 0],
+        attack_types=ss.attack_types[lab == 0],
+        live_units=None if units is None else units[lab == 1],
+        attack_units=None if units is None else units[lab == 0],
+        **kw,
+    )

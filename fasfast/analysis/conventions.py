@@ -73,35 +73,33 @@ def describe(conv: Conventions, higher_is_live: bool = True) -> list[str]:
     rule = "score >= t" if higher_is_live else "score <= t"
     apcer = {
         "max": "APCER = the maximum over PAI species of the species' APCER (ISO/IEC 30107-3); "
-               "every threshold below is chosen under it",
+        "every threshold below is chosen under it",
         "pooled": "APCER = all attack presentations pooled (the ROC's FPR); every threshold "
-                  "below is chosen under it",
+        "below is chosen under it",
     }[conv.apcer]
     eer = {
         "bob": "EER: (APCER + BPCER)/2 where |APCER - BPCER| is smallest, threshold at the "
-               "midpoint of those thresholds (bob.measure)",
+        "midpoint of those thresholds (bob.measure)",
         "fvc2000": "EER: of the last threshold with BPCER <= APCER and the first with "
-                   "BPCER >= APCER, the one with the smaller APCER + BPCER (FVC2000, pyeer)",
+        "BPCER >= APCER, the one with the smaller APCER + BPCER (FVC2000, pyeer)",
         "rocch": "EER: where the ROC convex hull meets APCER = BPCER (Bosaris, bob.measure "
-                 "eer_rocch); the ACER-point threshold stays bob.measure's",
+        "eer_rocch); the ACER-point threshold stays bob.measure's",
     }[conv.eer_rule]
     place = {
         "best": "target-rate thresholds at the end of the equal-rate interval with the lower "
-                "other error (BPCER@APCER: low end; APCER@BPCER: high end)",
+        "other error (BPCER@APCER: low end; APCER@BPCER: high end)",
         "low": "target-rate thresholds at the low end of the equal-rate interval",
-        "high": "target-rate thresholds at the high end of the equal-rate interval "
-                "(bob.measure)",
+        "high": "target-rate thresholds at the high end of the equal-rate interval (bob.measure)",
         "midpoint": "target-rate thresholds at the midpoint of the equal-rate interval",
     }[conv.placement]
     border = {
         "next": "thresholds taken from an attack score that must be rejected are applied at "
-                "the next representable value above it",
+        "the next representable value above it",
         "midpoint": "thresholds taken from an attack score that must be rejected are applied "
-                    "halfway to the next higher observed score",
+        "halfway to the next higher observed score",
     }[conv.border]
     nan = {
-        "nonresponse": "NaN scores are non-responses (APNRR, BPNRR), left out of every other "
-                       "rate",
+        "nonresponse": "NaN scores are non-responses (APNRR, BPNRR), left out of every other rate",
         "error": "NaN scores are refused",
     }[conv.nan_policy]
     return [f"decision rule: live iff {rule} (ties are accepted)", apcer, eer, place, border, nan]

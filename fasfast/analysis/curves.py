@@ -55,8 +55,15 @@ def auc(live, attack, higher_is_live: bool = True) -> float:
     return _classes(live, attack, higher_is_live).auc()
 
 
-def eer(live, attack, higher_is_live: bool = True, *, attack_types=None, apcer: str = "max",
-        eer_rule: str = "bob") -> float:
+def eer(
+    live,
+    attack,
+    higher_is_live: bool = True,
+    *,
+    attack_types=None,
+    apcer: str = "max",
+    eer_rule: str = "bob",
+) -> float:
     """Equal error rate under ``eer_rule`` ("bob", "fvc2000", "rocch") and the APCER
     definition ``apcer`` (see :mod:`fasfast.analysis.conventions`)."""
     conv = Conventions(apcer=apcer, eer_rule=eer_rule)

@@ -105,5 +105,8 @@ def rocch_eer_of(c: Classes, definition: str) -> float:
         # roc_points runs from t = +inf down; the hull wants rising thresholds
         x = (na / c.A.n)[::-1].copy()
         y = ((c.L.n - nl) / c.L.n)[::-1].copy()
-    return float(_kernels_pai.rocch_eer(np.ascontiguousarray(x, np.float64),
-                                        np.ascontiguousarray(y, np.float64)))
+    return float(
+        _kernels_pai.rocch_eer(
+            np.ascontiguousarray(x, np.float64), np.ascontiguousarray(y, np.float64)
+        )
+    )

@@ -71,8 +71,9 @@ def percentile(values: np.ndarray, level: float) -> tuple[float, float]:
     return float(lo), float(hi)
 
 
-def class_error_draws(rng: np.random.Generator, n: int, k: int, reps: int,
-                      units=None) -> tuple[np.ndarray, np.ndarray]:
+def class_error_draws(
+    rng: np.random.Generator, n: int, k: int, reps: int, units=None
+) -> tuple[np.ndarray, np.ndarray]:
     """Resampled ``(errors, size)`` of one class, ``reps`` times.
 
     Without ``units``: ``errors ~ Binomial(n, k/n)`` and ``size = n``. With ``units`` (a pair
@@ -98,8 +99,14 @@ def class_error_draws(rng: np.random.Generator, n: int, k: int, reps: int,
     return err_out, size_out
 
 
-def fixed_threshold_bootstrap(live: tuple, species: dict, definition: str, reps: int = 1000,
-                              seed: int = 0, level: float = 0.95) -> dict:
+def fixed_threshold_bootstrap(
+    live: tuple,
+    species: dict,
+    definition: str,
+    reps: int = 1000,
+    seed: int = 0,
+    level: float = 0.95,
+) -> dict:
     """Bootstrap intervals of ACER and HTER at a fixed threshold.
 
     Args:
@@ -125,7 +132,8 @@ def fixed_threshold_bootstrap(live: tuple, species: dict, definition: str, reps:
         "acer": percentile((apcer + bpcer) / 2, level),
         "hter": percentile((pooled + bpcer) / 2, level),
         "replicates": int(reps),
-        "resampling": "videos/subjects (stratified by class)" if units
+        "resampling": "videos/subjects (stratified by class)"
+        if units
         else "presentations (stratified by class)",
     }
 

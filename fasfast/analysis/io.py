@@ -35,8 +35,17 @@ import numpy as np
 
 __all__ = ["ScoreFileError", "ScoreSet", "read_scores", "write_scores"]
 
-LIVE_WORDS = {"live", "bonafide", "bona_fide", "bona-fide", "bona fide", "real", "genuine",
-              "true", "positive"}
+LIVE_WORDS = {
+    "live",
+    "bonafide",
+    "bona_fide",
+    "bona-fide",
+    "bona fide",
+    "real",
+    "genuine",
+    "true",
+    "positive",
+}
 ATTACK_WORDS = {"attack", "spoof", "fake", "false", "pa", "negative", "impostor"}
 FORMATS = ("auto", "csv", "bob", "bob4", "bob5", "list")
 
@@ -83,8 +92,9 @@ class ScoreSet:
                 raise ValueError(f"ScoreSet length mismatch: {n} scores but {v.size} {name}")
         bad = ~np.isin(self.labels, (0, 1))
         if bad.any():
-            raise ValueError(f"ScoreSet labels must be 1 (live) or 0 (attack); got "
-                             f"{self.labels[bad][0]}")
+            raise ValueError(
+                f"ScoreSet labels must be 1 (live) or 0 (attack); got {self.labels[bad][0]}"
+            )
         if self.attack_types is None:
             self.attack_types = np.where(self.labels == 1, "live", "attack")
 
@@ -112,10 +122,15 @@ class ScoreSet:
 
     def subset(self, mask) -> ScoreSet:
         m = np.asarray(mask)
-        return ScoreSet(self.ids[m], self.labels[m], self.scores[m],
-                        None if self.attack_types is None else self.attack_types[m],
-                        None if self.videos is None else self.videos[m], self.name,
-                        None if self.subjects is None else self.subjects[m])
+        return ScoreSet(
+            self.ids[m],
+            self.labels[m],
+            self.scores[m],
+            None if self.attack_types is None else self.attack_types[m],
+            None if self.videos is None else self.videos[m],
+            self.name,
+            None if self.subjects is None else self.subjects[m],
+        )
 
     def aggregate(self, how: str = "mean", by: str = "video") -> ScoreSet:
         """One row per ``video`` (or ``id``) with the aggregated score (labels must agree; a
@@ -129,9 +144,16 @@ class ScoreSet:
         lab = self.labels[first]
         if not np.array_equal(lab[inv], self.labels):
             raise ValueError(f"rows of one {by} carry different labels; cannot aggregate")
-        return ScoreSet(uniq, lab, agg, self.attack_types[first], uniq, self.name,
-                        None if self.subjects is None else self.subjects[first],
-                        self.nonresponses)
+        return ScoreSet(
+            uniq,
+            lab,
+            agg,
+            self.attack_types[first],
+            uniq,
+            self.name,
+            None if self.subjects is None else self.subjects[first],
+            self.nonresponses,
+        )
 
     def check_two_classes(self, what: str = "") -> None:
         ok = ~np.isnan(self.scores)
@@ -141,8 +163,10 @@ class ScoreSet:
             where = f"{what}: " if what else ""
             nr = int((~ok).sum())
             extra = f"; {nr} non-responses" if nr else ""
-            raise ValueError(f"{where}only one class present ({n_live} live, {n_att} attack"
-                             f"{extra}); threshold selection needs both")
+            raise ValueError(
+                f"{where}only one class present ({n_live} live, {n_att} attack"
+                f"{extra}); threshold selection needs both"
+            )
 
 
 def _parse_label(text: str, live_value: str, where: str) -> int:
@@ -154,8 +178,9 @@ def _parse_label(text: str, live_value: str, where: str) -> int:
     try:
         v = float(t)
     except ValueError:
-        raise ScoreFileError(f"{where}: unknown label {text!r} (expected live/attack or 1/0)")\
-            from None
+        raise ScoreFileError(
+            f"{where}: unknown label {text!r} (expected live/attack or 1/0)"
+        ) from None
     if v not in (0.0, 1.0):
         raise ScoreFileError(f"{where}: numeric label {text!r} must be 0 or 1")
     lv = str(live_value).strip().lower()
@@ -170,8 +195,9 @@ def _parse_score(text: str, where: str, nan_policy: str = "nonresponse") -> floa
     except ValueError:
         raise ScoreFileError(f"{where}: score {text!r} is not a number") from None
     if math.isnan(v) and nan_policy == "error":
-        raise ScoreFileError(f"{where}: score {text!r} is a non-response (NaN) and "
-                             "--nan-policy error refuses it")
+        raise ScoreFileError(
+            f"{where}: score {text!r} is a non-response (NaN) and --nan-policy error refuses it"
+        )
     return v
 
 
@@ -199,12 +225,19 @@ def _read_csv(path: Path, live_value: str, bob: bool, nan_policy: str) -> ScoreS
                 if missing:
                     raise ScoreFileError(
                         f"{path}:{rows.line_num}: header lacks column(s) {', '.join(missing)}"
-                        f" (found: {', '.join(header)})")
-                id_col = col.get("test_label") if bob else next(
-                    (col[k] for k in ("id", "path", "sample", "file", "filename") if k in col),
-                    None)
-                subj_col = next((col[k] for k in ("subject", "client", "claimed_id")
-                                 if k in col), None)
+                        f" (found: {', '.join(header)})"
+                    )
+                id_col = (
+                    col.get("test_label")
+                    if bob
+                    else next(
+                        (col[k] for k in ("id", "path", "sample", "file", "filename") if k in col),
+                        None,
+                    )
+                )
+                subj_col = next(
+                    (col[k] for k in ("subject", "client", "claimed_id") if k in col), None
+                )
                 continue
             where = f"{path}:{rows.line_num}"
             if len(row) != len(header):
@@ -228,9 +261,15 @@ def _read_csv(path: Path, live_value: str, bob: bool, nan_policy: str) -> ScoreS
         raise ScoreFileError(f"{path}:{rows.line_num}: no score rows after the header")
     if not bob:
         _warn_repeated_ids(path, ids, "video" in col)
-    return ScoreSet(np.array(ids), np.array(labels), np.array(scores), np.array(types),
-                    np.array(videos), name=path.stem,
-                    subjects=np.array(subjects) if subj_col is not None else None)
+    return ScoreSet(
+        np.array(ids),
+        np.array(labels),
+        np.array(scores),
+        np.array(types),
+        np.array(videos),
+        name=path.stem,
+        subjects=np.array(subjects) if subj_col is not None else None,
+    )
 
 
 def _read_bob_columns(path: Path, n_cols: int, nan_policy: str) -> ScoreSet:
@@ -244,8 +283,10 @@ def _read_bob_columns(path: Path, n_cols: int, nan_policy: str) -> ScoreSet:
                 continue
             where = f"{path}:{i}"
             if len(tok) != n_cols:
-                raise ScoreFileError(f"{where}: expected {n_cols} columns (bob "
-                                     f"{n_cols}-column format), got {len(tok)}")
+                raise ScoreFileError(
+                    f"{where}: expected {n_cols} columns (bob "
+                    f"{n_cols}-column format), got {len(tok)}"
+                )
             claimed, real, label = tok[0], tok[n_cols - 3], tok[n_cols - 2]
             lab = 1 if claimed == real else 0
             ids.append(label)
@@ -255,8 +296,15 @@ def _read_bob_columns(path: Path, n_cols: int, nan_policy: str) -> ScoreSet:
             subjects.append(claimed)
     if not scores:
         raise ScoreFileError(f"{path}:1: no scores in file")
-    return ScoreSet(np.array(ids), np.array(labels), np.array(scores), np.array(types),
-                    np.array(ids), name=path.stem, subjects=np.array(subjects))
+    return ScoreSet(
+        np.array(ids),
+        np.array(labels),
+        np.array(scores),
+        np.array(types),
+        np.array(ids),
+        name=path.stem,
+        subjects=np.array(subjects),
+    )
 
 
 def _read_list(path: Path, labels_path, live_value: str, nan_policy: str) -> ScoreSet:
@@ -271,8 +319,9 @@ def _read_list(path: Path, labels_path, live_value: str, nan_policy: str) -> Sco
                 if not tok or tok[0].startswith("#"):
                     continue
                 if len(tok) not in (2, 3):
-                    raise ScoreFileError(f"{lp}:{i}: expected 'path label [attack_type]', got "
-                                         f"{len(tok)} fields")
+                    raise ScoreFileError(
+                        f"{lp}:{i}: expected 'path label [attack_type]', got {len(tok)} fields"
+                    )
                 lab = _parse_label(tok[1], live_value, f"{lp}:{i}")
                 lab_map[tok[0]] = (lab, tok[2] if len(tok) == 3 else "")
     ids, labels, scores, types = [], [], [], []
@@ -287,8 +336,10 @@ def _read_list(path: Path, labels_path, live_value: str, nan_policy: str) -> Sco
             elif len(tok) == 2:
                 if tok[0] not in lab_map:
                     if labels_path is None:
-                        raise ScoreFileError(f"{where}: 'path score' list needs a labels file "
-                                             "(--labels) or a third column with the label")
+                        raise ScoreFileError(
+                            f"{where}: 'path score' list needs a labels file "
+                            "(--labels) or a third column with the label"
+                        )
                     raise ScoreFileError(f"{where}: {tok[0]!r} has no label in {labels_path}")
                 lab, at = lab_map[tok[0]]
             else:
@@ -299,8 +350,14 @@ def _read_list(path: Path, labels_path, live_value: str, nan_policy: str) -> Sco
             types.append("live" if lab == 1 else (at or "attack"))
     if not scores:
         raise ScoreFileError(f"{path}:1: no scores in file")
-    return ScoreSet(np.array(ids), np.array(labels), np.array(scores), np.array(types),
-                    np.array(ids), name=path.stem)
+    return ScoreSet(
+        np.array(ids),
+        np.array(labels),
+        np.array(scores),
+        np.array(types),
+        np.array(ids),
+        name=path.stem,
+    )
 
 
 def _is_number(text: str) -> bool:
@@ -340,8 +397,10 @@ def read_scores(
     try:
         return _read_any(p, format, label_live_value, labels, nan_policy)
     except UnicodeDecodeError as e:
-        raise ScoreFileError(f"{p}: not UTF-8 text (byte 0x{e.object[e.start]:02x} at offset "
-                             f"{e.start}); save the score file as UTF-8") from None
+        raise ScoreFileError(
+            f"{p}: not UTF-8 text (byte 0x{e.object[e.start]:02x} at offset "
+            f"{e.start}); save the score file as UTF-8"
+        ) from None
 
 
 def _read_any(p: Path, format: str, label_live_value: str, labels, nan_policy: str) -> ScoreSet:
@@ -359,9 +418,11 @@ def _read_any(p: Path, format: str, label_live_value: str, labels, nan_policy: s
         elif len(tok) in (2, 3) and "," not in first:
             format = "list"
         else:
-            raise ScoreFileError(f"{p}:1: cannot tell the format: expected a CSV header with "
-                                 "'label' and 'score', a bob.pad CSV, bob's 4- or 5-column "
-                                 "lines, or 'path score' lines")
+            raise ScoreFileError(
+                f"{p}:1: cannot tell the format: expected a CSV header with "
+                "'label' and 'score', a bob.pad CSV, bob's 4- or 5-column "
+                "lines, or 'path score' lines"
+            )
     if format in ("csv", "bob"):
         return _read_csv(p, label_live_value, format == "bob", nan_policy)
     if format in ("bob4", "bob5"):
@@ -379,10 +440,14 @@ def _warn_repeated_ids(path: Path, ids: list[str], has_video_column: bool) -> No
     for i in ids:
         counts[i] = counts.get(i, 0) + 1
     repeated = [i for i, c in counts.items() if c > 1]
-    warnings.warn(f"{path}: {len(repeated)} id(s) appear on several rows (e.g. {repeated[0]!r} "
-                  f"on {counts[repeated[0]]}); each row is scored as one presentation and "
-                  "the rows of one id are resampled together; to score videos, aggregate "
-                  "the frames (--aggregate mean)", ScoreFileWarning, stacklevel=3)
+    warnings.warn(
+        f"{path}: {len(repeated)} id(s) appear on several rows (e.g. {repeated[0]!r} "
+        f"on {counts[repeated[0]]}); each row is scored as one presentation and "
+        "the rows of one id are resampled together; to score videos, aggregate "
+        "the frames (--aggregate mean)",
+        ScoreFileWarning,
+        stacklevel=3,
+    )
 
 
 def write_scores(path: str | os.PathLike, scores: ScoreSet) -> Path:
@@ -395,6 +460,13 @@ def write_scores(path: str | os.PathLike, scores: ScoreSet) -> Path:
         w = csv.writer(f)
         w.writerow(["id", "video", "label", "attack_type", "score"])
         for i in range(len(scores)):
-            w.writerow([scores.ids[i], videos[i], "live" if scores.labels[i] == 1 else "attack",
-                        scores.attack_types[i], repr(float(scores.scores[i]))])
+            w.writerow(
+                [
+                    scores.ids[i],
+                    videos[i],
+                    "live" if scores.labels[i] == 1 else "attack",
+                    scores.attack_types[i],
+                    repr(float(scores.scores[i])),
+                ]
+            )
     return p

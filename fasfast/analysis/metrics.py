@@ -132,42 +132,68 @@ def metrics_from_counts(
     apcer = apcer_max if definition == "max" else pooled
     nr_att = sum(int(v) for v in nr_species.values())
     nr_live = int(nr_live)
-    apnrr_per = {k: _rate(int(nr_species.get(k, 0)), n + int(nr_species.get(k, 0)))
-                 for k, (n, _) in sp.items()}
+    apnrr_per = {
+        k: _rate(int(nr_species.get(k, 0)), n + int(nr_species.get(k, 0)))
+        for k, (n, _) in sp.items()
+    }
     apnrr_pooled = _rate(nr_att, n_att + nr_att)
     finite = [v for v in apnrr_per.values() if not math.isnan(v)]
     apnrr = (max(finite) if finite else math.nan) if definition == "max" else apnrr_pooled
     bpnrr = _rate(nr_live, n_live + nr_live)
-    counts = dict(live_rejected=k_live, attack_accepted=k_att,
-                  accepted_per_type={k: a for k, (_, a) in sp.items()},
-                  n_per_type={k: n for k, (n, _) in sp.items()},
-                  nr_per_type={k: int(nr_species.get(k, 0)) for k in sp})
+    counts = dict(
+        live_rejected=k_live,
+        attack_accepted=k_att,
+        accepted_per_type={k: a for k, (_, a) in sp.items()},
+        n_per_type={k: n for k, (n, _) in sp.items()},
+        nr_per_type={k: int(nr_species.get(k, 0)) for k in sp},
+    )
     intervals = None
     if ci is not None:
-        intervals = _intervals(ci, definition, n_live, k_live, sp, nr_live, nr_species,
-                               bootstrap, seed, units)
+        intervals = _intervals(
+            ci, definition, n_live, k_live, sp, nr_live, nr_species, bootstrap, seed, units
+        )
     fb = Fraction(k_live, n_live) if n_live else None
     fp = Fraction(k_att, n_att) if n_att else None
     fm = Fraction(sp[worst][1], sp[worst][0]) if worst else None
     fa = fm if definition == "max" else fp
     acer = float((fa + fb) / 2) if fa is not None and fb is not None else math.nan
     hter = float((fp + fb) / 2) if fp is not None and fb is not None else math.nan
-    return PadMetrics(float(threshold), apcer, bpcer, acer, hter,
-                      pooled, 1.0 - bpcer, per_type, n_live, n_att, definition, apcer_max,
-                      pooled, worst, bpnrr, apnrr, apnrr_per, nr_live, nr_att, counts,
-                      intervals)
+    return PadMetrics(
+        float(threshold),
+        apcer,
+        bpcer,
+        acer,
+        hter,
+        pooled,
+        1.0 - bpcer,
+        per_type,
+        n_live,
+        n_att,
+        definition,
+        apcer_max,
+        pooled,
+        worst,
+        bpnrr,
+        apnrr,
+        apnrr_per,
+        nr_live,
+        nr_att,
+        counts,
+        intervals,
+    )
 
 
-def _intervals(level, definition, n_live, k_live, sp, nr_live, nr_species, reps, seed,
-               units) -> dict:
+def _intervals(
+    level, definition, n_live, k_live, sp, nr_live, nr_species, reps, seed, units
+) -> dict:
     per = {k: clopper_pearson(a, n, level) for k, (n, a) in sp.items()}
-    pooled = clopper_pearson(sum(a for _, a in sp.values()), sum(n for n, _ in sp.values()),
-                             level)
+    pooled = clopper_pearson(sum(a for _, a in sp.values()), sum(n for n, _ in sp.values()), level)
     resp = [(a, n) for n, a in sp.values()]
     apcer = max_interval(resp, level) if definition == "max" else pooled
     bp = clopper_pearson(k_live, n_live, level)
-    nr_counts = [(int(nr_species.get(k, 0)), n + int(nr_species.get(k, 0)))
-                 for k, (n, _) in sp.items()]
+    nr_counts = [
+        (int(nr_species.get(k, 0)), n + int(nr_species.get(k, 0))) for k, (n, _) in sp.items()
+    ]
     nr_att = sum(k for k, _ in nr_counts)
     apnrr_pooled = clopper_pearson(nr_att, sum(n for _, n in nr_counts), level)
     apnrr = max_interval(nr_counts, level) if definition == "max" else apnrr_pooled
@@ -186,20 +212,24 @@ def _intervals(level, definition, n_live, k_live, sp, nr_live, nr_species, reps,
         hter=(math.nan, math.nan),
         methods=dict(
             binomial="Clopper-Pearson (exact binomial)",
-            apcer=("Clopper-Pearson per species, Bonferroni over species, maximum of the ends"
-                   if definition == "max" else "Clopper-Pearson"),
+            apcer=(
+                "Clopper-Pearson per species, Bonferroni over species, maximum of the ends"
+                if definition == "max"
+                else "Clopper-Pearson"
+            ),
             acer="not computed",
         ),
     )
     if reps and reps > 0:
         units = units or {}
         lv = (n_live, k_live) + ((units["live"],) if "live" in units else ())
-        spd = {k: (n, a) + ((units[k],) if k in units else ()) for k, (n, a) in sp.items()
-               if n > 0}
+        spd = {k: (n, a) + ((units[k],) if k in units else ()) for k, (n, a) in sp.items() if n > 0}
         boot = fixed_threshold_bootstrap(lv, spd, definition, reps, seed, level)
         out["acer"], out["hter"] = boot["acer"], boot["hter"]
-        out["methods"]["acer"] = (f"percentile bootstrap at the fixed threshold, {reps} "
-                                  f"replicates, seed {seed}, resampling {boot['resampling']}")
+        out["methods"]["acer"] = (
+            f"percentile bootstrap at the fixed threshold, {reps} "
+            f"replicates, seed {seed}, resampling {boot['resampling']}"
+        )
     return out
 
 
@@ -263,12 +293,16 @@ def pad_metrics(
     fn = k.count_at if s.size >= 4_000_000 and codes.size else k.count_at_serial
     n_resp, n_acc, n_nan = fn(s, live, codes, len(names), float(threshold), bool(higher_is_live))
     if n_nan.sum() and nan_policy == "error":
-        raise ValueError(f"scores contain {int(n_nan.sum())} NaN value(s) (non-responses); "
-                         "nan_policy='error' refuses them")
+        raise ValueError(
+            f"scores contain {int(n_nan.sum())} NaN value(s) (non-responses); "
+            "nan_policy='error' refuses them"
+        )
     n_live = int(n_resp[0])
     if n_live == 0 or int(n_resp[1:].sum()) == 0:
-        raise ValueError(f"only one class present ({n_live} live, "
-                         f"{int(n_resp[1:].sum())} attack responses); need both")
+        raise ValueError(
+            f"only one class present ({n_live} live, "
+            f"{int(n_resp[1:].sum())} attack responses); need both"
+        )
     sp = {names[i]: (int(n_resp[i + 1]), int(n_acc[i + 1])) for i in range(len(names))}
     nr_sp = {names[i]: int(n_nan[i + 1]) for i in range(len(names))}
     nr_live = int(n_nan[0])
@@ -278,21 +312,37 @@ def pad_metrics(
         else:
             key = str(key) if attack_type is not None else "attack"
             nr_sp[key] = nr_sp.get(key, 0) + int(k)
-    return metrics_from_counts(threshold, (n_live, n_live - int(n_acc[0])), sp, conv.apcer,
-                               nr_live, nr_sp, ci, bootstrap, seed)
+    return metrics_from_counts(
+        threshold,
+        (n_live, n_live - int(n_acc[0])),
+        sp,
+        conv.apcer,
+        nr_live,
+        nr_sp,
+        ci,
+        bootstrap,
+        seed,
+    )
 
 
-def metrics_at(c: Classes, t_user: float, definition: str = "max", ci: float | None = None,
-               bootstrap: int = 1000, seed: int = 0, units: dict | None = None) -> PadMetrics:
+def metrics_at(
+    c: Classes,
+    t_user: float,
+    definition: str = "max",
+    ci: float | None = None,
+    bootstrap: int = 1000,
+    seed: int = 0,
+    units: dict | None = None,
+) -> PadMetrics:
     """PadMetrics on sorted classes (binary searches only)."""
     t = c.to_internal(t_user)
-    sp = {k: (v.n, v.n - ss(v.p, t, "left"))
-          for k, v in c.species.items()}
+    sp = {k: (v.n, v.n - ss(v.p, t, "left")) for k, v in c.species.items()}
     live = (c.L.n, ss(c.L.p, t, "left"))
     if units:
         units = _units_at(c, t, units)
-    return metrics_from_counts(float(t_user), live, sp, definition, c.nr_live, c.nr_species,
-                               ci, bootstrap, seed, units)
+    return metrics_from_counts(
+        float(t_user), live, sp, definition, c.nr_live, c.nr_species, ci, bootstrap, seed, units
+    )
 
 
 def _units_at(c: Classes, t: float, units: dict) -> dict:
@@ -336,8 +386,14 @@ def classes_of(ss, higher_is_live: bool = True, nan_policy: str = "nonresponse")
     non-response counts included)."""
     lab = ss.labels
     att = lab == 0
-    return Classes(ss.scores[lab == 1], ss.scores[att], higher_is_live, ss.attack_types[att],
-                   getattr(ss, "nonresponses", None), nan_policy)
+    return Classes(
+        ss.scores[lab == 1],
+        ss.scores[att],
+        higher_is_live,
+        ss.attack_types[att],
+        getattr(ss, "nonresponses", None),
+        nan_policy,
+    )
 
 
 def analyze(
@@ -368,15 +424,15 @@ def analyze(
     from fasfast.analysis.stats import stats_from_sorted
     from fasfast.analysis.thresholds import applied_cross, flip_stats
 
-    conv = Conventions(apcer=apcer, eer_rule=eer_rule, placement=placement, border=border,
-                       nan_policy=nan_policy)
+    conv = Conventions(
+        apcer=apcer, eer_rule=eer_rule, placement=placement, border=border, nan_policy=nan_policy
+    )
     centers = tuple(centers)
     if center not in centers:
         centers = centers + (center,)
     c = Classes(live, attack, higher_is_live, attack_types, nonresponses, nan_policy)
     n = c.L.n + c.A.n
-    sl, sa = run_pair(stats_from_sorted, (c.L, centers, convention),
-                      (c.A, centers, convention), n)
+    sl, sa = run_pair(stats_from_sorted, (c.L, centers, convention), (c.A, centers, convention), n)
     th = thresholds_from_classes(c, center, convention, conv)
     fb = float(c.A.fin.p[-1]) if c.A.fin.n else float(c.A.p[-1])
     lb = float(c.L.fin.p[0]) if c.L.fin.n else float(c.L.p[0])
@@ -384,8 +440,10 @@ def analyze(
     if c.sign < 0:
         sl = {k: flip_stats(v) for k, v in sl.items()}
         sa = {k: flip_stats(v) for k, v in sa.items()}
-    targets = {key: target_point(c, kind, rate, conv.apcer, conv.placement, conv.border)
-               for key, _, kind, rate in TARGETS}
+    targets = {
+        key: target_point(c, kind, rate, conv.apcer, conv.placement, conv.border)
+        for key, _, kind, rate in TARGETS
+    }
     metrics = {k: metrics_at(c, v, conv.apcer) for k, v in th.table_dict().items()}
     for key, op in targets.items():
         metrics[key] = metrics_at(c, op.threshold, conv.apcer)

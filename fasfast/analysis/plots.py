@@ -114,15 +114,23 @@ def domain_plot(
         pts = scores if scores.size <= max_points else rng.choice(scores, max_points, False)
         d = np.abs(pts - st.center)
         ang = rng.uniform(0.0, 2 * np.pi, pts.size)
-        ax.scatter(st.center + d * np.cos(ang), d * np.sin(ang), s=4, color=color, alpha=0.55,
-                   lw=0)
+        ax.scatter(st.center + d * np.cos(ang), d * np.sin(ang), s=4, color=color, alpha=0.55, lw=0)
         ax.plot([st.center], [0.0], marker="+", color=color, ms=10, mew=2)
         ymax = max(ymax, float(d.max()) if d.size else 0.0, st.radius)
         lo = min(lo, st.center - st.radius)
         hi = max(hi, st.center + st.radius)
-        handles.append(Circle((0, 0), 1, color=color, alpha=0.5, label=(
-            f"{name} (n={st.n}): c={st.center:.5f} R={st.radius:.5f} "
-            f"N={st.normalize:.4g} D={st.density:.4g}")))
+        handles.append(
+            Circle(
+                (0, 0),
+                1,
+                color=color,
+                alpha=0.5,
+                label=(
+                    f"{name} (n={st.n}): c={st.center:.5f} R={st.radius:.5f} "
+                    f"N={st.normalize:.4g} D={st.density:.4g}"
+                ),
+            )
+        )
     ax.axhline(0.0, color="0.2", lw=1.0)
     _draw_thresholds(ax, th, lines)
     pad = 0.03 * (hi - lo)
@@ -135,13 +143,26 @@ def domain_plot(
         ax.set_title(title, fontsize=10)
     if legend:
         line_handles, _ = ax.get_legend_handles_labels()
-        ax.legend(handles=handles + line_handles, fontsize=7, loc="upper left",
-                  bbox_to_anchor=(1.01, 1.0), borderaxespad=0.0, frameon=False)
+        ax.legend(
+            handles=handles + line_handles,
+            fontsize=7,
+            loc="upper left",
+            bbox_to_anchor=(1.01, 1.0),
+            borderaxespad=0.0,
+            frameon=False,
+        )
     return fig
 
 
-def domain_grid(cells, center: str = "balance", *, seed: int = 0, max_points: int = 2000,
-                higher_is_live: bool = True, cell_size=(4.0, 2.6)):
+def domain_grid(
+    cells,
+    center: str = "balance",
+    *,
+    seed: int = 0,
+    max_points: int = 2000,
+    higher_is_live: bool = True,
+    cell_size=(4.0, 2.6),
+):
     """Grid of domain plots: ``cells`` maps ``(row_name, col_name)`` to a ScoreSet, a
     ``(live, attack)`` pair, or ``(live, attack, ...)`` followed by a centre name and/or a
     thresholds dict (lines drawn), e.g. data sets x models (paper Tables 1/2). Returns the
@@ -170,8 +191,18 @@ def domain_grid(cells, center: str = "balance", *, seed: int = 0, max_points: in
                         ctr = extra
                     else:
                         th = extra
-            domain_plot(live, attack, th, ctr, ax=ax, title=f"{r} | {c}", seed=seed,
-                        max_points=max_points, higher_is_live=higher_is_live, legend=False)
+            domain_plot(
+                live,
+                attack,
+                th,
+                ctr,
+                ax=ax,
+                title=f"{r} | {c}",
+                seed=seed,
+                max_points=max_points,
+                higher_is_live=higher_is_live,
+                legend=False,
+            )
             ax.set_xlabel("")
     return fig
 
@@ -226,8 +257,9 @@ def roc_det_plot(curves, higher_is_live: bool = True):
     return fig
 
 
-def score_histogram(scores, thresholds=None, *, bins: int = 60, title: str | None = None,
-                    lines=DEFAULT_LINES):
+def score_histogram(
+    scores, thresholds=None, *, bins: int = 60, title: str | None = None, lines=DEFAULT_LINES
+):
     """Histograms of a ScoreSet's live scores and of each attack type, with thresholds."""
     fig = _figure((8, 3.8))
     ax = fig.add_subplot(1, 1, 1)
@@ -241,8 +273,14 @@ def score_histogram(scores, thresholds=None, *, bins: int = 60, title: str | Non
     cmap = ["#e76f51", "#e9c46a", "#9c6644", "#bc4749", "#7209b7", "#3a86ff"]
     for k, ty in enumerate(types):
         v = s[att & (scores.attack_types == ty)]
-        ax.hist(v, bins=edges, histtype="step", lw=1.6, color=cmap[k % len(cmap)],
-                label=f"{ty} ({v.size})")
+        ax.hist(
+            v,
+            bins=edges,
+            histtype="step",
+            lw=1.6,
+            color=cmap[k % len(cmap)],
+            label=f"{ty} ({v.size})",
+        )
     _draw_thresholds(ax, _threshold_dict(thresholds), lines)
     ax.set_xlabel("score")
     ax.set_ylabel("count")

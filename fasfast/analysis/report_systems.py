@@ -77,25 +77,48 @@ def write_systems_report(
     names = [s["name"] for s in systems]
     if len(set(names)) != len(names):
         raise ValueError(f"system names must differ, got {names}")
-    conv = Conventions(apcer=apcer, eer_rule=eer_rule, placement=placement, border=border,
-                       nan_policy=nan_policy)
+    conv = Conventions(
+        apcer=apcer, eer_rule=eer_rule, placement=placement, border=border, nan_policy=nan_policy
+    )
     out = Path(out_dir)
     out.mkdir(parents=True, exist_ok=True)
     reports = []
     for s in systems:
         sel, app = s["select_on"], s.get("apply_to")
-        splits, table = analyse_system(sel, app, center, higher_is_live, convention, conv, ci,
-                                        bootstrap, seed, resample, progress)
-        r = report_dict(f"{title}: {s['name']}", center, convention, higher_is_live, conv,
-                         splits, table, ci, bootstrap, seed)
+        splits, table = analyse_system(
+            sel,
+            app,
+            center,
+            higher_is_live,
+            convention,
+            conv,
+            ci,
+            bootstrap,
+            seed,
+            resample,
+            progress,
+        )
+        r = report_dict(
+            f"{title}: {s['name']}",
+            center,
+            convention,
+            higher_is_live,
+            conv,
+            splits,
+            table,
+            ci,
+            bootstrap,
+            seed,
+        )
         r["name"] = s["name"]
         reports.append(r)
     from fasfast.analysis.thresholds import threshold_name
 
     compare_on = threshold_name(compare_on)
     comparison = _comparison(reports, compare_on)
-    paired = _paired(systems, reports, compare_on, higher_is_live, conv, ci, bootstrap, seed,
-                     resample)
+    paired = _paired(
+        systems, reports, compare_on, higher_is_live, conv, ci, bootstrap, seed, resample
+    )
     report = dict(
         title=title,
         created=_dt.datetime.now().isoformat(timespec="seconds"),
@@ -112,8 +135,9 @@ def write_systems_report(
         plots={},
     )
     if plots:
-        report["plots"] = _systems_plots(out, systems, reports, center, higher_is_live,
-                                         convention, seed)
+        report["plots"] = _systems_plots(
+            out, systems, reports, center, higher_is_live, convention, seed
+        )
     report = clean(report)
     (out / "report.json").write_text(json.dumps(report, indent=2))
     md, body = _render_systems(report, out)
@@ -130,11 +154,20 @@ def _comparison(reports: list[dict], key: str) -> list[dict]:
             raise ValueError(f"unknown threshold {key!r} to compare systems at")
         for split, s in r["splits"].items():
             m = row["select" if split == "select_on" else "apply"]
-            rows.append(dict(system=r["name"], split=split, data=s["name"], eer=s["eer"],
-                             auc=s["auc"], min_acer=s["min_acer"],
-                             intervals=s.get("intervals"), threshold=row["threshold"],
-                             apcer=m.apcer if hasattr(m, "apcer") else m["apcer"],
-                             metrics=m if isinstance(m, dict) else m.as_dict()))
+            rows.append(
+                dict(
+                    system=r["name"],
+                    split=split,
+                    data=s["name"],
+                    eer=s["eer"],
+                    auc=s["auc"],
+                    min_acer=s["min_acer"],
+                    intervals=s.get("intervals"),
+                    threshold=row["threshold"],
+                    apcer=m.apcer if hasattr(m, "apcer") else m["apcer"],
+                    metrics=m if isinstance(m, dict) else m.as_dict(),
+                )
+            )
     return rows
 
 
@@ -151,13 +184,29 @@ def _paired(systems, reports, key, higher_is_live, conv, ci, reps, seed, resampl
                 ta = next(t["threshold"] for t in reports[i]["table"] if t["key"] == key)
                 tb = next(t["threshold"] for t in reports[j]["table"] if t["key"] == key)
                 try:
-                    res = paired_tests(a, b, ta, tb, higher_is_live=higher_is_live,
-                                       apcer=conv.apcer, reps=reps or 1000, seed=seed,
-                                       level=ci or 0.95, resample=resample)
+                    res = paired_tests(
+                        a,
+                        b,
+                        ta,
+                        tb,
+                        higher_is_live=higher_is_live,
+                        apcer=conv.apcer,
+                        reps=reps or 1000,
+                        seed=seed,
+                        level=ci or 0.95,
+                        resample=resample,
+                    )
                 except ValueError as e:
                     res = {"skipped": str(e)}
-                out.append(dict(systems=[systems[i]["name"], systems[j]["name"]],
-                                split=split, data=[a.name, b.name], threshold=key, **res))
+                out.append(
+                    dict(
+                        systems=[systems[i]["name"], systems[j]["name"]],
+                        split=split,
+                        data=[a.name, b.name],
+                        threshold=key,
+                        **res,
+                    )
+                )
                 break  # the apply split when there is one: the honest comparison
     return out
 
@@ -168,8 +217,19 @@ def _systems_plots(out, systems, reports, center, higher_is_live, convention, se
     files = {}
     for s, r in zip(systems, reports):
         prefix = f"{_slug(s['name'])}_"
-        files.update(system_plots(out, s["select_on"], s.get("apply_to"), r["thresholds"], center,
-                            higher_is_live, convention, seed, prefix))
+        files.update(
+            system_plots(
+                out,
+                s["select_on"],
+                s.get("apply_to"),
+                r["thresholds"],
+                center,
+                higher_is_live,
+                convention,
+                seed,
+                prefix,
+            )
+        )
     curves = {}
     for s in systems:
         ss = s.get("apply_to") or s["select_on"]
@@ -181,7 +241,9 @@ def _systems_plots(out, systems, reports, center, higher_is_live, convention, se
         for split in ("select_on", "apply_to"):
             ss = s.get(split)
             if ss is not None:
-                th = {k: as_float(v) for k, v in r["thresholds"].items() if not k.endswith("_score")}
+                th = {
+                    k: as_float(v) for k, v in r["thresholds"].items() if not k.endswith("_score")
+                }
                 role = "thresholds chosen on" if split == "select_on" else "applied to"
                 cells[(role, s["name"])] = (ss.live, ss.attack, th)
     if len(cells) > 1:
@@ -197,38 +259,74 @@ def _slug(name: str) -> str:
 
 def _render_systems(report: dict, out: Path) -> tuple[str, str]:
     md, hb = report_header(report, False)
-    head = ["system", "split", "data", "EER%", "AUC", "least ACER%",
-            f"{report['compare_on']} threshold", "APCER%", "BPCER%", "ACER%"]
+    head = [
+        "system",
+        "split",
+        "data",
+        "EER%",
+        "AUC",
+        "least ACER%",
+        f"{report['compare_on']} threshold",
+        "APCER%",
+        "BPCER%",
+        "ACER%",
+    ]
     rows = []
     for c in report["comparison"]:
         iv = c.get("intervals") or {}
         m = c["metrics"]
         ci = m.get("ci") or {}
-        rows.append([c["system"], c["split"], c["data"], pct_ci(c["eer"], iv.get("eer")),
-                     fmt(c["auc"], 4), pct_ci(c["min_acer"], iv.get("min_acer")),
-                     fmt(c["threshold"]), pct_ci(m["apcer"], ci.get("apcer")),
-                     pct_ci(m["bpcer"], ci.get("bpcer")), pct_ci(m["acer"], ci.get("acer"))])
+        rows.append(
+            [
+                c["system"],
+                c["split"],
+                c["data"],
+                pct_ci(c["eer"], iv.get("eer")),
+                fmt(c["auc"], 4),
+                pct_ci(c["min_acer"], iv.get("min_acer")),
+                fmt(c["threshold"]),
+                pct_ci(m["apcer"], ci.get("apcer")),
+                pct_ci(m["bpcer"], ci.get("bpcer")),
+                pct_ci(m["acer"], ci.get("acer")),
+            ]
+        )
     md += ["## Comparison", "", md_table(head, rows), ""]
     hb += ["<h2>Comparison</h2>", html_table(head, rows)]
     if report["paired"]:
-        ph = ["systems", "split", "McNemar p (errors)", "DeLong AUC diff", "DeLong p",
-              "ACER diff", "ACER diff interval", "paired bootstrap p"]
+        ph = [
+            "systems",
+            "split",
+            "McNemar p (errors)",
+            "DeLong AUC diff",
+            "DeLong p",
+            "ACER diff",
+            "ACER diff interval",
+            "paired bootstrap p",
+        ]
         pr = []
         for p in report["paired"]:
             if "skipped" in p:
-                pr.append([" vs ".join(p["systems"]), p["split"], p["skipped"], "", "", "", "",
-                           ""])
+                pr.append([" vs ".join(p["systems"]), p["split"], p["skipped"], "", "", "", "", ""])
                 continue
             mc, dl, pb = p["mcnemar"], p["delong"], p["acer_difference"]
-            pr.append([" vs ".join(p["systems"]), p["split"], fmt(mc["pvalue"], 4),
-                       fmt(dl["difference"], 4), fmt(dl["pvalue"], 4),
-                       pct(pb["difference"]),
-                       f"[{pct(pb['interval'][0])}, {pct(pb['interval'][1])}]",
-                       fmt(pb["pvalue"], 4)])
-        line = ("Paired tests on the presentations both systems scored (matched by id): "
-                "McNemar (exact binomial) on the errors at each system's "
-                f"{report['compare_on']} threshold, DeLong's test of the AUC difference, and "
-                "a paired stratified bootstrap of the ACER difference at those thresholds.")
+            pr.append(
+                [
+                    " vs ".join(p["systems"]),
+                    p["split"],
+                    fmt(mc["pvalue"], 4),
+                    fmt(dl["difference"], 4),
+                    fmt(dl["pvalue"], 4),
+                    pct(pb["difference"]),
+                    f"[{pct(pb['interval'][0])}, {pct(pb['interval'][1])}]",
+                    fmt(pb["pvalue"], 4),
+                ]
+            )
+        line = (
+            "Paired tests on the presentations both systems scored (matched by id): "
+            "McNemar (exact binomial) on the errors at each system's "
+            f"{report['compare_on']} threshold, DeLong's test of the AUC difference, and "
+            "a paired stratified bootstrap of the ACER difference at those thresholds."
+        )
         md += ["## Paired tests", "", line, "", md_table(ph, pr), ""]
         hb += ["<h2>Paired tests</h2>", f"<p>{html.escape(line)}</p>", html_table(ph, pr)]
     for r in report["systems"]:

@@ -131,7 +131,8 @@ def _weighted_balance_exact(p: np.ndarray, m: int) -> float:
 def _weighted_balance(c: FiniteScores) -> float:
     p, n = c.p, c.n
     m0, gp, gm, err = kernels().weighted_balance_search(
-        p, c.shift, c.snap_s, c.snap_q, BLOCK, c.sum_y, c.sum_y2)
+        p, c.shift, c.snap_s, c.snap_q, BLOCK, c.sum_y, c.sum_y2
+    )
     m0 = int(m0)
     certain = (m0 == 0 or abs(gp) > err) and (m0 == n or abs(gm) > err)
     if m0 == n:
@@ -191,9 +192,7 @@ def _abs_dev_sum(c: FiniteScores, ctr: float) -> float:
     return (k * cs - sl) + ((c.sum_y - sl) - (n - k) * cs)
 
 
-def stats_from_sorted(
-    c, methods=("balance",), convention: str = "paper"
-) -> dict[str, DomainStats]:
+def stats_from_sorted(c, methods=("balance",), convention: str = "paper") -> dict[str, DomainStats]:
     """DomainStats of one sorted class for several centre methods (its finite scores; NaN
     fields when it has none)."""
     check_convention(convention)
@@ -226,13 +225,16 @@ def _sorted_domain(scores, nan_policy: str) -> SortedScores:
     as_scores(scores)  # the empty-input message
     c = sort_scores(scores, nan_policy=nan_policy)
     if c.n - c.n_neg_inf - c.n_pos_inf == 0:
-        raise ValueError(f"scores hold no finite value ({c.n_nan} NaN, "
-                         f"{c.n_neg_inf + c.n_pos_inf} infinite); a domain needs distances")
+        raise ValueError(
+            f"scores hold no finite value ({c.n_nan} NaN, "
+            f"{c.n_neg_inf + c.n_pos_inf} infinite); a domain needs distances"
+        )
     return c
 
 
-def domain_stats(scores, center: str = "balance", convention: str = "paper",
-                 nan_policy: str = "nonresponse") -> DomainStats:
+def domain_stats(
+    scores, center: str = "balance", convention: str = "paper", nan_policy: str = "nonresponse"
+) -> DomainStats:
     """Domain statistics of a 1-D array of scores.
 
     Args:

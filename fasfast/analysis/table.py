@@ -81,8 +81,9 @@ def threshold_table(
         rows ``{"key", "method", "threshold", "note", "select": PadMetrics,
         "apply": PadMetrics|None}``. Render with :func:`format_table`.
     """
-    conv = Conventions(apcer=apcer, eer_rule=eer_rule, placement=placement, border=border,
-                       nan_policy=nan_policy)
+    conv = Conventions(
+        apcer=apcer, eer_rule=eer_rule, placement=placement, border=border, nan_policy=nan_policy
+    )
     sel = classes_of(select_on, higher_is_live, nan_policy)
     th = thresholds_from_classes(sel, center, convention, conv)
     sel_units = _unit_codes(select_on, sel, resample) if ci is not None else None
@@ -97,15 +98,20 @@ def threshold_table(
             items.append((key, label, op.threshold, op.note))
     rows = []
     for key, label, t, note in items:  # one seed for every row: equal thresholds, equal CIs
-        rows.append(dict(
-            key=key,
-            method=label,
-            threshold=float(t),
-            note=note,
-            select=metrics_at(sel, t, conv.apcer, ci, bootstrap, seed, sel_units),
-            apply=(metrics_at(app, t, conv.apcer, ci, bootstrap, seed, app_units)
-                   if app is not None else None),
-        ))
+        rows.append(
+            dict(
+                key=key,
+                method=label,
+                threshold=float(t),
+                note=note,
+                select=metrics_at(sel, t, conv.apcer, ci, bootstrap, seed, sel_units),
+                apply=(
+                    metrics_at(app, t, conv.apcer, ci, bootstrap, seed, app_units)
+                    if app is not None
+                    else None
+                ),
+            )
+        )
     return rows
 
 
@@ -122,8 +128,9 @@ def _fmt_ci(m: PadMetrics, key: str) -> str:
     return f" [{100 * lo:.2f}, {100 * hi:.2f}]"
 
 
-def format_table(rows: list[dict], style: str = "terminal", names=("select", "apply"),
-                 intervals: bool = True) -> str:
+def format_table(
+    rows: list[dict], style: str = "terminal", names=("select", "apply"), intervals: bool = True
+) -> str:
     """Render :func:`threshold_table` rows: ``style`` "terminal" (aligned) or "markdown".
 
     Rates in %; with ``intervals`` each rate that has one is followed by its confidence
@@ -136,12 +143,19 @@ def format_table(rows: list[dict], style: str = "terminal", names=("select", "ap
     d = first.apcer_definition if first is not None else "max"
     apcer_name = "APCER" if d == "max" else "APCER(pooled)"
     splits = [(names[0], "select")] + ([(names[1], "apply")] if has_apply else [])
-    nr = {s: any(r[s] is not None and (r[s].n_live_nr or r[s].n_attack_nr) for r in rows)
-          for _, s in splits}
+    nr = {
+        s: any(r[s] is not None and (r[s].n_live_nr or r[s].n_attack_nr) for r in rows)
+        for _, s in splits
+    }
     head = ["Method", "Threshold"]
     for label, s in splits:
-        head += [f"{label} {apcer_name}%", f"{label} BPCER%", f"{label} ACER%",
-                 f"{label} FPR%", f"{label} TPR%"]
+        head += [
+            f"{label} {apcer_name}%",
+            f"{label} BPCER%",
+            f"{label} ACER%",
+            f"{label} FPR%",
+            f"{label} TPR%",
+        ]
         if nr[s]:
             head += [f"{label} APNRR%", f"{label} BPNRR%"]
     body = []
@@ -151,12 +165,15 @@ def format_table(rows: list[dict], style: str = "terminal", names=("select", "ap
             m = r[s]
             ci = intervals and m.ci is not None
             for field_ in ("apcer", "bpcer", "acer", "fpr", "tpr") + (
-                    ("apnrr", "bpnrr") if nr[s] else ()):
+                ("apnrr", "bpnrr") if nr[s] else ()
+            ):
                 line.append(_fmt_pct(getattr(m, field_)) + (_fmt_ci(m, field_) if ci else ""))
         body.append(line)
     if style == "markdown":
-        out = ["| " + " | ".join(head) + " |",
-               "|" + "|".join(["---"] + ["---:"] * (len(head) - 1)) + "|"]
+        out = [
+            "| " + " | ".join(head) + " |",
+            "|" + "|".join(["---"] + ["---:"] * (len(head) - 1)) + "|",
+        ]
         out += ["| " + " | ".join(b) + " |" for b in body]
         return "\n".join(out)
     widths = [max(len(x[i]) for x in [head] + body) for i in range(len(head))]

@@ -66,10 +66,19 @@ class OperatingPoint:
         return 1.0 - self.bpcer
 
     def as_dict(self) -> dict:
-        return dict(threshold=self.threshold, apcer=self.apcer, bpcer=self.bpcer,
-                    fpr=self.fpr, tpr=self.tpr, target=self.target, kind=self.kind,
-                    apcer_definition=self.apcer_definition, placement=self.placement,
-                    interval=list(self.interval), note=self.note)
+        return dict(
+            threshold=self.threshold,
+            apcer=self.apcer,
+            bpcer=self.bpcer,
+            fpr=self.fpr,
+            tpr=self.tpr,
+            target=self.target,
+            kind=self.kind,
+            apcer_definition=self.apcer_definition,
+            placement=self.placement,
+            interval=list(self.interval),
+            note=self.note,
+        )
 
 
 def _fmt(x: float) -> str:
@@ -77,8 +86,9 @@ def _fmt(x: float) -> str:
 
 
 def _rate_count(rate: float, n: int, name: str) -> int:
-    if isinstance(rate, bool) or not (isinstance(rate, (int, float, np.floating))
-                                      and 0 <= rate <= 1):
+    if isinstance(rate, bool) or not (
+        isinstance(rate, (int, float, np.floating)) and 0 <= rate <= 1
+    ):
         raise ValueError(f"{name} must be a rate in [0, 1], got {rate!r}")
     return int(math.floor(rate * n + 1e-9))
 
@@ -130,18 +140,34 @@ def _place(c: Classes, lo: float, hi: float, placement: str, best: str, border: 
     return c.above(lo, border), f"low end: just {side} {_fmt(c.out(lo))}{extra}"
 
 
-def _point(c: Classes, t: float, rate: float, kind: str, definition: str, placement: str,
-           lo: float, hi: float, note: str) -> OperatingPoint:
+def _point(
+    c: Classes,
+    t: float,
+    rate: float,
+    kind: str,
+    definition: str,
+    placement: str,
+    lo: float,
+    hi: float,
+    note: str,
+) -> OperatingPoint:
     a = c.apcer_fraction(t, definition)
     ap = Fraction(c.attack_accepted(t), c.A.n)
     b = c.bpcer_fraction(t)
     iv = (c.out(lo), c.out(hi)) if c.sign > 0 else (c.out(hi), c.out(lo))
-    return OperatingPoint(c.out(t), float(a), float(b), float(rate), kind, definition,
-                          float(ap), placement, iv, note)
+    return OperatingPoint(
+        c.out(t), float(a), float(b), float(rate), kind, definition, float(ap), placement, iv, note
+    )
 
 
-def target_point(c: Classes, kind: str, rate: float, definition: str = "max",
-                 placement: str = "best", border: str = "next") -> OperatingPoint:
+def target_point(
+    c: Classes,
+    kind: str,
+    rate: float,
+    definition: str = "max",
+    placement: str = "best",
+    border: str = "next",
+) -> OperatingPoint:
     """One target-rate point on sorted classes (``kind``: "bpcer@apcer", "tpr@fpr" or
     "apcer@bpcer"); see the module docstring."""
     if kind in ("bpcer@apcer", "tpr@fpr"):
@@ -156,8 +182,17 @@ def target_point(c: Classes, kind: str, rate: float, definition: str = "max",
     if k >= L.n:  # every threshold keeps BPCER <= 1: the largest are above every score
         top = max(float(L.p[-1]), float(c.A.p[-1]))
         t = c.above(top, border)
-        return _point(c, t, rate, kind, definition, placement, top, math.inf,
-                      "every threshold meets the target: just above every score")
+        return _point(
+            c,
+            t,
+            rate,
+            kind,
+            definition,
+            placement,
+            top,
+            math.inf,
+            "every threshold meets the target: just above every score",
+        )
     hi = float(L.p[k])
     j = ss(L.p, hi, "left")
     lo = float(L.p[j - 1]) if j > 0 else -math.inf
@@ -169,10 +204,19 @@ def _target_args(live, attack, higher_is_live, attack_types, nonresponses, nan_p
     return Classes(live, attack, higher_is_live, attack_types, nonresponses, nan_policy)
 
 
-def bpcer_at_apcer(live, attack, rate: float = 0.05, higher_is_live: bool = True, *,
-                   attack_types=None, apcer: str = "max", placement: str = "best",
-                   border: str = "next", nonresponses=None,
-                   nan_policy: str = "nonresponse") -> OperatingPoint:
+def bpcer_at_apcer(
+    live,
+    attack,
+    rate: float = 0.05,
+    higher_is_live: bool = True,
+    *,
+    attack_types=None,
+    apcer: str = "max",
+    placement: str = "best",
+    border: str = "next",
+    nonresponses=None,
+    nan_policy: str = "nonresponse",
+) -> OperatingPoint:
     """Lowest BPCER with APCER <= ``rate`` (BPCER20: rate 0.05, BPCER100: rate 0.01), the
     APCER under ``apcer`` ("max" over the ``attack_types`` species, ISO/IEC 30107-3, or
     "pooled"); ``placement`` within the equal-APCER interval (see the module docstring)."""
@@ -181,20 +225,38 @@ def bpcer_at_apcer(live, attack, rate: float = 0.05, higher_is_live: bool = True
     return target_point(c, "bpcer@apcer", rate, conv.apcer, conv.placement, conv.border)
 
 
-def apcer_at_bpcer(live, attack, rate: float = 0.05, higher_is_live: bool = True, *,
-                   attack_types=None, apcer: str = "max", placement: str = "best",
-                   border: str = "next", nonresponses=None,
-                   nan_policy: str = "nonresponse") -> OperatingPoint:
+def apcer_at_bpcer(
+    live,
+    attack,
+    rate: float = 0.05,
+    higher_is_live: bool = True,
+    *,
+    attack_types=None,
+    apcer: str = "max",
+    placement: str = "best",
+    border: str = "next",
+    nonresponses=None,
+    nan_policy: str = "nonresponse",
+) -> OperatingPoint:
     """Lowest APCER (under ``apcer``) with BPCER <= ``rate``."""
     conv = Conventions(apcer=apcer, placement=placement, border=border, nan_policy=nan_policy)
     c = _target_args(live, attack, higher_is_live, attack_types, nonresponses, nan_policy)
     return target_point(c, "apcer@bpcer", rate, conv.apcer, conv.placement, conv.border)
 
 
-def tpr_at_fpr(live, attack, rate: float = 1e-3, higher_is_live: bool = True, *,
-               attack_types=None, apcer: str = "max", placement: str = "best",
-               border: str = "next", nonresponses=None,
-               nan_policy: str = "nonresponse") -> OperatingPoint:
+def tpr_at_fpr(
+    live,
+    attack,
+    rate: float = 1e-3,
+    higher_is_live: bool = True,
+    *,
+    attack_types=None,
+    apcer: str = "max",
+    placement: str = "best",
+    border: str = "next",
+    nonresponses=None,
+    nan_policy: str = "nonresponse",
+) -> OperatingPoint:
     """Highest TPR (live accepted) with FPR (attacks accepted, under ``apcer``) <= ``rate``."""
     conv = Conventions(apcer=apcer, placement=placement, border=border, nan_policy=nan_policy)
     c = _target_args(live, attack, higher_is_live, attack_types, nonresponses, nan_policy)

@@ -175,8 +175,12 @@ class Thresholds:
     @property
     def acer(self) -> float:
         """Former name of :attr:`acer_point` (deprecated: read as the error rate ACER)."""
-        warnings.warn("Thresholds.acer is deprecated: it is the ACER point threshold, not an "
-                      "ACER; use Thresholds.acer_point", DeprecationWarning, stacklevel=2)
+        warnings.warn(
+            "Thresholds.acer is deprecated: it is the ACER point threshold, not an "
+            "ACER; use Thresholds.acer_point",
+            DeprecationWarning,
+            stacklevel=2,
+        )
         return self.acer_point
 
     def as_dict(self) -> dict[str, float]:
@@ -202,8 +206,9 @@ def cross_point(a: DomainStats, l: DomainStats, fake_border: float, live_border:
     return (fake_border + live_border) / 2
 
 
-def applied_cross(c: Classes, sa: DomainStats, sl: DomainStats, fb: float, lb: float,
-                  border: str) -> tuple[float, bool]:
+def applied_cross(
+    c: Classes, sa: DomainStats, sl: DomainStats, fb: float, lb: float, border: str
+) -> tuple[float, bool]:
     """The cross point (internal frame) as applied: just above the fake border when the
     classes are separable and it falls at or below it; rounded up to the dtype. Returns
     ``(t, raised_above_the_fake_border)``."""
@@ -246,8 +251,9 @@ def _balance_point(c: Classes) -> tuple[float, bool]:
 
 
 # --------------------------------------------------------------------------- the thresholds
-def thresholds_from_classes(c: Classes, center: str = "balance", convention: str = "paper",
-                            conv: Conventions | None = None) -> Thresholds:
+def thresholds_from_classes(
+    c: Classes, center: str = "balance", convention: str = "paper", conv: Conventions | None = None
+) -> Thresholds:
     """All thresholds of one split (see the module docstring)."""
     conv = conv or Conventions()
     d = conv.apcer
@@ -260,8 +266,7 @@ def thresholds_from_classes(c: Classes, center: str = "balance", convention: str
     eer_lo, eer_hi, eer_value = eer_choice(c, d, conv.eer_rule, recs)
     t_acer = midpoint_or(c, eer_lo, eer_hi, fb)
     n = L.n + A.n
-    sl, sa = run_pair(stats_from_sorted, (L, (center,), convention),
-                      (A, (center,), convention), n)
+    sl, sa = run_pair(stats_from_sorted, (L, (center,), convention), (A, (center,), convention), n)
     sl, sa = sl[center], sa[center]
     fb_f = float(A.fin.p[-1]) if A.fin.n else fb
     lb_f = float(L.fin.p[0]) if L.fin.n else lb
@@ -272,35 +277,46 @@ def thresholds_from_classes(c: Classes, center: str = "balance", convention: str
     bal, clamped = _balance_point(c)
     if clamped:
         bal = c.above(fb, conv.border)
-        notes["balance"] = (f"pooled mean clamped to the fake border {_fmt(c.out(fb))}, applied "
-                            f"just above it ({conv.border} rule)")
+        notes["balance"] = (
+            f"pooled mean clamped to the fake border {_fmt(c.out(fb))}, applied "
+            f"just above it ({conv.border} rule)"
+        )
     bal = c.snap(bal) if bal == bal else bal
-    how = ("next representable value" if conv.border == "next"
-           else "halfway to the next higher score")
+    how = (
+        "next representable value" if conv.border == "next" else "halfway to the next higher score"
+    )
     fake = c.above(fb, conv.border)
-    notes["fake_border"] = (f"the largest attack score {_fmt(c.out(fb))}, applied just "
-                            f"{'above' if c.sign > 0 else 'below'} it ({how})")
+    notes["fake_border"] = (
+        f"the largest attack score {_fmt(c.out(fb))}, applied just "
+        f"{'above' if c.sign > 0 else 'below'} it ({how})"
+    )
     notes["live_border"] = f"the smallest bona fide score {_fmt(c.out(lb))} (attained)"
     if acer_lo == -math.inf:
         left = -math.inf
         left_note = "no lower end: every presentation accepted (attained)"
     else:
         left = c.above(acer_lo, conv.border)
-        left_note = (f"infimum {_fmt(c.out(acer_lo))} of the least-ACER thresholds, not "
-                     f"attained: applied just {'above' if c.sign > 0 else 'below'} ({how})")
+        left_note = (
+            f"infimum {_fmt(c.out(acer_lo))} of the least-ACER thresholds, not "
+            f"attained: applied just {'above' if c.sign > 0 else 'below'} ({how})"
+        )
     right = acer_hi
-    right_note = ("supremum of the least-ACER thresholds, attained" if math.isfinite(acer_hi)
-                  else "no upper end: every presentation rejected")
+    right_note = (
+        "supremum of the least-ACER thresholds, attained"
+        if math.isfinite(acer_hi)
+        else "no upper end: every presentation rejected"
+    )
     mid = midpoint_or(c, acer_lo, acer_hi, fb)
     if acer_lo == -math.inf or acer_hi == math.inf:
         mid = right if math.isfinite(right) else left
     elif mid == acer_lo:  # cannot happen with c.midpoint, kept for safety
         mid = left
     notes["acer_mid"] = "midpoint of the least-ACER interval's ends"
-    notes["acer_point"] = {"bob": "midpoint of the thresholds with the least |APCER - BPCER| "
-                            "(bob.measure)",
-                     "fvc2000": "midpoint of the FVC2000 EER interval",
-                     "rocch": "bob.measure's threshold; the EER is the ROCCH-EER"}[conv.eer_rule]
+    notes["acer_point"] = {
+        "bob": "midpoint of the thresholds with the least |APCER - BPCER| (bob.measure)",
+        "fvc2000": "midpoint of the FVC2000 EER interval",
+        "rocch": "bob.measure's threshold; the EER is the ROCCH-EER",
+    }[conv.eer_rule]
     if c.sign > 0:
         user_left, user_right = c.out(left), c.out(right)
         notes["acer_left"], notes["acer_right"] = left_note, right_note
@@ -332,8 +348,12 @@ def thresholds_from_classes(c: Classes, center: str = "balance", convention: str
     )
 
 
-def thresholds_from_pair(pair: Classes, center: str = "balance", convention: str = "paper",
-                         conv: Conventions | None = None) -> Thresholds:
+def thresholds_from_pair(
+    pair: Classes,
+    center: str = "balance",
+    convention: str = "paper",
+    conv: Conventions | None = None,
+) -> Thresholds:
     """Former name of :func:`thresholds_from_classes`."""
     return thresholds_from_classes(pair, center, convention, conv)
 
@@ -342,8 +362,9 @@ def flip_stats(st: DomainStats) -> DomainStats:
     """Stats computed on negated scores -> the original axis (normalize is mirrored); for
     scores where lower is live (also used by :mod:`fasfast.analysis.metrics`)."""
     norm = (st.max - st.center) / (st.center - st.min) if st.center != st.min else float("inf")
-    return DomainStats(-st.center, st.radius, norm, st.density, -st.max, -st.min, st.n,
-                       st.method, st.n_left_out)
+    return DomainStats(
+        -st.center, st.radius, norm, st.density, -st.max, -st.min, st.n, st.method, st.n_left_out
+    )
 
 
 def select_thresholds(

@@ -23,12 +23,23 @@ SCRIPTS = {
 
 
 def add_arguments(parser: argparse.ArgumentParser) -> None:
-    parser.add_argument("suite", choices=[*SCRIPTS, "all"], nargs="?", default="all",
-                        help="which benchmark to run (default: all)")
-    parser.add_argument("--benchmarks-dir", default=None,
-                        help="the repository's benchmarks/ folder (found automatically in a checkout)")
-    parser.add_argument("extra", nargs=argparse.REMAINDER,
-                        help="arguments passed on to the script (after --), e.g. -- --device cuda")
+    parser.add_argument(
+        "suite",
+        choices=[*SCRIPTS, "all"],
+        nargs="?",
+        default="all",
+        help="which benchmark to run (default: all)",
+    )
+    parser.add_argument(
+        "--benchmarks-dir",
+        default=None,
+        help="the repository's benchmarks/ folder (found automatically in a checkout)",
+    )
+    parser.add_argument(
+        "extra",
+        nargs=argparse.REMAINDER,
+        help="arguments passed on to the script (after --), e.g. -- --device cuda",
+    )
 
 
 def find_benchmarks_dir(explicit: str | None = None) -> Path | None:
@@ -48,11 +59,15 @@ def run(args: argparse.Namespace) -> int:
     bdir = find_benchmarks_dir(args.benchmarks_dir)
     if bdir is None:
         if args.benchmarks_dir:
-            raise FileNotFoundError(f"--benchmarks-dir {args.benchmarks_dir} is not a folder of "
-                                    "benchmark scripts (no RESULTS.md or *.py in it)")
-        raise FileNotFoundError("no benchmarks/ folder found (they ship with the source, not "
-                                "the package): run from a source checkout or pass "
-                                "--benchmarks-dir")
+            raise FileNotFoundError(
+                f"--benchmarks-dir {args.benchmarks_dir} is not a folder of "
+                "benchmark scripts (no RESULTS.md or *.py in it)"
+            )
+        raise FileNotFoundError(
+            "no benchmarks/ folder found (they ship with the source, not "
+            "the package): run from a source checkout or pass "
+            "--benchmarks-dir"
+        )
     extra = [a for a in (args.extra or []) if a != "--"]
     suites = list(SCRIPTS) if args.suite == "all" else [args.suite]
     status = 0

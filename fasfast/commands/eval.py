@@ -6,18 +6,30 @@ import argparse
 
 
 def add_arguments(parser: argparse.ArgumentParser) -> None:
-    parser.add_argument("checkpoint", help="checkpoint (.pt) written by fasfast train, or any "
-                        "weights file the loader accepts (see --model)")
-    parser.add_argument("--data-root", "--root", dest="data_root", required=True,
-                        help="data set root")
+    parser.add_argument(
+        "checkpoint",
+        help="checkpoint (.pt) written by fasfast train, or any "
+        "weights file the loader accepts (see --model)",
+    )
+    parser.add_argument(
+        "--data-root", "--root", dest="data_root", required=True, help="data set root"
+    )
     parser.add_argument("--dataset", default="oulu", choices=("oulu", "uniattack", "list"))
     parser.add_argument("--protocol", default="1")
-    parser.add_argument("--select-split", default="dev",
-                        help="split the thresholds are chosen on (default dev)")
-    parser.add_argument("--apply-split", default="test",
-                        help="split they are applied to (default test; 'none' for none)")
-    parser.add_argument("--level", default="video", choices=("frame", "sequence", "video"),
-                        help="score level of the thresholds and the report (default video)")
+    parser.add_argument(
+        "--select-split", default="dev", help="split the thresholds are chosen on (default dev)"
+    )
+    parser.add_argument(
+        "--apply-split",
+        default="test",
+        help="split they are applied to (default test; 'none' for none)",
+    )
+    parser.add_argument(
+        "--level",
+        default="video",
+        choices=("frame", "sequence", "video"),
+        help="score level of the thresholds and the report (default video)",
+    )
     parser.add_argument("--out", default=None, help="output folder (default <ckpt dir>/eval)")
     parser.add_argument("--batch-size", type=int, default=16)
     parser.add_argument("--workers", "-j", type=int, default=2)
@@ -25,16 +37,27 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
     parser.add_argument("--amp", action=argparse.BooleanOptionalAction, default=True)
     parser.add_argument("--limit", type=int, default=0, help="at most N videos per split")
     parser.add_argument("--cache-dir", default=None)
-    parser.add_argument("--center", default="balance",
-                        help="centre of the score domains (mean|median|balance|weighted_balance)")
+    parser.add_argument(
+        "--center",
+        default="balance",
+        help="centre of the score domains (mean|median|balance|weighted_balance)",
+    )
     parser.add_argument("--title", default=None)
     parser.add_argument("--no-progress", action="store_true")
-    parser.add_argument("--model", default=None, metavar="NAME",
-                        help="for a weights file without a fasfast config (a plain state dict, "
-                        "safetensors): its model, a timm name or eulernet[:PRESET] (default: "
-                        "inferred from the file)")
-    parser.add_argument("--image-size", type=int, default=None,
-                        help="input size of such a file's model (default: from the file)")
+    parser.add_argument(
+        "--model",
+        default=None,
+        metavar="NAME",
+        help="for a weights file without a fasfast config (a plain state dict, "
+        "safetensors): its model, a timm name or eulernet[:PRESET] (default: "
+        "inferred from the file)",
+    )
+    parser.add_argument(
+        "--image-size",
+        type=int,
+        default=None,
+        help="input size of such a file's model (default: from the file)",
+    )
 
 
 def run(args: argparse.Namespace) -> int:
@@ -51,11 +74,24 @@ def run(args: argparse.Namespace) -> int:
     try:
         with one_line_warnings("fasfast eval"):
             summary = evaluate(
-                args.checkpoint, args.data_root, args.protocol, args.select_split, apply_split,
-                out, dataset=args.dataset, level=args.level, batch_size=args.batch_size,
-                workers=args.workers, device=args.device, amp=args.amp, limit=args.limit,
-                cache_dir=args.cache_dir, center=args.center, title=args.title,
-                progress=not args.no_progress, model_name=args.model,
+                args.checkpoint,
+                args.data_root,
+                args.protocol,
+                args.select_split,
+                apply_split,
+                out,
+                dataset=args.dataset,
+                level=args.level,
+                batch_size=args.batch_size,
+                workers=args.workers,
+                device=args.device,
+                amp=args.amp,
+                limit=args.limit,
+                cache_dir=args.cache_dir,
+                center=args.center,
+                title=args.title,
+                progress=not args.no_progress,
+                model_name=args.model,
                 image_size=args.image_size,
             )
     except NoReadableSamples as e:
@@ -66,7 +102,9 @@ def run(args: argparse.Namespace) -> int:
         return 2
     left = sum(len(v) for v in (summary.get("left_out") or {}).values())
     if left:
-        print(f"left out {left} video(s) that could not be read: not replaced, no score (nan "
-              f"rows in the score files), counted as non-responses (APNRR / BPNRR); listed in "
-              f"{Path(out) / 'summary.json'}")
+        print(
+            f"left out {left} video(s) that could not be read: not replaced, no score (nan "
+            f"rows in the score files), counted as non-responses (APNRR / BPNRR); listed in "
+            f"{Path(out) / 'summary.json'}"
+        )
     return 0

@@ -23,25 +23,44 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
     parser.add_argument("checkpoint", help="EulerNet checkpoint (fasfast train)")
     parser.add_argument("video", help="video to explain")
     parser.add_argument("--out", required=True, help="output folder")
-    parser.add_argument("--compare", nargs="*", default=[], metavar="CKPT",
-                        help="more EulerNet checkpoints: extra rows of the comparison figure")
+    parser.add_argument(
+        "--compare",
+        nargs="*",
+        default=[],
+        metavar="CKPT",
+        help="more EulerNet checkpoints: extra rows of the comparison figure",
+    )
     parser.add_argument("--windows", type=int, default=1, help="windows to explain (1)")
-    parser.add_argument("--window", default="auto", metavar="auto|K",
-                        help="which window: auto (default: the first with a face in every "
-                             "frame and no blank frame) or a window number K (0 = from the "
-                             "first frame)")
+    parser.add_argument(
+        "--window",
+        default="auto",
+        metavar="auto|K",
+        help="which window: auto (default: the first with a face in every "
+        "frame and no blank frame) or a window number K (0 = from the "
+        "first frame)",
+    )
     parser.add_argument("--interval", type=int, default=3, help="frames between sequence frames")
-    parser.add_argument("--layers", default="fcam1,fcam2,fcam3,pyramid",
-                        help="module names to explain (default fcam1,fcam2,fcam3,pyramid)")
-    parser.add_argument("--target", choices=("score", "attack", "predicted"), default="score",
-                        help="what to explain: the live score (default), 1 - score, or the "
-                             "predicted class")
+    parser.add_argument(
+        "--layers",
+        default="fcam1,fcam2,fcam3,pyramid",
+        help="module names to explain (default fcam1,fcam2,fcam3,pyramid)",
+    )
+    parser.add_argument(
+        "--target",
+        choices=("score", "attack", "predicted"),
+        default="score",
+        help="what to explain: the live score (default), 1 - score, or the predicted class",
+    )
     parser.add_argument("--device", default="cpu")
-    parser.add_argument("--model", default=None, metavar="PRESET",
-                        help="for plain EulerNet state dicts: eulernet[:PRESET] (default: "
-                        "inferred from the file)")
-    parser.add_argument("--image-size", type=int, default=None,
-                        help="input size of a plain state dict's model")
+    parser.add_argument(
+        "--model",
+        default=None,
+        metavar="PRESET",
+        help="for plain EulerNet state dicts: eulernet[:PRESET] (default: inferred from the file)",
+    )
+    parser.add_argument(
+        "--image-size", type=int, default=None, help="input size of a plain state dict's model"
+    )
 
 
 def run(args: argparse.Namespace) -> int:
@@ -60,48 +79,75 @@ def run(args: argparse.Namespace) -> int:
         model, meta = load_model(ck, args.device, model=args.model, image_size=args.image_size)
         if meta.get("kind") != "eulernet":
             name = meta["model_config"].get("model_name", meta.get("kind"))
-            raise ValueError(f"{ck} holds a {name} classifier; fasfast explain shows Grad-CAM "
-                             "of EulerNet's stages: give an EulerNet checkpoint")
+            raise ValueError(
+                f"{ck} holds a {name} classifier; fasfast explain shows Grad-CAM "
+                "of EulerNet's stages: give an EulerNet checkpoint"
+            )
         models.append((Path(ck), model))
     cfg = models[0][1].config
     if args.interval < 1:
         raise ValueError(f"--interval must be >= 1, got {args.interval}")
-    chosen = choose_windows(args.video, cfg.image_size, cfg.frames, args.interval,
-                            count=args.windows, window=args.window)
+    chosen = choose_windows(
+        args.video,
+        cfg.image_size,
+        cfg.frames,
+        args.interval,
+        count=args.windows,
+        window=args.window,
+    )
     starts = chosen.windows
     x = chosen.x.to(args.device)
     print(f"explaining window(s) {starts} of {chosen.total}: {chosen.choice}")
     for note in chosen.notes:
         warnings.warn(note, UserWarning, stacklevel=1)
     rows = {}
-    summary = {"video": str(args.video), "windows": starts, "choice": chosen.choice,
-               "frames": chosen.frame_index, "no_face": chosen.no_face,
-               "flat_frames": chosen.flat.tolist(), "models": []}
+    summary = {
+        "video": str(args.video),
+        "windows": starts,
+        "choice": chosen.choice,
+        "frames": chosen.frame_index,
+        "no_face": chosen.no_face,
+        "flat_frames": chosen.flat.tolist(),
+        "models": [],
+    }
     for k, (ck, model) in enumerate(models):
         if model.config.image_size != cfg.image_size or model.config.frames != cfg.frames:
             raise ValueError(f"{ck}: input size / frames differ from {models[0][0]}")
         res = GradCAM(model, layers, args.target)(x)
         c = model.config
-        tag = (f"({chr(97 + k % 26)}) {ck.parent.name or ck.stem}\nlabel={c.label}\n"
-               f"FCAM {'on' if c.use_fcam else 'off'}, "
-               f"pyramid {'on' if c.use_pyramid else 'off'}")
+        tag = (
+            f"({chr(97 + k % 26)}) {ck.parent.name or ck.stem}\nlabel={c.label}\n"
+            f"FCAM {'on' if c.use_fcam else 'off'}, "
+            f"pyramid {'on' if c.use_pyramid else 'off'}"
+        )
         frames = x.detach().cpu().permute(0, 1, 3, 4, 2).numpy()
         for w in range(x.shape[0]):
             write_overlays(out / f"model{k}" / f"window{starts[w]}", frames[w], res, index=w)
         rows[tag] = (res, 0, 0)
-        flags = [{"window": starts[i], "frame": chosen.frame_index[i][t], "flat": names}
-                 for i, t, names in res.flags()]
+        flags = [
+            {"window": starts[i], "frame": chosen.frame_index[i][t], "flat": names}
+            for i, t, names in res.flags()
+        ]
         for f in flags:
             if f["flat"] != ["frame"] and "frame" not in f["flat"]:
-                warnings.warn(f"{ck}: window {f['window']} frame {f['frame']}: near-constant "
-                              f"Grad-CAM map(s) {', '.join(f['flat'])} (drawn at full contrast, "
-                              "they show noise)", UserWarning, stacklevel=1)
-        summary["models"].append({"checkpoint": str(ck), "config": c.to_dict(),
-                                  "scores": [float(s) for s in res.scores], "flat": flags})
+                warnings.warn(
+                    f"{ck}: window {f['window']} frame {f['frame']}: near-constant "
+                    f"Grad-CAM map(s) {', '.join(f['flat'])} (drawn at full contrast, "
+                    "they show noise)",
+                    UserWarning,
+                    stacklevel=1,
+                )
+        summary["models"].append(
+            {
+                "checkpoint": str(ck),
+                "config": c.to_dict(),
+                "scores": [float(s) for s in res.scores],
+                "flat": flags,
+            }
+        )
     fig = comparison_figure(out / "gradcam.png", frames[0][0], rows)
     (out / "gradcam.json").write_text(json.dumps(summary, indent=2))
     print(f"wrote {fig} and overlays under {out}")
     for m in summary["models"]:
-        print(f"  {m['checkpoint']}: sequence scores "
-              + ", ".join(f"{s:.3f}" for s in m["scores"]))
+        print(f"  {m['checkpoint']}: sequence scores " + ", ".join(f"{s:.3f}" for s in m["scores"]))
     return 0

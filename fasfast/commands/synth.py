@@ -7,18 +7,35 @@ import argparse
 
 def add_arguments(parser: argparse.ArgumentParser) -> None:
     parser.add_argument("--out", required=True, help="output folder (created)")
-    parser.add_argument("--subjects", type=int, default=6, help="number of users (>= 3; split 3:1:2)")
+    parser.add_argument(
+        "--subjects", type=int, default=6, help="number of users (>= 3; split 3:1:2)"
+    )
     parser.add_argument("--seed", type=int, default=0, help="random seed (same seed, same bytes)")
     parser.add_argument("--seconds", type=float, default=2.0, help="length of each video")
     parser.add_argument("--fps", type=float, default=15.0, help="frames per second")
     parser.add_argument("--size", type=int, default=160, help="frame side in pixels")
-    parser.add_argument("--phones", type=int, default=1,
-                        help="capture devices (>= 2 adds the leave-one-phone-out Protocols 3, 4)")
+    parser.add_argument(
+        "--phones",
+        type=int,
+        default=1,
+        help="capture devices (>= 2 adds the leave-one-phone-out Protocols 3, 4)",
+    )
     parser.add_argument("--sessions", type=int, default=3, help="sessions (3 for Protocols 1, 4)")
-    parser.add_argument("--files", default="1,2,3,4,5,6",
-                        help="file types: 1 live, 2-3 print, 4-5 replay, 6 digital")
-    parser.add_argument("--faces", default=None,
-                        help="folder of real face photos to use instead of drawn faces")
+    parser.add_argument(
+        "--files",
+        default="1,2,3,4,5,6",
+        help="file types: 1 live, 2-3 print, 4-5 replay, 6 digital",
+    )
+    parser.add_argument(
+        "--faces", default=None, help="folder of real face photos to use instead of drawn faces"
+    )
+    parser.add_argument(
+        "--artefacts",
+        type=float,
+        default=1.0,
+        help="difficulty knob: strength of the attacks' appearance cues, 0-2 "
+        "(1 default; lower is harder; 0 leaves only the motion cues)",
+    )
     parser.add_argument("--no-progress", action="store_true", help="no progress bar")
 
 
@@ -33,10 +50,20 @@ def run(args: argparse.Namespace) -> int:
     except ValueError:
         raise ValueError(f"--files must be comma-separated integers, got {args.files!r}") from None
     t0 = time.perf_counter()
-    root = generate(args.out, subjects=args.subjects, seed=args.seed, seconds=args.seconds,
-                    fps=args.fps, size=args.size, faces=args.faces,
-                    progress=not args.no_progress, phones=args.phones,
-                    sessions=args.sessions, files=files)
+    root = generate(
+        args.out,
+        subjects=args.subjects,
+        seed=args.seed,
+        seconds=args.seconds,
+        fps=args.fps,
+        size=args.size,
+        faces=args.faces,
+        progress=not args.no_progress,
+        phones=args.phones,
+        sessions=args.sessions,
+        files=files,
+        artefacts=args.artefacts,
+    )
     dt = time.perf_counter() - t0
     print(f"wrote {root} in {dt:.1f} s")
     for split in ("train", "dev", "test"):

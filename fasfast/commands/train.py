@@ -33,9 +33,14 @@ def run(args: argparse.Namespace) -> int:
     result = train(cfg)
     if du.is_main():
         best = result.best_metrics
-        print(f"best checkpoint: {result.best_checkpoint}"
-              + (f" (epoch {best.get('epoch')}, dev ACER {100 * best['dev_acer']:.2f}%)"
-                 if "dev_acer" in best else ""))
+        print(
+            f"best checkpoint: {result.best_checkpoint}"
+            + (
+                f" (epoch {best.get('epoch')}, dev ACER {100 * best['dev_acer']:.2f}%)"
+                if "dev_acer" in best
+                else ""
+            )
+        )
         print(f"last checkpoint: {result.last_checkpoint}")
         print(f"log: {result.out_dir / 'log.csv'}")
     return 0

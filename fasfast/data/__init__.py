@@ -46,7 +46,18 @@ def __getattr__(name):
 
 
 __all__ = [
-    "OULU_PROTOCOLS", "UNIATTACK_PROTOCOLS", "Sample", "hyspefas", "load_hyperspectral",
-    "oulu_npu", "parse_oulu_name", "path_label_list", "summarize", "uniattack",
-    "random_sequence", "sample_sequences", "window_span", *_LAZY,
+    "OULU_PROTOCOLS",
+    "UNIATTACK_PROTOCOLS",
+    "Sample",
+    "hyspefas",
+    "load_hyperspectral",
+    "oulu_npu",
+    "parse_oulu_name",
+    "path_label_list",
+    "summarize",
+    "uniattack",
+    "random_sequence",
+    "sample_sequences",
+    "window_span",
+    *_LAZY,
 ]

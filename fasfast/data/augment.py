@@ -58,13 +58,17 @@ class Augment:
 
     p: float = 1.0
 
-    def __call__(self, images, landmarks=None, maps=None, *, label=None, attack_type=None,
-                 rng=None):
+    def __call__(
+        self, images, landmarks=None, maps=None, *, label=None, attack_type=None, rng=None
+    ):
         rng = rng if isinstance(rng, np.random.Generator) else np.random.default_rng(rng)
         seq, single = _as_seq(images)
         dtype = seq.dtype
-        lms = None if landmarks is None else np.asarray(landmarks, np.float32).reshape(
-            seq.shape[0], 68, 2).copy()
+        lms = (
+            None
+            if landmarks is None
+            else np.asarray(landmarks, np.float32).reshape(seq.shape[0], 68, 2).copy()
+        )
         mp = None if maps is None else np.asarray(maps).reshape(seq.shape[0], *np.shape(maps)[-2:])
         if rng.uniform() < self.p:
             seq, lms, mp = self.apply(seq, lms, mp, rng, label, attack_type)
@@ -121,8 +125,9 @@ class Downsample(Augment):
         if f == 1:
             return seq, lms, maps
         h, w = seq.shape[1:3]
-        up = {"linear": cv2.INTER_LINEAR, "nearest": cv2.INTER_NEAREST,
-              "cubic": cv2.INTER_CUBIC}[self.interp]
+        up = {"linear": cv2.INTER_LINEAR, "nearest": cv2.INTER_NEAREST, "cubic": cv2.INTER_CUBIC}[
+            self.interp
+        ]
         src = seq.astype(np.float32)
 
         def one(img):
@@ -144,14 +149,17 @@ class GaussianBlur(Augment):
         if kw % 2 == 0 or kh % 2 == 0 or kw < 1 or kh < 1:
             raise ValueError(f"kernel sizes must be odd and positive, got {kernel}")
         try:
-            lo, hi = ((float(sigma),) * 2 if isinstance(sigma, (int, float))
-                      else tuple(float(v) for v in sigma))
+            lo, hi = (
+                (float(sigma),) * 2
+                if isinstance(sigma, (int, float))
+                else tuple(float(v) for v in sigma)
+            )
         except (TypeError, ValueError):
-            raise ValueError(f"blur sigma must be a number or a (lo, hi) range, got {sigma!r}") \
-                from None
+            raise ValueError(
+                f"blur sigma must be a number or a (lo, hi) range, got {sigma!r}"
+            ) from None
         if not (0.0 < lo <= hi and np.isfinite(hi)):
-            raise ValueError(f"blur sigma range must satisfy 0 < lo <= hi (finite), got "
-                             f"{sigma!r}")
+            raise ValueError(f"blur sigma range must satisfy 0 < lo <= hi (finite), got {sigma!r}")
         self.kernel, self.sigma, self.p = (kw, kh), (lo, hi), _probability(p, "blur p")
 
     def apply(self, seq, lms, maps, rng, label, attack_type):
@@ -159,8 +167,13 @@ class GaussianBlur(Augment):
 
         s = float(rng.uniform(*self.sigma))
         src = seq.astype(np.float32)
-        return _per_frame(src, lambda im: cv2.GaussianBlur(im, self.kernel, s, sigmaY=s).reshape(
-            im.shape)), lms, maps
+        return (
+            _per_frame(
+                src, lambda im: cv2.GaussianBlur(im, self.kernel, s, sigmaY=s).reshape(im.shape)
+            ),
+            lms,
+            maps,
+        )
 
 
 class ColorJitter(Augment):
@@ -173,8 +186,11 @@ class ColorJitter(Augment):
     [0, 0.5]. A negative strength or a hue outside [0, 0.5] is a ValueError naming it."""
 
     def __init__(self, brightness=0.2, contrast=0.2, saturation=0.2, hue=0.02, p: float = 1.0):
-        for name, v in (("brightness", brightness), ("contrast", contrast),
-                        ("saturation", saturation)):
+        for name, v in (
+            ("brightness", brightness),
+            ("contrast", contrast),
+            ("saturation", saturation),
+        ):
             if not (np.isfinite(float(v)) and float(v) >= 0):
                 raise ValueError(f"colour jitter {name} must be a finite strength >= 0, got {v!r}")
         if not 0.0 <= float(hue) <= 0.5:
@@ -203,10 +219,13 @@ class ColorJitter(Augment):
         mean = x.mean(axis=(1, 2, 3), keepdims=True)
         x = mean + (x - mean) * c
         if x.shape[-1] == 3:
-            to_yiq = np.array([[0.299, 0.587, 0.114], [0.596, -0.274, -0.322],
-                               [0.211, -0.523, 0.312]], np.float32)
-            rot = np.array([[1, 0, 0], [0, np.cos(h) * s, -np.sin(h) * s],
-                            [0, np.sin(h) * s, np.cos(h) * s]], np.float32)
+            to_yiq = np.array(
+                [[0.299, 0.587, 0.114], [0.596, -0.274, -0.322], [0.211, -0.523, 0.312]], np.float32
+            )
+            rot = np.array(
+                [[1, 0, 0], [0, np.cos(h) * s, -np.sin(h) * s], [0, np.sin(h) * s, np.cos(h) * s]],
+                np.float32,
+            )
             m = np.linalg.inv(to_yiq) @ rot @ to_yiq
             x = x @ m.T.astype(np.float32)
         return np.clip(x, 0, scale), lms, maps
@@ -278,22 +297,35 @@ def preset(name: str) -> Augment:
     if name == "p1":
         return Compose([flip, jitter])
     if name == "p2.1":
-        return Compose([ClassSpecific({"live": Downsample((2,), p=0.5)}), flip, jitter,
-                        GaussianBlur()])
+        return Compose(
+            [ClassSpecific({"live": Downsample((2,), p=0.5)}), flip, jitter, GaussianBlur()]
+        )
     if name == "p2.2":
-        return Compose([ClassSpecific({"attack": Downsample((2, 4, 8), p=0.5),
-                                       "digital": Compose([])}), flip, jitter])
+        return Compose(
+            [
+                ClassSpecific({"attack": Downsample((2, 4, 8), p=0.5), "digital": Compose([])}),
+                flip,
+                jitter,
+            ]
+        )
     if name == "ssi":
-        return Compose([ClassSpecific({"attack": Downsample((2,), p=0.5)}), jitter, flip,
-                        GaussianBlur()])
+        return Compose(
+            [ClassSpecific({"attack": Downsample((2,), p=0.5)}), jitter, flip, GaussianBlur()]
+        )
     if name == "eulernet":
         return Compose([flip, ColorJitter(0.1, 0.1, 0.1, 0.0, p=0.5)])
     raise ValueError(f"unknown augmentation preset {name!r}; expected one of {PRESETS}")
 
 
-def make_mixup(cutmix_alpha: float = 1.0, mixup_alpha: float = 0.0, label_smoothing: float = 0.1,
-               num_classes: int = 2, prob: float = 1.0, switch_prob: float = 0.5,
-               mode: str = "batch"):
+def make_mixup(
+    cutmix_alpha: float = 1.0,
+    mixup_alpha: float = 0.0,
+    label_smoothing: float = 0.1,
+    num_classes: int = 2,
+    prob: float = 1.0,
+    switch_prob: float = 0.5,
+    mode: str = "batch",
+):
     """CutMix (and/or MixUp) with label smoothing: timm's ``Mixup`` in a
     :class:`BatchMixup` that also takes odd batches.
 
@@ -316,9 +348,15 @@ def make_mixup(cutmix_alpha: float = 1.0, mixup_alpha: float = 0.0, label_smooth
     import_timm()
     from timm.data import Mixup
 
-    mixup = Mixup(mixup_alpha=mixup_alpha, cutmix_alpha=cutmix_alpha, prob=prob,
-                  switch_prob=switch_prob, mode=mode, label_smoothing=label_smoothing,
-                  num_classes=num_classes)
+    mixup = Mixup(
+        mixup_alpha=mixup_alpha,
+        cutmix_alpha=cutmix_alpha,
+        prob=prob,
+        switch_prob=switch_prob,
+        mode=mode,
+        label_smoothing=label_smoothing,
+        num_classes=num_classes,
+    )
     return BatchMixup(mixup)
 
 
@@ -343,8 +381,7 @@ class BatchMixup:
         if even == b:
             self.stats["mixed"] += b
             return self.mixup(x, target)
-        tail = mixup_target(target[even:], self.mixup.num_classes, 1.0,
-                            self.mixup.label_smoothing)
+        tail = mixup_target(target[even:], self.mixup.num_classes, 1.0, self.mixup.label_smoothing)
         self.stats["unmixed"] += 1
         if even == 0:
             return x, tail

@@ -54,8 +54,12 @@ def _stat(path) -> list:
 
 def cache_key(path, settings: dict, extra_files=()) -> str:
     """Hex key of a video + its landmark file(s) + settings."""
-    obj = {"v": CACHE_VERSION, "video": _stat(path), "extra": [_stat(p) for p in extra_files if p],
-           "settings": settings}
+    obj = {
+        "v": CACHE_VERSION,
+        "video": _stat(path),
+        "extra": [_stat(p) for p in extra_files if p],
+        "settings": settings,
+    }
     return hashlib.sha1(json.dumps(obj, sort_keys=True, default=str).encode()).hexdigest()
 
 
@@ -65,12 +69,18 @@ def landmarks_key(path, detect_key: dict) -> str:
     return cache_key(path, {"kind": "landmarks", "detect": detect_key})
 
 
-def crops_key(path, *, size: int, margin: float, crop: bool, detect_key: dict,
-              landmark_file=None) -> str:
+def crops_key(
+    path, *, size: int, margin: float, crop: bool, detect_key: dict, landmark_file=None
+) -> str:
     """Key of the crop entry; with a landmark file its content replaces the detection
     settings in the key."""
-    settings = {"kind": "crops", "size": int(size), "margin": float(margin), "crop": bool(crop),
-                "detect": "file" if landmark_file is not None else detect_key}
+    settings = {
+        "kind": "crops",
+        "size": int(size),
+        "margin": float(margin),
+        "crop": bool(crop),
+        "detect": "file" if landmark_file is not None else detect_key,
+    }
     return cache_key(path, settings, [landmark_file])
 
 

@@ -52,12 +52,19 @@ def astronaut_frames(seconds: float = 10.0, fps: float = 25.0, size=(1280, 720))
         scale, angle, fx, fy = _pose(i / fps, seconds)
         m = cv2.getRotationMatrix2D(tuple(_FACE_CENTRE), angle, scale * k)
         m[:, 2] += np.array([fx * w, fy * h]) - _FACE_CENTRE
-        yield cv2.warpAffine(photo, m, (w, h), flags=cv2.INTER_LINEAR,
-                             borderMode=cv2.BORDER_CONSTANT, borderValue=(24, 26, 30))
+        yield cv2.warpAffine(
+            photo,
+            m,
+            (w, h),
+            flags=cv2.INTER_LINEAR,
+            borderMode=cv2.BORDER_CONSTANT,
+            borderValue=(24, 26, 30),
+        )
 
 
-def astronaut_clip(path, seconds: float = 10.0, fps: float = 25.0, size=(1280, 720),
-                   codec: str = "MJPG") -> Path:
+def astronaut_clip(
+    path, seconds: float = 10.0, fps: float = 25.0, size=(1280, 720), codec: str = "MJPG"
+) -> Path:
     """Write the astronaut clip to ``path`` (default MJPG .avi, 1280x720, 10 s at 25 fps).
 
     Needs scikit-image (a dev dependency). Returns the path.

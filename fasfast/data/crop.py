@@ -19,8 +19,12 @@ import numpy as np
 def landmark_box(landmarks) -> tuple[float, float, float, float]:
     """Tight box (x0, y0, x1, y1) of ``[68, 2]`` landmarks."""
     lm = np.asarray(landmarks, dtype=np.float64)
-    return (float(lm[:, 0].min()), float(lm[:, 1].min()), float(lm[:, 0].max()),
-            float(lm[:, 1].max()))
+    return (
+        float(lm[:, 0].min()),
+        float(lm[:, 1].min()),
+        float(lm[:, 0].max()),
+        float(lm[:, 1].max()),
+    )
 
 
 def square_box(box, margin: float = 1.3) -> tuple[float, float, float, float]:
@@ -44,8 +48,9 @@ def crop_image(image: np.ndarray, box, size: int) -> np.ndarray:
     if interp == cv2.INTER_AREA:  # warpAffine has no area filter: pre-shrink with resize
         f = max(1, int(1 / s))
         if f > 1:
-            image = cv2.resize(image, (image.shape[1] // f, image.shape[0] // f),
-                               interpolation=cv2.INTER_AREA)
+            image = cv2.resize(
+                image, (image.shape[1] // f, image.shape[0] // f), interpolation=cv2.INTER_AREA
+            )
             m[:, :2] *= f
         interp = cv2.INTER_LINEAR
     return cv2.warpAffine(image, m, (size, size), flags=interp, borderMode=cv2.BORDER_REPLICATE)
@@ -107,8 +112,13 @@ class FaceCropper:
     def _one(self, key, frame, lm, found):
         box = square_box(landmark_box(lm), self.margin)
         img = frame if frame.ndim == 3 else np.repeat(frame[..., None], 3, axis=2)
-        return (key, crop_image(img, box, self.size), to_crop(lm, box, self.size), found,
-                np.asarray(box, np.float32))
+        return (
+            key,
+            crop_image(img, box, self.size),
+            to_crop(lm, box, self.size),
+            found,
+            np.asarray(box, np.float32),
+        )
 
     def add(self, key, frame: np.ndarray, landmarks) -> list[tuple]:
         lm = _valid(landmarks)

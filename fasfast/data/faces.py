@@ -90,8 +90,10 @@ def file_landmarks(path, frame_names=None) -> np.ndarray | dict | None:
         if i is not None:
             out[i] = lm
     if names and not out:
-        raise LandmarkFileError(f"{f}: its frame names ({names[0]!r}, ...) match none of the "
-                                f"{len(frame_names)} frames of {path}; fix or delete it")
+        raise LandmarkFileError(
+            f"{f}: its frame names ({names[0]!r}, ...) match none of the "
+            f"{len(frame_names)} frames of {path}; fix or delete it"
+        )
     return out
 
 
@@ -106,10 +108,20 @@ def _resize_whole(frame: np.ndarray, lm, size: int):
     return crop, out, np.array([0, 0, w, h], np.float32)
 
 
-def iter_faces(reader: VideoReader, indices=None, *, size: int = 256, margin: float = 1.3,
-               crop: bool = True, detect: DetectSettings | None = None, detector=None,
-               landmarks="file", stats: dict | None = None, skip_unreadable: bool = False,
-               prefetch: int = 4) -> Iterator[FaceFrame]:
+def iter_faces(
+    reader: VideoReader,
+    indices=None,
+    *,
+    size: int = 256,
+    margin: float = 1.3,
+    crop: bool = True,
+    detect: DetectSettings | None = None,
+    detector=None,
+    landmarks="file",
+    stats: dict | None = None,
+    skip_unreadable: bool = False,
+    prefetch: int = 4,
+) -> Iterator[FaceFrame]:
     """Yield a :class:`FaceFrame` for every distinct index (all frames when None), in one
     pass over ``reader``. Frames before the first face wait for it (at most 64 frames,
     see :class:`~fasfast.data.crop.FaceCropper`), so the order is not always increasing.
@@ -123,8 +135,9 @@ def iter_faces(reader: VideoReader, indices=None, *, size: int = 256, margin: fl
     st = stats if stats is not None else {}
     for k in ("frames", "file", "detected", "no_face", "detections", "cold"):
         st.setdefault(k, 0)
-    given = (file_landmarks(reader.path, reader.frame_names) if isinstance(landmarks, str)
-             else landmarks)
+    given = (
+        file_landmarks(reader.path, reader.frame_names) if isinstance(landmarks, str) else landmarks
+    )
     if given is not None and not isinstance(given, Mapping):
         arr = np.asarray(given, np.float32)
         given = {i: arr[i] for i in range(len(arr))}
@@ -153,7 +166,7 @@ def iter_faces(reader: VideoReader, indices=None, *, size: int = 256, margin: fl
             yield FaceFrame(i, c, clm, raw.pop(i), bool(found), box)
 
     frames = reader.frames(indices, skip_unreadable=skip_unreadable)
-    for i, frame in (prefetched(frames, prefetch) if prefetch > 0 else frames):
+    for i, frame in prefetched(frames, prefetch) if prefetch > 0 else frames:
         st["frames"] += 1
         lm = landmarks_of(i, frame)
         if not crop:
@@ -180,8 +193,9 @@ def _nan_or(lm) -> np.ndarray:
 
 def video_faces(path_or_reader, indices=None, **kw) -> VideoFaces:
     """Collect :func:`iter_faces` of a video (path or :class:`VideoReader`), sorted."""
-    reader = (path_or_reader if isinstance(path_or_reader, VideoReader)
-              else VideoReader(path_or_reader))
+    reader = (
+        path_or_reader if isinstance(path_or_reader, VideoReader) else VideoReader(path_or_reader)
+    )
     stats: dict = {}
     items = sorted(iter_faces(reader, indices, stats=stats, **kw), key=lambda f: f.index)
     size = int(kw.get("size", 256))
@@ -189,10 +203,12 @@ def video_faces(path_or_reader, indices=None, **kw) -> VideoFaces:
     out = VideoFaces(
         indices=np.array([f.index for f in items], np.int64),
         crops=np.stack([f.crop for f in items]) if n else np.zeros((0, size, size, 3), np.uint8),
-        landmarks=(np.stack([f.landmarks for f in items]) if n
-                   else np.zeros((0, 68, 2), np.float32)),
-        frame_landmarks=(np.stack([f.frame_landmarks for f in items]) if n
-                         else np.zeros((0, 68, 2), np.float32)),
+        landmarks=(
+            np.stack([f.landmarks for f in items]) if n else np.zeros((0, 68, 2), np.float32)
+        ),
+        frame_landmarks=(
+            np.stack([f.frame_landmarks for f in items]) if n else np.zeros((0, 68, 2), np.float32)
+        ),
         found=np.array([f.found for f in items], bool),
         boxes=np.stack([f.box for f in items]) if n else np.zeros((0, 4), np.float32),
         stats=stats,
@@ -200,21 +216,46 @@ def video_faces(path_or_reader, indices=None, **kw) -> VideoFaces:
     return out
 
 
-def compute_entry(path_or_reader, indices=None, *, size: int, margin: float = 1.3,
-                  crop: bool = True,
-                  detect: DetectSettings | None = None, detector=None,
-                  landmarks="file", prefetch: int = 4) -> tuple[dict, dict]:
+def compute_entry(
+    path_or_reader,
+    indices=None,
+    *,
+    size: int,
+    margin: float = 1.3,
+    crop: bool = True,
+    detect: DetectSettings | None = None,
+    detector=None,
+    landmarks="file",
+    prefetch: int = 4,
+) -> tuple[dict, dict]:
     """The cache entry of a video (``indices`` None: every frame) and the pass's stats:
     ``{"indices", "crops", "landmarks", "found", "boxes", "frame_landmarks", "num_frames",
     "decoded"}`` (see :mod:`fasfast.data.cache`)."""
-    res = video_faces(path_or_reader, indices, size=size, margin=margin, crop=crop,
-                      detect=detect, detector=detector, landmarks=landmarks, prefetch=prefetch)
+    res = video_faces(
+        path_or_reader,
+        indices,
+        size=size,
+        margin=margin,
+        crop=crop,
+        detect=detect,
+        detector=detector,
+        landmarks=landmarks,
+        prefetch=prefetch,
+    )
     if not len(res.indices):
-        raise ValueError(f"no frame of {getattr(path_or_reader, 'path', path_or_reader)} "
-                         "could be read")
+        raise ValueError(
+            f"no frame of {getattr(path_or_reader, 'path', path_or_reader)} could be read"
+        )
     n = res.stats["num_frames"]
     decoded = res.stats["decoded"]
-    entry = {"indices": res.indices, "crops": res.crops, "landmarks": res.landmarks,
-             "found": res.found, "boxes": res.boxes, "frame_landmarks": res.frame_landmarks,
-             "num_frames": np.int64(n), "decoded": np.int64(n if decoded is None else decoded)}
+    entry = {
+        "indices": res.indices,
+        "crops": res.crops,
+        "landmarks": res.landmarks,
+        "found": res.found,
+        "boxes": res.boxes,
+        "frame_landmarks": res.frame_landmarks,
+        "num_frames": np.int64(n),
+        "decoded": np.int64(n if decoded is None else decoded),
+    }
     return entry, res.stats

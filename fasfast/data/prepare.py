@@ -57,8 +57,10 @@ def parse_shard(spec) -> tuple[int, int]:
     except ValueError:
         k_i = n_i = -1
     if not sep or n_i < 1 or not 0 <= k_i < n_i:
-        raise PrepareError(f"--shard {text}: expected K/N with N >= 1 and 0 <= K < N "
-                           f"(K counts from 0: 0/4, 1/4, 2/4, 3/4)")
+        raise PrepareError(
+            f"--shard {text}: expected K/N with N >= 1 and 0 <= K < N "
+            f"(K counts from 0: 0/4, 1/4, 2/4, 3/4)"
+        )
     return k_i, n_i
 
 
@@ -69,8 +71,11 @@ def shard_paths(paths, shard: tuple[int, int]) -> list[str]:
 
 
 def _split_list(root: Path, protocol: str, split: str) -> Path | None:
-    for cand in (root / f"{split}.txt", root / f"{protocol}_{split}.txt",
-                 root / str(protocol) / f"{split}.txt"):
+    for cand in (
+        root / f"{split}.txt",
+        root / f"{protocol}_{split}.txt",
+        root / str(protocol) / f"{split}.txt",
+    ):
         if cand.is_file():
             return cand
     return None
@@ -85,8 +90,9 @@ def dataset_samples(dataset: str, root, protocol: str, splits=("train", "dev", "
         raise PrepareError(f"unknown data set {dataset!r}: choose from {', '.join(DATASETS)}")
     root = Path(root)
     if root.is_file():
-        raise PrepareError(f"data root {root} is a file, not a folder (give the data set's "
-                           "folder as --data-root)")
+        raise PrepareError(
+            f"data root {root} is a file, not a folder (give the data set's folder as --data-root)"
+        )
     if not root.is_dir():
         raise PrepareError(f"data root not found: {root} (give --data-root)")
     samples, notes = [], []
@@ -105,17 +111,20 @@ def dataset_samples(dataset: str, root, protocol: str, splits=("train", "dev", "
                 if lst is None:
                     notes.append(f"no list file for split {split!r} under {root}")
                     continue
-                got = (P.path_label_list(lst, root=root, split=split, check_files=False)
-                       if dataset == "list"
-                       else P.hyspefas(lst, root=root, split=split, check_files=False))
+                got = (
+                    P.path_label_list(lst, root=root, split=split, check_files=False)
+                    if dataset == "list"
+                    else P.hyspefas(lst, root=root, split=split, check_files=False)
+                )
         except FileNotFoundError as e:
             notes.append(f"split {split!r}: {e}")
             continue
         samples += got
     if not samples:
         detail = "; ".join(notes) if notes else "the protocol lists no videos"
-        raise PrepareError(f"no videos found under {root} for {dataset} protocol {protocol} "
-                           f"({detail})")
+        raise PrepareError(
+            f"no videos found under {root} for {dataset} protocol {protocol} ({detail})"
+        )
     return samples, notes
 
 
@@ -134,8 +143,12 @@ class PrepareSettings:
         """(crop entry keys, landmark entry key or None when a landmark file is used)."""
         lmf = landmark_file_for(path)
         dkey = self.detect.key()
-        crops = [crops_key(path, size=s, margin=self.margin, crop=self.crop, detect_key=dkey,
-                           landmark_file=lmf) for s in self.sizes]
+        crops = [
+            crops_key(
+                path, size=s, margin=self.margin, crop=self.crop, detect_key=dkey, landmark_file=lmf
+            )
+            for s in self.sizes
+        ]
         lkey = None if lmf is not None or not self.crop else landmarks_key(path, dkey)
         return crops, lkey
 
@@ -153,25 +166,40 @@ def prepare_video(path: str, settings: PrepareSettings, cache_dir) -> dict:
     from fasfast.data.video import DataWarning
 
     t0 = time.perf_counter()
-    out = {"path": path, "status": "done", "frames": 0, "no_face": 0, "error": "",
-           "warnings": [], "seconds": 0.0}
+    out = {
+        "path": path,
+        "status": "done",
+        "frames": 0,
+        "no_face": 0,
+        "error": "",
+        "warnings": [],
+        "seconds": 0.0,
+    }
     cache = CropCache(cache_dir)
     with warnings.catch_warnings(record=True) as caught:
         warnings.simplefilter("always", DataWarning)
         try:
             if settings.require_landmarks and landmark_file_for(path) is None:
-                raise FileNotFoundError(f"{path}: no landmark file beside it (expected "
-                                        f"{Path(path).with_suffix('.landmarks.npy').name}; "
-                                        "--require-landmarks is set)")
+                raise FileNotFoundError(
+                    f"{path}: no landmark file beside it (expected "
+                    f"{Path(path).with_suffix('.landmarks.npy').name}; "
+                    "--require-landmarks is set)"
+                )
             crops, lkey = settings.keys(path)
             known = cache.get(lkey) if lkey is not None else None
             landmarks = known["frame_landmarks"] if known is not None else "file"
             for size, key in zip(settings.sizes, crops):
                 if cache.has(key):
                     continue
-                entry, st = compute_entry(path, size=size, margin=settings.margin,
-                                              crop=settings.crop, detect=settings.detect,
-                                              landmarks=landmarks, prefetch=settings.prefetch)
+                entry, st = compute_entry(
+                    path,
+                    size=size,
+                    margin=settings.margin,
+                    crop=settings.crop,
+                    detect=settings.detect,
+                    landmarks=landmarks,
+                    prefetch=settings.prefetch,
+                )
                 if lkey is not None and known is None:
                     cache.put(lkey, frame_landmarks=entry["frame_landmarks"])
                     known = entry
@@ -180,9 +208,12 @@ def prepare_video(path: str, settings: PrepareSettings, cache_dir) -> dict:
                 out["frames"] = max(out["frames"], st["frames"])
                 out["no_face"] = int((~entry["found"]).sum())
                 if not entry["found"].any():
-                    warnings.warn(f"{path}: no face found in any of its {len(entry['found'])} "
-                                  "frames; its crops are the frame centre", DataWarning,
-                                  stacklevel=2)
+                    warnings.warn(
+                        f"{path}: no face found in any of its {len(entry['found'])} "
+                        "frames; its crops are the frame centre",
+                        DataWarning,
+                        stacklevel=2,
+                    )
         except Exception as e:  # noqa: BLE001 - a bad file is reported, never fatal
             out["status"], out["error"] = "skipped", describe_error(e)
     out["warnings"] = [" ".join(str(w.message).split()) for w in caught]
@@ -217,9 +248,17 @@ class PrepareResult:
         return self.frames / self.seconds if self.seconds > 0 else 0.0
 
 
-def prepare(samples, cache_dir, settings: PrepareSettings, *, workers: int = 1,
-            shard: tuple[int, int] = (0, 1), progress: bool = True, log=print,
-            warn=None) -> PrepareResult:
+def prepare(
+    samples,
+    cache_dir,
+    settings: PrepareSettings,
+    *,
+    workers: int = 1,
+    shard: tuple[int, int] = (0, 1),
+    progress: bool = True,
+    log=print,
+    warn=None,
+) -> PrepareResult:
     """Prepare this shard's share of ``samples`` (see the module doc). ``log(line)`` gets
     the summary lines, ``warn(line)`` one line per skipped file or data warning."""
     from tqdm import tqdm
@@ -240,11 +279,19 @@ def prepare(samples, cache_dir, settings: PrepareSettings, *, workers: int = 1,
         return res
     totals = _frame_counts(todo)
     t0 = time.perf_counter()
-    jobs = [(p, settings, str(cache_dir)) for p in todo]
-    bar = tqdm(total=sum(totals.values()), unit="frame", desc="prepare", disable=not progress,
-               dynamic_ncols=True, smoothing=0.1)
+    # longest videos first: the last worker to finish waits on a short one (less idle tail)
+    jobs = [(p, settings, str(cache_dir)) for p in sorted(todo, key=lambda p: -totals[p])]
+    results = _run(jobs, workers, settings)
+    bar = tqdm(
+        total=sum(totals.values()),
+        unit="frame",
+        desc="prepare",
+        disable=not progress,
+        dynamic_ncols=True,
+        smoothing=0.1,
+    )
     try:
-        for r in _run(jobs, workers):
+        for r in results:
             bar.update(totals.get(r["path"], 0))
             for w in r["warnings"]:
                 warn(f"warning: {w}")
@@ -256,23 +303,55 @@ def prepare(samples, cache_dir, settings: PrepareSettings, *, workers: int = 1,
             else:
                 res.skipped.append((r["path"], r["error"]))
                 warn(f"skipped {r['path']}: {r['error']}")
-            bar.set_postfix(videos=f"{res.done + len(res.skipped)}/{len(todo)}",
-                            skipped=len(res.skipped), refresh=False)
+            bar.set_postfix(
+                videos=f"{res.done + len(res.skipped)}/{len(todo)}",
+                skipped=len(res.skipped),
+                refresh=False,
+            )
     finally:
         bar.close()
     res.seconds = time.perf_counter() - t0
     return res
 
 
-def _run(jobs, workers: int):
+def _run(jobs, workers: int, settings: PrepareSettings):
+    """Results of ``jobs`` in this process (``workers`` 1) or in ``workers`` processes.
+
+    The processes are forked after this process has loaded dlib's models (when a video
+    needs detection): they share the loaded models instead of each spending 1-2 CPU
+    seconds loading its own, which on a small data set was most of the difference between
+    ``--workers 1`` and ``--workers 2``. Each runs OpenCV on one thread (one process per
+    core; no pool threads competing for the cores). The pool is started before any thread
+    exists in this process (the progress bar's monitor comes later). Without ``fork``
+    (Windows, macOS default) the processes are spawned and load their own models."""
     if workers <= 1 or len(jobs) <= 1:
-        for job in jobs:
-            yield _work(job)
-        return
+        return (_work(job) for job in jobs)
     import multiprocessing as mp
 
-    ctx = mp.get_context("spawn")  # no inherited threads or dlib state
-    with ctx.Pool(workers, initializer=_init_worker, initargs=(1,)) as pool:
+    fork = "fork" in mp.get_all_start_methods()
+    if fork and settings.crop and any(landmark_file_for(j[0]) is None for j in jobs):
+        from fasfast.labels.landmarks import shared_detector
+
+        d = settings.detect
+        shared_detector(upsample=d.upsample, min_score=d.min_score)  # inherited by the forks
+    if not fork:
+        pool = mp.get_context("spawn").Pool(workers, initializer=_init_worker, initargs=(1,))
+        return _pooled(pool, jobs)
+    import cv2
+
+    # OpenCV's thread pool does not survive a fork (a child that touches it hangs): the
+    # children are forked with one OpenCV thread, so they never use the pool
+    threads = cv2.getNumThreads()
+    cv2.setNumThreads(1)
+    try:
+        pool = mp.get_context("fork").Pool(workers)
+    finally:
+        cv2.setNumThreads(threads)
+    return _pooled(pool, jobs)
+
+
+def _pooled(pool, jobs):
+    with pool:
         yield from pool.imap_unordered(_work, jobs, chunksize=1)
 
 
@@ -294,8 +373,12 @@ def write_settings(cache_dir, settings: PrepareSettings) -> Path:
     """Record the detection settings in ``<cache>/settings.json`` (atomically)."""
     f = Path(cache_dir) / SETTINGS_FILE
     f.parent.mkdir(parents=True, exist_ok=True)
-    data = {"detect": asdict(settings.detect), "margin": settings.margin,
-            "sizes": list(settings.sizes), "crop": settings.crop}
+    data = {
+        "detect": asdict(settings.detect),
+        "margin": settings.margin,
+        "sizes": list(settings.sizes),
+        "crop": settings.crop,
+    }
     tmp = f.with_name(f".{SETTINGS_FILE}.{os.getpid()}.tmp")
     tmp.write_text(json.dumps(data, indent=1))
     os.replace(tmp, f)

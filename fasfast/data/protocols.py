@@ -51,8 +51,9 @@ from fasfast.data.video import load_hyperspectral as load_hyperspectral  # moved
 SPLITS = ("train", "dev", "test")
 
 OULU_FILE_TYPES = {1: "live", 2: "print", 3: "print", 4: "replay", 5: "replay", 6: "digital"}
-OULU_PROTOCOLS = ("1", "2") + tuple(f"3_{k}" for k in range(1, 7)) + tuple(
-    f"4_{k}" for k in range(1, 7))
+OULU_PROTOCOLS = (
+    ("1", "2") + tuple(f"3_{k}" for k in range(1, 7)) + tuple(f"4_{k}" for k in range(1, 7))
+)
 _OULU_NAME = re.compile(r"^(\d+)_(\d+)_(\d+)_(\d+)$")
 
 
@@ -120,8 +121,9 @@ def oulu_protocol_includes(protocol: str, split: str, info: dict) -> bool:
     return bool(ok)
 
 
-def oulu_npu(root, protocol: str = "1", split: str = "train", source: str = "auto",
-             missing: str = "error") -> list[Sample]:
+def oulu_npu(
+    root, protocol: str = "1", split: str = "train", source: str = "auto", missing: str = "error"
+) -> list[Sample]:
     """Samples of an OULU-NPU(-shaped) tree for ``protocol`` and ``split``.
 
     ``source``: "files" (``Protocols/`` lists), "rules" (naming rules, module doc) or
@@ -131,9 +133,11 @@ def oulu_npu(root, protocol: str = "1", split: str = "train", source: str = "aut
     root = Path(root)
     protocol = str(protocol)
     if protocol.startswith("Protocol_"):
-        protocol = protocol[len("Protocol_"):]
+        protocol = protocol[len("Protocol_") :]
     if protocol not in OULU_PROTOCOLS:
-        raise ValueError(f"unknown OULU-NPU protocol {protocol!r}; expected one of {OULU_PROTOCOLS}")
+        raise ValueError(
+            f"unknown OULU-NPU protocol {protocol!r}; expected one of {OULU_PROTOCOLS}"
+        )
     split = _split_name(split)
     if not root.is_dir():
         raise FileNotFoundError(f"OULU-NPU root not found: {root}")
@@ -154,7 +158,9 @@ def oulu_npu(root, protocol: str = "1", split: str = "train", source: str = "aut
                 continue
             parts = [p.strip() for p in line.split(",")]
             if len(parts) != 2:
-                raise ValueError(f"{pfile}:{n}: expected '+1,Phone_Session_User_File', got {line!r}")
+                raise ValueError(
+                    f"{pfile}:{n}: expected '+1,Phone_Session_User_File', got {line!r}"
+                )
             try:
                 val = int(parts[0])
             except ValueError as e:
@@ -184,12 +190,21 @@ def oulu_npu(root, protocol: str = "1", split: str = "train", source: str = "aut
             atype = "live"
         elif atype == "live":
             atype = "attack"
-        samples.append(Sample(str(media[name]), label, atype, name, split,
-                              dict(info, protocol=protocol, dataset="oulu-npu")))
+        samples.append(
+            Sample(
+                str(media[name]),
+                label,
+                atype,
+                name,
+                split,
+                dict(info, protocol=protocol, dataset="oulu-npu"),
+            )
+        )
     if absent and missing == "error":
         raise FileNotFoundError(
             f"{len(absent)} OULU-NPU videos listed for protocol {protocol} / {split} are not in "
-            f"{folder}: {', '.join(absent[:5])}{' ...' if len(absent) > 5 else ''}")
+            f"{folder}: {', '.join(absent[:5])}{' ...' if len(absent) > 5 else ''}"
+        )
     return samples
 
 
@@ -227,15 +242,17 @@ def _resolve(rel: str, bases: list[Path]) -> Path:
 UNIATTACK_PROTOCOLS = ("p1", "p2.1", "p2.2")
 
 
-def uniattack(root, protocol: str = "p1", split: str = "train",
-              check_files: bool = True) -> list[Sample]:
+def uniattack(
+    root, protocol: str = "p1", split: str = "train", check_files: bool = True
+) -> list[Sample]:
     """UniAttackData samples: train/dev from ``*_label.txt`` (live=0, spoof=1 on disk),
     dev without labels from ``dev.txt`` when ``dev_label.txt`` is absent, test from
     ``test.txt`` (label -1)."""
     root = Path(root)
     if protocol not in UNIATTACK_PROTOCOLS:
-        raise ValueError(f"unknown UniAttackData protocol {protocol!r}; "
-                         f"expected one of {UNIATTACK_PROTOCOLS}")
+        raise ValueError(
+            f"unknown UniAttackData protocol {protocol!r}; expected one of {UNIATTACK_PROTOCOLS}"
+        )
     split = _split_name(split)
     pdir = root / protocol
     if not pdir.is_dir():
@@ -247,8 +264,10 @@ def uniattack(root, protocol: str = "p1", split: str = "train",
     elif split != "train" and plain.is_file():
         rows = _read_list(plain, False)
     else:
-        raise FileNotFoundError(f"UniAttackData list not found: {labelled}"
-                                + ("" if split == "train" else f" (nor {plain})"))
+        raise FileNotFoundError(
+            f"UniAttackData list not found: {labelled}"
+            + ("" if split == "train" else f" (nor {plain})")
+        )
     samples, absent = [], []
     for rel, lab, _ in rows:
         path = _resolve(rel, [root, pdir])
@@ -260,18 +279,25 @@ def uniattack(root, protocol: str = "p1", split: str = "train",
         elif lab in (0, 1):
             label, atype = (1, "live") if lab == 0 else (0, "attack")
         else:
-            raise ValueError(f"UniAttackData label must be 0 (live) or 1 (spoof), got {lab} "
-                             f"for {rel}")
-        samples.append(Sample(str(path), label, atype, rel, split,
-                              dict(protocol=protocol, dataset="uniattack")))
+            raise ValueError(
+                f"UniAttackData label must be 0 (live) or 1 (spoof), got {lab} for {rel}"
+            )
+        samples.append(
+            Sample(
+                str(path), label, atype, rel, split, dict(protocol=protocol, dataset="uniattack")
+            )
+        )
     if absent:
-        raise FileNotFoundError(f"{len(absent)} UniAttackData files listed in {protocol}/{split} "
-                                f"do not exist under {root}: {', '.join(absent[:5])}")
+        raise FileNotFoundError(
+            f"{len(absent)} UniAttackData files listed in {protocol}/{split} "
+            f"do not exist under {root}: {', '.join(absent[:5])}"
+        )
     return samples
 
 
-def hyspefas(list_file, root=None, split: str = "train", live_label: int = 1,
-             check_files: bool = True) -> list[Sample]:
+def hyspefas(
+    list_file, root=None, split: str = "train", live_label: int = 1, check_files: bool = True
+) -> list[Sample]:
     """HySpeFAS samples from a ``<name>.mat <label>`` list (label == ``live_label`` -> live).
 
     A line without a label gives label -1. ``meta["png"]`` is the preview beside the
@@ -308,8 +334,9 @@ def hyspefas(list_file, root=None, split: str = "train", live_label: int = 1,
     return samples
 
 
-def path_label_list(file, root=None, live_label: int = 1, split: str = "train",
-                    check_files: bool = True) -> list[Sample]:
+def path_label_list(
+    file, root=None, live_label: int = 1, split: str = "train", check_files: bool = True
+) -> list[Sample]:
     """Generic ``path label [attack_type]`` list; ``label == live_label`` -> live (1)."""
     file = Path(file)
     root = Path(root) if root is not None else file.parent
@@ -320,8 +347,9 @@ def path_label_list(file, root=None, live_label: int = 1, split: str = "train",
             raise FileNotFoundError(f"file listed in {file} not found: {path}")
         label = int(lab == live_label)
         atype = "live" if label else (rest[0] if rest else "attack")
-        samples.append(Sample(str(path), label, atype, rel, _split_name(split),
-                              dict(dataset="list")))
+        samples.append(
+            Sample(str(path), label, atype, rel, _split_name(split), dict(dataset="list"))
+        )
     return samples
 
 

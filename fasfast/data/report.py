@@ -39,7 +39,8 @@ def describe_error(err: BaseException) -> str:
     from fasfast.data.video import VideoReadError
 
     text = " ".join(str(err).split()) or type(err).__name__
-    if isinstance(err, (VideoReadError, LandmarkFileError, FileNotFoundError, ValueError,
-                        IndexError)):
+    if isinstance(
+        err, (VideoReadError, LandmarkFileError, FileNotFoundError, ValueError, IndexError)
+    ):
         return text
     return f"{type(err).__name__}: {text}"

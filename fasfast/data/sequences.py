@@ -35,7 +35,9 @@ def sample_sequences(num_frames: int, length: int = 4, interval: int = 3) -> lis
     span = _check(num_frames, length, interval)
     if num_frames < span:
         return [[min(i * interval, num_frames - 1) for i in range(length)]]
-    return [[s + i * interval for i in range(length)] for s in range(0, num_frames - span + 1, span)]
+    return [
+        [s + i * interval for i in range(length)] for s in range(0, num_frames - span + 1, span)
+    ]
 
 
 def random_sequence(num_frames: int, length: int = 4, interval: int = 3, rng=None) -> list[int]:

@@ -53,7 +53,9 @@ os.environ.setdefault("OPENCV_FFMPEG_LOGLEVEL", "-8")
 if "OPENCV_LOG_LEVEL" not in os.environ:
     os.environ["OPENCV_LOG_LEVEL"] = "ERROR"
     if "cv2" in sys.modules:  # imported before us: it may have read the variable already
-        sys.modules["cv2"].utils.logging.setLogLevel(sys.modules["cv2"].utils.logging.LOG_LEVEL_ERROR)
+        sys.modules["cv2"].utils.logging.setLogLevel(
+            sys.modules["cv2"].utils.logging.LOG_LEVEL_ERROR
+        )
 
 
 class VideoReadError(RuntimeError):
@@ -87,8 +89,10 @@ def _to_rgb8(img: np.ndarray, path) -> np.ndarray:
         img = np.round(img.astype(np.float32) / 257.0).astype(np.uint8)
         notes.append("16 bits per channel, scaled to 8")
     elif img.dtype != np.uint8:
-        raise VideoReadError(f"cannot use image {path}: {img.dtype} pixels are not supported "
-                             "(convert it to 8-bit RGB)")
+        raise VideoReadError(
+            f"cannot use image {path}: {img.dtype} pixels are not supported "
+            "(convert it to 8-bit RGB)"
+        )
     if img.ndim == 3 and img.shape[2] in (2, 4):
         img = img[..., :-1]
         notes.append("alpha channel dropped")
@@ -131,8 +135,11 @@ def is_frame_file(path) -> bool:
     (:data:`IMAGE_EXTS`), not hidden (no leading ``.``: macOS ``._*`` side files,
     ``.DS_Store``), not an OS side file (``Thumbs.db``, ``desktop.ini``)."""
     name = Path(path).name
-    return (not name.startswith(".") and name.lower() not in _SIDE_FILES
-            and Path(name).suffix.lower() in IMAGE_EXTS)
+    return (
+        not name.startswith(".")
+        and name.lower() not in _SIDE_FILES
+        and Path(name).suffix.lower() in IMAGE_EXTS
+    )
 
 
 def natural_key(name: str) -> tuple:
@@ -151,7 +158,6 @@ def frame_files(folder) -> list[Path]:
     return sorted(files, key=lambda p: natural_key(p.name))
 
 
-
 def _read_mat(path: Path) -> np.ndarray:
     try:
         arr = load_hyperspectral(path, prefer="png")
@@ -165,8 +171,10 @@ def hyperspectral_to_rgb(cube: np.ndarray) -> np.ndarray:
     first thirds of the bands as R, G, B, scaled by the cube's 99.5th percentile."""
     c = cube.shape[2]
     thirds = np.array_split(np.arange(c), 3)
-    rgb = np.stack([cube[..., thirds[2]].mean(2), cube[..., thirds[1]].mean(2),
-                    cube[..., thirds[0]].mean(2)], axis=2)
+    rgb = np.stack(
+        [cube[..., thirds[2]].mean(2), cube[..., thirds[1]].mean(2), cube[..., thirds[0]].mean(2)],
+        axis=2,
+    )
     hi = np.percentile(rgb, 99.5) or 1.0
     return np.clip(rgb / hi * 255, 0, 255).astype(np.uint8)
 
@@ -186,7 +194,9 @@ def load_hyperspectral(path, key: str = "var", prefer: str = "mat") -> np.ndarra
 
         mat = loadmat(str(path))
         if key not in mat:
-            raise KeyError(f"{path} has no variable {key!r} (has {sorted(k for k in mat if not k.startswith('__'))})")
+            raise KeyError(
+                f"{path} has no variable {key!r} (has {sorted(k for k in mat if not k.startswith('__'))})"
+            )
         arr = np.asarray(mat[key])
     except NotImplementedError:  # MATLAB v7.3 = HDF5
         import h5py
@@ -267,8 +277,9 @@ class VideoReader:
         finally:
             cap.release()
         if n <= 0:
-            raise VideoReadError(f"video has no decodable frames: {self.path} "
-                                 "(empty, corrupt or unsupported codec)")
+            raise VideoReadError(
+                f"video has no decodable frames: {self.path} (empty, corrupt or unsupported codec)"
+            )
         self.num_frames = n
 
     def __len__(self) -> int:
@@ -284,12 +295,12 @@ class VideoReader:
         out = sorted({int(i) for i in indices})
         if out and (out[0] < 0 or out[-1] >= self.num_frames):
             bad = out[0] if out[0] < 0 else out[-1]
-            raise IndexError(f"frame {bad} out of range for {self.path} "
-                             f"({self.num_frames} frames)")
+            raise IndexError(f"frame {bad} out of range for {self.path} ({self.num_frames} frames)")
         return out
 
-    def frames(self, indices=None, skip_unreadable: bool = False
-               ) -> Iterator[tuple[int, np.ndarray]]:
+    def frames(
+        self, indices=None, skip_unreadable: bool = False
+    ) -> Iterator[tuple[int, np.ndarray]]:
         """Yield ``(index, RGB uint8 [H, W, 3])`` for the distinct ``indices`` (all frames
         when None) in increasing order, in one front-to-back pass (see the module doc).
         Frames past the real end of a truncated video repeat its last decodable frame
@@ -343,10 +354,14 @@ class VideoReader:
         self.decoded = end
         if end == 0:
             raise VideoReadError(f"cannot decode any frame of video {self.path} (corrupt?)")
-        _report_once(self.path, "truncated",
-                     f"{self.path}: truncated video: the header promises {self.num_frames} "
-                     f"frames, {end} are decodable; frames {end}..{self.num_frames - 1} "
-                     f"repeat frame {end - 1}", TruncatedVideoWarning)
+        _report_once(
+            self.path,
+            "truncated",
+            f"{self.path}: truncated video: the header promises {self.num_frames} "
+            f"frames, {end} are decodable; frames {end}..{self.num_frames - 1} "
+            f"repeat frame {end - 1}",
+            TruncatedVideoWarning,
+        )
         if last is None or last[0] != end - 1:
             last = (end - 1, self._frame_at(end - 1))
         for w in rest:
@@ -451,8 +466,10 @@ def write_video(path, frames, fps: float = 15.0, codec: str | None = None) -> Pa
     if codec is None:
         codec = VIDEO_CODECS.get(path.suffix.lower())
         if codec is None:
-            raise ValueError(f"{path}: unsupported video suffix {path.suffix!r} (use "
-                             f"{', '.join(VIDEO_CODECS)}, or name a codec)")
+            raise ValueError(
+                f"{path}: unsupported video suffix {path.suffix!r} (use "
+                f"{', '.join(VIDEO_CODECS)}, or name a codec)"
+            )
     it = iter(frames)
     first = next(it, None)
     if first is None:

@@ -83,8 +83,7 @@ class GradCAMResult:
         b, t = self.scores.shape[0], next(iter(self.cams.values())).shape[1]
         for i in range(b):
             for k in range(t):
-                names = (["frame"] if self.flat_frames is not None and self.flat_frames[i, k]
-                         else [])
+                names = ["frame"] if self.flat_frames is not None and self.flat_frames[i, k] else []
                 names += [n for n, f in self.flat.items() if f[i, k]]
                 if names:
                     out.append((i, k, names))
@@ -113,13 +112,20 @@ class GradCAM:
 
     TARGETS = ("score", "attack", "predicted")
 
-    def __init__(self, model: nn.Module, layers: Sequence[str] = DEFAULT_LAYERS,
-                 target: str = "score", flat_std: float = 2 / 255, flat_rel: float = 0.02):
+    def __init__(
+        self,
+        model: nn.Module,
+        layers: Sequence[str] = DEFAULT_LAYERS,
+        target: str = "score",
+        flat_std: float = 2 / 255,
+        flat_rel: float = 0.02,
+    ):
         if target not in self.TARGETS:
             raise ValueError(f"target must be one of {self.TARGETS}, got {target!r}")
         if not (flat_std >= 0 and 0 <= flat_rel < 1):
-            raise ValueError(f"flat_std must be >= 0 and flat_rel in [0, 1), got {flat_std}, "
-                             f"{flat_rel}")
+            raise ValueError(
+                f"flat_std must be >= 0 and flat_rel in [0, 1), got {flat_std}, {flat_rel}"
+            )
         self.flat_std, self.flat_rel = float(flat_std), float(flat_rel)
         self.target = target
         self.model = model
@@ -167,7 +173,7 @@ class GradCAM:
             for h in handles:
                 h.remove()
             self.model.train(was_training)
-        flat_frames = (x.detach().float().flatten(2).std(dim=2) < self.flat_std)  # [B, T]
+        flat_frames = x.detach().float().flatten(2).std(dim=2) < self.flat_std  # [B, T]
         cams, native, constant, flat = {}, {}, {}, {}
         for name in self.layers:
             a = acts.get(name)
@@ -189,15 +195,27 @@ class GradCAM:
             constant[name] = const.view(b, t).cpu().numpy()
             near = (span <= self.flat_rel * span.max()) | const
             flat[name] = (near.view(b, t) | flat_frames).cpu().numpy()
-        pred = F.interpolate(maps.detach().float().reshape(b * t, 1, *maps.shape[-2:]),
-                             size=(s_h, s_w), mode="bilinear", align_corners=False)
+        pred = F.interpolate(
+            maps.detach().float().reshape(b * t, 1, *maps.shape[-2:]),
+            size=(s_h, s_w),
+            mode="bilinear",
+            align_corners=False,
+        )
         pred = pred.clamp(0, 1).view(b, t, s_h, s_w).cpu().numpy().astype(np.float32)
-        return GradCAMResult(cams, pred, scores.detach().float().cpu().numpy(), native, constant,
-                             flat, flat_frames.cpu().numpy())
+        return GradCAMResult(
+            cams,
+            pred,
+            scores.detach().float().cpu().numpy(),
+            native,
+            constant,
+            flat,
+            flat_frames.cpu().numpy(),
+        )
 
 
-def gradcam_sequence(model: nn.Module, x: torch.Tensor, layers: Sequence[str] = DEFAULT_LAYERS,
-                     target: str = "score") -> GradCAMResult:
+def gradcam_sequence(
+    model: nn.Module, x: torch.Tensor, layers: Sequence[str] = DEFAULT_LAYERS, target: str = "score"
+) -> GradCAMResult:
     """One-shot :class:`GradCAM` call."""
     return GradCAM(model, layers, target)(x)
 
@@ -208,8 +226,9 @@ def _to_uint8(frame: np.ndarray) -> np.ndarray:
     return np.clip(np.rint(np.asarray(frame, dtype=np.float32) * 255), 0, 255).astype(np.uint8)
 
 
-def overlay(frame: np.ndarray, cam: np.ndarray, weight: float = 0.45,
-            colormap: int = cv2.COLORMAP_JET) -> np.ndarray:
+def overlay(
+    frame: np.ndarray, cam: np.ndarray, weight: float = 0.45, colormap: int = cv2.COLORMAP_JET
+) -> np.ndarray:
     """Blend a ``[H, W]`` map in [0, 1] (cv2 colour map) over an RGB frame ``[H, W, 3]``."""
     frame = _to_uint8(frame)
     if cam.shape != frame.shape[:2]:
@@ -218,8 +237,9 @@ def overlay(frame: np.ndarray, cam: np.ndarray, weight: float = 0.45,
     return cv2.addWeighted(frame, 1.0 - weight, heat, weight, 0.0)
 
 
-def write_overlays(out_dir: str | Path, frames: np.ndarray, res: GradCAMResult,
-                   index: int = 0, prefix: str = "") -> list[Path]:
+def write_overlays(
+    out_dir: str | Path, frames: np.ndarray, res: GradCAMResult, index: int = 0, prefix: str = ""
+) -> list[Path]:
     """Write one PNG per frame and layer (plus the predicted map) for sequence ``index``.
 
     frames: ``[T, S, S, 3]`` RGB (uint8 or float in [0, 1]). Returns the written paths.
@@ -237,8 +257,12 @@ def write_overlays(out_dir: str | Path, frames: np.ndarray, res: GradCAMResult,
     return paths
 
 
-def comparison_figure(path: str | Path, frame: np.ndarray,
-                      rows: dict[str, tuple[GradCAMResult, int, int]], dpi: int = 90) -> Path:
+def comparison_figure(
+    path: str | Path,
+    frame: np.ndarray,
+    rows: dict[str, tuple[GradCAMResult, int, int]],
+    dpi: int = 90,
+) -> Path:
     """A Fig. 8-style grid: one row per model, columns = input, each layer, predicted map, score.
 
     rows: title -> (result, sequence index, frame index). All results must share the layers.
@@ -253,8 +277,9 @@ def comparison_figure(path: str | Path, frame: np.ndarray,
         raise ValueError("comparison_figure needs at least one row")
     layers = list(rows[titles[0]][0].cams)
     ncol = len(layers) + 2
-    fig, axes = plt.subplots(len(titles), ncol, figsize=(1.9 * ncol, 2.0 * len(titles) + 0.3),
-                             squeeze=False)
+    fig, axes = plt.subplots(
+        len(titles), ncol, figsize=(1.9 * ncol, 2.0 * len(titles) + 0.3), squeeze=False
+    )
     img = _to_uint8(frame)
     for r, title in enumerate(titles):
         res, i, t = rows[title]
@@ -263,8 +288,12 @@ def comparison_figure(path: str | Path, frame: np.ndarray,
         for name in layers:
             h, w = res.native.get(name, (0, 0))
             mark = " (flat)" if name in res.flat and res.flat[name][i, t] else ""
-            cells.append((f"{LAYER_TITLES.get(name, name)}{mark}\n{h}x{w}",
-                          overlay(img, res.cams[name][i, t])))
+            cells.append(
+                (
+                    f"{LAYER_TITLES.get(name, name)}{mark}\n{h}x{w}",
+                    overlay(img, res.cams[name][i, t]),
+                )
+            )
         cells.append((f"predicted map\nscore {res.scores[i]:.3f}", res.pred[i, t]))
         for c, (label, im) in enumerate(cells):
             ax = axes[r, c]

@@ -44,8 +44,14 @@ def _dataset(video: Path, image_size: int, length: int, interval: int):
     from fasfast.data import Sample, SequenceDataset
 
     sample = Sample(str(video), 0, "unknown", video.stem, "test", {})
-    return SequenceDataset([sample], length=length, interval=interval, image_size=image_size,
-                           map_size=max(1, image_size // 8), train=False)
+    return SequenceDataset(
+        [sample],
+        length=length,
+        interval=interval,
+        image_size=image_size,
+        map_size=max(1, image_size // 8),
+        train=False,
+    )
 
 
 def _read(ds, video: Path, idx: list[int]) -> list[dict]:
@@ -72,9 +78,15 @@ def _flat(frames: torch.Tensor, flat_std: float) -> np.ndarray:
     return (frames.float().flatten(1).std(dim=1) < flat_std).numpy()
 
 
-def choose_windows(video: str | Path, image_size: int, length: int = 4, interval: int = 3,
-                   count: int = 1, window: int | str = "auto",
-                   flat_std: float = FLAT_STD) -> ExplainWindows:
+def choose_windows(
+    video: str | Path,
+    image_size: int,
+    length: int = 4,
+    interval: int = 3,
+    count: int = 1,
+    window: int | str = "auto",
+    flat_std: float = FLAT_STD,
+) -> ExplainWindows:
     """The ``count`` windows of ``video`` to explain (module doc).
 
     ``window="auto"``: the first ``count`` windows whose every frame has a face and a crop
@@ -96,12 +108,15 @@ def choose_windows(video: str | Path, image_size: int, length: int = 4, interval
         try:
             k = int(window)
         except (TypeError, ValueError):
-            raise ValueError(f"--window must be 'auto' or a window number, got {window!r}") \
-                from None
+            raise ValueError(
+                f"--window must be 'auto' or a window number, got {window!r}"
+            ) from None
         if not 0 <= k < total:
-            raise ValueError(f"--window {k} is out of range: {video} has {total} window(s) of "
-                             f"{length} frames {interval} apart (0..{total - 1}; window k "
-                             f"starts at frame k * {span})")
+            raise ValueError(
+                f"--window {k} is out of range: {video} has {total} window(s) of "
+                f"{length} frames {interval} apart (0..{total - 1}; window k "
+                f"starts at frame k * {span})"
+            )
         idx = list(range(k, min(total, k + count)))
         items = _read(ds, video, idx)
         choice = f"window {k} as asked (--window {k})"
@@ -121,20 +136,29 @@ def choose_windows(video: str | Path, image_size: int, length: int = 4, interval
     if len(good) == count:
         chosen = good
         skipped = int(good[0]["window"])
-        choice = ("the first window with a face in every frame" if count == 1 else
-                  f"the first {count} windows with a face in every frame")
+        choice = (
+            "the first window with a face in every frame"
+            if count == 1
+            else f"the first {count} windows with a face in every frame"
+        )
         if skipped:
             choice += f" (windows 0..{skipped - 1} have frames without a face or blank)"
     else:
-        def quality(it):
-            return (length - int(it["no_face"]) - int(_flat(it["frames"], flat_std).sum()),
-                    -int(it["window"]))
 
-        rest = sorted((it for it in seen if all(it is not g for g in good)), key=quality,
-                      reverse=True)
-        chosen = sorted(good + rest[:count - len(good)], key=lambda it: int(it["window"]))
-        choice = (f"only {len(good)} of the {total} windows have a face in every frame; the "
-                  "others chosen have the most frames with one")
+        def quality(it):
+            return (
+                length - int(it["no_face"]) - int(_flat(it["frames"], flat_std).sum()),
+                -int(it["window"]),
+            )
+
+        rest = sorted(
+            (it for it in seen if all(it is not g for g in good)), key=quality, reverse=True
+        )
+        chosen = sorted(good + rest[: count - len(good)], key=lambda it: int(it["window"]))
+        choice = (
+            f"only {len(good)} of the {total} windows have a face in every frame; the "
+            "others chosen have the most frames with one"
+        )
     return _result(chosen, total, choice, flat_std)
 
 
@@ -142,23 +166,33 @@ def _result(items: list[dict], total: int, choice: str, flat_std: float) -> Expl
     x = torch.stack([it["frames"] for it in items]).float()
     flat = np.stack([_flat(it["frames"], flat_std) for it in items])
     out = ExplainWindows(
-        x=x, windows=[int(it["window"]) for it in items],
+        x=x,
+        windows=[int(it["window"]) for it in items],
         frame_index=[[int(i) for i in it["frame_index"]] for it in items],
-        no_face=[int(it["no_face"]) for it in items], flat=flat, total=total, choice=choice)
+        no_face=[int(it["no_face"]) for it in items],
+        flat=flat,
+        total=total,
+        choice=choice,
+    )
     for it, f in zip(items, flat):
         frames = [int(i) for i in it["frame_index"]]
         if int(it["no_face"]):
-            out.notes.append(f"window {int(it['window'])} (frames {frames}): no face found in "
-                             f"{int(it['no_face'])} of its {len(frames)} frames")
+            out.notes.append(
+                f"window {int(it['window'])} (frames {frames}): no face found in "
+                f"{int(it['no_face'])} of its {len(frames)} frames"
+            )
         if f.any():
-            out.notes.append(f"window {int(it['window'])}: frame(s) "
-                             f"{[frames[k] for k in np.flatnonzero(f)]} are near-constant "
-                             "(blank or black); their Grad-CAM maps mean nothing")
+            out.notes.append(
+                f"window {int(it['window'])}: frame(s) "
+                f"{[frames[k] for k in np.flatnonzero(f)]} are near-constant "
+                "(blank or black); their Grad-CAM maps mean nothing"
+            )
     return out
 
 
-def video_sequences(video: str | Path, image_size: int, length: int = 4, interval: int = 3,
-                    max_windows: int = 4) -> tuple[torch.Tensor, list[int]]:
+def video_sequences(
+    video: str | Path, image_size: int, length: int = 4, interval: int = 3, max_windows: int = 4
+) -> tuple[torch.Tensor, list[int]]:
     """The first ``max_windows`` windows of a video, whatever they hold -> ``(x [W, T, 3, S,
     S] float in [0, 1], window numbers)`` (:func:`choose_windows` with ``window=0``)."""
     if max_windows < 1:

@@ -267,6 +267,14 @@ def side_by_side(a: np.ndarray, b: np.ndarray, labels: tuple[str, str] = ("input
     fs = max(0.3, h / 400)
     for f in out:
         for k, text in enumerate(labels):
-            cv2.putText(f, text, (4 + k * w, int(14 * fs / 0.4)), cv2.FONT_HERSHEY_SIMPLEX, fs,
-                        (255, 255, 0), 1, cv2.LINE_AA)
+            cv2.putText(
+                f,
+                text,
+                (4 + k * w, int(14 * fs / 0.4)),
+                cv2.FONT_HERSHEY_SIMPLEX,
+                fs,
+                (255, 255, 0),
+                1,
+                cv2.LINE_AA,
+            )
     return out

@@ -53,24 +53,31 @@ def _plain_keys(state: dict) -> dict:
     return renamed
 
 
-def _eulernet(wf: WeightsFile, preset: str, image_size: int | None,
-              explicit: bool = False) -> tuple[dict, str]:
+def _eulernet(
+    wf: WeightsFile, preset: str, image_size: int | None, explicit: bool = False
+) -> tuple[dict, str]:
     from fasfast.models import EulerNetConfig
 
     s = _plain_keys(wf.state)
     if not all(k in s for k in EULERNET_KEYS):
         raise CheckpointError(f"{wf.path} does not hold EulerNet weights (no {EULERNET_KEYS[1]})")
     widths = tuple(int(s[f"stage1.{i}.0.weight"].shape[0]) for i in range(3))
-    over = {"widths": widths, "stem_width": int(s["stem.0.weight"].shape[0]),
-            "use_fcam": "fcam1.b" in s, "use_pyramid": any(k.startswith("pyramid.") for k in s)}
+    over = {
+        "widths": widths,
+        "stem_width": int(s["stem.0.weight"].shape[0]),
+        "use_fcam": "fcam1.b" in s,
+        "use_pyramid": any(k.startswith("pyramid.") for k in s),
+    }
     if image_size is not None:
         over["image_size"] = int(image_size)
     cfg = EulerNetConfig.preset(preset, **over)
-    note = (f"{wf.path} has no fasfast config: built EulerNet (widths {list(widths)}, FCAM "
-            f"{'on' if cfg.use_fcam else 'off'}, pyramid {'on' if cfg.use_pyramid else 'off'} "
-            f"from the tensors; frames {cfg.frames}, image size {cfg.image_size}, theta "
-            f"{cfg.theta}, label {cfg.label} from preset {preset!r}); pass --model "
-            "eulernet:PRESET / --image-size to change")
+    note = (
+        f"{wf.path} has no fasfast config: built EulerNet (widths {list(widths)}, FCAM "
+        f"{'on' if cfg.use_fcam else 'off'}, pyramid {'on' if cfg.use_pyramid else 'off'} "
+        f"from the tensors; frames {cfg.frames}, image size {cfg.image_size}, theta "
+        f"{cfg.theta}, label {cfg.label} from preset {preset!r}); pass --model "
+        "eulernet:PRESET / --image-size to change"
+    )
     return cfg.to_dict(), "" if explicit else note
 
 
@@ -91,13 +98,17 @@ def _timm_fits(timm, name: str, state: dict) -> tuple[bool, int | None, dict]:
     renamed, _ = match_keys(state, own)
     classes = int(renamed[head].shape[0]) if head in renamed else None
     mm = describe_mismatch(own, renamed)
-    body_ok = not mm.missing and not mm.unexpected and all(
-        k.startswith(head[: -len("weight")]) for k, _, _ in mm.shapes)
+    body_ok = (
+        not mm.missing
+        and not mm.unexpected
+        and all(k.startswith(head[: -len("weight")]) for k, _, _ in mm.shapes)
+    )
     return body_ok, classes, pcfg
 
 
-def _classifier(wf: WeightsFile, name: str | None, image_size: int | None,
-                hints: dict) -> tuple[dict, str]:
+def _classifier(
+    wf: WeightsFile, name: str | None, image_size: int | None, hints: dict
+) -> tuple[dict, str]:
     from fasfast._compat import import_timm
     from fasfast.models import ClassifierConfig
 
@@ -106,8 +117,9 @@ def _classifier(wf: WeightsFile, name: str | None, image_size: int | None,
     name = name or hints.get("model")
     if name is not None:
         if not timm.is_model(name):
-            raise CheckpointError(f"unknown timm model {name!r} (from {source} of {wf.path}); "
-                                  "pass --model NAME")
+            raise CheckpointError(
+                f"unknown timm model {name!r} (from {source} of {wf.path}); pass --model NAME"
+            )
         ok, classes, pcfg = _timm_fits(timm, name, wf.state)
     else:
         found = []
@@ -120,27 +132,32 @@ def _classifier(wf: WeightsFile, name: str | None, image_size: int | None,
                 f"{wf.path} is a plain state dict with no model config, and its tensors "
                 + ("match no" if not found else f"match {len(found)}")
                 + " ConvNeXt-V2 variant: pass --model NAME (a timm name, or eulernet:PRESET) "
-                "and --image-size")
+                "and --image-size"
+            )
         name, classes, pcfg = found[0]
     classes = classes if classes is not None else hints.get("num_classes", 2)
     if classes != 2:
         raise CheckpointError(
             f"{wf.path} holds a {name} with a {classes}-class head; fasfast scores need a "
             f"2-class head (class 1 = live): fine-tune it first with fasfast train --model "
-            f"{name} --init {wf.path}")
+            f"{name} --init {wf.path}"
+        )
     size_from = "--image-size" if image_size else "the file's args"
     size = image_size or hints.get("image_size")
     if size is None:
         size, size_from = int((pcfg.get("input_size") or (3, 224, 224))[-1]), "timm's default"
     cfg = ClassifierConfig(model_name=name, num_classes=2, image_size=int(size))
-    note = (f"{wf.path} has no fasfast config: built {name} (from {source}), 2 classes, "
-            f"image size {size} (from {size_from}); pass --model / --image-size to change")
+    note = (
+        f"{wf.path} has no fasfast config: built {name} (from {source}), 2 classes, "
+        f"image size {size} (from {size_from}); pass --model / --image-size to change"
+    )
     guessed = size_from == "timm's default"  # a name read from the tensors is exact
     return cfg.to_dict(), note if guessed else ""
 
 
-def infer_model(wf: WeightsFile, model: str | None = None,
-                image_size: int | None = None) -> tuple[str, dict, str]:
+def infer_model(
+    wf: WeightsFile, model: str | None = None, image_size: int | None = None
+) -> tuple[str, dict, str]:
     """(kind, model_config dict, note) for a file without a fasfast config. The note says what
     was guessed (from the tensors or defaults); it is empty when the caller or the file's own
     ``args`` named the model and its input size."""
@@ -148,7 +165,10 @@ def infer_model(wf: WeightsFile, model: str | None = None,
     if model is not None and model.split(":")[0] == "eulernet":
         preset = model.split(":", 1)[1] if ":" in model else "baseline"
         return ("eulernet", *_eulernet(wf, preset, image_size, explicit=image_size is not None))
-    if model is None and not hints.get("model") and all(k in _plain_keys(wf.state)
-                                                        for k in EULERNET_KEYS):
+    if (
+        model is None
+        and not hints.get("model")
+        and all(k in _plain_keys(wf.state) for k in EULERNET_KEYS)
+    ):
         return ("eulernet", *_eulernet(wf, "baseline", image_size))
     return ("classifier", *_classifier(wf, model, image_size, hints))

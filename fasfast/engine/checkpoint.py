@@ -56,18 +56,38 @@ from fasfast.models.weights import (
 )
 
 __all__ = [
-    "FORMAT", "VERSION", "CheckpointError", "save_checkpoint", "load_checkpoint", "load_model",
-    "load_init_weights", "load_state_into", "model_kind", "unwrap",
-    "describe_mismatch", "rng_state", "set_rng_state", "save_epoch", "recover_run",
-    "write_log", "SAVE_STEPS",
+    "FORMAT",
+    "VERSION",
+    "CheckpointError",
+    "save_checkpoint",
+    "load_checkpoint",
+    "load_model",
+    "load_init_weights",
+    "load_state_into",
+    "model_kind",
+    "unwrap",
+    "describe_mismatch",
+    "rng_state",
+    "set_rng_state",
+    "save_epoch",
+    "recover_run",
+    "write_log",
+    "SAVE_STEPS",
 ]
 
 VERSION = 1
 
 # The steps of save_epoch, in order; "X-write" is X's temporary file written but neither
 # flushed nor renamed (a kill there leaves a partial .tmp), "X" is X in place.
-SAVE_STEPS = ("best.pt.next-write", "best.pt.next", "last.pt-write", "last.pt", "best.pt",
-              "log.csv-write", "log.csv")
+SAVE_STEPS = (
+    "best.pt.next-write",
+    "best.pt.next",
+    "last.pt-write",
+    "last.pt",
+    "best.pt",
+    "log.csv-write",
+    "log.csv",
+)
 KILL_ENV = "FASFAST_TEST_KILL_AT"
 _OPTIMIZER_KEYS = ("optimizer", "scheduler", "scaler")
 
@@ -176,8 +196,12 @@ def recover_run(out_dir: str | Path, last: dict) -> tuple[dict | None, list[str]
     run_id, best_epoch = last.get("run_id"), (best or {}).get("epoch")
     nxt, best_path = out / "best.pt.next", out / "best.pt"
     want = (run_id, best_epoch)
-    for leftover in (out / "best.pt.next.tmp", out / "best.pt.tmp", out / "last.pt.tmp",
-                     out / "log.csv.tmp"):
+    for leftover in (
+        out / "best.pt.next.tmp",
+        out / "best.pt.tmp",
+        out / "last.pt.tmp",
+        out / "log.csv.tmp",
+    ):
         leftover.unlink(missing_ok=True)
     if best_epoch is not None:
         if _run_epoch_of(nxt) == want:
@@ -185,13 +209,18 @@ def recover_run(out_dir: str | Path, last: dict) -> tuple[dict | None, list[str]
             notes.append(f"best.pt of epoch {best_epoch} completed from best.pt.next")
         elif _run_epoch_of(best_path) != want:
             if int(last.get("epoch") or 0) == int(best_epoch):
-                slim = {k: v for k, v in last.items()
-                        if k not in _OPTIMIZER_KEYS + ("format", "version")}
+                slim = {
+                    k: v
+                    for k, v in last.items()
+                    if k not in _OPTIMIZER_KEYS + ("format", "version")
+                }
                 save_checkpoint(best_path, slim)
                 notes.append(f"best.pt of epoch {best_epoch} rebuilt from last.pt")
             else:
-                notes.append(f"best.pt of epoch {best_epoch} is missing and cannot be rebuilt; "
-                             "the next evaluated epoch writes a new one")
+                notes.append(
+                    f"best.pt of epoch {best_epoch} is missing and cannot be rebuilt; "
+                    "the next evaluated epoch writes a new one"
+                )
                 best = None
     if nxt.exists():  # a best of an epoch that was never committed
         nxt.unlink()
@@ -301,11 +330,13 @@ def load_model(
         if model is not None and model.split(":")[0] != config.get("model_name", kind):
             raise CheckpointError(
                 f"{path} is a fasfast checkpoint of a {config.get('model_name', kind)} model; "
-                f"--model {model} is only for plain state dicts")
+                f"--model {model} is only for plain state dicts"
+            )
         if image_size is not None:
             config["image_size"] = int(image_size)
-        meta = {k: v for k, v in ckpt.items()
-                if k not in ("model", "optimizer", "scheduler", "scaler")}
+        meta = {
+            k: v for k, v in ckpt.items() if k not in ("model", "optimizer", "scheduler", "scaler")
+        }
     else:
         kind, config, note = infer_model(wf, model, image_size)
         meta = {"kind": kind, "model_config": config, "note": note, "format": wf.container}
@@ -322,8 +353,9 @@ def load_model(
     except CheckpointError as e:
         if wf.is_fasfast:
             raise
-        raise CheckpointError(f"{e}; pass --model NAME (and --image-size) to say which model "
-                              "the file holds") from e
+        raise CheckpointError(
+            f"{e}; pass --model NAME (and --image-size) to say which model the file holds"
+        ) from e
     if not isinstance(device, torch.device):
         from fasfast.engine.distributed import pick_device
 
@@ -334,8 +366,9 @@ def load_model(
     return net, meta
 
 
-def load_init_weights(model: torch.nn.Module, path: str | Path, *,
-                      entry: str | None = None) -> LoadReport:
+def load_init_weights(
+    model: torch.nn.Module, path: str | Path, *, entry: str | None = None
+) -> LoadReport:
     """``--init``: fine-tune from any file the loader accepts (fasfast checkpoint, plain or
     wrapped state dict, DDP prefixes, safetensors). Tensors of another shape (a 1000-class
     head) or that the model lacks are skipped; the report is printed and returned."""

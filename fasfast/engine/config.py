@@ -125,7 +125,9 @@ class TrainConfig:
     def validate(self) -> None:
         m = self.model.lower()
         if m != "eulernet" and not m.startswith("convnext"):
-            raise ValueError(f"model must be 'eulernet' or a timm 'convnextv2_*' name, got {self.model!r}")
+            raise ValueError(
+                f"model must be 'eulernet' or a timm 'convnextv2_*' name, got {self.model!r}"
+            )
         if self.dataset not in DATASETS:
             raise ValueError(f"dataset must be one of {DATASETS}, got {self.dataset!r}")
         if self.schedule is not None and self.schedule not in SCHEDULES:
@@ -150,22 +152,28 @@ class TrainConfig:
         ConvNeXt down-samples 32x (a size in between loses the border rows and columns)."""
         if self.image_size is None:
             return
-        stride, what = (8, "EulerNet (its map is image_size / 8)") if self.is_eulernet else (
-            32, f"{self.model} (ConvNeXt down-samples 32x)")
+        stride, what = (
+            (8, "EulerNet (its map is image_size / 8)")
+            if self.is_eulernet
+            else (32, f"{self.model} (ConvNeXt down-samples 32x)")
+        )
         size = self.image_size
         if not isinstance(size, int) or size < stride or size % stride:
             lo, hi = max(stride, size // stride * stride), (size // stride + 1) * stride
             hint = f"use {lo} or {hi}" if lo != hi and lo < size else f"use {hi}"
-            raise ValueError(f"--image-size {size} is not a multiple of {stride}, the stride of "
-                             f"{what}; {hint}")
+            raise ValueError(
+                f"--image-size {size} is not a multiple of {stride}, the stride of {what}; {hint}"
+            )
 
     def _validate_augmentation(self) -> None:
         """Augmentation settings: strengths >= 0, probabilities in [0, 1], the
         down-sampling spec's syntax and factors (its class names are checked against the
         training set by :func:`check_downsample_classes`)."""
         if not (self.color_jitter >= 0 and math.isfinite(self.color_jitter)):
-            raise ValueError(f"--color-jitter must be a strength >= 0, got {self.color_jitter} "
-                             "(factors are drawn from [max(0, 1 - x), 1 + x] as torchvision's)")
+            raise ValueError(
+                f"--color-jitter must be a strength >= 0, got {self.color_jitter} "
+                "(factors are drawn from [max(0, 1 - x), 1 + x] as torchvision's)"
+            )
         for flag, value in (("--blur", self.blur), ("--downsample-p", self.downsample_p)):
             if not 0.0 <= value <= 1.0:
                 raise ValueError(f"{flag} is a probability in [0, 1], got {value}")
@@ -174,8 +182,10 @@ class TrainConfig:
         if self.label_smoothing is not None and not 0.0 <= self.label_smoothing < 1.0:
             raise ValueError(f"--label-smoothing must lie in [0, 1), got {self.label_smoothing}")
         if self.is_eulernet and self.cutmix:
-            raise ValueError(f"--cutmix {self.cutmix} is for the classifier; EulerNet is trained "
-                             "on label maps (use --cutmix 0)")
+            raise ValueError(
+                f"--cutmix {self.cutmix} is for the classifier; EulerNet is trained "
+                "on label maps (use --cutmix 0)"
+            )
         parse_downsample(self.downsample)
 
     def model_overrides(self) -> dict:
@@ -231,8 +241,10 @@ class TrainConfig:
             mark = getattr(e, "problem_mark", None)
             where = f" line {mark.line + 1}" if mark is not None else ""
             problem = getattr(e, "problem", None) or str(e).splitlines()[0]
-            raise ValueError(f"config file {path} is not valid YAML / JSON:{where} {problem}; "
-                             "fix the file (keys of TrainConfig, e.g. epochs: 10)") from e
+            raise ValueError(
+                f"config file {path} is not valid YAML / JSON:{where} {problem}; "
+                "fix the file (keys of TrainConfig, e.g. epochs: 10)"
+            ) from e
         if not isinstance(data, dict):
             raise ValueError(f"config file {path} must hold a mapping of TrainConfig keys")
         data.update(overrides)
@@ -288,12 +300,14 @@ def check_downsample_classes(spec: str, attack_types, image_size: int | None = N
             species = sorted({str(t) for t in attack_types} - {"live"})
             raise ValueError(
                 f"--downsample {spec!r}: class {cls_name!r} is none of live, attack, all and "
-                f"the training set's PAI species ({', '.join(species) or 'none'})")
+                f"the training set's PAI species ({', '.join(species) or 'none'})"
+            )
         if image_size is not None and image_size // max(factors) < 4:
             raise ValueError(
                 f"--downsample {spec!r}: factor {max(factors)} leaves "
                 f"{image_size // max(factors)} px of the {image_size} px crops; use factors "
-                f"up to {max(1, image_size // 4)}")
+                f"up to {max(1, image_size // 4)}"
+            )
 
 
 # --------------------------------------------------------------------------- CLI
@@ -308,17 +322,17 @@ _HELP = {
     "reference ops: a process-wide choice (as FASFAST_REFERENCE_OPS=1), not saved with the "
     "weights, so a run may resume with the other",
     "init": "local weights file to fine-tune from: fasfast checkpoint, plain or wrapped state "
-            "dict (DDP module. prefixes, model / state_dict / model_ema entries) or safetensors; "
-            "tensors of another shape are skipped and reported (no downloads)",
+    "dict (DDP module. prefixes, model / state_dict / model_ema entries) or safetensors; "
+    "tensors of another shape are skipped and reported (no downloads)",
     "dataset": "oulu | uniattack | list",
     "data_root": "data set root folder",
     "protocol": "protocol, e.g. 1, 3_2 (OULU-NPU) or p1, p2.1 (UniAttackData)",
     "downsample": "class-specific down-sampling, e.g. 'live:2' or 'attack:2,4,8;replay:2' "
-                  "(classes: live, attack, all or a PAI species of the data)",
+    "(classes: live, attack, all or a PAI species of the data)",
     "downsample_p": "probability of down-sampling a sample of its class",
     "blur": "probability of Gaussian blur (sigma 0.1-2.0)",
     "color_jitter": "colour jitter strength x: brightness, contrast, saturation factors from "
-                    "[max(0, 1 - x), 1 + x] (as torchvision), hue up to min(0.02, x / 10)",
+    "[max(0, 1 - x), 1 + x] (as torchvision), hue up to min(0.02, x / 10)",
     "cutmix": "CutMix alpha (classifier; 0 = off); odd batches are mixed in all but one item",
     "limit": "at most N videos per split (quick runs)",
     "balance": "repeat the live training videos to match the attacks in number",
@@ -341,7 +355,11 @@ def add_train_arguments(parser: argparse.ArgumentParser) -> None:
             continue
         flag = "--" + f.name.replace("_", "-")
         names = [flag, *_FLAG_ALIASES.get(f.name, [])]
-        kw: dict[str, Any] = {"dest": f.name, "default": argparse.SUPPRESS, "help": _HELP.get(f.name)}
+        kw: dict[str, Any] = {
+            "dest": f.name,
+            "default": argparse.SUPPRESS,
+            "help": _HELP.get(f.name),
+        }
         t = str(f.type)
         if "bool" in t:
             kw["action"] = argparse.BooleanOptionalAction
@@ -360,7 +378,9 @@ def _int_tuple(text: str) -> tuple[int, ...]:
     try:
         return tuple(int(v) for v in text.replace(" ", "").split(","))
     except ValueError:
-        raise argparse.ArgumentTypeError(f"expected integers separated by commas, got {text!r}") from None
+        raise argparse.ArgumentTypeError(
+            f"expected integers separated by commas, got {text!r}"
+        ) from None
 
 
 def config_from_args(args: argparse.Namespace) -> TrainConfig:

@@ -40,8 +40,9 @@ def read_split(dataset: str, root: str | Path, protocol: str, split: str, limit:
     else:
         raise ValueError(f"unknown dataset kind {dataset!r}")
     if not samples:
-        raise EmptySplitError(f"{dataset} protocol {protocol} split {split!r} under {root} has "
-                              "no samples")
+        raise EmptySplitError(
+            f"{dataset} protocol {protocol} split {split!r} under {root} has no samples"
+        )
     if limit and limit < len(samples):
         samples = _balanced_subset(samples, limit)
     return samples

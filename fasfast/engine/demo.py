@@ -63,13 +63,28 @@ def run_demo(cfg: DemoConfig | None = None, **overrides) -> dict:
     out = Path(cfg.out_dir)
     data_root = Path(cfg.data_root) if cfg.data_root else out / "data"
     tcfg = TrainConfig(  # built first: bad values fail before minutes of data generation
-        model="eulernet", preset="tiny", image_size=cfg.image_size, widths=cfg.widths,
-        dataset="oulu", data_root=str(data_root), protocol="1", epochs=cfg.epochs,
-        batch_size=cfg.batch_size, lr=cfg.lr, optimizer=cfg.optimizer, balance=cfg.balance,
-        color_jitter=cfg.color_jitter, schedule=cfg.schedule,
-        out_dir=str(out / "train"), seed=cfg.seed,
-        workers=cfg.workers, max_steps=cfg.max_steps, time_limit=cfg.time_limit,
-        cache_dir=str(out / "cache"), progress=cfg.progress, tensorboard=True,
+        model="eulernet",
+        preset="tiny",
+        image_size=cfg.image_size,
+        widths=cfg.widths,
+        dataset="oulu",
+        data_root=str(data_root),
+        protocol="1",
+        epochs=cfg.epochs,
+        batch_size=cfg.batch_size,
+        lr=cfg.lr,
+        optimizer=cfg.optimizer,
+        balance=cfg.balance,
+        color_jitter=cfg.color_jitter,
+        schedule=cfg.schedule,
+        out_dir=str(out / "train"),
+        seed=cfg.seed,
+        workers=cfg.workers,
+        max_steps=cfg.max_steps,
+        time_limit=cfg.time_limit,
+        cache_dir=str(out / "cache"),
+        progress=cfg.progress,
+        tensorboard=True,
     )
     EulerNetConfig.preset("tiny", image_size=cfg.image_size, widths=cfg.widths)
     if not cfg.data_root:
@@ -77,24 +92,43 @@ def run_demo(cfg: DemoConfig | None = None, **overrides) -> dict:
     out.mkdir(parents=True, exist_ok=True)
     t0 = time.time()
     marker = data_root / "synth.json"
-    wanted = {"subjects": cfg.subjects, "seconds": cfg.seconds, "size": cfg.video_size,
-              "phones": cfg.phones, "seed": cfg.seed, "fps": cfg.fps}
+    wanted = {
+        "subjects": cfg.subjects,
+        "seconds": cfg.seconds,
+        "size": cfg.video_size,
+        "phones": cfg.phones,
+        "seed": cfg.seed,
+        "fps": cfg.fps,
+    }
     if cfg.data_root:
         if not data_root.is_dir():
             raise FileNotFoundError(f"demo data root not found: {data_root}")
         print(f"[1/3] using the data set in {data_root}", flush=True)
     elif cfg.regenerate or not _same_synth(marker, wanted):
-        print(f"[1/3] generating synthetic data ({cfg.subjects} subjects, {cfg.seconds:g} s "
-              f"videos) -> {data_root}", flush=True)
-        synth.generate(data_root, subjects=cfg.subjects, seed=cfg.seed, seconds=cfg.seconds,
-                       fps=cfg.fps, size=cfg.video_size, phones=cfg.phones,
-                       progress=cfg.progress)
+        print(
+            f"[1/3] generating synthetic data ({cfg.subjects} subjects, {cfg.seconds:g} s "
+            f"videos) -> {data_root}",
+            flush=True,
+        )
+        synth.generate(
+            data_root,
+            subjects=cfg.subjects,
+            seed=cfg.seed,
+            seconds=cfg.seconds,
+            fps=cfg.fps,
+            size=cfg.video_size,
+            phones=cfg.phones,
+            progress=cfg.progress,
+        )
     else:
         print(f"[1/3] reusing synthetic data in {data_root}", flush=True)
     t_data = time.time() - t0
 
-    print(f"[2/3] training EulerNet tiny ({cfg.image_size}px, widths {cfg.widths}) on "
-          f"protocol 1 for up to {cfg.epochs} epochs", flush=True)
+    print(
+        f"[2/3] training EulerNet tiny ({cfg.image_size}px, widths {cfg.widths}) on "
+        f"protocol 1 for up to {cfg.epochs} epochs",
+        flush=True,
+    )
     t1 = time.time()
     result = train(tcfg)
     t_train = time.time() - t1
@@ -102,9 +136,18 @@ def run_demo(cfg: DemoConfig | None = None, **overrides) -> dict:
     print("[3/3] evaluating: thresholds chosen on dev, applied to test", flush=True)
     t2 = time.time()
     summary = evaluate(
-        result.best_checkpoint, data_root, "1", "dev", "test", out / "eval",
-        dataset="oulu", level="video", batch_size=16, workers=cfg.workers,
-        cache_dir=str(out / "cache"), progress=cfg.progress,
+        result.best_checkpoint,
+        data_root,
+        "1",
+        "dev",
+        "test",
+        out / "eval",
+        dataset="oulu",
+        level="video",
+        batch_size=16,
+        workers=cfg.workers,
+        cache_dir=str(out / "cache"),
+        progress=cfg.progress,
         title="fasfast demo - EulerNet tiny on synthetic OULU-NPU protocol 1",
     )
     t_eval = time.time() - t2
@@ -121,25 +164,40 @@ def run_demo(cfg: DemoConfig | None = None, **overrides) -> dict:
         "best_epoch": result.best_metrics.get("epoch"),
         "best_checkpoint": str(result.best_checkpoint),
         "report_dir": summary["report_dir"],
-        "test": {k: {"threshold": r["threshold"], **{m: r["test"][m]
-                                                      for m in ("apcer", "bpcer", "acer")}}
-                 for k, r in rows.items()},
+        "test": {
+            k: {
+                "threshold": r["threshold"],
+                **{m: r["test"][m] for m in ("apcer", "bpcer", "acer")},
+            }
+            for k, r in rows.items()
+        },
     }
     (out / "demo.json").write_text(json.dumps(demo, indent=2))
     print("\n" + "=" * 72)
-    print(f"fasfast demo finished in {total / 60:.1f} min (data {t_data:.0f}s, train "
-          f"{t_train:.0f}s, eval {t_eval:.0f}s)")
+    print(
+        f"fasfast demo finished in {total / 60:.1f} min (data {t_data:.0f}s, train "
+        f"{t_train:.0f}s, eval {t_eval:.0f}s)"
+    )
     print(f"best checkpoint: {result.best_checkpoint} (epoch {demo['best_epoch']})")
     for name, r in (("balance point", main), ("ACER point", acer_row)):
         t = r["test"]
-        print(f"test @ {name:<13} (t = {r['threshold']:.4f}, chosen on dev): "
-              f"ACER {100 * t['acer']:.2f}%  APCER {100 * t['apcer']:.2f}%  "
-              f"BPCER {100 * t['bpcer']:.2f}%")
-    print("thresholds chosen on dev: " + ", ".join(
-        f"{k}={v['threshold']:.4f}" for k, v in rows.items() if not k.startswith(("bpcer", "tpr",
-                                                                                 "apcer"))))
-    print(f"report: {Path(summary['report_dir']) / 'report.html'}  (also report.md, "
-          f"report.json; Table 7: {out / 'eval' / 'table7.md'})")
+        print(
+            f"test @ {name:<13} (t = {r['threshold']:.4f}, chosen on dev): "
+            f"ACER {100 * t['acer']:.2f}%  APCER {100 * t['apcer']:.2f}%  "
+            f"BPCER {100 * t['bpcer']:.2f}%"
+        )
+    print(
+        "thresholds chosen on dev: "
+        + ", ".join(
+            f"{k}={v['threshold']:.4f}"
+            for k, v in rows.items()
+            if not k.startswith(("bpcer", "tpr", "apcer"))
+        )
+    )
+    print(
+        f"report: {Path(summary['report_dir']) / 'report.html'}  (also report.md, "
+        f"report.json; Table 7: {out / 'eval' / 'table7.md'})"
+    )
     print("=" * 72)
     return {**summary, "demo": demo}
 

@@ -40,8 +40,9 @@ def pick_device(name: str = "auto", local_rank: int = 0) -> torch.device:
         raise ValueError(f"unknown device {name!r}: use auto, cpu, cuda or cuda:N") from e
     if dev.type == "cuda":
         if not torch.cuda.is_available():
-            raise ValueError(f"device {name!r} requested but CUDA is not available: "
-                             "use --device cpu (or auto)")
+            raise ValueError(
+                f"device {name!r} requested but CUDA is not available: use --device cpu (or auto)"
+            )
         if dev.index is None:
             dev = torch.device("cuda", local_rank % torch.cuda.device_count())
         torch.cuda.set_device(dev)

@@ -89,14 +89,30 @@ def score_split(
     ds = make_dataset(tcfg, samples, train=False, model_config=mcfg, seed=tcfg.seed)
     device = torch.device(device)
     scores = score_dataset(
-        model, ds, kind=kind, batch_size=batch_size, workers=workers, device=device,
-        amp=amp and device.type == "cuda", progress=progress, desc=f"score {split}",
+        model,
+        ds,
+        kind=kind,
+        batch_size=batch_size,
+        workers=workers,
+        device=device,
+        amp=amp and device.type == "cuda",
+        progress=progress,
+        desc=f"score {split}",
     )
     # videos left out: unreadable when listed, or an item of theirs failed to read
     by_id = {s.video_id: s.path for s in samples}
-    add_left_out_rows(scores, [
-        {"video": s.video_id, "label": int(s.label), "attack_type": s.attack_type,
-         "reason": reason} for s, reason in ds.left_out])
+    add_left_out_rows(
+        scores,
+        [
+            {
+                "video": s.video_id,
+                "label": int(s.label),
+                "attack_type": s.attack_type,
+                "reason": reason,
+            }
+            for s, reason in ds.left_out
+        ],
+    )
     for d in scores.left_out:
         d["path"] = by_id.get(d["video"], d["video"])
     scores.skipped = sorted({d["path"] for d in scores.left_out})
@@ -149,12 +165,18 @@ def evaluate(
         raise ValueError(f"level must be one of {LEVELS}, got {level!r}")
     info = du.setup(device)
     try:
-        model, meta = load_model(checkpoint, info.device, model=model_name,
-                                 image_size=image_size)
+        model, meta = load_model(checkpoint, info.device, model=model_name, image_size=image_size)
         out_dir = Path(out_dir)
         common = dict(
-            dataset=dataset, data_root=data_root, protocol=protocol, batch_size=batch_size,
-            workers=workers, device=info.device, amp=amp, limit=limit, cache_dir=cache_dir,
+            dataset=dataset,
+            data_root=data_root,
+            protocol=protocol,
+            batch_size=batch_size,
+            workers=workers,
+            device=info.device,
+            amp=amp,
+            limit=limit,
+            cache_dir=cache_dir,
             progress=progress,
         )
         splits = [select_split] + ([apply_split] if apply_split else [])
@@ -162,11 +184,21 @@ def evaluate(
         summary: dict = {}
         if info.is_main:
             summary = report_from_scores(
-                scored, select_split, apply_split, out_dir, level=level, center=center,
+                scored,
+                select_split,
+                apply_split,
+                out_dir,
+                level=level,
+                center=center,
                 title=title or f"{meta['kind']} - {dataset} protocol {protocol}",
-                extra={"checkpoint": str(checkpoint), "dataset": dataset,
-                       "data_root": str(data_root), "protocol": str(protocol),
-                       "epoch": meta.get("epoch"), "model_config": meta["model_config"]},
+                extra={
+                    "checkpoint": str(checkpoint),
+                    "dataset": dataset,
+                    "data_root": str(data_root),
+                    "protocol": str(protocol),
+                    "epoch": meta.get("epoch"),
+                    "model_config": meta["model_config"],
+                },
                 verbose=verbose,
             )
         du.barrier()
@@ -191,15 +223,23 @@ def report_from_scores(
     from fasfast.engine.results import make_report, non_responses, rows_for_level, table7
 
     out_dir.mkdir(parents=True, exist_ok=True)
-    files = {s: {k: str(v) for k, v in write_score_files(out_dir, s, sc).items()}
-             for s, sc in scored.items()}
+    files = {
+        s: {k: str(v) for k, v in write_score_files(out_dir, s, sc).items()}
+        for s, sc in scored.items()
+    }
     sel_rows = rows_for_level(scored[select_split], level)
     app_rows = rows_for_level(scored[apply_split], level) if apply_split else None
     table = table7(sel_rows, app_rows, select_split, apply_split, center=center)
     (out_dir / "table7.md").write_text(table["markdown"] + "\n")
     (out_dir / "table7.json").write_text(json.dumps(table["rows"], indent=2))
-    report = make_report(out_dir / "report", sel_rows, app_rows, center=center, title=title,
-                         names=(select_split, apply_split or "apply"))
+    report = make_report(
+        out_dir / "report",
+        sel_rows,
+        app_rows,
+        center=center,
+        title=title,
+        names=(select_split, apply_split or "apply"),
+    )
     summary = {
         "title": title,
         "level": level,
@@ -212,8 +252,13 @@ def report_from_scores(
         "report_dir": str(out_dir / "report"),
         "report_files": report.get("files", {}) if isinstance(report, dict) else {},
         "counts": {
-            s: {"videos": sc.scored_videos, "left_out": len(sc.left_out),
-                "items": sc.items, "loss": sc.loss, "skipped_files": len(sc.skipped)}
+            s: {
+                "videos": sc.scored_videos,
+                "left_out": len(sc.left_out),
+                "items": sc.items,
+                "loss": sc.loss,
+                "skipped_files": len(sc.skipped),
+            }
             for s, sc in scored.items()
         },
         "left_out": {s: sc.left_out for s, sc in scored.items()},
@@ -224,8 +269,10 @@ def report_from_scores(
     (out_dir / "summary.json").write_text(json.dumps(summary, indent=2, default=_json_default))
     _note_left_out(out_dir, summary)
     if verbose:
-        print(f"\nThresholds chosen on {select_split} ({level} level), applied to "
-              f"{apply_split or '-'}:\n")
+        print(
+            f"\nThresholds chosen on {select_split} ({level} level), applied to "
+            f"{apply_split or '-'}:\n"
+        )
         print(table["terminal"])
         for line in left_out_lines(summary):
             print(line)
@@ -244,7 +291,8 @@ def left_out_lines(summary: dict) -> list[str]:
         out.append(
             f"{split}: left out {len(videos)} of {total} videos that could not be read (not "
             f"replaced; non-responses: BPNRR {_pct(nr['bpnrr'])}, APNRR {_pct(nr['apnrr'])}): "
-            + ", ".join(d["path"] for d in videos))
+            + ", ".join(d["path"] for d in videos)
+        )
     return out
 
 
@@ -258,15 +306,22 @@ def _note_left_out(out_dir: Path, summary: dict) -> None:
     lines = left_out_lines(summary)
     if not lines:
         return
-    md = ["", "## Videos left out (non-responses)", "",
-          "Videos that could not be read are left out (never replaced by others); their rows "
-          "in the score files have score `nan`. Thresholds, APCER and BPCER are computed on "
-          "the videos with a score; the left-out ones count as non-responses (APNRR / "
-          "BPNRR).", ""]
+    md = [
+        "",
+        "## Videos left out (non-responses)",
+        "",
+        "Videos that could not be read are left out (never replaced by others); their rows "
+        "in the score files have score `nan`. Thresholds, APCER and BPCER are computed on "
+        "the videos with a score; the left-out ones count as non-responses (APNRR / "
+        "BPNRR).",
+        "",
+    ]
     for split, videos in summary["left_out"].items():
         for d in videos:
-            md.append(f"- {split}: `{d['path']}` ({'live' if d['label'] == 1 else d['attack_type']})"
-                      f": {d['reason']}")
+            md.append(
+                f"- {split}: `{d['path']}` ({'live' if d['label'] == 1 else d['attack_type']})"
+                f": {d['reason']}"
+            )
     text = "\n".join(md) + "\n"
     for name in ("table7.md", "report/report.md"):
         f = out_dir / name

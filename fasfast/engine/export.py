@@ -106,8 +106,10 @@ def export(
     if fmt not in FORMATS:
         raise ValueError(f"format must be one of {FORMATS}, got {fmt!r}")
     if fmt == "onnx" and not 9 <= int(opset) <= 20:  # torch's TorchScript-based ONNX exporter
-        raise ValueError(f"opset {opset} is outside the ONNX opsets the exporter writes (9-20); "
-                         "the default 17 suits onnxruntime >= 1.17")
+        raise ValueError(
+            f"opset {opset} is outside the ONNX opsets the exporter writes (9-20); "
+            "the default 17 suits onnxruntime >= 1.17"
+        )
     if not atol > 0:
         raise ValueError(f"atol must be > 0, got {atol}")
     checkpoint = Path(checkpoint)
@@ -139,9 +141,14 @@ def export(
     result = ExportResult(out, fmt, tuple(x.shape), diff, checked, refused)
     meta_path = out.with_name(out.name + ".json")
     info = result.as_dict()
-    info.update(kind=kind, model_config=meta["model_config"], checkpoint=str(checkpoint),
-                output="maps [B, T, S/8, S/8] (score = mean)" if kind == "eulernet"
-                else "logits [B, 2] (live = softmax[:, 1])")
+    info.update(
+        kind=kind,
+        model_config=meta["model_config"],
+        checkpoint=str(checkpoint),
+        output="maps [B, T, S/8, S/8] (score = mean)"
+        if kind == "eulernet"
+        else "logits [B, 2] (live = softmax[:, 1])",
+    )
     meta_path.write_text(json.dumps(info, indent=2))
     return result
 
@@ -155,8 +162,14 @@ def _export_onnx(model, x, x2, out: Path, opset: int, kind: str):
     with warnings.catch_warnings():
         warnings.simplefilter("ignore")  # legacy-exporter deprecation, tracer warnings
         torch.onnx.export(
-            model, (x,), buf, input_names=names[0], output_names=names[1],
-            dynamic_axes=dyn, opset_version=opset, dynamo=False,
+            model,
+            (x,),
+            buf,
+            input_names=names[0],
+            output_names=names[1],
+            dynamic_axes=dyn,
+            opset_version=opset,
+            dynamo=False,
         )
     data = buf.getvalue()
     try:
@@ -184,8 +197,10 @@ class CheckedEulerNet(torch.nn.Module):
     def forward(self, x: torch.Tensor) -> torch.Tensor:
         check_sequence_shape(x, self.frames, self.size)
         if not x.is_floating_point():
-            raise TypeError("EulerNet expects floating-point input in [0, 1] (convert uint8 "
-                            "images with x.float() / 255)")
+            raise TypeError(
+                "EulerNet expects floating-point input in [0, 1] (convert uint8 "
+                "images with x.float() / 255)"
+            )
         return self.inner(x)
 
 
@@ -199,8 +214,10 @@ class CheckedClassifier(torch.nn.Module):
     def forward(self, x: torch.Tensor) -> torch.Tensor:
         check_image_shape(x, self.size)
         if not x.is_floating_point():
-            raise TypeError("Classifier expects floating-point input in [0, 1] (convert uint8 "
-                            "images with x.float() / 255)")
+            raise TypeError(
+                "Classifier expects floating-point input in [0, 1] (convert uint8 "
+                "images with x.float() / 255)"
+            )
         return self.inner(x)
 
 
@@ -210,9 +227,11 @@ def _bad_inputs(kind: str, model_config: dict) -> dict[str, torch.Tensor]:
     s = int(model_config["image_size"])
     if kind == "eulernet":
         t = int(model_config["frames"])
-        return {f"T={2 * t} frames": torch.rand(1, 2 * t, 3, s, s),
-                "1 channel": torch.rand(1, t, 1, s, s),
-                f"{s}x{4 * s} crops": torch.rand(1, t, 3, s, 4 * s)}
+        return {
+            f"T={2 * t} frames": torch.rand(1, 2 * t, 3, s, s),
+            "1 channel": torch.rand(1, t, 1, s, s),
+            f"{s}x{4 * s} crops": torch.rand(1, t, 3, s, 4 * s),
+        }
     return {"1 channel": torch.rand(1, 1, s, s), "16x16 images": torch.rand(1, 3, 16, 16)}
 
 
@@ -233,8 +252,10 @@ def _check_refusals(run, model, kind: str, model_config: dict, fmt: str) -> list
         except Exception:  # noqa: BLE001 - onnxruntime / TorchScript raise their own types
             refused.append(what)
             continue
-        raise RuntimeError(f"the exported {fmt} model accepts an input with {what}, which "
-                           "PyTorch refuses; it would give a wrong answer for it")
+        raise RuntimeError(
+            f"the exported {fmt} model accepts an input with {what}, which "
+            "PyTorch refuses; it would give a wrong answer for it"
+        )
     return refused
 
 

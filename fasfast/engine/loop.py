@@ -96,8 +96,9 @@ class RunningStats:
     def add_skipped(self, batch: dict) -> None:
         if "skipped" in batch:
             self.skipped += int(batch["skipped"].sum())
-            self.skipped_files.update(f for text in batch["skipped_files"]
-                                      for f in text.split("\n") if f)
+            self.skipped_files.update(
+                f for text in batch["skipped_files"] for f in text.split("\n") if f
+            )
 
     def postfix(self, with_accuracy: bool) -> dict:
         post = {"loss": f"{self.loss_sum / self.n:.4f}"}
@@ -159,8 +160,12 @@ def make_losses(cfg: TrainConfig, kind: str):
         from fasfast.data.augment import make_mixup
 
         # timm Mixup doing CutMix + label smoothing (2 classes; class 1 = live)
-        mixup = make_mixup(cutmix_alpha=float(cfg.cutmix), mixup_alpha=0.0,
-                           label_smoothing=float(cfg.label_smoothing or 0.0), num_classes=2)
+        mixup = make_mixup(
+            cutmix_alpha=float(cfg.cutmix),
+            mixup_alpha=0.0,
+            label_smoothing=float(cfg.label_smoothing or 0.0),
+            num_classes=2,
+        )
     return mixup, float(cfg.label_smoothing or 0.0)
 
 
@@ -203,8 +208,12 @@ def _progress_bar(run: Run, epoch: int):
         return None
     from tqdm.auto import tqdm
 
-    return tqdm(total=run.steps_per_epoch, desc=f"epoch {epoch + 1}/{run.cfg.epochs}",
-                dynamic_ncols=True, leave=False)
+    return tqdm(
+        total=run.steps_per_epoch,
+        desc=f"epoch {epoch + 1}/{run.cfg.epochs}",
+        dynamic_ncols=True,
+        leave=False,
+    )
 
 
 def train_epoch(run: Run, epoch: int) -> dict:
@@ -225,8 +234,9 @@ def train_epoch(run: Run, epoch: int) -> dict:
             break
         stats.add_skipped(batch)
         with autocast_context(device, run.use_amp, cfg.amp_dtype):
-            loss, live_score, labels = step_loss(run.train_model, batch, run.kind, device,
-                                                 run.mixup, run.smoothing)
+            loss, live_score, labels = step_loss(
+                run.train_model, batch, run.kind, device, run.mixup, run.smoothing
+            )
         if not torch.isfinite(loss):
             raise FloatingPointError(
                 f"training loss is {float(loss)} at epoch {epoch + 1} step {step}: "
@@ -244,10 +254,16 @@ def train_epoch(run: Run, epoch: int) -> dict:
         bar.close()
     train_loss, train_acc = du.all_reduce_mean(list(stats.loss_and_accuracy()), device)
     skipped, skipped_files = _gather_skipped(stats.skipped, stats.skipped_files)
-    return {"epoch": epoch + 1, "step": run.global_step, "lr": run.lr,
-            "train_loss": train_loss, "train_acc": train_acc,
-            "train_time": time.time() - t0, "skipped": skipped,
-            "skipped_files": skipped_files}
+    return {
+        "epoch": epoch + 1,
+        "step": run.global_step,
+        "lr": run.lr,
+        "train_loss": train_loss,
+        "train_acc": train_acc,
+        "train_time": time.time() - t0,
+        "skipped": skipped,
+        "skipped_files": skipped_files,
+    }
 
 
 def _gather_skipped(count: int, files: set[str]) -> tuple[int, set[str]]:

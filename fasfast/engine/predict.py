@@ -60,8 +60,10 @@ def collect_inputs(inputs, per_image: bool = False) -> list[tuple[str, str]]:
             raise FileNotFoundError(f"input not found: {p}")
         if p.is_dir():
             # hidden / side files (macOS "._*", .DS_Store, Thumbs.db) are neither
-            entries = sorted((q for q in p.iterdir() if q.is_file()
-                              and not q.name.startswith(".")), key=lambda q: natural_key(q.name))
+            entries = sorted(
+                (q for q in p.iterdir() if q.is_file() and not q.name.startswith(".")),
+                key=lambda q: natural_key(q.name),
+            )
             videos = [q for q in entries if q.suffix.lower() in VIDEO_EXTS]
             images = [q for q in entries if is_frame_file(q)]
             if videos:
@@ -78,8 +80,10 @@ def collect_inputs(inputs, per_image: bool = False) -> list[tuple[str, str]]:
         elif p.suffix.lower() in IMAGE_EXTS:
             out.append((str(p), "image"))
         else:
-            raise ValueError(f"unsupported input {p}: expected a video ({', '.join(VIDEO_EXTS)}),"
-                             f" an image or a folder")
+            raise ValueError(
+                f"unsupported input {p}: expected a video ({', '.join(VIDEO_EXTS)}),"
+                f" an image or a folder"
+            )
     return out
 
 
@@ -148,8 +152,8 @@ def predict(
     (:mod:`fasfast.data.faces`; ``detect``: other
     :class:`~fasfast.labels.tracking.DetectSettings`, e.g. ``mode="exact"``); ``cache_dir``:
     read (and fill) the crop cache that ``fasfast prepare`` / ``train`` use; ``landmarks``:
-    a :class:`~fasfast.data.background.BackgroundLandmarks` started before torch was
-    imported (its results are used for the frames it covers)."""
+    a :class:`~fasfast.data.background.BackgroundFaces` started before torch was
+    imported (its landmarks and crops are used for the frames they cover)."""
     from fasfast.data import FrameDataset, Sample, SequenceDataset
     from fasfast.engine.checkpoint import load_model
     from fasfast.engine.distributed import pick_device
@@ -177,17 +181,39 @@ def predict(
     tcfg = meta.get("train_config") or {}
     if meta["kind"] == "eulernet":
         ds = SequenceDataset(
-            samples, length=int(mc["frames"]), interval=int(interval or tcfg.get("interval", 3)),
-            image_size=int(mc["image_size"]), map_size=int(mc["image_size"]) // 8,
-            label_kind="binary", train=False, cache_dir=cache_dir, detect=detect,
+            samples,
+            length=int(mc["frames"]),
+            interval=int(interval or tcfg.get("interval", 3)),
+            image_size=int(mc["image_size"]),
+            map_size=int(mc["image_size"]) // 8,
+            label_kind="binary",
+            train=False,
+            cache_dir=cache_dir,
+            detect=detect,
         )
     else:
-        ds = FrameDataset(samples, image_size=int(mc["image_size"]), train=False,
-                          frames_per_video=frames_per_video, cache_dir=cache_dir, detect=detect)
+        ds = FrameDataset(
+            samples,
+            image_size=int(mc["image_size"]),
+            train=False,
+            frames_per_video=frames_per_video,
+            cache_dir=cache_dir,
+            detect=detect,
+        )
     if landmarks is not None:
-        ds.source.known_landmarks.update(landmarks.results())
-    loader = DataLoader(ds, batch_size=batch_size, shuffle=False, num_workers=workers,
-                        pin_memory=dev.type == "cuda")
+        found = landmarks.results()
+        if (
+            getattr(landmarks, "size", None) == ds.source.image_size
+            and ds.source.crop
+            and getattr(landmarks, "margin", None) == ds.source.margin
+        ):
+            ds.source.known_entries.update(found)  # crops made in the background
+        ds.source.known_landmarks.update(landmarks.landmarks(found))
+        if all(s.path in ds.source.known_entries for s in ds.samples):
+            workers = 0  # only the model is left to run: no loader processes to start
+    loader = DataLoader(
+        ds, batch_size=batch_size, shuffle=False, num_workers=workers, pin_memory=dev.type == "cuda"
+    )
     bar = loader
     if progress:
         from tqdm.auto import tqdm
@@ -216,15 +242,36 @@ def predict(
     for path, vals in scores.items():
         kind = kinds[path]
         if path in errors:
-            out.append(Prediction(path, kind, "error", None, threshold, 0, skipped[path],
-                                  errors[path]))
+            out.append(
+                Prediction(path, kind, "error", None, threshold, 0, skipped[path], errors[path])
+            )
         elif not vals:
-            out.append(Prediction(path, kind, "no-face", None, threshold, 0, skipped[path],
-                                  "no face found" + (" in any sequence" if skipped[path] else "")))
+            out.append(
+                Prediction(
+                    path,
+                    kind,
+                    "no-face",
+                    None,
+                    threshold,
+                    0,
+                    skipped[path],
+                    "no face found" + (" in any sequence" if skipped[path] else ""),
+                )
+            )
         else:
             score = sum(vals) / len(vals)
-            out.append(Prediction(path, kind, "live" if score >= threshold else "attack", score,
-                                  threshold, len(vals), skipped[path], note))
+            out.append(
+                Prediction(
+                    path,
+                    kind,
+                    "live" if score >= threshold else "attack",
+                    score,
+                    threshold,
+                    len(vals),
+                    skipped[path],
+                    note,
+                )
+            )
     return out
 
 
@@ -247,8 +294,17 @@ def write_predictions(path: str | Path, preds: list[Prediction]) -> Path:
 
 def format_predictions(preds: list[Prediction]) -> str:
     head = ["decision", "score", "threshold", "units", "no-face", "input"]
-    body = [[p.decision, "-" if p.score is None else f"{p.score:.4f}", f"{p.threshold:.4f}",
-             str(p.units), str(p.skipped_no_face), p.input] for p in preds]
+    body = [
+        [
+            p.decision,
+            "-" if p.score is None else f"{p.score:.4f}",
+            f"{p.threshold:.4f}",
+            str(p.units),
+            str(p.skipped_no_face),
+            p.input,
+        ]
+        for p in preds
+    ]
     widths = [max(len(r[i]) for r in [head] + body) for i in range(len(head))]
     lines = ["  ".join(c.ljust(w) for c, w in zip(r, widths)).rstrip() for r in [head] + body]
     return "\n".join(lines)

@@ -89,36 +89,56 @@ def run_protocol(
         rows = []
         for sp in subs:
             run_dir = out / sp.replace(".", "_")
-            cfg = dataclasses.replace(base, dataset=dataset, protocol=sp,
-                                      out_dir=str(run_dir / "train"))
+            cfg = dataclasses.replace(
+                base, dataset=dataset, protocol=sp, out_dir=str(run_dir / "train")
+            )
             if du.is_main():
                 print(f"\n=== {dataset} protocol {sp}: train ===", flush=True)
             result = train(cfg)
             if du.is_main():
                 print(f"=== {dataset} protocol {sp}: evaluate ({sel} -> {app}) ===", flush=True)
             summary = evaluate(
-                result.best_checkpoint, base.data_root, sp, sel, app, run_dir / "eval",
-                dataset=dataset, level=level, batch_size=base.eval_batch_size or base.batch_size,
-                workers=base.workers, device=base.device, amp=base.amp, limit=base.limit,
-                cache_dir=base.cache_dir, progress=progress,
+                result.best_checkpoint,
+                base.data_root,
+                sp,
+                sel,
+                app,
+                run_dir / "eval",
+                dataset=dataset,
+                level=level,
+                batch_size=base.eval_batch_size or base.batch_size,
+                workers=base.workers,
+                device=base.device,
+                amp=base.amp,
+                limit=base.limit,
+                cache_dir=base.cache_dir,
+                progress=progress,
             )
             row = next(r for r in summary["table7"] if r["key"] == method)
             m = row[app]
-            rows.append({
-                "protocol": sp,
-                "threshold": row["threshold"],
-                "apcer": m["apcer"],
-                "bpcer": m["bpcer"],
-                "acer": m["acer"],
-                "best_epoch": result.best_metrics.get("epoch"),
-                "dev_acer": result.best_metrics.get("dev_acer"),
-                "eval_dir": str(run_dir / "eval"),
-            })
+            rows.append(
+                {
+                    "protocol": sp,
+                    "threshold": row["threshold"],
+                    "apcer": m["apcer"],
+                    "bpcer": m["bpcer"],
+                    "acer": m["acer"],
+                    "best_epoch": result.best_metrics.get("epoch"),
+                    "dev_acer": result.best_metrics.get("dev_acer"),
+                    "eval_dir": str(run_dir / "eval"),
+                }
+            )
         model_name = "EulerNet" if base.is_eulernet else base.model
-        result_dict = {"dataset": dataset, "protocol": protocol, "method": method,
-                       "model": model_name,
-                       "select_split": sel, "apply_split": app, "level": level,
-                       "sub_protocols": rows}
+        result_dict = {
+            "dataset": dataset,
+            "protocol": protocol,
+            "method": method,
+            "model": model_name,
+            "select_split": sel,
+            "apply_split": app,
+            "level": level,
+            "sub_protocols": rows,
+        }
         for key in ("apcer", "bpcer", "acer"):
             mean, std = acer_stats([r[key] for r in rows])
             result_dict[key] = {"mean": mean, "std": std}
@@ -144,8 +164,10 @@ def table2_markdown(res: dict) -> str:
         "|---|---|---:|---:|---:|",
     ]
     for r in res["sub_protocols"]:
-        lines.append(f"| {r['protocol']} | {res.get('model', 'EulerNet')} (fasfast) | {100 * r['apcer']:.2f} | "
-                     f"{100 * r['bpcer']:.2f} | {100 * r['acer']:.2f} |")
+        lines.append(
+            f"| {r['protocol']} | {res.get('model', 'EulerNet')} (fasfast) | {100 * r['apcer']:.2f} | "
+            f"{100 * r['bpcer']:.2f} | {100 * r['acer']:.2f} |"
+        )
     if len(res["sub_protocols"]) > 1:
         cells = []
         for key in ("apcer", "bpcer", "acer"):

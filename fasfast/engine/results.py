@@ -38,11 +38,15 @@ def non_responses(rows) -> dict:
     for r in attack:
         species.setdefault(str(r[3]), []).append(r)
     by_species = {k: missing(v) / len(v) for k, v in sorted(species.items())}
-    return {"live": missing(live), "live_total": len(live),
-            "attack": missing(attack), "attack_total": len(attack),
-            "bpnrr": missing(live) / len(live) if live else nan,
-            "apnrr": max(by_species.values()) if by_species else nan,
-            "apnrr_by_species": by_species}
+    return {
+        "live": missing(live),
+        "live_total": len(live),
+        "attack": missing(attack),
+        "attack_total": len(attack),
+        "bpnrr": missing(live) / len(live) if live else nan,
+        "apnrr": max(by_species.values()) if by_species else nan,
+        "apnrr_by_species": by_species,
+    }
 
 
 def make_scoreset(rows, name: str = ""):
@@ -54,9 +58,12 @@ def make_scoreset(rows, name: str = ""):
         raise ValueError("no score rows")
     ids, videos, labels, types, scores = zip(*[(r[0], r[1], r[2], r[3], r[4]) for r in rows])
     return ScoreSet(
-        ids=np.array(ids), labels=np.array(labels, dtype=np.int64),
-        scores=np.array(scores, dtype=np.float64), attack_types=np.array(types),
-        videos=np.array(videos), name=name,
+        ids=np.array(ids),
+        labels=np.array(labels, dtype=np.int64),
+        scores=np.array(scores, dtype=np.float64),
+        attack_types=np.array(types),
+        videos=np.array(videos),
+        name=name,
     )
 
 
@@ -88,18 +95,34 @@ def threshold_metrics(rows, method: str = "acer_point") -> dict:
     nan = float("nan")
     scored = responses(rows)
     if not any(int(r[2]) == 1 for r in scored) or not any(int(r[2]) != 1 for r in scored):
-        return {"threshold": nan, "apcer": nan, "bpcer": nan, "acer": nan, "eer": nan,
-                "auc": nan, "apnrr": nan, "bpnrr": nan}
+        return {
+            "threshold": nan,
+            "apcer": nan,
+            "bpcer": nan,
+            "acer": nan,
+            "eer": nan,
+            "auc": nan,
+            "apnrr": nan,
+            "bpnrr": nan,
+        }
     # chosen under the APCER printed below (the worst PAI species, ISO/IEC 30107-3)
     th = select_thresholds(ss.live, ss.attack, attack_types=ss.attack_types[ss.labels == 0])
     if not hasattr(th, method):
-        raise ValueError(f"unknown threshold method {method!r}; choose from "
-                         f"{', '.join(th.as_dict())}")
+        raise ValueError(
+            f"unknown threshold method {method!r}; choose from {', '.join(th.as_dict())}"
+        )
     t = float(getattr(th, method))
     m = pad_metrics(ss.scores, ss.labels == 1, t, ss.attack_types)
-    return {"threshold": t, "apcer": m.apcer, "bpcer": m.bpcer, "acer": m.acer,
-            "eer": float(th.eer), "auc": float(auc(ss.live, ss.attack)),
-            "apnrr": float(m.apnrr), "bpnrr": float(m.bpnrr)}
+    return {
+        "threshold": t,
+        "apcer": m.apcer,
+        "bpcer": m.bpcer,
+        "acer": m.acer,
+        "eer": float(th.eer),
+        "auc": float(auc(ss.live, ss.attack)),
+        "apnrr": float(m.apnrr),
+        "bpnrr": float(m.bpnrr),
+    }
 
 
 def _pm(m) -> dict | None:
@@ -109,8 +132,9 @@ def _pm(m) -> dict | None:
     return {k: (float(v) if isinstance(v, (int, float, np.floating)) else v) for k, v in d.items()}
 
 
-def table7(select_rows, apply_rows, select_name: str, apply_name: str | None,
-           center: str = "balance") -> dict:
+def table7(
+    select_rows, apply_rows, select_name: str, apply_name: str | None, center: str = "balance"
+) -> dict:
     """Table 7 of Huang et al. 2024 via :func:`fasfast.analysis.threshold_table`.
 
     Returns dict(rows=[json-able rows], markdown=str, terminal=str, thresholds={key: t}).
@@ -126,9 +150,13 @@ def table7(select_rows, apply_rows, select_name: str, apply_name: str | None,
     rows = threshold_table(sel, app, center=center)
     names = (select_name, apply_name or "apply")
     out_rows = [
-        {"key": r["key"], "method": r["method"], "threshold": float(r["threshold"]),
-         select_name: _pm(r["select"]),
-         **({apply_name: _pm(r["apply"])} if r["apply"] is not None else {})}
+        {
+            "key": r["key"],
+            "method": r["method"],
+            "threshold": float(r["threshold"]),
+            select_name: _pm(r["select"]),
+            **({apply_name: _pm(r["apply"])} if r["apply"] is not None else {}),
+        }
         for r in rows
     ]
     return {
@@ -139,8 +167,14 @@ def table7(select_rows, apply_rows, select_name: str, apply_name: str | None,
     }
 
 
-def make_report(out_dir: Path, select_rows, apply_rows, center: str = "balance",
-                title: str = "fasfast evaluation", names=("select", "apply")):
+def make_report(
+    out_dir: Path,
+    select_rows,
+    apply_rows,
+    center: str = "balance",
+    title: str = "fasfast evaluation",
+    names=("select", "apply"),
+):
     """The full report via :func:`fasfast.analysis.write_report`."""
     from fasfast.analysis import write_report
 

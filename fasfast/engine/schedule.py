@@ -70,8 +70,9 @@ def build_scheduler(cfg, optimizer, steps_per_epoch: int):
     """A ``LambdaLR`` over :func:`lr_lambda`, at step 0, with ``cfg.lr`` as its base lr."""
     for group in optimizer.param_groups:
         group["initial_lr"] = cfg.lr
-    return torch.optim.lr_scheduler.LambdaLR(optimizer, lr_lambda(cfg, steps_per_epoch),
-                                             last_epoch=-1)
+    return torch.optim.lr_scheduler.LambdaLR(
+        optimizer, lr_lambda(cfg, steps_per_epoch), last_epoch=-1
+    )
 
 
 def resume_scheduler(cfg, optimizer, steps_per_epoch: int, start_epoch: int):
@@ -117,16 +118,26 @@ class RunPlan:
     warmup_epochs: float
 
     @classmethod
-    def of(cls, cfg, *, steps_per_epoch: int, world_size: int, train_entries: int,
-           train_samples) -> RunPlan:
-        return cls(epochs=int(cfg.epochs), steps_per_epoch=int(steps_per_epoch),
-                   world_size=int(world_size), batch_size=int(cfg.batch_size),
-                   max_steps=int(cfg.max_steps), limit=int(cfg.limit), balance=bool(cfg.balance),
-                   train_entries=int(train_entries), train_videos=len(train_samples),
-                   train_set=train_set_digest(train_samples), optimizer=str(cfg.optimizer),
-                   weight_decay=float(cfg.weight_decay or 0.0), lr=float(cfg.lr),
-                   schedule=str(cfg.schedule or "constant"),
-                   warmup_epochs=float(cfg.warmup_epochs or 0.0))
+    def of(
+        cls, cfg, *, steps_per_epoch: int, world_size: int, train_entries: int, train_samples
+    ) -> RunPlan:
+        return cls(
+            epochs=int(cfg.epochs),
+            steps_per_epoch=int(steps_per_epoch),
+            world_size=int(world_size),
+            batch_size=int(cfg.batch_size),
+            max_steps=int(cfg.max_steps),
+            limit=int(cfg.limit),
+            balance=bool(cfg.balance),
+            train_entries=int(train_entries),
+            train_videos=len(train_samples),
+            train_set=train_set_digest(train_samples),
+            optimizer=str(cfg.optimizer),
+            weight_decay=float(cfg.weight_decay or 0.0),
+            lr=float(cfg.lr),
+            schedule=str(cfg.schedule or "constant"),
+            warmup_epochs=float(cfg.warmup_epochs or 0.0),
+        )
 
     def to_dict(self) -> dict:
         return asdict(self)
@@ -142,21 +153,35 @@ class RunPlan:
         epoch, step = int(state.get("epoch") or 0), int(state.get("step") or 0)
         if not tc or epoch < 1:
             return None
-        return cls(epochs=int(tc.get("epochs", epoch)), steps_per_epoch=step // epoch,
-                   world_size=int(sampler.get("world_size", 1)),
-                   batch_size=int(tc.get("batch_size", 0)), max_steps=int(tc.get("max_steps", 0)),
-                   limit=int(tc.get("limit", 0)), balance=bool(tc.get("balance", False)),
-                   train_entries=-1, train_videos=-1, train_set=None,
-                   optimizer=str(tc.get("optimizer")),
-                   weight_decay=float(tc.get("weight_decay") or 0.0),
-                   lr=float(tc.get("lr") or 0.0), schedule=str(tc.get("schedule") or "constant"),
-                   warmup_epochs=float(tc.get("warmup_epochs") or 0.0))
+        return cls(
+            epochs=int(tc.get("epochs", epoch)),
+            steps_per_epoch=step // epoch,
+            world_size=int(sampler.get("world_size", 1)),
+            batch_size=int(tc.get("batch_size", 0)),
+            max_steps=int(tc.get("max_steps", 0)),
+            limit=int(tc.get("limit", 0)),
+            balance=bool(tc.get("balance", False)),
+            train_entries=-1,
+            train_videos=-1,
+            train_set=None,
+            optimizer=str(tc.get("optimizer")),
+            weight_decay=float(tc.get("weight_decay") or 0.0),
+            lr=float(tc.get("lr") or 0.0),
+            schedule=str(tc.get("schedule") or "constant"),
+            warmup_epochs=float(tc.get("warmup_epochs") or 0.0),
+        )
 
 
 # settings that re-plan the schedule (name in messages, RunPlan field)
-_CARRIED = (("epochs", "epochs"), ("world size", "world_size"), ("batch size", "batch_size"),
-            ("max steps", "max_steps"), ("lr", "lr"), ("schedule", "schedule"),
-            ("warmup epochs", "warmup_epochs"))
+_CARRIED = (
+    ("epochs", "epochs"),
+    ("world size", "world_size"),
+    ("batch size", "batch_size"),
+    ("max steps", "max_steps"),
+    ("lr", "lr"),
+    ("schedule", "schedule"),
+    ("warmup epochs", "warmup_epochs"),
+)
 
 
 def _fmt(v) -> str:
@@ -175,31 +200,40 @@ def compare_plans(old: RunPlan | None, new: RunPlan, source: str) -> list[str]:
             raise ResumeError(
                 f"cannot resume from {source}: {flag} {_fmt(b)} differs from the checkpoint's "
                 f"{_fmt(a)} (its optimizer state belongs to {_fmt(a)}); keep {flag} {_fmt(a)}, "
-                "or start a new run from these weights with --init")
+                "or start a new run from these weights with --init"
+            )
     for flag, key in (("--limit", "limit"), ("--balance", "balance")):
         a, b = getattr(old, key), getattr(new, key)
         if a != b:
             raise ResumeError(
                 f"cannot resume from {source}: {flag} {_fmt(b)} differs from the checkpoint's "
                 f"{_fmt(a)}, so the epochs so far were made of other training data; keep "
-                f"{flag} {_fmt(a)}, or start a new run (another --out) with --init")
+                f"{flag} {_fmt(a)}, or start a new run (another --out) with --init"
+            )
     if old.train_set is not None and old.train_set != new.train_set:
         raise ResumeError(
             f"cannot resume from {source}: the training videos differ from the checkpoint's "
             f"({old.train_videos} -> {new.train_videos} videos; --dataset / --data-root / "
             "--protocol or the data changed); resume on the same data, or start a new run "
-            "(another --out) with --init")
-    return [f"{name} {_fmt(getattr(old, key))} -> {_fmt(getattr(new, key))}"
-            for name, key in _CARRIED if getattr(old, key) != getattr(new, key)]
+            "(another --out) with --init"
+        )
+    return [
+        f"{name} {_fmt(getattr(old, key))} -> {_fmt(getattr(new, key))}"
+        for name, key in _CARRIED
+        if getattr(old, key) != getattr(new, key)
+    ]
 
 
-def replan_message(changes: list[str], old: RunPlan | None, new: RunPlan, start_epoch: int,
-                   lr_now: float) -> str:
+def replan_message(
+    changes: list[str], old: RunPlan | None, new: RunPlan, start_epoch: int, lr_now: float
+) -> str:
     """One line saying what changed and how the schedule continues."""
     spe = ""
     if old is not None and old.steps_per_epoch != new.steps_per_epoch:
         spe = f" (steps per epoch {old.steps_per_epoch} -> {new.steps_per_epoch})"
-    return (f"resume: {', '.join(changes)}{spe}: the {new.schedule} schedule is re-planned for "
-            f"{new.epochs} epochs of {new.steps_per_epoch} steps and continues at epoch "
-            f"{start_epoch + 1} (step {start_epoch * new.steps_per_epoch} of "
-            f"{new.epochs * new.steps_per_epoch}, lr {lr_now:.3g})")
+    return (
+        f"resume: {', '.join(changes)}{spe}: the {new.schedule} schedule is re-planned for "
+        f"{new.epochs} epochs of {new.steps_per_epoch} steps and continues at epoch "
+        f"{start_epoch + 1} (step {start_epoch * new.steps_per_epoch} of "
+        f"{new.epochs * new.steps_per_epoch}, lr {lr_now:.3g})"
+    )

@@ -128,16 +128,27 @@ def score_dataset(
         ok = [i for i in range(b) if not errors[i]]
         for i in range(b):
             if errors[i]:  # a failed item: recorded, not scored
-                local.append((indices[pos + i], _str(batch["video"][i]), int(batch["label"][i]),
-                              _str(batch["attack_type"][i]), None, None, None, errors[i]))
+                local.append(
+                    (
+                        indices[pos + i],
+                        _str(batch["video"][i]),
+                        int(batch["label"][i]),
+                        _str(batch["attack_type"][i]),
+                        None,
+                        None,
+                        None,
+                        errors[i],
+                    )
+                )
         if len(ok) < b:
             batch = _select(batch, ok)
         if not ok:
             pos += b
             continue
         with autocast_context(device, amp, amp_dtype):
-            seq_scores, frame_scores, batch_loss, batch_n = _forward(model, batch, kind, device,
-                                                                     compute_loss)
+            seq_scores, frame_scores, batch_loss, batch_n = _forward(
+                model, batch, kind, device, compute_loss
+            )
         loss_sum += batch_loss
         loss_n += batch_n
         windows = batch.get("window", batch.get("frame", None))
@@ -217,8 +228,11 @@ def _aggregate(items: list, kind: str, loss: float) -> Scores:
     for _idx, video, label, attack, _w, seq, _f, reason in items:
         if seq is None:
             failed.setdefault(video, (label, attack, reason))
-    out = Scores(loss=loss, items=sum(1 for r in items if r[5] is not None and r[1] not in failed),
-                 kinds=LEVELS[kind])
+    out = Scores(
+        loss=loss,
+        items=sum(1 for r in items if r[5] is not None and r[1] not in failed),
+        kinds=LEVELS[kind],
+    )
     per_video: dict[str, list[float]] = OrderedDict()
     meta: dict[str, tuple[int, str]] = {}
     window_count: dict[tuple[str, int], int] = defaultdict(int)
@@ -244,8 +258,14 @@ def _aggregate(items: list, kind: str, loss: float) -> Scores:
         label, attack = meta[video]
         if video in failed:
             out.video.append(left_out_row(video, label, attack))
-            out.left_out.append({"video": video, "label": int(label), "attack_type": attack,
-                                 "reason": failed[video][2]})
+            out.left_out.append(
+                {
+                    "video": video,
+                    "label": int(label),
+                    "attack_type": attack,
+                    "reason": failed[video][2],
+                }
+            )
         else:
             out.video.append((video, video, label, attack, float(sum(vals) / len(vals))))
     add_left_out_rows(out)

@@ -34,7 +34,6 @@ The steps of :func:`train`: setup (model, data, optimizer), resume (or start afr
 epoch: one epoch (:func:`fasfast.engine.loop.train_epoch`), evaluate (dev), save, stop?
 """
 
-
 from __future__ import annotations
 
 import contextlib
@@ -126,9 +125,14 @@ def _train(cfg: TrainConfig, info: du.DistInfo) -> TrainResult:
             break
     run.logger.close()
     return TrainResult(
-        best_checkpoint=run.out_dir / "best.pt", last_checkpoint=run.out_dir / "last.pt",
-        history=run.history, out_dir=run.out_dir, best_metrics=run.best or {},
-        stopped_early=stopped_early, lrs=run.lrs, start_epoch=run.start_epoch,
+        best_checkpoint=run.out_dir / "best.pt",
+        last_checkpoint=run.out_dir / "last.pt",
+        history=run.history,
+        out_dir=run.out_dir,
+        best_metrics=run.best or {},
+        stopped_early=stopped_early,
+        lrs=run.lrs,
+        start_epoch=run.start_epoch,
     )
 
 
@@ -191,8 +195,9 @@ def setup(cfg: TrainConfig, info: du.DistInfo) -> Run:
 
     train_samples = read_split(cfg.dataset, cfg.data_root, cfg.protocol, "train", cfg.limit)
     train_samples = labelled_only(train_samples, "train")
-    check_downsample_classes(cfg.downsample, {s.attack_type for s in train_samples},
-                             mcfg.image_size)
+    check_downsample_classes(
+        cfg.downsample, {s.attack_type for s in train_samples}, mcfg.image_size
+    )
     train_entries = balance_classes(train_samples) if cfg.balance else train_samples
     dev_samples = labelled_only(
         read_split(cfg.dataset, cfg.data_root, cfg.protocol, "dev", cfg.limit), "dev"
@@ -201,7 +206,11 @@ def setup(cfg: TrainConfig, info: du.DistInfo) -> Run:
     dev_ds = make_dataset(cfg, dev_samples, train=False, model_config=mcfg, seed=cfg.seed)
 
     sampler = DistributedSampler(
-        train_ds, num_replicas=info.world_size, rank=info.rank, shuffle=True, seed=cfg.seed,
+        train_ds,
+        num_replicas=info.world_size,
+        rank=info.rank,
+        shuffle=True,
+        seed=cfg.seed,
         drop_last=False,
     )
     loader_gen = torch.Generator()
@@ -219,18 +228,39 @@ def setup(cfg: TrainConfig, info: du.DistInfo) -> Run:
     steps_per_epoch = _steps_per_epoch(len(loader), cfg)
     if steps_per_epoch == 0:
         raise ValueError("the training loader is empty: fewer samples than one batch?")
-    plan = RunPlan.of(cfg, steps_per_epoch=steps_per_epoch, world_size=info.world_size,
-                      train_entries=len(train_ds), train_samples=train_samples)
+    plan = RunPlan.of(
+        cfg,
+        steps_per_epoch=steps_per_epoch,
+        world_size=info.world_size,
+        train_entries=len(train_ds),
+        train_samples=train_samples,
+    )
 
     optimizer = build_optimizer(cfg, model)
     use_amp = cfg.amp and device.type == "cuda"
     scaler = torch.amp.GradScaler("cuda", enabled=use_amp and cfg.amp_dtype == "fp16")
     mixup, smoothing = make_losses(cfg, kind)
-    return Run(cfg=cfg, info=info, out_dir=out_dir, model=model, kind=kind,
-               model_config=mcfg.to_dict(), train_ds=train_ds, dev_ds=dev_ds, sampler=sampler,
-               loader=loader, loader_gen=loader_gen, steps_per_epoch=steps_per_epoch,
-               plan=plan, optimizer=optimizer, scaler=scaler, use_amp=use_amp, mixup=mixup,
-               smoothing=smoothing, run_id=uuid.uuid4().hex)
+    return Run(
+        cfg=cfg,
+        info=info,
+        out_dir=out_dir,
+        model=model,
+        kind=kind,
+        model_config=mcfg.to_dict(),
+        train_ds=train_ds,
+        dev_ds=dev_ds,
+        sampler=sampler,
+        loader=loader,
+        loader_gen=loader_gen,
+        steps_per_epoch=steps_per_epoch,
+        plan=plan,
+        optimizer=optimizer,
+        scaler=scaler,
+        use_amp=use_amp,
+        mixup=mixup,
+        smoothing=smoothing,
+        run_id=uuid.uuid4().hex,
+    )
 
 
 def _start_epochs(run: Run) -> None:
@@ -240,10 +270,8 @@ def _start_epochs(run: Run) -> None:
         from torch.nn.parallel import DistributedDataParallel as DDP
 
         device = run.device
-        run.train_model = DDP(run.model,
-                              device_ids=[device] if device.type == "cuda" else None)
-    run.logger = TrainLogger(run.out_dir, run.info.is_main, run.cfg.tensorboard,
-                             resume=run.resumed)
+        run.train_model = DDP(run.model, device_ids=[device] if device.type == "cuda" else None)
+    run.logger = TrainLogger(run.out_dir, run.info.is_main, run.cfg.tensorboard, resume=run.resumed)
     if run.info.is_main:
         run.cfg.save_yaml(run.out_dir / "config.yaml")
 
@@ -304,8 +332,10 @@ def resume(run: Run, resume_path: Path) -> None:
         if changes:
             print(replan_message(changes, old_plan, run.plan, run.start_epoch, run.lr))
         if run.start_epoch >= cfg.epochs:
-            print(f"resume: {resume_path} has completed {run.start_epoch} epochs and --epochs "
-                  f"is {cfg.epochs}: nothing left to train")
+            print(
+                f"resume: {resume_path} has completed {run.start_epoch} epochs and --epochs "
+                f"is {cfg.epochs}: nothing left to train"
+            )
 
 
 # --------------------------------------------------------------------------- evaluate
@@ -340,9 +370,16 @@ def evaluate_dev(run: Run, row: dict) -> bool:
     t1 = time.time()
     du.broadcast_buffers(run.model)  # one set of BN statistics (rank 0's) on every rank
     scores = score_dataset(
-        run.model, run.dev_ds, kind=run.kind, batch_size=cfg.eval_batch_size or cfg.batch_size,
-        workers=cfg.workers, device=run.device, amp=run.use_amp, amp_dtype=cfg.amp_dtype,
-        progress=cfg.progress, desc="dev",
+        run.model,
+        run.dev_ds,
+        kind=run.kind,
+        batch_size=cfg.eval_batch_size or cfg.batch_size,
+        workers=cfg.workers,
+        device=run.device,
+        amp=run.use_amp,
+        amp_dtype=cfg.amp_dtype,
+        progress=cfg.progress,
+        desc="dev",
     )
     metrics = dev_metrics(scores, cfg.threshold_method)
     metrics["dev_left_out"] = len(scores.left_out) + len(run.dev_ds.left_out)
@@ -391,15 +428,19 @@ def save(run: Run, row: dict, is_best: bool, skipped_files: set[str]) -> None:
     epoch = row["epoch"]
     msg = f"epoch {epoch}/{run.cfg.epochs}  loss {row['train_loss']:.4f}"
     if "dev_acer" in row:
-        msg += (f"  dev ACER {100 * row['dev_acer']:.2f}%  "
-                f"(APCER {100 * row['dev_apcer']:.2f}%, "
-                f"BPCER {100 * row['dev_bpcer']:.2f}%)  dev loss {row['dev_loss']:.4f}")
+        msg += (
+            f"  dev ACER {100 * row['dev_acer']:.2f}%  "
+            f"(APCER {100 * row['dev_apcer']:.2f}%, "
+            f"BPCER {100 * row['dev_bpcer']:.2f}%)  dev loss {row['dev_loss']:.4f}"
+        )
     msg += f"  [{row['train_time']:.0f}s]" + ("  *best*" if is_best else "")
     print(msg, flush=True)
     if row["skipped"]:
-        print(f"epoch {epoch}: {row['skipped']} training item(s) replaced by the next "
-              f"readable sample: {', '.join(sorted(skipped_files))} could not be read",
-              flush=True)
+        print(
+            f"epoch {epoch}: {row['skipped']} training item(s) replaced by the next "
+            f"readable sample: {', '.join(sorted(skipped_files))} could not be read",
+            flush=True,
+        )
 
 
 def _out_of_time(cfg: TrainConfig, elapsed: float, epoch: int) -> bool:

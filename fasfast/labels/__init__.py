@@ -23,7 +23,21 @@ from fasfast.labels.maps import (
 )
 
 __all__ = [
-    "FACE_CONTOUR", "FLIP_68", "WFLW98_TO_68", "Face", "LandmarkDetector", "landmark_file_for",
-    "load_landmarks", "predictor_path", "save_landmarks", "shared_detector", "template_68", "to_68", "KINDS",
-    "binary_mask", "face_location_map", "make_label_map", "pseudo_depth",
+    "FACE_CONTOUR",
+    "FLIP_68",
+    "WFLW98_TO_68",
+    "Face",
+    "LandmarkDetector",
+    "landmark_file_for",
+    "load_landmarks",
+    "predictor_path",
+    "save_landmarks",
+    "shared_detector",
+    "template_68",
+    "to_68",
+    "KINDS",
+    "binary_mask",
+    "face_location_map",
+    "make_label_map",
+    "pseudo_depth",
 ]

@@ -104,14 +104,42 @@ def template_68() -> np.ndarray:
     pts[31:36] = np.stack([[-0.22, -0.11, 0, 0.11, 0.22], [0.25, 0.29, 0.31, 0.29, 0.25]], 1)
     for start, cx in ((36, -0.42), (42, 0.42)):  # eyes: outer corner first on the left
         ew, eh, cy = 0.17, 0.075, -0.22
-        e = np.array([[-ew, 0], [-ew / 3, -eh], [ew / 3, -eh], [ew, 0],
-                      [ew / 3, 0.9 * eh], [-ew / 3, 0.9 * eh]])
-        pts[start:start + 6] = e + [cx, cy]
+        e = np.array(
+            [
+                [-ew, 0],
+                [-ew / 3, -eh],
+                [ew / 3, -eh],
+                [ew, 0],
+                [ew / 3, 0.9 * eh],
+                [-ew / 3, 0.9 * eh],
+            ]
+        )
+        pts[start : start + 6] = e + [cx, cy]
     mw = 0.36
-    outer = [(-1, 0), (-0.6, -0.09), (-0.25, -0.13), (0, -0.11), (0.25, -0.13), (0.6, -0.09),
-             (1, 0), (0.6, 0.1), (0.25, 0.15), (0, 0.16), (-0.25, 0.15), (-0.6, 0.1)]
-    inner = [(-0.85, 0), (-0.3, -0.03), (0, -0.03), (0.3, -0.03), (0.85, 0), (0.3, 0.03),
-             (0, 0.03), (-0.3, 0.03)]
+    outer = [
+        (-1, 0),
+        (-0.6, -0.09),
+        (-0.25, -0.13),
+        (0, -0.11),
+        (0.25, -0.13),
+        (0.6, -0.09),
+        (1, 0),
+        (0.6, 0.1),
+        (0.25, 0.15),
+        (0, 0.16),
+        (-0.25, 0.15),
+        (-0.6, 0.1),
+    ]
+    inner = [
+        (-0.85, 0),
+        (-0.3, -0.03),
+        (0, -0.03),
+        (0.3, -0.03),
+        (0.85, 0),
+        (0.3, 0.03),
+        (0, 0.03),
+        (-0.3, 0.03),
+    ]
     pts[48:60] = [(x * mw, 0.58 + y) for x, y in outer]
     pts[60:68] = [(x * mw, 0.58 + y) for x, y in inner]
     return pts
@@ -181,8 +209,9 @@ def save_landmarks(path, landmarks) -> Path:
         np.save(path, arr.astype(np.float32))
     elif path.suffix == ".json":
         frames = [
-            None if not np.all(np.isfinite(f)) else [[round(float(x), 3), round(float(y), 3)]
-                                                     for x, y in f]
+            None
+            if not np.all(np.isfinite(f))
+            else [[round(float(x), 3), round(float(y), 3)] for x, y in f]
             for f in arr
         ]
         path.write_text(json.dumps({"scheme": "68", "frames": frames}))
@@ -225,11 +254,16 @@ def read_landmark_file(path) -> tuple[np.ndarray, list[str] | None]:
         elif isinstance(obj, dict) and obj.get("names") is not None:
             names = [str(k) for k in obj["names"]]
             if len(names) != len(frames):
-                raise ValueError(f"landmark file {path} names {len(names)} frames but holds "
-                                 f"{len(frames)}")
-        arr = np.stack(
-            [np.full((68, 2), np.nan) if f is None else np.asarray(f, float) for f in frames]
-        ) if len(frames) else np.zeros((0, 68, 2))
+                raise ValueError(
+                    f"landmark file {path} names {len(names)} frames but holds {len(frames)}"
+                )
+        arr = (
+            np.stack(
+                [np.full((68, 2), np.nan) if f is None else np.asarray(f, float) for f in frames]
+            )
+            if len(frames)
+            else np.zeros((0, 68, 2))
+        )
     else:
         raise ValueError(f"landmark file must end in .npy or .json: {path}")
     arr = np.asarray(arr, dtype=np.float32)
@@ -333,8 +367,13 @@ class LandmarkDetector:
                 continue
             shape = self.predictor(img, r)
             lm = np.array([[shape.part(i).x, shape.part(i).y] for i in range(68)], np.float32)
-            faces.append(Face((float(r.left()), float(r.top()), float(r.right() + 1),
-                               float(r.bottom() + 1)), float(s), lm))
+            faces.append(
+                Face(
+                    (float(r.left()), float(r.top()), float(r.right() + 1), float(r.bottom() + 1)),
+                    float(s),
+                    lm,
+                )
+            )
         faces.sort(key=lambda f: -f.area)
         return faces
 

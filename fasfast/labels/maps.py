@@ -68,8 +68,9 @@ def _coverage(poly_map: np.ndarray, size: int, supersample: int) -> np.ndarray:
     return fine.reshape(size, ss, size, ss).mean(axis=(1, 3), dtype=np.float64).astype(np.float32)
 
 
-def face_location_map(landmarks, size: int = 32, live: bool = True, crop_size=None, box=None,
-                      supersample: int = 8) -> np.ndarray:
+def face_location_map(
+    landmarks, size: int = 32, live: bool = True, crop_size=None, box=None, supersample: int = 8
+) -> np.ndarray:
     """Face location map ``float32 [size, size]``: polygon coverage (live) or zeros (attack).
 
     ``landmarks`` ``[68, 2]`` in crop pixels; ``crop_size`` the crop's side (default:
@@ -88,8 +89,9 @@ def binary_mask(size: int = 32, live: bool = True) -> np.ndarray:
     return np.full((size, size), 1.0 if live else 0.0, np.float32)
 
 
-def pseudo_depth(landmarks, size: int = 32, live: bool = True, crop_size=None, box=None,
-                 supersample: int = 4) -> np.ndarray:
+def pseudo_depth(
+    landmarks, size: int = 32, live: bool = True, crop_size=None, box=None, supersample: int = 4
+) -> np.ndarray:
     """Pseudo depth map ``float32 [size, size]`` in [0, 1] (see module doc); zeros for attacks."""
     import cv2
 
@@ -112,8 +114,9 @@ def pseudo_depth(landmarks, size: int = 32, live: bool = True, crop_size=None, b
     return (depth / max(depth.max(), 1e-9)).astype(np.float32)
 
 
-def make_label_map(kind: str, landmarks=None, size: int = 32, live: bool = True,
-                   crop_size=None, box=None) -> np.ndarray:
+def make_label_map(
+    kind: str, landmarks=None, size: int = 32, live: bool = True, crop_size=None, box=None
+) -> np.ndarray:
     """Label map of ``kind`` in {"location", "binary", "depth"} -> ``float32 [size, size]``."""
     if kind == "location":
         return face_location_map(landmarks, size, live, crop_size=crop_size, box=box)

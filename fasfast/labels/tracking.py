@@ -116,8 +116,9 @@ class DetectSettings:
         if self.mode not in MODES:
             raise ValueError(f"detection mode must be one of {MODES}, got {self.mode!r}")
         if int(self.detect_size) < 0 or (0 < int(self.detect_size) < 80):
-            raise ValueError(f"detect_size must be 0 (full resolution) or >= 80 pixels, "
-                             f"got {self.detect_size}")
+            raise ValueError(
+                f"detect_size must be 0 (full resolution) or >= 80 pixels, got {self.detect_size}"
+            )
         if not 0 <= int(self.upsample) <= 3:
             raise ValueError(f"upsample must be 0..3, got {self.upsample}")
         if int(self.backoff) < 0:
@@ -202,8 +203,9 @@ class FaceTracker:
         s, small = 1.0, img
         if size and max(h, w) > size:
             s = size / max(h, w)
-            small = cv2.resize(img, (max(1, round(w * s)), max(1, round(h * s))),
-                               interpolation=cv2.INTER_AREA)
+            small = cv2.resize(
+                img, (max(1, round(w * s)), max(1, round(h * s))), interpolation=cv2.INTER_AREA
+            )
         rects, scores, _ = self.det.detector.run(small, upsample, 0.0)
         best, area = None, -1.0
         for r, sc in zip(rects, scores):
@@ -228,8 +230,9 @@ class FaceTracker:
         c, sc = _centre_scale(self._ref)
         k = 14.0 / sc  # the inner face spans about 32 pixels
         m = np.concatenate([rot * k, (k * (t - c) + 16.0)[:, None]], axis=1)
-        p = cv2.warpAffine(img, m, (32, 32), flags=cv2.INTER_LINEAR,
-                           borderMode=cv2.BORDER_REPLICATE)
+        p = cv2.warpAffine(
+            img, m, (32, 32), flags=cv2.INTER_LINEAR, borderMode=cv2.BORDER_REPLICATE
+        )
         if p.ndim == 3:
             p = cv2.cvtColor(p, cv2.COLOR_RGB2GRAY)
         p = p.astype(np.float32)
@@ -269,8 +272,12 @@ class FaceTracker:
         """Landmarks from a detector box; remember the box and the appearance."""
         lm = self._fit(img, box)
         c, sc = _centre_scale(lm.astype(np.float64))
-        self._rel = ((box[0] - c[0]) / sc, (box[1] - c[1]) / sc, (box[2] - c[0]) / sc,
-                     (box[3] - c[1]) / sc)
+        self._rel = (
+            (box[0] - c[0]) / sc,
+            (box[1] - c[1]) / sc,
+            (box[2] - c[0]) / sc,
+            (box[3] - c[1]) / sc,
+        )
         self._ref = lm[17:].astype(np.float64)
         self._tmpl = self._patch(img, lm)
         self._since = 0
@@ -280,8 +287,9 @@ class FaceTracker:
     def __call__(self, image) -> np.ndarray | None:
         img = np.ascontiguousarray(image)
         if img.dtype != np.uint8 or not (img.ndim == 2 or (img.ndim == 3 and img.shape[2] == 3)):
-            raise ValueError(f"frames must be uint8 [H, W, 3] or [H, W], got {img.dtype} "
-                             f"{img.shape}")
+            raise ValueError(
+                f"frames must be uint8 [H, W, 3] or [H, W], got {img.dtype} {img.shape}"
+            )
         self.stats["frames"] += 1
         if self.settings.mode == "exact":
             faces = self.det.detect(img, upsample=self.settings.upsample)

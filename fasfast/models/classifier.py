@@ -85,8 +85,7 @@ def load_weights_file(
     that fits less than half of the model is a :class:`CheckpointError`. ``state``: the file
     when it was read already (:func:`fasfast.models.weights.read_weights`).
     """
-    report = load_weights(model, state if state is not None else os.fspath(path),
-                          mode="finetune")
+    report = load_weights(model, state if state is not None else os.fspath(path), mode="finetune")
     if not report.complete:
         warnings.warn(f"init: {report.summary()}", UserWarning, stacklevel=2)
     return report

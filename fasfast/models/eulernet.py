@@ -100,8 +100,10 @@ class EulerNet(nn.Module):
         cfg = self.config
         s, t = cfg.image_size, cfg.frames
         if not isinstance(x, torch.Tensor):
-            raise TypeError(f"EulerNet expects a torch.Tensor [B, T={t}, 3, {s}, {s}] RGB floats "
-                            f"in [0, 1], got {type(x).__name__}")
+            raise TypeError(
+                f"EulerNet expects a torch.Tensor [B, T={t}, 3, {s}, {s}] RGB floats "
+                f"in [0, 1], got {type(x).__name__}"
+            )
         if x.dim() == 5 and not x.is_floating_point():
             raise TypeError(
                 f"EulerNet expects floating-point input in [0, 1], got {x.dtype} "

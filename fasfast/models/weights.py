@@ -58,8 +58,15 @@ __all__ = [
 ]
 
 FORMAT = "fasfast-checkpoint"
-MODEL_ENTRIES = ("model", "state_dict", "model_state", "model_state_dict", "module", "net",
-                 "network")
+MODEL_ENTRIES = (
+    "model",
+    "state_dict",
+    "model_state",
+    "model_state_dict",
+    "module",
+    "net",
+    "network",
+)
 EMA_ENTRIES = ("model_ema", "state_dict_ema", "ema", "ema_state_dict")
 MIN_FINETUNE_FRACTION = 0.5
 
@@ -76,8 +83,28 @@ def _numpy_globals() -> list:
         return []
     core = getattr(np, "_core", None) or np.core
     multiarray = core.multiarray
-    dtype_classes = {type(np.dtype(t)) for t in ("?", "b", "B", "h", "H", "i", "I", "l", "L",
-                                                 "q", "Q", "e", "f", "d", "g", "F", "D")}
+    dtype_classes = {
+        type(np.dtype(t))
+        for t in (
+            "?",
+            "b",
+            "B",
+            "h",
+            "H",
+            "i",
+            "I",
+            "l",
+            "L",
+            "q",
+            "Q",
+            "e",
+            "f",
+            "d",
+            "g",
+            "F",
+            "D",
+        )
+    }
     return [multiarray.scalar, multiarray._reconstruct, np.ndarray, np.dtype, *dtype_classes]
 
 
@@ -85,7 +112,10 @@ def _numpy_globals() -> list:
 # (the ConvNeXt-V2 code of Huang et al. 2024, timm's train.py), paths inside it, numpy metric values.
 SAFE_GLOBALS: list = [
     argparse.Namespace,
-    pathlib.PosixPath, pathlib.PurePosixPath, pathlib.WindowsPath, pathlib.PureWindowsPath,
+    pathlib.PosixPath,
+    pathlib.PurePosixPath,
+    pathlib.WindowsPath,
+    pathlib.PureWindowsPath,
     *_numpy_globals(),
 ]
 
@@ -126,7 +156,9 @@ def _read_safetensors(path: str) -> tuple[dict, dict]:
     except ImportError as e:  # pragma: no cover - safetensors is a dependency
         raise ModuleNotFoundError(
             f"{path} is a safetensors file and the 'safetensors' package is not installed: "
-            "pip install safetensors", name="safetensors") from e
+            "pip install safetensors",
+            name="safetensors",
+        ) from e
     try:
         with safe_open(path, framework="pt", device="cpu") as f:
             meta = dict(f.metadata() or {})
@@ -134,7 +166,8 @@ def _read_safetensors(path: str) -> tuple[dict, dict]:
     except Exception as e:  # noqa: BLE001 - safetensors raises its own SafetensorError
         raise CheckpointError(
             f"{path} looks like a safetensors file but cannot be read ({_first_line(e)}): "
-            "truncated or corrupt") from e
+            "truncated or corrupt"
+        ) from e
     return state, meta
 
 
@@ -151,26 +184,41 @@ def _torch_load(path: str, head: bytes, map_location) -> object:
     try:
         with torch.serialization.safe_globals(SAFE_GLOBALS):
             return torch.load(path, map_location=map_location, weights_only=True)
-    except (RuntimeError, EOFError, OSError, zipfile.BadZipFile, pickle.UnpicklingError,
-            ValueError, KeyError, IndexError, TypeError, AttributeError, struct.error) as e:
+    except (
+        RuntimeError,
+        EOFError,
+        OSError,
+        zipfile.BadZipFile,
+        pickle.UnpicklingError,
+        ValueError,
+        KeyError,
+        IndexError,
+        TypeError,
+        AttributeError,
+        struct.error,
+    ) as e:
         text = str(e)
-        bad = (re.search(r"Unsupported global: GLOBAL ([\w.]+)", text)
-               or re.search(r"Can only build .* but got <class '([\w.]+)'>", text))
+        bad = re.search(r"Unsupported global: GLOBAL ([\w.]+)", text) or re.search(
+            r"Can only build .* but got <class '([\w.]+)'>", text
+        )
         if bad:
             name = bad.group(1)
             raise CheckpointError(
                 f"{path} holds a pickled Python object ({name}) that fasfast does not load: "
                 "weights_only=True refuses arbitrary pickles (unpickling can run code). If you "
                 "trust the file, re-save its tensors alone, e.g. torch.save(torch.load(f, "
-                "weights_only=False)['model'], 'weights.pt')") from e
+                "weights_only=False)['model'], 'weights.pt')"
+            ) from e
         if head[:2] == b"PK" or head[:1] == b"\x80":
             raise CheckpointError(
                 f"{path} is truncated or corrupt and cannot be read ({_first_line(e)}); "
-                "use an earlier copy or re-save it") from e
+                "use an earlier copy or re-save it"
+            ) from e
         raise CheckpointError(
             f"{path} is not a PyTorch (.pt / .pth) or safetensors weights file (neither a zip "
             f"archive, a pickle nor a safetensors header; it starts with {head[:8]!r}): check "
-            "the path") from e
+            "the path"
+        ) from e
 
 
 def _pick_entry(obj: dict, path: str, entry: str | None) -> tuple[dict, str]:
@@ -202,12 +250,14 @@ def _tensors_of(obj: dict, path: str, container: str) -> dict[str, torch.Tensor]
         raise CheckpointError(
             f"{path} holds no state dict (no tensors in the {container}; top-level entries "
             f"{keys}): expected a fasfast checkpoint, a state dict, or one under "
-            f"{list(MODEL_ENTRIES[:3]) + list(EMA_ENTRIES[:1])}")
+            f"{list(MODEL_ENTRIES[:3]) + list(EMA_ENTRIES[:1])}"
+        )
     return state
 
 
-def read_weights(path: str | os.PathLike, *, entry: str | None = None,
-                 map_location: str | torch.device = "cpu") -> WeightsFile:
+def read_weights(
+    path: str | os.PathLike, *, entry: str | None = None, map_location: str | torch.device = "cpu"
+) -> WeightsFile:
     """Read any accepted weights file (see the module docstring) into a :class:`WeightsFile`.
 
     entry: take the state dict under this top-level key (e.g. ``"model_ema"``) instead of the
@@ -217,13 +267,17 @@ def read_weights(path: str | os.PathLike, *, entry: str | None = None,
     """
     path = os.fspath(path)
     if os.path.isdir(path):
-        raise CheckpointError(f"{path} is a folder, not a weights file (give the .pt / .pth / "
-                              ".safetensors file inside it)")
+        raise CheckpointError(
+            f"{path} is a folder, not a weights file (give the .pt / .pth / "
+            ".safetensors file inside it)"
+        )
     if not os.path.isfile(path):
         hint = ""
         if os.path.exists(path + ".tmp"):
-            hint = (f" (only an incomplete {os.path.basename(path)}.tmp exists: the run was "
-                    "interrupted while saving)")
+            hint = (
+                f" (only an incomplete {os.path.basename(path)}.tmp exists: the run was "
+                "interrupted while saving)"
+            )
         raise FileNotFoundError(f"checkpoint not found: {path}{hint or ' (check the path)'}")
     size = os.path.getsize(path)
     if size == 0:
@@ -242,7 +296,8 @@ def read_weights(path: str | os.PathLike, *, entry: str | None = None,
     if not isinstance(obj, dict):
         raise CheckpointError(
             f"{path} holds a {type(obj).__name__}, not a state dict or checkpoint (save "
-            "model.state_dict(), not the model or a tensor)")
+            "model.state_dict(), not the model or a tensor)"
+        )
     inner, container = _pick_entry(obj, path, entry)
     if container == "fasfast checkpoint":  # written by fasfast: its model entry as it is
         state = {str(k): v for k, v in inner.items() if torch.is_tensor(v)}
@@ -270,7 +325,7 @@ def unwrap(model: nn.Module) -> nn.Module:
 
 def _strip_wrappers(key: str) -> str:
     while key.startswith("module."):
-        key = key[len("module."):]
+        key = key[len("module.") :]
     return key.replace("_orig_mod.", "")
 
 
@@ -280,8 +335,9 @@ def _common_head(keys: Iterable[str]) -> str:
     return heads.pop() if len(heads) == 1 else ""
 
 
-def match_keys(state: dict[str, torch.Tensor], own_keys: Iterable[str]
-               ) -> tuple[dict[str, torch.Tensor], list[str]]:
+def match_keys(
+    state: dict[str, torch.Tensor], own_keys: Iterable[str]
+) -> tuple[dict[str, torch.Tensor], list[str]]:
     """Rename ``state``'s keys to the model's: drop ``module.`` / ``_orig_mod.``, then drop or add
     one shared leading component (``backbone.``, ``model.``) where that matches more keys.
 
@@ -299,14 +355,19 @@ def match_keys(state: dict[str, torch.Tensor], own_keys: Iterable[str]
     for d, a in ((drop, ""), ("", add), (drop, add)):
         if (d, a) == ("", "") or not (d or a):
             continue
-        hits = sum(a + k[len(d):] in own for k in state)
+        hits = sum(a + k[len(d) :] in own for k in state)
         if hits > best_hits:
             best, best_hits = (d, a), hits
     d, a = best
     if d or a:
-        state = {a + k[len(d):]: v for k, v in state.items()}
-        notes.append(f"prefix {d!r} -> {a!r}" if d and a else
-                     f"prefix {d!r} removed" if d else f"prefix {a!r} added")
+        state = {a + k[len(d) :]: v for k, v in state.items()}
+        notes.append(
+            f"prefix {d!r} -> {a!r}"
+            if d and a
+            else f"prefix {d!r} removed"
+            if d
+            else f"prefix {a!r} added"
+        )
     return state, notes
 
 
@@ -325,15 +386,18 @@ class Mismatch:
 
     def describe(self, limit: int = 3) -> str:
         """One line: counts and the first keys of each kind."""
+
         def few(keys):
             more = f", ... {len(keys) - limit} more" if len(keys) > limit else ""
             return ", ".join(keys[:limit]) + more
 
         parts = []
         if self.shapes:
-            parts.append(f"{len(self.shapes)} shape mismatch(es) ("
-                         + few([f"{k}: file {list(f)} vs model {list(m)}"
-                                for k, f, m in self.shapes]) + ")")
+            parts.append(
+                f"{len(self.shapes)} shape mismatch(es) ("
+                + few([f"{k}: file {list(f)} vs model {list(m)}" for k, f, m in self.shapes])
+                + ")"
+            )
         if self.missing:
             parts.append(f"{len(self.missing)} missing key(s) ({few(self.missing)})")
         if self.unexpected:
@@ -346,8 +410,11 @@ def describe_mismatch(own: dict[str, torch.Tensor], state: dict[str, torch.Tenso
     return Mismatch(
         missing=[k for k in own if k not in state],
         unexpected=[k for k in state if k not in own],
-        shapes=[(k, tuple(state[k].shape), tuple(own[k].shape)) for k in own
-                if k in state and tuple(state[k].shape) != tuple(own[k].shape)],
+        shapes=[
+            (k, tuple(state[k].shape), tuple(own[k].shape))
+            for k in own
+            if k in state and tuple(state[k].shape) != tuple(own[k].shape)
+        ],
     )
 
 
@@ -373,8 +440,9 @@ class LoadReport:
 
     def summary(self, limit: int = 3) -> str:
         """One line for a log: what was loaded, from where, what was skipped and why."""
-        text = (f"loaded {len(self.loaded)} of {self.total} tensors from {self.path} "
-                f"({self.container}")
+        text = (
+            f"loaded {len(self.loaded)} of {self.total} tensors from {self.path} ({self.container}"
+        )
         text += "; " + "; ".join(self.notes) + ")" if self.notes else ")"
         if self.skipped:
             items = [f"{k} ({why})" for k, why in list(self.skipped.items())[:limit]]
@@ -382,15 +450,23 @@ class LoadReport:
             text += f"; skipped {len(self.skipped)}: " + ", ".join(items) + more
         if self.kept:
             more = f", ... {len(self.kept) - limit} more" if len(self.kept) > limit else ""
-            text += (f"; {len(self.kept)} model tensor(s) not in the file: "
-                     + ", ".join(self.kept[:limit]) + more)
+            text += (
+                f"; {len(self.kept)} model tensor(s) not in the file: "
+                + ", ".join(self.kept[:limit])
+                + more
+            )
         if self.skipped or self.kept:
             text += " (the model keeps its fresh initialisation there)"
         return text
 
 
-def load_weights(model: nn.Module, source: str | os.PathLike | WeightsFile, *,
-                 mode: str = "finetune", entry: str | None = None) -> LoadReport:
+def load_weights(
+    model: nn.Module,
+    source: str | os.PathLike | WeightsFile,
+    *,
+    mode: str = "finetune",
+    entry: str | None = None,
+) -> LoadReport:
     """Load a weights file (or what :func:`read_weights` returned) into ``model``.
 
     mode ``"finetune"``: tensors whose shape differs from the model's, and tensors the model
@@ -407,15 +483,17 @@ def load_weights(model: nn.Module, source: str | os.PathLike | WeightsFile, *,
     own = target.state_dict()
     state, notes = match_keys(wf.state, own)
     if wf.entries:
-        notes.append("not used: " + ", ".join(wf.entries[:6])
-                     + (", ..." if len(wf.entries) > 6 else ""))
+        notes.append(
+            "not used: " + ", ".join(wf.entries[:6]) + (", ..." if len(wf.entries) > 6 else "")
+        )
     mm = describe_mismatch(own, state)
     report = LoadReport(wf.path, wf.container, len(own), notes=notes)
     name = _model_name(target)
     if mode == "exact":
         if mm:
-            raise CheckpointError(f"{wf.path} was saved from another model than this {name}: "
-                                  f"{mm.describe()}")
+            raise CheckpointError(
+                f"{wf.path} was saved from another model than this {name}: {mm.describe()}"
+            )
         target.load_state_dict(state, strict=True)
         report.loaded = list(own)
         return report
@@ -433,7 +511,8 @@ def load_weights(model: nn.Module, source: str | os.PathLike | WeightsFile, *,
         raise CheckpointError(
             f"{wf.path} fits only {got} of the {total} weights of this {name} "
             f"({len(usable)} of {len(own)} tensors): is it another architecture? "
-            f"{mm.describe()}")
+            f"{mm.describe()}"
+        )
     target.load_state_dict(usable, strict=False)
     return report
 
@@ -442,4 +521,3 @@ def _model_name(model: nn.Module) -> str:
     cfg = getattr(model, "config", None)
     name = getattr(cfg, "model_name", None)
     return f"{name} model" if name else f"{type(model).__name__} model"
-

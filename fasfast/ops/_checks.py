@@ -14,7 +14,9 @@ _HALF = (torch.float16, torch.bfloat16)
 def _coeffs(b: torch.Tensor, a: torch.Tensor, ref: torch.Tensor, ref_name: str) -> None:
     for name, t, n in (("b", b, 3), ("a", a, 2)):
         if not isinstance(t, torch.Tensor):
-            raise TypeError(f"{name} must be a torch.Tensor of {n} coefficients, got {type(t).__name__}")
+            raise TypeError(
+                f"{name} must be a torch.Tensor of {n} coefficients, got {type(t).__name__}"
+            )
         if t.dim() != 1 or t.numel() != n:
             raise ValueError(
                 f"{name} must hold exactly {n} coefficients (shape [{n}]), got shape {list(t.shape)}"
@@ -22,7 +24,9 @@ def _coeffs(b: torch.Tensor, a: torch.Tensor, ref: torch.Tensor, ref_name: str) 
         if not t.is_floating_point():
             raise TypeError(f"{name} must be a floating-point tensor, got {t.dtype}")
         if t.device != ref.device:
-            raise TypeError(f"{name} is on {t.device} but {ref_name} is on {ref.device}: mixed devices")
+            raise TypeError(
+                f"{name} is on {t.device} but {ref_name} is on {ref.device}: mixed devices"
+            )
     if b.dtype != a.dtype:
         raise TypeError(f"b and a must share a dtype, got b {b.dtype} and a {a.dtype}")
     if b.dtype != ref.dtype and not (ref.dtype in _HALF and b.dtype == torch.float32):
@@ -53,9 +57,13 @@ def check_fcam_gate(x: torch.Tensor, z: torch.Tensor, b: torch.Tensor, a: torch.
     if not isinstance(x, torch.Tensor) or not isinstance(z, torch.Tensor):
         raise TypeError("x and z must be torch.Tensors")
     if x.dim() != 5:
-        raise ValueError(f"x must have rank 5 [N, T, C, H, W], got rank {x.dim()} with shape {list(x.shape)}")
+        raise ValueError(
+            f"x must have rank 5 [N, T, C, H, W], got rank {x.dim()} with shape {list(x.shape)}"
+        )
     if z.dim() != 4:
-        raise ValueError(f"z must have rank 4 [N, T, H, W], got rank {z.dim()} with shape {list(z.shape)}")
+        raise ValueError(
+            f"z must have rank 4 [N, T, H, W], got rank {z.dim()} with shape {list(z.shape)}"
+        )
     if x.shape[1] != z.shape[1]:
         raise ValueError(f"T of x ({x.shape[1]}) and z ({z.shape[1]}) differ")
     if x.shape[0] != z.shape[0] or x.shape[3:] != z.shape[2:]:
@@ -115,15 +123,21 @@ def check_pool_concat(tensors, kind: str) -> None:
         if not isinstance(t, torch.Tensor):
             raise TypeError(f"tensors[{i}] must be a torch.Tensor, got {type(t).__name__}")
         if t.dim() != 4:
-            raise ValueError(f"tensors[{i}] must have rank 4 [N, C, H, W], got shape {list(t.shape)}")
+            raise ValueError(
+                f"tensors[{i}] must have rank 4 [N, C, H, W], got shape {list(t.shape)}"
+            )
         if not t.is_floating_point():
             raise TypeError(f"tensors[{i}] must be floating-point, got {t.dtype}")
         if t.device != first.device:
-            raise TypeError(f"tensors[{i}] is on {t.device} but tensors[0] is on {first.device}: mixed devices")
+            raise TypeError(
+                f"tensors[{i}] is on {t.device} but tensors[0] is on {first.device}: mixed devices"
+            )
         if t.dtype != first.dtype:
             raise TypeError(f"tensors[{i}] has dtype {t.dtype} but tensors[0] has {first.dtype}")
         if t.shape[0] != first.shape[0]:
-            raise ValueError(f"batch sizes differ: tensors[{i}] has {t.shape[0]}, tensors[0] has {first.shape[0]}")
+            raise ValueError(
+                f"batch sizes differ: tensors[{i}] has {t.shape[0]}, tensors[0] has {first.shape[0]}"
+            )
         if t.shape[2] == 0 or t.shape[3] == 0:
             raise ValueError(f"tensors[{i}] has an empty spatial size {list(t.shape[2:])}")
     hs = min(t.shape[2] for t in tensors)

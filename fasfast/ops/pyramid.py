@@ -77,8 +77,6 @@ def _index_dtype(max_ratio) -> torch.dtype:
     return torch.uint8 if max_ratio <= 16 else torch.int32
 
 
-
-
 def register_ops(ns: str) -> None:  # noqa: C901, PLR0915 - one nested def per op formula
     """Fake kernels and autograd formulas of the ops of library ``ns``: ``"fasfast"`` (the
     extension) or ``"fasfast_emu"`` (the tests' emulated CUDA build, same schemas).

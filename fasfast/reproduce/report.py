@@ -5,8 +5,11 @@ from __future__ import annotations
 import dataclasses
 import json
 import math
+import os
+import resource
+import sys
 import time
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
@@ -19,8 +22,12 @@ __all__ = [
     "ensure_data",
     "md_table",
     "pct",
-    "verdict",
     "Claim",
+    "Clock",
+    "SMOKE_NOTE",
+    "learned_note",
+    "synth_text",
+    "training_text",
     "write_report",
     "save_fig",
     "scoreset_from_rows",
@@ -31,7 +38,8 @@ __all__ = [
 class Budget:
     """Sizes of one reproduction run.
 
-    tiny: CI (seconds); quick: the 2-core CPU (a few minutes per sub-command);
+    tiny: CI (seconds); quick: a smoke run on a CPU (minutes; decides nothing); standard:
+    the committed reports (the models learn, 3 seeds; tens of minutes on a 2-core CPU);
     full: a GPU (paper-like sizes; hours on a CPU).
     """
 
@@ -55,32 +63,116 @@ class Budget:
     cls_max_steps: int
     cls_batch_size: int
     lr: float | None = None  # EulerNet lr (None: the recipe's 1e-4)
+    smoke: bool = False  # checks the pipeline only: its reports decide nothing
     # EulerNet optimizer (None: the recipe's Ranger). Short CPU budgets use Adam: RAdam's
     # rectification acts as a warm-up longer than the whole run (see fasfast demo).
     optimizer: str | None = None
     balance: bool = False  # repeat live training videos to match the attacks
     limit: int = 0  # >0: at most this many videos per split (balanced live / attack)
     workers: int = 0
+    phones: int = 1  # synthetic capture devices (more test videos per subject)
+    artefacts: float = 1.0  # synthetic difficulty knob (fasfast.data.synth, 1 = default)
+    color_jitter: float = 0.0  # EulerNet training: brightness / contrast / saturation jitter
+    schedule: str | None = None  # EulerNet lr schedule (None: the recipe's)
+    cls_eval_every: int = 1  # classifier: dev evaluation (checkpoint choice) every k epochs
 
     def to_dict(self) -> dict[str, Any]:
         return dataclasses.asdict(self)
 
 
 BUDGETS: dict[str, Budget] = {
-    "tiny": Budget("tiny", subjects=3, seconds=1.0, fps=12.0, synth_size=64, image_size=32,
-                   widths=(8, 12, 8), epochs=2, max_steps=2, batch_size=4, seeds=1,
-                   cls_model="convnextv2_atto", cls_image_size=32, cls_epochs=1,
-                   cls_max_steps=2, cls_batch_size=8, lr=1e-3, limit=8,
-                   optimizer="adam", balance=True),
-    "quick": Budget("quick", subjects=12, seconds=2.0, fps=15.0, synth_size=96, image_size=64,
-                    widths=(8, 12, 8), epochs=15, max_steps=0, batch_size=4, seeds=1,
-                    cls_model="convnextv2_atto", cls_image_size=48, cls_epochs=3,
-                    cls_max_steps=0, cls_batch_size=16, lr=3e-3, limit=24,
-                    optimizer="adam", balance=True),
-    "full": Budget("full", subjects=24, seconds=4.0, fps=30.0, synth_size=320, image_size=256,
-                   widths=(128, 196, 128), epochs=50, max_steps=0, batch_size=16, seeds=3,
-                   cls_model="convnextv2_base", cls_image_size=224, cls_epochs=30,
-                   cls_max_steps=0, cls_batch_size=32, workers=4),
+    "tiny": Budget(
+        "tiny",
+        subjects=3,
+        seconds=1.0,
+        fps=12.0,
+        synth_size=64,
+        image_size=32,
+        widths=(8, 12, 8),
+        epochs=2,
+        max_steps=2,
+        batch_size=4,
+        seeds=1,
+        cls_model="convnextv2_atto",
+        cls_image_size=32,
+        cls_epochs=1,
+        cls_max_steps=2,
+        cls_batch_size=8,
+        lr=1e-3,
+        limit=8,
+        optimizer="adam",
+        balance=True,
+        smoke=True,
+    ),
+    "quick": Budget(
+        "quick",
+        subjects=12,
+        seconds=2.0,
+        fps=15.0,
+        synth_size=96,
+        image_size=64,
+        widths=(8, 12, 8),
+        epochs=15,
+        max_steps=0,
+        batch_size=4,
+        seeds=1,
+        cls_model="convnextv2_atto",
+        cls_image_size=48,
+        cls_epochs=3,
+        cls_max_steps=0,
+        cls_batch_size=16,
+        lr=3e-3,
+        limit=24,
+        optimizer="adam",
+        balance=True,
+        smoke=True,
+    ),
+    # the committed reports (fasfast reproduce without a budget flag): the models learn, 3 seeds
+    "standard": Budget(
+        "standard",
+        subjects=30,
+        seconds=1.4,
+        fps=15.0,
+        synth_size=112,
+        image_size=48,
+        widths=(8, 12, 8),
+        epochs=6,
+        max_steps=0,
+        batch_size=8,
+        seeds=3,
+        cls_model="convnextv2_atto",
+        cls_image_size=32,
+        cls_epochs=6,
+        cls_max_steps=0,
+        cls_batch_size=16,
+        cls_eval_every=2,
+        lr=3e-3,
+        optimizer="adam",
+        balance=True,
+        phones=2,
+        artefacts=2.0,
+        color_jitter=0.5,
+        schedule="cosine",
+    ),
+    "full": Budget(
+        "full",
+        subjects=24,
+        seconds=4.0,
+        fps=30.0,
+        synth_size=320,
+        image_size=256,
+        widths=(128, 196, 128),
+        epochs=50,
+        max_steps=0,
+        batch_size=16,
+        seeds=3,
+        cls_model="convnextv2_base",
+        cls_image_size=224,
+        cls_epochs=30,
+        cls_max_steps=0,
+        cls_batch_size=32,
+        workers=4,
+    ),
 }
 
 
@@ -97,10 +189,11 @@ def get_budget(name: str, **overrides: Any) -> Budget:
     return b
 
 
-def ensure_data(data: str | Path | None, out: Path, budget: Budget, seed: int = 0,
-                progress: bool = True) -> Path:
+def ensure_data(
+    data: str | Path | None, out: Path, budget: Budget, seed: int = 0, progress: bool = True
+) -> Path:
     """The data root to use: ``data`` when given (must exist), else a synthetic set generated
-    once under ``<out>/data`` (re-used when its ``synth.json`` matches the budget)."""
+    once under ``<out>/data`` (reused when its ``synth.json`` matches the budget)."""
     if data is not None:
         root = Path(data)
         if not root.is_dir():
@@ -109,8 +202,15 @@ def ensure_data(data: str | Path | None, out: Path, budget: Budget, seed: int = 
     from fasfast.data.synth import generate
 
     root = out / "data"
-    want = dict(subjects=budget.subjects, seed=seed, seconds=budget.seconds, fps=budget.fps,
-                size=budget.synth_size)
+    want = dict(
+        subjects=budget.subjects,
+        seed=seed,
+        seconds=budget.seconds,
+        fps=budget.fps,
+        size=budget.synth_size,
+        phones=budget.phones,
+        artefacts=budget.artefacts,
+    )
     meta = root / "synth.json"
     if meta.is_file():
         have = json.loads(meta.read_text())
@@ -122,6 +222,58 @@ def ensure_data(data: str | Path | None, out: Path, budget: Budget, seed: int = 
     return root
 
 
+SMOKE_NOTE = (
+    "Smoke run: this budget only checks that the pipeline runs end to end. Its "
+    "models are too small and too briefly trained, its test sets too small, for any "
+    "verdict below to decide anything; read the committed report of the default "
+    "budget instead."
+)
+LEARNED_AUC = 0.75  # below this dev or test AUC the baseline has not clearly learned
+
+
+def learned_note(summary: dict | None, what: str = "baseline") -> str:
+    """A warning (Markdown) when the model's mean dev or test AUC is not clearly above
+    chance; empty otherwise."""
+    if not summary:
+        return ""
+    aucs = {k: summary.get(f"{k}_auc", math.nan) for k in ("dev", "test")}
+    low = [f"{k} AUC {v:.2f}" for k, v in aucs.items() if not v >= LEARNED_AUC]
+    if not low:
+        return ""
+    return (
+        f"\n\n**The {what} has not clearly learned at this budget ({', '.join(low)}; "
+        f"below {LEARNED_AUC}): differences between models near chance are noise.**"
+    )
+
+
+def bpcer_step(counts: dict) -> str:
+    """How much one bona fide presentation moves the BPCER (``counts``: per type)."""
+    n = counts.get("live", 0)
+    return f"{100 / n:.2f}%" if n else "-"
+
+
+def synth_text(budget: Budget) -> str:
+    return (
+        f"synthetic: {budget.subjects} subjects, {budget.phones} phone(s), "
+        f"{budget.seconds:g} s at {budget.fps:g} fps, {budget.synth_size} px, artefact "
+        f"strength {budget.artefacts:g} (`fasfast synth --artefacts`)"
+    )
+
+
+def training_text(budget: Budget, seed: int) -> str:
+    """The EulerNet training settings of a budget, in words."""
+    return (
+        f"{budget.epochs} epochs, batch {budget.batch_size}, "
+        f"{'all' if not budget.max_steps else budget.max_steps} steps/epoch, "
+        f"{budget.optimizer or 'Ranger'} lr {budget.lr or 1e-4:g}"
+        + (f", {budget.schedule} schedule" if budget.schedule else "")
+        + (f", colour jitter {budget.color_jitter:g}" if budget.color_jitter else "")
+        + (", live videos repeated to balance the classes" if budget.balance else "")
+        + f", seeds {seed}..{seed + budget.seeds - 1}"
+        + (f"; at most {budget.limit} videos per split" if budget.limit else "")
+    )
+
+
 def scoreset_from_rows(rows, name: str = ""):
     """Engine score rows ``(id, video, label, attack_type, score)`` -> analysis ScoreSet."""
     from fasfast.analysis import ScoreSet
@@ -129,9 +281,14 @@ def scoreset_from_rows(rows, name: str = ""):
     if not rows:
         raise ValueError(f"no score rows for {name or 'this split'}")
     ids, videos, labels, types, scores = (list(c) for c in zip(*rows))
-    return ScoreSet(ids=np.array(ids), labels=np.array(labels, dtype=np.int64),
-                    scores=np.array(scores, dtype=np.float64), attack_types=np.array(types),
-                    videos=np.array(videos), name=name)
+    return ScoreSet(
+        ids=np.array(ids),
+        labels=np.array(labels, dtype=np.int64),
+        scores=np.array(scores, dtype=np.float64),
+        attack_types=np.array(types),
+        videos=np.array(videos),
+        name=name,
+    )
 
 
 # --------------------------------------------------------------------------- Markdown
@@ -158,30 +315,100 @@ def md_table(head: list[str], rows: list[list[Any]], align: str | None = None) -
     align = align or ("l" + "r" * (len(head) - 1))
     sep = ["---" if a == "l" else "---:" for a in align]
     out = ["| " + " | ".join(head) + " |", "|" + "|".join(sep) + "|"]
-    out += ["| " + " | ".join((c if isinstance(c, str) else fmt(c)).replace("|", "\\|")
-                              for c in r) + " |" for r in rows]
+    out += [
+        "| "
+        + " | ".join((c if isinstance(c, str) else fmt(c)).replace("|", "\\|") for c in r)
+        + " |"
+        for r in rows
+    ]
     return "\n".join(out)
 
 
 @dataclass
 class Claim:
-    """One claim of a paper checked on the synthetic result."""
+    """One claim of a paper checked on the synthetic result: the measured difference, its
+    95% interval, the test that gave it and the verdict by the rule of
+    :mod:`fasfast.reproduce.verdicts`. ``comparisons``: the comparisons it is made of (each
+    a :class:`~fasfast.reproduce.verdicts.Comparison` as a dict)."""
 
     claim: str
     source: str
     outcome: str  # "agrees" | "disagrees" | "inconclusive"
     evidence: str
+    difference: float = math.nan
+    interval: tuple[float, float] = (math.nan, math.nan)
+    test: str = ""
+    shown: str = ""  # the difference and interval as printed
+    comparisons: list[dict] = field(default_factory=list)
 
-
-def verdict(ok: bool | None) -> str:
-    return {True: "agrees", False: "disagrees", None: "inconclusive"}[ok]
+    def as_dict(self) -> dict:
+        return {
+            "claim": self.claim,
+            "source": self.source,
+            "verdict": self.outcome,
+            "difference": self.difference,
+            "interval": list(self.interval),
+            "test": self.test,
+            "evidence": self.evidence,
+            "comparisons": self.comparisons,
+        }
 
 
 def claims_table(claims: list[Claim]) -> str:
     marks = {"agrees": "agrees", "disagrees": "**disagrees**", "inconclusive": "inconclusive"}
-    return md_table(["Claim", "Paper", "Synthetic result", "Evidence"],
-                    [[c.claim, c.source, marks[c.outcome], c.evidence] for c in claims],
-                    align="llll")
+    return md_table(
+        ["Claim", "Paper", "Difference [95% CI]", "Test", "Verdict", "Evidence"],
+        [
+            [c.claim, c.source, c.shown or "-", c.test or "-", marks[c.outcome], c.evidence]
+            for c in claims
+        ],
+        align="llrlll",
+    )
+
+
+class Clock:
+    """Wall time, process CPU time (user + system, every thread of this process and its
+    finished children: data loader workers) and the load average, from construction on.
+    CPU seconds are what a report states as its cost: the machine's other load slows the
+    wall clock much more than it changes them."""
+
+    def __init__(self):
+        self.wall0 = time.time()
+        self.cpu0 = self._cpu()
+        self.load0 = os.getloadavg()[0]
+
+    @staticmethod
+    def _cpu() -> float:
+        total = 0.0
+        for who in (resource.RUSAGE_SELF, resource.RUSAGE_CHILDREN):
+            r = resource.getrusage(who)
+            total += r.ru_utime + r.ru_stime
+        return total
+
+    def summary(self) -> dict:
+        return {
+            "wall_s": time.time() - self.wall0,
+            "cpu_s": self._cpu() - self.cpu0,
+            "load_start": self.load0,
+            "load_end": os.getloadavg()[0],
+            "cores": os.cpu_count(),
+            "torch_threads": self._threads(),
+        }
+
+    @staticmethod
+    def _threads() -> int | None:
+        torch = sys.modules.get("torch")  # only report it when torch is in use
+        return int(torch.get_num_threads()) if torch is not None else None
+
+    def text(self) -> str:
+        s = self.summary()
+        return (
+            f"{s['cpu_s']:.0f} s process CPU (user + system, all threads), "
+            f"{s['wall_s']:.0f} s wall ({s['wall_s'] / 60:.1f} min) on {s['cores']} cores "
+            + (f"(torch {s['torch_threads']} thread(s)) " if s["torch_threads"] else "")
+            + f"with load average {s['load_start']:.1f} at the start, "
+            f"{s['load_end']:.1f} at the end"
+        )
 
 
 def write_report(out: Path, title: str, sections: list[tuple[str, str]], meta: dict) -> Path:
