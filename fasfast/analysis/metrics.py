@@ -16,6 +16,10 @@ TPR = 1 - BPCER; HTER = (FPR + BPCER)/2. Without attack types the two APCERs coi
 Non-responses (NaN scores, or counts passed as ``nonresponses``) are left out of every rate
 above and reported as APNRR (per species; the maximum or pooled as ``apcer``) and BPNRR
 (ISO/IEC 30107-3). ROC, DET, EER and AUC are over responses; ROC, DET and AUC pool the attacks.
+
+Length: over the project's ~450-line guide once ruff-formatted (ROC / DET / AUC / EER are
+already in :mod:`~fasfast.analysis.curves`, Table 7 in :mod:`~fasfast.analysis.table`);
+what is left is the ISO/IEC 30107-3 metric set and its per-PAI helpers, one definition.
 """
 
 from __future__ import annotations

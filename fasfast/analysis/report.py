@@ -6,6 +6,10 @@ Several systems (:func:`fasfast.analysis.report_systems.write_systems_report`) a
 from this module's steps (:func:`analyse_system`, :func:`report_dict`, :func:`system_plots`,
 :func:`report_header`, :func:`system_section`, :func:`plot_blocks`); both render with
 :mod:`fasfast.analysis._render`.
+
+Length: over the project's ~450-line guide once ruff-formatted, because the single-system
+report writes one set of facts three ways (Markdown, HTML, JSON) that must agree; the
+several-system report and the rendering helpers are already apart.
 """
 
 from __future__ import annotations

@@ -37,6 +37,10 @@ once for all of its windows (kept in memory while its items are read), and a tra
 item reads only the frames of its window. Faces are tracked over the frames read: every
 frame with a cache, only the windows' frames without one, so the two can differ by a few
 percent of the inter-ocular distance.
+
+Length: over the project's ~450-line guide once ruff-formatted, because both datasets share
+the face source and the leave-out / skip rules (``_SkippingDataset``); ``_FaceSource`` is
+the part to move next to :mod:`fasfast.data.faces`.
 """
 
 from __future__ import annotations

@@ -26,7 +26,7 @@ once with a :class:`DataWarning`. Unreadable input raises :class:`VideoReadError
 the file. FFmpeg's own log lines are silenced (``OPENCV_FFMPEG_LOGLEVEL=-8`` unless the
 variable is set): fasfast reports each problem once, on one line naming the file.
 
-One file of about 470 lines on purpose: every input kind is read through the one reader and
+One file of about 490 lines on purpose: every input kind is read through the one reader and
 its one way of reporting a problem (and :func:`write_video` is the inverse of the reader).
 """
 

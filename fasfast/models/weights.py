@@ -26,6 +26,10 @@ file fits less than half of the model's weights (by element count: another archi
 ``"exact"`` (resume, a checkpoint's own model) fails on any missing, unexpected or mis-shaped
 tensor. Every failure is a :class:`CheckpointError` (a ``ValueError``) naming the file and what
 to do; a missing file is a ``FileNotFoundError``.
+
+Length: over the project's ~450-line guide once ruff-formatted, because reading every
+checkpoint format, matching keys and the load report are one decision path (the one
+weights loader); the safetensors / pickle readers would be the part to split off.
 """
 
 from __future__ import annotations

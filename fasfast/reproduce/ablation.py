@@ -9,6 +9,10 @@ protocol 1 of the (synthetic) tree. Per seed, the checkpoint with the best dev A
 is taken at the ACER (EER) threshold chosen on dev, the test ACER at that same dev threshold.
 APCER is pooled over attack types (paper eq. 7), at video level (the mean over a video's
 non-overlapping sequences, paper IV-A).
+
+Length: over the project's ~450-line guide once ruff-formatted: one reproduction (settings,
+training runs, paired comparison, claims, report) reads top to bottom; the comparison and
+claims are the part to split off, as in the other two reports.
 """
 
 from __future__ import annotations

@@ -1,4 +1,9 @@
-"""Budgets, synthetic data, and Markdown / figure helpers shared by the reproductions."""
+"""Budgets, synthetic data, and Markdown / figure helpers shared by the reproductions.
+
+Length: over the project's ~450-line guide once ruff-formatted, because the budgets, the
+synthetic-data step and the Markdown / figure helpers are one layer shared by all three
+reports; split it when a fourth report needs a different shape.
+"""
 
 from __future__ import annotations
 

@@ -10,6 +10,10 @@ the *train* scores of a trained model and applied to the *dev* scores. Table 7 r
 (attacks accepted), TPR (live accepted) and ACER = (FPR + 1 - TPR) / 2 on both; Fig. 7 draws
 the two score domains with the same threshold lines. Without ``--checkpoint`` a small
 EulerNet is trained on the synthetic data first.
+
+Length: over the project's ~450-line guide once ruff-formatted: one reproduction (settings,
+runs, paired comparison, claims, report) reads top to bottom; the comparison and claims are
+the part to split off (``run_thresholds`` is also over the statement limit).
 """
 
 from __future__ import annotations
