@@ -130,6 +130,7 @@ CASES = {
         ("predict", "bad.avi", "-c", "nope.pt"): "checkpoint not found: nope.pt",
         ("predict", "bad.avi", "-c", "bad.pt"): "bad.pt is not a PyTorch",
         ("predict", "nope.avi", "-c", "good.pt"): "input not found: nope.avi",
+        ("predict", "bad.avi", "-c", "good.pt", "--threshold", "nan"): "finite number, got nan",
     },
     "protocol": {
         ("protocol", "oulu", "--data-root", "nope", "--out", "o"): "not found: nope",

@@ -208,3 +208,40 @@ def test_training_counts_replaced_samples_per_epoch(root, tmp_path, capsys):
     for epoch in (1, 2):
         line = f"epoch {epoch}: 1 training item(s) replaced by the next readable sample: "
         assert line + f"{victim} could not be read" in out
+
+
+def test_eval_refuses_windows_past_a_truncated_videos_end(root, tmp_path):
+    """A video cut short (its header promises more frames than it holds): training may use
+    the repeated last frame the reader puts past the end, evaluation never scores it. The
+    windows inside the decodable frames are scored; the others come back as failed items
+    (so the scorer leaves the video out) with a reason naming the truncation."""
+    import dataclasses
+    import warnings
+
+    from _video_files import truncate
+
+    from fasfast.data import SequenceDataset, oulu_npu
+    from fasfast.data.video import TruncatedVideoWarning
+
+    sample = next(s for s in oulu_npu(root, "1", "dev") if s.label == 1)
+    src = Path(sample.path)
+    dst = tmp_path / src.name
+    shutil.copy(src, dst)
+    for side in src.parent.glob(src.stem + ".landmarks.*"):
+        shutil.copy(side, tmp_path / side.name)
+    truncate(dst, 0.5)
+    cut = dataclasses.replace(sample, path=str(dst))
+    with warnings.catch_warnings():
+        warnings.simplefilter("ignore", TruncatedVideoWarning)
+        promised = VideoReader(dst).num_frames
+        ev = SequenceDataset([cut], image_size=IMAGE, map_size=IMAGE // 8, length=4, interval=1)
+        items = [ev[i] for i in range(len(ev))]
+        tr = SequenceDataset(
+            [cut], image_size=IMAGE, map_size=IMAGE // 8, length=4, interval=1, train=True
+        )
+        trained = tr[len(tr) - 1]
+    failed = [it for it in items if it["error"]]
+    good = [it for it in items if not it["error"]]
+    assert failed and good, [it["error"] for it in items]
+    assert all("truncated video" in it["error"] and str(promised) in it["error"] for it in failed)
+    assert trained["skipped"] == 0  # training reads to the end (the repeated frame)

@@ -107,7 +107,11 @@ def run(args: argparse.Namespace) -> int:
             bg.close()
     print(format_predictions(preds))
     if preds:
-        print(f"threshold {preds[0].threshold:.4f}: {preds[0].note or 'given'}")
+        # where the threshold came from: the note of a decided row (the others carry their
+        # own reason: no face, an unreadable input)
+        source = next((p.note for p in preds if p.decision in ("live", "attack")), None)
+        suffix = "" if source is None else f": {source or 'given'}"
+        print(f"threshold {preds[0].threshold:.4f}{suffix}")
     counts = {}
     for p in preds:
         counts[p.decision] = counts.get(p.decision, 0) + 1

@@ -13,7 +13,9 @@ Unreadable samples (never a silent substitute in evaluation):
   warning line per file, emitted only when some other sample is readable (when none is,
   :class:`NoReadableSamples` is raised, its message the reason when there was one sample);
 - an evaluation item (``train=False``) whose file fails while it is read (a corrupt frame,
-  a malformed landmark file) is returned as a *failed item*: zero tensors, its ``video``,
+  a malformed landmark file, a window that needs frames past the last decodable frame of a
+  truncated video, which the reader would fill by repeating that frame: a frozen frame
+  looks like a print to a temporal model) is returned as a *failed item*: zero tensors, its ``video``,
   ``label``, ``window``, and ``error`` = the reason (``""`` on good items). It is never
   replaced by another sample: the scorer leaves its video out and reports it
   (:func:`fasfast.engine.scoring.score_dataset`). This channel works with DataLoader
@@ -64,6 +66,12 @@ from fasfast.labels.tracking import DetectSettings
 _READ_ERRORS = (VideoReadError, LandmarkFileError, OSError, ValueError, IndexError)
 
 
+class TruncatedWindowError(VideoReadError):
+    """An evaluation window needs frames past the last decodable frame of a truncated
+    video (:class:`~fasfast.data.video.TruncatedVideoWarning`); evaluation never scores the
+    repeated frames the reader puts there."""
+
+
 class NoReadableSamples(VideoReadError):
     """Every sample of a dataset failed to read (nothing can be processed)."""
 
@@ -92,6 +100,7 @@ class _FaceSource:
             detect = cache_detect_settings(cache_dir)
         self.detect = detect or DetectSettings()
         self._detector = detector
+        self.strict = False  # evaluation: refuse windows past a truncated video's end
         self.stats = {
             "unreadable": 0,
             "replaced": 0,
@@ -182,6 +191,8 @@ class _FaceSource:
                 if plan is not None:
                     self._memo = (sample.path, entry)
             pos = np.searchsorted(entry["indices"], indices)
+        if self.strict:
+            _check_decodable(sample.path, entry, indices)
         crops, lms, found = entry["crops"][pos], entry["landmarks"][pos], entry["found"][pos]
         self.stats["no_face_frames"] += int((~found).sum())
         return crops, lms, found
@@ -195,6 +206,20 @@ class _FaceSource:
             warnings.warn(
                 f"{what} unreadable sample {sample.path}: {_reason(err)}", DataWarning, stacklevel=3
             )
+
+
+def _check_decodable(path: str, entry: dict, indices) -> None:
+    """TruncatedWindowError when ``indices`` reach past the decodable frames of a truncated
+    video (``entry``'s ``decoded`` below its ``num_frames``)."""
+    decoded, promised = entry.get("decoded"), entry.get("num_frames")
+    if decoded is None or promised is None or int(decoded) >= int(promised):
+        return
+    last = max(indices)
+    if last >= int(decoded):
+        raise TruncatedWindowError(
+            f"truncated video: the header promises {int(promised)} frames, {int(decoded)} are "
+            f"decodable, and this window needs frame {last}"
+        )
 
 
 def _reason(err: Exception) -> str:
@@ -229,6 +254,7 @@ class _SkippingDataset(Dataset):
         self.seed = int(seed)
         self.epoch = 0
         self.source = _FaceSource(image_size, margin, cache_dir, detector, crop, detect)
+        self.source.strict = not self.train
         self.image_size = self.source.image_size
 
     @property

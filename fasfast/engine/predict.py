@@ -173,6 +173,8 @@ def predict(
         else:
             threshold, note = 0.5, "default 0.5 (no threshold given or stored)"
     threshold = float(threshold)
+    if not math.isfinite(threshold):
+        raise ValueError(f"threshold must be a finite number, got {threshold}")
 
     items = collect_inputs(inputs, per_image)
     kinds = dict(items)
