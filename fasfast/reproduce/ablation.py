@@ -151,33 +151,17 @@ def train_preset(
     its dev threshold, and (``last_dev``, ``last_threshold``) the last epoch's model on dev
     at its own dev ACER threshold (the late-training comparison of Fig. 7).
     """
-    from fasfast.engine import TrainConfig, load_model, train
+    from fasfast.engine import load_model, train
     from fasfast.engine.evaluate import score_split
 
-    cfg = TrainConfig(
-        model="eulernet",
-        preset=preset,
-        image_size=budget.image_size,
-        widths=tuple(budget.widths),
-        dataset="oulu",
-        data_root=str(data_root),
-        protocol="1",
-        epochs=budget.epochs,
-        batch_size=budget.batch_size,
-        max_steps=budget.max_steps,
-        lr=budget.lr,
-        limit=budget.limit,
-        optimizer=budget.optimizer,
-        balance=budget.balance,
-        color_jitter=budget.color_jitter,
-        schedule=budget.schedule,
-        out_dir=str(work / f"{preset}_seed{seed}"),
-        seed=seed,
-        workers=budget.workers,
-        tensorboard=False,
-        progress=progress,
+    cfg = budget.eulernet_config(
+        preset,
+        data_root,
+        work / f"{preset}_seed{seed}",
+        seed,
+        progress,
+        cache_dir,
         threshold_method="acer_point",
-        cache_dir=cache_dir,
     )
     result = train(cfg)
     common = dict(

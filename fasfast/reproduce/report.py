@@ -84,6 +84,39 @@ class Budget:
     def to_dict(self) -> dict[str, Any]:
         return dataclasses.asdict(self)
 
+    def eulernet_config(
+        self, preset: str, data_root, out_dir, seed: int, progress: bool, cache_dir, **overrides
+    ):
+        """The :class:`~fasfast.engine.TrainConfig` of one EulerNet run of this budget on the
+        synthetic OULU-NPU Protocol 1 (``overrides``: any other TrainConfig field)."""
+        from fasfast.engine import TrainConfig
+
+        return TrainConfig(
+            model="eulernet",
+            preset=preset,
+            image_size=self.image_size,
+            widths=tuple(self.widths),
+            dataset="oulu",
+            data_root=str(data_root),
+            protocol="1",
+            epochs=self.epochs,
+            batch_size=self.batch_size,
+            max_steps=self.max_steps,
+            lr=self.lr,
+            limit=self.limit,
+            optimizer=self.optimizer,
+            balance=self.balance,
+            color_jitter=self.color_jitter,
+            schedule=self.schedule,
+            out_dir=str(out_dir),
+            seed=seed,
+            workers=self.workers,
+            tensorboard=False,
+            progress=progress,
+            cache_dir=cache_dir,
+            **overrides,
+        )
+
 
 BUDGETS: dict[str, Budget] = {
     "tiny": Budget(

@@ -91,31 +91,10 @@ def quick_model(
     data_root: Path, work: Path, budget: Budget, seed: int, progress: bool = False
 ) -> Path:
     """Train the budget's EulerNet (baseline preset) and return its best checkpoint."""
-    from fasfast.engine import TrainConfig, train
+    from fasfast.engine import train
 
-    cfg = TrainConfig(
-        model="eulernet",
-        preset="baseline",
-        image_size=budget.image_size,
-        widths=tuple(budget.widths),
-        dataset="oulu",
-        data_root=str(data_root),
-        protocol="1",
-        epochs=budget.epochs,
-        batch_size=budget.batch_size,
-        max_steps=budget.max_steps,
-        lr=budget.lr,
-        limit=budget.limit,
-        optimizer=budget.optimizer,
-        balance=budget.balance,
-        color_jitter=budget.color_jitter,
-        schedule=budget.schedule,
-        out_dir=str(work / f"model_seed{seed}"),
-        seed=seed,
-        workers=budget.workers,
-        tensorboard=False,
-        progress=progress,
-        cache_dir=str(work / "cache"),
+    cfg = budget.eulernet_config(
+        "baseline", data_root, work / f"model_seed{seed}", seed, progress, str(work / "cache")
     )
     return Path(train(cfg).best_checkpoint)
 
