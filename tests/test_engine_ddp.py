@@ -94,3 +94,33 @@ def test_torchrun_two_processes_train_and_evaluate(tmp_path_factory, tmp_path):
     assert table2["sub_protocols"][0]["protocol"] == "1"
     assert 0.0 <= table2["acer"]["mean"] <= 1.0
     assert "| Prot. | Method | APCER(%) | BPCER(%) | ACER(%) |" in (out / "table2.md").read_text()
+
+
+def test_cleanup_frees_ddp_wrappers_before_destroying_the_group(tmp_path):
+    """A DDP wrapper lives in a reference cycle; if it survives ``destroy_process_group`` its
+    gloo group is torn down at interpreter exit, where a worker thread taking the GIL aborts the
+    process (SIGABRT after a finished run, seen once in CI). ``cleanup`` must free it first."""
+    import gc
+    import weakref
+
+    import torch
+    import torch.distributed as dist
+
+    from fasfast.engine import distributed as du
+
+    gc.disable()  # only cleanup's own collection may free the cycle
+    try:
+        store = dist.FileStore(str(tmp_path / "store"), 1)
+        dist.init_process_group("gloo", store=store, rank=0, world_size=1)
+        ddp = torch.nn.parallel.DistributedDataParallel(torch.nn.Linear(3, 2))
+        ddp(torch.randn(4, 3)).sum().backward()
+        alive = weakref.ref(ddp)
+        del ddp
+        assert alive() is not None  # the cycle holds it: the case cleanup exists for
+        du.cleanup(du.DistInfo(world_size=1, initialized_here=True))
+        assert not dist.is_initialized()
+        assert alive() is None
+    finally:
+        gc.enable()
+        if dist.is_initialized():
+            dist.destroy_process_group()

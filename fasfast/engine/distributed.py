@@ -7,6 +7,7 @@ in one process and every helper here is a no-op. Only rank 0 writes files.
 
 from __future__ import annotations
 
+import gc
 import os
 from dataclasses import dataclass
 
@@ -67,8 +68,18 @@ def setup(device: str = "auto") -> DistInfo:
 
 
 def cleanup(info: DistInfo) -> None:
+    """Destroy the process group this process created, after collecting garbage.
+
+    A DistributedDataParallel wrapper sits in a reference cycle, so it (and its reducer, which
+    holds the process group) outlives ``del`` until the cycle collector runs. Left to the
+    interpreter's exit, gloo's worker threads are torn down while Python finalizes; a thread
+    that then takes the GIL is ended by ``pthread_exit`` inside C++ code and the process aborts
+    with "terminate called without an active exception" (pytorch/pytorch#38228), a SIGABRT after
+    a run that had finished. Collecting first frees every wrapper while Python is alive."""
     if info.initialized_here and dist.is_initialized():
+        gc.collect()
         dist.destroy_process_group()
+        gc.collect()
 
 
 def is_main() -> bool:
