@@ -63,8 +63,9 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
         "--workers",
         "-j",
         type=int,
-        default=1,
-        help="processes, one video each at a time (default 1)",
+        default=None,
+        help="processes, one video and one core each (default: the cores this process may "
+        "use; 1 runs in this process)",
     )
     parser.add_argument(
         "--shard",
@@ -89,6 +90,7 @@ def run(args: argparse.Namespace) -> int:
     from fasfast.data.prepare import (
         PrepareError,
         PrepareSettings,
+        available_cores,
         dataset_samples,
         parse_shard,
         prepare,
@@ -101,6 +103,8 @@ def run(args: argparse.Namespace) -> int:
             raise PrepareError(
                 f"--size {args.size}: expected sizes >= 8 pixels, e.g. 128 or 128,256"
             )
+        if args.workers is None:
+            args.workers = available_cores()
         if args.workers < 1:
             raise PrepareError(f"--workers must be >= 1, got {args.workers}")
         detect = detect_settings(args)

@@ -31,7 +31,7 @@ import json
 import os
 import time
 import warnings
-from dataclasses import asdict, dataclass, field, replace
+from dataclasses import asdict, dataclass, field
 from pathlib import Path
 
 from fasfast.data.cache import CropCache, crops_key, landmarks_key
@@ -137,7 +137,6 @@ class PrepareSettings:
     crop: bool = True
     detect: DetectSettings = field(default_factory=DetectSettings)
     require_landmarks: bool = False
-    prefetch: int = 4  # frames decoded ahead in a thread (0 when processes fill the cores)
 
     def keys(self, path: str) -> tuple[list[str], str | None]:
         """(crop entry keys, landmark entry key or None when a landmark file is used)."""
@@ -198,7 +197,7 @@ def prepare_video(path: str, settings: PrepareSettings, cache_dir) -> dict:
                     crop=settings.crop,
                     detect=settings.detect,
                     landmarks=landmarks,
-                    prefetch=settings.prefetch,
+                    prefetch=0,  # one worker = one core: no decoding thread beside it
                 )
                 if lkey is not None and known is None:
                     cache.put(lkey, frame_landmarks=entry["frame_landmarks"])
@@ -219,6 +218,14 @@ def prepare_video(path: str, settings: PrepareSettings, cache_dir) -> dict:
     out["warnings"] = [" ".join(str(w.message).split()) for w in caught]
     out["seconds"] = time.perf_counter() - t0
     return out
+
+
+def available_cores() -> int:
+    """The cores this process may run on (its CPU affinity, e.g. a SLURM allocation)."""
+    try:
+        return max(1, len(os.sched_getaffinity(0)))
+    except AttributeError:  # not on Linux
+        return max(1, os.cpu_count() or 1)
 
 
 def _init_worker(threads: int) -> None:
@@ -264,8 +271,8 @@ def prepare(
     from tqdm import tqdm
 
     warn = warn or log
-    if workers > 1:  # the processes use every core: no decoding thread beside each
-        settings = replace(settings, prefetch=0)
+    # one worker = one core (as a SLURM task with --cpus-per-task=1 expects): one OpenCV
+    # thread in each worker (see _run), no decoding thread beside it (prepare_video)
     cache = CropCache(cache_dir)
     stale = cache.clean_stale()
     if stale:
@@ -320,12 +327,12 @@ def _run(jobs, workers: int, settings: PrepareSettings):
     The processes are forked after this process has loaded dlib's models (when a video
     needs detection): they share the loaded models instead of each spending 1-2 CPU
     seconds loading its own, which on a small data set was most of the difference between
-    ``--workers 1`` and ``--workers 2``. Each runs OpenCV on one thread (one process per
-    core; no pool threads competing for the cores). The pool is started before any thread
+    ``--workers 1`` and ``--workers 2``. Each worker, the in-process one included, runs
+    OpenCV on one thread without a decoding thread beside it: ``--workers N`` uses N cores. The pool is started before any thread
     exists in this process (the progress bar's monitor comes later). Without ``fork``
     (Windows, macOS default) the processes are spawned and load their own models."""
     if workers <= 1 or len(jobs) <= 1:
-        return (_work(job) for job in jobs)
+        return _in_process(jobs)
     import multiprocessing as mp
 
     fork = "fork" in mp.get_all_start_methods()
@@ -348,6 +355,19 @@ def _run(jobs, workers: int, settings: PrepareSettings):
     finally:
         cv2.setNumThreads(threads)
     return _pooled(pool, jobs)
+
+
+def _in_process(jobs):
+    """The jobs in this process, on one core: OpenCV's pool set to one thread for the run."""
+    import cv2
+
+    threads = cv2.getNumThreads()
+    cv2.setNumThreads(1)
+    try:
+        for job in jobs:
+            yield _work(job)
+    finally:
+        cv2.setNumThreads(threads)
 
 
 def _pooled(pool, jobs):
