@@ -183,3 +183,32 @@ def test_predict_frame_folder_in_time_order_with_side_files(root, ckpt, tmp_path
     np.save(str(shuffled) + ".landmarks.npy", lm[[names.index(nm) for nm in plain]])
     other = predict([str(shuffled)], ckpt, threshold=0.5, workers=0, progress=False)[0]
     assert other.score != pytest.approx(ref, abs=1e-6)
+
+
+def test_predict_scores_a_sequence_with_a_face_in_most_frames(root, ckpt, tmp_path):
+    """One frame without a face does not cost its sequence (it is cropped with the nearest
+    face's box, as ``label`` does); a sequence with a face in fewer than half its frames is
+    not scored, and an input with no such sequence is ``no-face``."""
+    from fasfast.data import oulu_npu
+    from fasfast.engine.predict import predict
+
+    video = oulu_npu(root, "1", "test")[0].path
+    lm = np.load(str(video).rsplit(".", 1)[0] + ".landmarks.npy")
+    names = [f"{i:04d}.png" for i in range(len(lm))]
+    clean = _frames_folder(video, tmp_path / "clean", names)
+    one = _frames_folder(video, tmp_path / "one_missing", names)
+    most = _frames_folder(video, tmp_path / "most_missing", names)
+    missing_one = lm.copy()
+    missing_one[0] = np.nan
+    np.save(str(one) + ".landmarks.npy", missing_one)
+    missing_most = np.full_like(lm, np.nan)
+    missing_most[0] = lm[0]
+    np.save(str(most) + ".landmarks.npy", missing_most)
+    p_clean, p_one, p_most = predict(
+        [str(clean), str(one), str(most)], ckpt, threshold=0.5, workers=0, progress=False
+    )
+    assert p_clean.units >= 1 and p_clean.skipped_no_face == 0
+    assert (p_one.units, p_one.skipped_no_face) == (p_clean.units, 0)
+    assert p_one.decision in ("live", "attack")
+    assert p_most.decision == "no-face" and p_most.units == 0
+    assert p_most.skipped_no_face == p_clean.units

@@ -12,8 +12,11 @@ Inputs (any mix):
 - an image file: a one-frame clip (EulerNet repeats the frame over the sequence).
 
 Faces come from the landmark file beside the input (``<stem>.landmarks.npy``) or dlib's
-detector. Sequences / frames in which no face was found are not scored; an input with
-no scorable sequence gets the decision ``no-face`` (never a guess). An input that cannot be
+detector. A sequence is scored when at least half of its frames have a face found in them;
+its other frames are cropped with the box of the nearest frame that has one (as ``fasfast
+label`` does), so one missed detection does not cost the sequence. Sequences with a face in
+fewer than half their frames, and single frames without a face, are not scored; an input
+with no scorable sequence gets the decision ``no-face`` (never a guess). An input that cannot be
 read (a corrupt video, a damaged frame of a folder, a malformed landmark file) gets the
 decision ``error`` with the reason in ``note``: its other sequences are not scored either,
 and no other input's frames ever stand in for it.
@@ -234,9 +237,10 @@ def predict(
                 continue
             x = batch["frames" if meta["kind"] == "eulernet" else "image"][ok].to(dev)
             s = model.score(x).float().cpu()
+            frames = x.shape[1] if meta["kind"] == "eulernet" else 1
             for k, i in enumerate(ok):
                 vid = batch["video"][i]
-                if int(batch["no_face"][i]) > 0:
+                if 2 * int(batch["no_face"][i]) > frames:  # a face in fewer than half
                     skipped[vid] += 1
                 else:
                     scores[vid].append(float(s[k]))
