@@ -1,6 +1,7 @@
 """The sequential frame source: one open and one front-to-back pass per file (decodes
 counted), truncated and broken videos, images with alpha or 16 bits."""
 
+import os
 import shutil
 import warnings
 
@@ -180,3 +181,35 @@ def test_prefetched_keeps_order_errors_and_stops_early(video40):
     it = prefetched(r.frames())  # closing early stops the thread
     next(it)
     it.close()
+
+
+def _decoder_threads() -> int:
+    """Threads of this process that FFmpeg's decoders started (named ``av:<codec>:...``)."""
+    from pathlib import Path
+
+    names = [p.read_text().strip() for p in Path("/proc/self/task").glob("*/comm")]
+    return sum(n.startswith("av:") for n in names)
+
+
+@pytest.mark.skipif(not os.path.isdir("/proc/self/task"), reason="needs Linux /proc")
+def test_decode_threads_one_keeps_a_reader_on_one_core(tmp_path):
+    """``fasfast prepare`` opens videos with one FFmpeg decoding thread (a worker = one core);
+    the frames are the same as with FFmpeg's own thread count."""
+    from fasfast.data.video import decode_threads
+
+    path = write_numbered(tmp_path / "ffv1.avi", 12, codec="FFV1")
+    with decode_threads(1):
+        r = VideoReader(path)
+        it = r.frames()
+        one = [next(it)[1]]
+        during = _decoder_threads()
+        one += [f for _, f in it]
+    assert during == 0
+    it = VideoReader(path).frames()
+    auto = [next(it)[1]]
+    during_auto = _decoder_threads()
+    auto += [f for _, f in it]
+    if (os.cpu_count() or 1) > 1:  # FFmpeg's own choice starts frame threads on a multi-core
+        assert during_auto >= 1
+    assert len(one) == len(auto) == 12
+    assert all(np.array_equal(a, b) for a, b in zip(one, auto))

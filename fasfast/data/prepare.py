@@ -229,9 +229,13 @@ def available_cores() -> int:
 
 
 def _init_worker(threads: int) -> None:
+    """A worker process: ``threads`` OpenCV threads, one FFmpeg decoding thread per video."""
     import cv2
 
+    from fasfast.data import video
+
     cv2.setNumThreads(threads)
+    video._DECODE_THREADS = 1  # this process only: a worker is one core
 
 
 def _work(job):
@@ -328,7 +332,8 @@ def _run(jobs, workers: int, settings: PrepareSettings):
     needs detection): they share the loaded models instead of each spending 1-2 CPU
     seconds loading its own, which on a small data set was most of the difference between
     ``--workers 1`` and ``--workers 2``. Each worker, the in-process one included, runs
-    OpenCV on one thread without a decoding thread beside it: ``--workers N`` uses N cores. The pool is started before any thread
+    OpenCV on one thread and FFmpeg on one decoding thread per video, without a prefetching
+    thread beside it: ``--workers N`` uses N cores. The pool is started before any thread
     exists in this process (the progress bar's monitor comes later). Without ``fork``
     (Windows, macOS default) the processes are spawned and load their own models."""
     if workers <= 1 or len(jobs) <= 1:
@@ -351,21 +356,25 @@ def _run(jobs, workers: int, settings: PrepareSettings):
     threads = cv2.getNumThreads()
     cv2.setNumThreads(1)
     try:
-        pool = mp.get_context("fork").Pool(workers)
+        pool = mp.get_context("fork").Pool(workers, initializer=_init_worker, initargs=(1,))
     finally:
         cv2.setNumThreads(threads)
     return _pooled(pool, jobs)
 
 
 def _in_process(jobs):
-    """The jobs in this process, on one core: OpenCV's pool set to one thread for the run."""
+    """The jobs in this process, on one core: OpenCV's pool set to one thread and one FFmpeg
+    decoding thread per video, for the run."""
     import cv2
+
+    from fasfast.data.video import decode_threads
 
     threads = cv2.getNumThreads()
     cv2.setNumThreads(1)
     try:
-        for job in jobs:
-            yield _work(job)
+        with decode_threads(1):
+            for job in jobs:
+                yield _work(job)
     finally:
         cv2.setNumThreads(threads)
 

@@ -32,6 +32,7 @@ its one way of reporting a problem (and :func:`write_video` is the inverse of th
 
 from __future__ import annotations
 
+import contextlib
 import itertools
 import os
 import re
@@ -212,12 +213,37 @@ def load_hyperspectral(path, key: str = "var", prefer: str = "mat") -> np.ndarra
     return arr.astype(np.float32)
 
 
+# FFmpeg decoding threads per opened video; None: FFmpeg's own choice (about one per core,
+# e.g. the frame threads of an FFV1 decoder). See decode_threads().
+_DECODE_THREADS: int | None = None
+
+
+@contextlib.contextmanager
+def decode_threads(n: int | None):
+    """Within the block, videos are opened with ``n`` FFmpeg decoding threads (OpenCV's
+    ``CAP_PROP_N_THREADS``; None: FFmpeg's choice). ``fasfast prepare`` opens with 1, so that
+    a worker is one core: FFmpeg's frame threads would otherwise take a second one."""
+    global _DECODE_THREADS
+    old, _DECODE_THREADS = _DECODE_THREADS, n
+    try:
+        yield
+    finally:
+        _DECODE_THREADS = old
+
+
 def _open(path: Path):
     import cv2
 
     # FFmpeg alone when OpenCV has it: the fall-back parsers print to stderr on bad files
     ffmpeg = cv2.videoio_registry.hasBackend(cv2.CAP_FFMPEG)
-    cap = cv2.VideoCapture(str(path), cv2.CAP_FFMPEG) if ffmpeg else cv2.VideoCapture(str(path))
+    if ffmpeg and _DECODE_THREADS is not None:
+        cap = cv2.VideoCapture(
+            str(path), cv2.CAP_FFMPEG, [cv2.CAP_PROP_N_THREADS, int(_DECODE_THREADS)]
+        )
+    elif ffmpeg:
+        cap = cv2.VideoCapture(str(path), cv2.CAP_FFMPEG)
+    else:
+        cap = cv2.VideoCapture(str(path))
     if not cap.isOpened():
         cap.release()
         raise VideoReadError(f"cannot open video {path} (corrupt or unsupported format)")
