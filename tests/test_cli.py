@@ -249,6 +249,32 @@ def test_bad_input_is_one_line_exit_2(workdir, monkeypatch, capsys, argv, fragme
     assert "Traceback" not in err
 
 
+@pytest.mark.parametrize("bad", ["bad.avi", "faces/a.png"])
+def test_predict_exit_2_only_when_no_input_could_be_read(workdir, monkeypatch, capsys, bad):
+    """A corrupt video (unreadable when counted) and a corrupt image (unreadable when
+    decoded) end the same way: an ``error`` row and exit 2 when nothing else was given;
+    beside a readable input, an ``error`` row and exit 0. The reason is on stderr."""
+    import numpy as np
+    from PIL import Image
+
+    from fasfast.data.video import DataWarning
+
+    monkeypatch.chdir(workdir)
+    with pytest.warns(DataWarning, match=f"unreadable sample {bad}"):  # the reason, one line
+        rc = main(["predict", bad, "-c", "good.pt", "--no-progress", "--workers", "0"])
+    out, err = capsys.readouterr()
+    assert rc == 2, err
+    row = next(x for x in out.splitlines() if x.rstrip().endswith(bad))
+    assert row.split()[0] == "error"
+    assert "Traceback" not in err
+    Image.fromarray(np.full((24, 24, 3), 128, np.uint8)).save(workdir / "plain.png")
+    rc = main(["predict", bad, "plain.png", "-c", "good.pt", "--no-progress"])
+    out, err = capsys.readouterr()
+    assert rc == 0, err
+    rows = {x.split()[-1]: x.split()[0] for x in out.splitlines()[1:3]}
+    assert rows[bad] == "error" and rows["plain.png"] in ("no-face", "live", "attack")
+
+
 def test_info_bad_option_is_argparse_exit_2(capsys):
     with pytest.raises(SystemExit) as e:
         main(["info", "--bogus"])

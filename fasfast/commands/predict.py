@@ -118,4 +118,5 @@ def run(args: argparse.Namespace) -> int:
     print("  ".join(f"{k}: {v}" for k, v in sorted(counts.items())))
     if args.out:
         print(f"written: {write_predictions(args.out, preds)}")
-    return 0
+    # one exit rule for every bad input: 2 only when no input could be processed
+    return 2 if preds and all(p.decision == "error" for p in preds) else 0

@@ -73,7 +73,12 @@ class TruncatedWindowError(VideoReadError):
 
 
 class NoReadableSamples(VideoReadError):
-    """Every sample of a dataset failed to read (nothing can be processed)."""
+    """Every sample of a dataset failed to read (nothing can be processed). ``errors``:
+    ``[(path, reason)]`` of every sample, in order."""
+
+    def __init__(self, message: str, errors: list[tuple[str, str]] | None = None):
+        super().__init__(message)
+        self.errors = list(errors or [])
 
 
 class _FaceSource:
@@ -287,10 +292,12 @@ class _SkippingDataset(Dataset):
             self.num_frames.append(n)
         if not self.samples:
             s, e = errors[0]
+            every = [(b.path, _reason(x)) for b, x in errors]
             if len(samples) == 1:
-                raise NoReadableSamples(_reason(e)) from e
+                raise NoReadableSamples(_reason(e), every) from e
             raise NoReadableSamples(
-                f"none of the {len(samples)} samples could be read; first: {s.path}: {_reason(e)}"
+                f"none of the {len(samples)} samples could be read; first: {s.path}: {_reason(e)}",
+                every,
             ) from e
         for s, e in errors:
             self.source.stats["unreadable"] += 1

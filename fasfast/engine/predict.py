@@ -32,6 +32,7 @@ from __future__ import annotations
 import csv
 import json
 import math
+import warnings
 from collections import OrderedDict
 from dataclasses import asdict, dataclass
 from pathlib import Path
@@ -52,6 +53,34 @@ class Prediction:
     units: int  # sequences (EulerNet) / frames (classifier) scored
     skipped_no_face: int  # sequences / frames left out because a face was missing
     note: str = ""
+
+
+def _dataset(meta, samples, interval, frames_per_video, cache_dir, detect):
+    """The evaluation dataset of the checkpoint's model kind over ``samples``."""
+    from fasfast.data import FrameDataset, SequenceDataset
+
+    mc = meta["model_config"]
+    tcfg = meta.get("train_config") or {}
+    if meta["kind"] == "eulernet":
+        return SequenceDataset(
+            samples,
+            length=int(mc["frames"]),
+            interval=int(interval or tcfg.get("interval", 3)),
+            image_size=int(mc["image_size"]),
+            map_size=int(mc["image_size"]) // 8,
+            label_kind="binary",
+            train=False,
+            cache_dir=cache_dir,
+            detect=detect,
+        )
+    return FrameDataset(
+        samples,
+        image_size=int(mc["image_size"]),
+        train=False,
+        frames_per_video=frames_per_video,
+        cache_dir=cache_dir,
+        detect=detect,
+    )
 
 
 def collect_inputs(inputs, per_image: bool = False) -> list[tuple[str, str]]:
@@ -157,7 +186,9 @@ def predict(
     read (and fill) the crop cache that ``fasfast prepare`` / ``train`` use; ``landmarks``:
     a :class:`~fasfast.data.background.BackgroundFaces` started before torch was
     imported (its landmarks and crops are used for the frames they cover)."""
-    from fasfast.data import FrameDataset, Sample, SequenceDataset
+    from fasfast.data import Sample
+    from fasfast.data.dataset import NoReadableSamples
+    from fasfast.data.video import DataWarning
     from fasfast.engine.checkpoint import load_model
     from fasfast.engine.distributed import pick_device
 
@@ -182,29 +213,16 @@ def predict(
     items = collect_inputs(inputs, per_image)
     kinds = dict(items)
     samples = [Sample(path, -1, "unknown", path, "test", {"kind": k}) for path, k in items]
-    mc = meta["model_config"]
-    tcfg = meta.get("train_config") or {}
-    if meta["kind"] == "eulernet":
-        ds = SequenceDataset(
-            samples,
-            length=int(mc["frames"]),
-            interval=int(interval or tcfg.get("interval", 3)),
-            image_size=int(mc["image_size"]),
-            map_size=int(mc["image_size"]) // 8,
-            label_kind="binary",
-            train=False,
-            cache_dir=cache_dir,
-            detect=detect,
-        )
-    else:
-        ds = FrameDataset(
-            samples,
-            image_size=int(mc["image_size"]),
-            train=False,
-            frames_per_video=frames_per_video,
-            cache_dir=cache_dir,
-            detect=detect,
-        )
+    try:
+        ds = _dataset(meta, samples, interval, frames_per_video, cache_dir, detect)
+    except NoReadableSamples as e:  # every input is unreadable: each gets its error row
+        reasons = dict(e.errors)
+        for path, reason in e.errors:
+            warnings.warn(f"left out unreadable sample {path}: {reason}", DataWarning, stacklevel=2)
+        return [
+            Prediction(path, kinds[path], "error", None, threshold, 0, 0, reasons.get(path, str(e)))
+            for path, _ in items
+        ]
     if landmarks is not None:
         found = landmarks.results()
         if (
