@@ -138,7 +138,7 @@ def test_cli_bad_file_exit_2(tmp_path, capsys, text, match):
 
 def test_cli_missing_file_exit_2(tmp_path, capsys):
     assert main(["analyze", str(tmp_path / "missing.csv")]) == 2
-    assert "missing.csv:0: score file not found" in capsys.readouterr().err
+    assert "missing.csv: score file not found" in capsys.readouterr().err
 
 
 # --------------------------------------------------------------------------- non-responses

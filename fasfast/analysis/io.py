@@ -55,7 +55,8 @@ FORMATS = ("auto", "csv", "bob", "bob4", "bob5", "list")
 
 
 class ScoreFileError(ValueError):
-    """A malformed score file; the message starts with ``path:line:``."""
+    """A malformed score file; the message starts with ``path:line:`` (``path:`` when the
+    file is missing)."""
 
 
 class ScoreFileWarning(UserWarning):
@@ -394,7 +395,7 @@ def read_scores(
     check_choice(nan_policy, NAN_POLICIES, "nan_policy")
     p = Path(path)
     if not p.is_file():
-        raise ScoreFileError(f"{p}:0: score file not found")
+        raise ScoreFileError(f"{p}: score file not found")
     if str(label_live_value).strip().lower() not in {"0", "1"} | LIVE_WORDS:
         raise ValueError(f"label_live_value must be '1' or '0', got {label_live_value!r}")
     check_choice(format, FORMATS, "format")
