@@ -253,7 +253,7 @@ def run(args: argparse.Namespace) -> int:
         print(f"fasfast analyze: error: {e}", file=sys.stderr)
         return 2
     print(
-        f"report: {args.out}/report.html (also report.json, report.md"
+        f"report: {Path(args.out) / 'report.html'} (also report.json, report.md"
         + (", plots/)" if not args.no_plots else ")")
     )
     return 0

@@ -282,6 +282,8 @@ def _resume_path(cfg: TrainConfig, last_path: Path) -> Path | None:
         return None
     path = last_path if cfg.resume == "auto" else Path(cfg.resume)
     if cfg.resume == "auto" and not path.exists():
+        if du.is_main():
+            print(f"--resume auto: no {path} yet; starting afresh", flush=True)
         return None
     return path
 
