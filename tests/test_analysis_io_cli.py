@@ -277,3 +277,20 @@ def test_cli_conventions_reach_the_report(tmp_path, rng):
     assert rep["table"][0]["select"]["apcer_definition"] == "pooled"
     assert rep["splits"]["select_on"]["bootstrap"]["seed"] == 3
     assert any("FVC2000" in line for line in rep["conventions_text"])
+
+
+@pytest.mark.parametrize("inverted", [True, False])
+def test_analyze_warns_when_the_scores_rank_attacks_above_bona_fide(tmp_path, capsys, inverted):
+    """Labels written 1 = attack (or scores where higher means attack) give an AUC near 0:
+    one warning line naming the way out; a file of the right polarity gets none."""
+    rng = np.random.default_rng(4)
+    live, attack = rng.normal(0.8, 0.1, 60), rng.normal(0.2, 0.1, 60)
+    if inverted:
+        live, attack = attack, live
+    p = tmp_path / "s.csv"
+    rows = [f"l{i},1,{v:.5f}" for i, v in enumerate(live)]
+    rows += [f"a{i},0,{v:.5f}" for i, v in enumerate(attack)]
+    p.write_text("id,label,score\n" + "\n".join(rows) + "\n")
+    assert main(["analyze", str(p), "--out", str(tmp_path / "r"), "--no-plots"]) == 0
+    err = capsys.readouterr().err
+    assert ("--higher-is-attack" in err) is inverted, err

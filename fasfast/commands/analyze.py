@@ -321,7 +321,27 @@ def _notes(report: dict) -> str:
     return "\n".join(lines)
 
 
+def _polarity_warning(report: dict, name: str = "") -> None:
+    """One warning line when the scores rank attacks clearly above bona fide presentations
+    (AUC below 0.5, with its bootstrap interval when there is one, else below 0.3): most
+    often labels written 1 = attack, or scores where higher means attack."""
+    sel = report["splits"]["select_on"]
+    auc = float(sel["auc"])
+    iv = (sel.get("intervals") or {}).get("auc")
+    clear = (iv is not None and float(iv[1]) < 0.5) or (iv is None and auc < 0.3)
+    if auc < 0.5 and clear:
+        who = f"{name}: " if name else ""
+        print(
+            f"fasfast analyze: warning: {who}AUC {auc:.3f} on {sel['name']}: the scores rank "
+            "attacks above bona fide presentations. fasfast reads label 1 as bona fide and "
+            "higher scores as more bona fide: if the file's labels are 1 = attack, swap them; "
+            "if higher scores mean attack, pass --higher-is-attack",
+            file=sys.stderr,
+        )
+
+
 def _print_system(report: dict) -> None:
+    _polarity_warning(report)
     print(_summary_line(report))
     print(_table_of(report))
     notes = _notes(report)
@@ -331,6 +351,7 @@ def _print_system(report: dict) -> None:
 
 def _print_systems(report: dict) -> None:
     for r in report["systems"]:
+        _polarity_warning(r, r["name"])
         print(f"== {r['name']}: " + _summary_line(r))
         print(_table_of(r))
         notes = _notes(r)
