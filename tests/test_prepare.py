@@ -102,6 +102,19 @@ sys.exit(main(sys.argv[1:]))
 """
 
 
+def _children(pid: int) -> list[int]:
+    """Processes whose parent is ``pid`` (Linux /proc; [] elsewhere)."""
+    out = []
+    for status in Path("/proc").glob("[0-9]*/status"):
+        try:
+            ppid = next(x for x in status.read_text().splitlines() if x.startswith("PPid:"))
+        except (OSError, StopIteration):
+            continue
+        if int(ppid.split()[1]) == pid:
+            out.append(int(status.parent.name))
+    return out
+
+
 def test_resume_after_kill_9(root, tmp_path, capsys):
     cache = tmp_path / "cache"
     args = [
@@ -123,8 +136,13 @@ def test_resume_after_kill_9(root, tmp_path, capsys):
     while len(_entries(cache)) < 3 and time.time() < deadline and proc.poll() is None:
         time.sleep(0.02)
     assert proc.poll() is None, "the run ended before it could be killed"
+    workers = _children(proc.pid)  # the default --workers: one process per core
     os.kill(proc.pid, signal.SIGKILL)
     proc.wait()
+    deadline = time.time() + 10  # the workers die with it (no orphan keeps writing)
+    while any(os.path.exists(f"/proc/{w}") for w in workers) and time.time() < deadline:
+        time.sleep(0.01)
+    assert not any(os.path.exists(f"/proc/{w}") for w in workers), "a worker outlived kill -9"
     done_before = _load_all(cache)  # every entry there is whole and readable
     assert 3 <= len(done_before)
     # a temporary file of a killed writer (dead pid on this host) is cleaned up

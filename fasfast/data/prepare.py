@@ -29,6 +29,7 @@ from __future__ import annotations
 
 import json
 import os
+import sys
 import time
 import warnings
 from dataclasses import asdict, dataclass, field
@@ -228,14 +229,33 @@ def available_cores() -> int:
         return max(1, os.cpu_count() or 1)
 
 
-def _init_worker(threads: int) -> None:
-    """A worker process: ``threads`` OpenCV threads, one FFmpeg decoding thread per video."""
+def _init_worker(threads: int, parent: int | None = None) -> None:
+    """A worker process: ``threads`` OpenCV threads, one FFmpeg decoding thread per video,
+    and (Linux) killed with its parent, so a ``kill -9`` of ``fasfast prepare`` leaves no
+    worker running on (its unfinished entry is a temporary file the next run removes)."""
     import cv2
 
     from fasfast.data import video
 
+    _die_with(parent)
     cv2.setNumThreads(threads)
     video._DECODE_THREADS = 1  # this process only: a worker is one core
+
+
+def _die_with(parent: int | None) -> None:
+    """SIGKILL this process when ``parent`` ends (Linux ``PR_SET_PDEATHSIG``; elsewhere a
+    no-op); exits at once when ``parent`` has already ended."""
+    if parent is None or not sys.platform.startswith("linux"):
+        return
+    import ctypes
+    import signal
+
+    try:
+        ctypes.CDLL(None, use_errno=True).prctl(1, int(signal.SIGKILL))  # PR_SET_PDEATHSIG
+    except (OSError, AttributeError):
+        return
+    if os.getppid() != parent:  # it died before the request took effect
+        os._exit(1)
 
 
 def _work(job):
@@ -356,7 +376,9 @@ def _run(jobs, workers: int, settings: PrepareSettings):
     threads = cv2.getNumThreads()
     cv2.setNumThreads(1)
     try:
-        pool = mp.get_context("fork").Pool(workers, initializer=_init_worker, initargs=(1,))
+        pool = mp.get_context("fork").Pool(
+            workers, initializer=_init_worker, initargs=(1, os.getpid())
+        )
     finally:
         cv2.setNumThreads(threads)
     return _pooled(pool, jobs)
