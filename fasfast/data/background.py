@@ -23,6 +23,7 @@ imported the caller should not use this (see :func:`available`).
 from __future__ import annotations
 
 import multiprocessing as mp
+import os
 import pickle
 import sys
 import zipfile
@@ -129,11 +130,15 @@ def _part(path: str, frames: list[int], detect: DetectSettings, size: int | None
     return entry
 
 
-def _serve(conn, jobs, detect: DetectSettings, workers: int, size, margin):
-    """The background process: load dlib once, fork the trackers, pass results on."""
+def _serve(conn, jobs, detect: DetectSettings, workers: int, size, margin, parent=None):
+    """The background process: load dlib once, fork the trackers, pass results on. It and
+    its trackers die with their parent (a killed ``fasfast predict`` leaves none running)."""
     import signal
 
+    from fasfast.data._procs import die_with
     from fasfast.labels.landmarks import shared_detector
+
+    die_with(parent)
 
     # terminate() (SIGTERM) unwinds: the trackers' pool below is ended with this process
     signal.signal(signal.SIGTERM, lambda *_: sys.exit(1))
@@ -146,7 +151,7 @@ def _serve(conn, jobs, detect: DetectSettings, workers: int, size, margin):
         for key, (path, frames) in jobs:
             conn.send((key, _part(path, frames, detect, size, margin)))
         return
-    with ctx.Pool(min(workers, len(jobs))) as pool:
+    with ctx.Pool(min(workers, len(jobs)), initializer=die_with, initargs=(os.getpid(),)) as pool:
         pending = {
             key: pool.apply_async(_part, (path, frames, detect, size, margin))
             for key, (path, frames) in jobs
@@ -226,6 +231,7 @@ class BackgroundFaces:
                 max(1, int(workers)),
                 self.size,
                 self.margin,
+                os.getpid(),
             ),
         )
         # OpenCV at one thread in the forks (inherited; one thread per process): its pool

@@ -29,12 +29,12 @@ from __future__ import annotations
 
 import json
 import os
-import sys
 import time
 import warnings
 from dataclasses import asdict, dataclass, field
 from pathlib import Path
 
+from fasfast.data._procs import die_with
 from fasfast.data.cache import CropCache, crops_key, landmarks_key
 from fasfast.labels.landmarks import landmark_file_for
 from fasfast.labels.tracking import DetectSettings
@@ -237,25 +237,9 @@ def _init_worker(threads: int, parent: int | None = None) -> None:
 
     from fasfast.data import video
 
-    _die_with(parent)
+    die_with(parent)
     cv2.setNumThreads(threads)
     video._DECODE_THREADS = 1  # this process only: a worker is one core
-
-
-def _die_with(parent: int | None) -> None:
-    """SIGKILL this process when ``parent`` ends (Linux ``PR_SET_PDEATHSIG``; elsewhere a
-    no-op); exits at once when ``parent`` has already ended."""
-    if parent is None or not sys.platform.startswith("linux"):
-        return
-    import ctypes
-    import signal
-
-    try:
-        ctypes.CDLL(None, use_errno=True).prctl(1, int(signal.SIGKILL))  # PR_SET_PDEATHSIG
-    except (OSError, AttributeError):
-        return
-    if os.getppid() != parent:  # it died before the request took effect
-        os._exit(1)
 
 
 def _work(job):
