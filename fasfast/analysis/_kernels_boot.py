@@ -13,10 +13,11 @@ presentations; every decision compares exact integer fractions.
 
 The state travels in two flat arrays (a call passing many arrays costs tens of ns per
 array): ``F`` float64 ``[vals (n) | cuts (K) | allv (n) | attv (M)]`` and ``Z`` int64, a
-header of sizes and offsets followed by the strata offsets, counts, the bin table
-(``bstart | bend | W | cum`` per bin row), the per-replicate scratch (expanded flags,
-their list, the draws ``wt`` and their running sums ``cw``, the given counts) and where
-each bin starts in ``allv``. Every search runs first over the bin boundaries (counts known
+header of sizes and offsets followed by the strata offsets, counts, the expanded flags
+and their list, the bin table (``bstart | bend | W | cum`` per bin row), where each bin
+starts in ``allv``, then the per-presentation scratch (the draws ``wt``, their running sums
+``cw``, the given counts), which a replicate writes before it reads it, so a thread's copy
+of ``Z`` copies only what comes before ``wt``. Every search runs first over the bin boundaries (counts known
 without resolving a bin), then inside the one bin that holds the answer.
 
 One file on purpose (about twice the project's file length): these are the steps of one
@@ -64,17 +65,17 @@ def pack(vals, soff, cuts, allv, attv, bstart, bend, given_n: int):
     """``(F, Z)`` for :func:`binned_replicates` (``given_n``: room for given counts)."""
     n, k, c = vals.size, cuts.size, soff.size - 1
     m = attv.size
-    F = np.concatenate([vals, cuts, allv, attv]).astype(np.float64)
+    F = np.concatenate([vals, cuts, allv, attv]).astype(np.float64, copy=False)
     off_soff = HEADER
     off_nc = off_soff + c + 1
     off_exp = off_nc + c
     off_expl = off_exp + k
     off_tab = off_expl + k
-    off_wt = off_tab + (k + 1) * 4 * c
+    off_abin = off_tab + (k + 1) * 4 * c
+    off_wt = off_abin + k + 1  # from here on: per-replicate scratch, written before read
     off_cw = off_wt + n
     off_g = off_cw + n
-    off_abin = off_g + given_n
-    Z = np.zeros(off_abin + k + 1, np.int64)
+    Z = np.zeros(off_g + given_n, np.int64)
     Z[:HEADER] = (
         k,
         c,
@@ -96,7 +97,7 @@ def pack(vals, soff, cuts, allv, attv, bstart, bend, given_n: int):
     Z[off_abin + k] = n
     Z[off_soff:off_nc] = soff
     Z[off_nc:off_exp] = np.diff(soff)
-    tab = Z[off_tab:off_wt].reshape(k + 1, 4 * c)
+    tab = Z[off_tab:off_abin].reshape(k + 1, 4 * c)
     tab[:k, :c] = bstart
     tab[:k, c : 2 * c] = bend
     return F, Z
@@ -1041,7 +1042,8 @@ def binned_replicates(
     per = (reps + n_chunks - 1) // n_chunks
     n = Z[H_N]
     for ch in prange(n_chunks):
-        Zc = Z.copy()
+        Zc = np.empty_like(Z)  # the scratch after H_WT needs no copy (written before read)
+        Zc[: Z[H_WT]] = Z[: Z[H_WT]]
         for r in range(ch * per, min(reps, (ch + 1) * per)):
             np.random.seed(seed + r)
             if Zc[H_GIVEN]:
