@@ -735,7 +735,13 @@ def _scan_bin2(F, Z, b, best_n, first_u, last_u):
     """The inner scan of :func:`_least_acer` over expanded bin ``b`` for one bona fide and
     one attack stratum, pooled: every cost has the denominator ``M * N``, so the numerators
     ``(M - run_a) * N + run_l * M`` are compared as integers. Returns the updated
-    ``(best_n, first_u, last_u)``."""
+    ``(best_n, first_u, last_u)``.
+
+    Only resampled bona fide scores are visited: passing a resampled attack lowers the cost
+    strictly, so the interval ending at a score that holds attacks alone never reaches the
+    least cost, nor ties it. At a bona fide score ``u`` the running bona fide count may
+    already hold earlier presentations equal to ``u``; then ``u`` was met before with a cost
+    lower by at least ``M``, so the later visit changes nothing."""
     wt = Z[H_WT]
     n_live = _nc(Z, 0)
     n_att = _nc(Z, 1)
@@ -747,31 +753,23 @@ def _scan_bin2(F, Z, b, best_n, first_u, last_u):
     e1 = s1 + Z[_tab(Z, b, 3)]
     run0 = Z[_tab(Z, b, 6)]  # resampled bona fide below u
     run1 = Z[_tab(Z, b, 7)]  # resampled attacks below u
-    while True:
-        while p0 < e0 and Z[wt + p0] == 0:
-            p0 += 1
-        while p1 < e1 and Z[wt + p1] == 0:
-            p1 += 1
-        u = F[p0] if p0 < e0 else np.inf
-        if p1 < e1 and F[p1] < u:
-            u = F[p1]
-        if u == np.inf:
-            break
-        cn = (n_att - run1) * n_live + run0 * n_att
-        if cn < best_n:
-            best_n = cn
-            first_u = u
-            last_u = u
-        elif cn == best_n:
-            if first_u != first_u:
-                first_u = u
-            last_u = u
-        while p0 < e0 and F[p0] == u:
-            run0 += Z[wt + p0]
-            p0 += 1
-        while p1 < e1 and F[p1] == u:
+    for p in range(p0, e0):
+        w0 = Z[wt + p]
+        if w0 == 0:
+            continue
+        u = F[p]
+        while p1 < e1 and F[p1] < u:
             run1 += Z[wt + p1]
             p1 += 1
+        cn = (n_att - run1) * n_live + run0 * n_att
+        if cn <= best_n:
+            if cn < best_n:
+                best_n = cn
+                first_u = u
+            elif first_u != first_u:
+                first_u = u
+            last_u = u
+        run0 += w0
     return best_n, first_u, last_u
 
 
@@ -784,9 +782,10 @@ def _least_acer(F, Z, per_pai):
     n_live = _nc(Z, 0)
     best_n = np.int64(-1)
     best_d = np.int64(1)
+    # pooled, every cost has the denominator M * N: the numerators compare as integers
     for b in range(K + 1):  # at the bin boundaries: the counts are the running sums
         cn, cd = _boundary_cost(Z, b, b, per_pai)
-        if best_n < 0 or frac_cmp(cn, cd, best_n, best_d) < 0:
+        if best_n < 0 or (frac_cmp(cn, cd, best_n, best_d) < 0 if per_pai else cn < best_n):
             best_n, best_d = cn, cd
     first_u = np.nan
     last_u = np.nan
@@ -800,7 +799,7 @@ def _least_acer(F, Z, per_pai):
             continue
         # inside bin b the cost is at least APCER at its end plus BPCER at its start
         lbn, lbd = _boundary_cost(Z, b + 1, b, per_pai)
-        if frac_cmp(lbn, lbd, best_n, best_d) > 0:
+        if frac_cmp(lbn, lbd, best_n, best_d) > 0 if per_pai else lbn > best_n:
             continue
         _expand(F, Z, b)
         if C == 2 and not per_pai:  # one pooled attack stratum: one denominator, a merge
