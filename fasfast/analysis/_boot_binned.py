@@ -14,10 +14,12 @@ BINS_DEFAULT = 1024
 @njit(cache=True, nogil=True)
 def _within_bin_pairs(live, att, cuts):
     """Per bin, ``2 * #(live > attack) + #(live == attack)`` over the pairs inside the bin
-    (``live``, ``att`` sorted ascending, every score at or above ``cuts[0]``): one merge,
-    float64 [K]."""
+    (``live``, ``att`` sorted ascending, every score at or above ``cuts[0]``), float64 [K],
+    and per live score ``#(attack < live)``, int64 [N]: one merge."""
     k = cuts.size
     out = np.zeros(k, np.float64)
+    below = np.empty(live.size, np.int64)
+    i = 0
     b = 0
     a0 = 0  # attacks below the current bin
     lo = 0  # attacks < x
@@ -34,7 +36,9 @@ def _within_bin_pairs(live, att, cuts):
         while hi < att.size and att[hi] <= x:
             hi += 1
         out[b] += 2 * (lo - a0) + (hi - lo)
-    return out
+        below[i] = lo
+        i += 1
+    return out, below
 
 
 class Layout:
@@ -66,7 +70,10 @@ class Layout:
         self.rl = (self.bend[:, 0] - self.bstart[:, 0]).astype(np.float64)
         self.ra = (self.bend[:, 1:] - self.bstart[:, 1:]).sum(axis=1).astype(np.float64)
         # 2 * #(live > attack) + #(live == attack) inside each bin (pooled attacks)
-        self.p2 = _within_bin_pairs(self.vals[: self.soff[1]], self.attv, self.cuts)
+        self.p2, below = _within_bin_pairs(self.vals[: self.soff[1]], self.attv, self.cuts)
+        # one attack stratum: where each bona fide score falls among the attacks (the
+        # least-ACER scan reads the resampled attacks below it from their running sums)
+        self.att_below = below if len(parts) == 2 else np.zeros(0, np.int64)
 
 
 TARGET_KINDS = {"bpcer@apcer": 0, "tpr@fpr": 0, "apcer@bpcer": 1}
@@ -110,6 +117,7 @@ def binned_bootstrap(st, conv, reps: int, seed: int, bins: int, targets: bool, g
         lay.bstart,
         lay.bend,
         0 if given is None else lay.vals.size,
+        lay.att_below,
     )
     out = binned_replicates(
         F,

@@ -15,7 +15,8 @@ The state travels in two flat arrays (a call passing many arrays costs tens of n
 array): ``F`` float64 ``[vals (n) | cuts (K) | allv (n) | attv (M)]`` and ``Z`` int64, a
 header of sizes and offsets followed by the strata offsets, counts, the expanded flags
 and their list, the bin table (``bstart | bend | W | cum`` per bin row), where each bin
-starts in ``allv``, then the per-presentation scratch (the draws ``wt``, their running sums
+starts in ``allv``, with one attack stratum ``#(attack < s)`` per bona fide score ``s``,
+then the per-presentation scratch (the draws ``wt``, their running sums
 ``cw``, the given counts), which a replicate writes before it reads it, so a thread's copy
 of ``Z`` copies only what comes before ``wt``. Every search runs first over the bin boundaries (counts known
 without resolving a bin), then inside the one bin that holds the answer.
@@ -61,8 +62,11 @@ N_FIXED = 9
 HEADER = 15
 
 
-def pack(vals, soff, cuts, allv, attv, bstart, bend, given_n: int):
-    """``(F, Z)`` for :func:`binned_replicates` (``given_n``: room for given counts)."""
+def pack(vals, soff, cuts, allv, attv, bstart, bend, given_n: int, att_below=None):
+    """``(F, Z)`` for :func:`binned_replicates` (``given_n``: room for given counts;
+    ``att_below``: with one attack stratum, ``#(attack < s)`` per bona fide score ``s``)."""
+    if att_below is None:
+        att_below = np.zeros(0, np.int64)
     n, k, c = vals.size, cuts.size, soff.size - 1
     m = attv.size
     F = np.concatenate([vals, cuts, allv, attv]).astype(np.float64, copy=False)
@@ -72,7 +76,8 @@ def pack(vals, soff, cuts, allv, attv, bstart, bend, given_n: int):
     off_expl = off_exp + k
     off_tab = off_expl + k
     off_abin = off_tab + (k + 1) * 4 * c
-    off_wt = off_abin + k + 1  # from here on: per-replicate scratch, written before read
+    off_below = off_abin + k + 1
+    off_wt = off_below + att_below.size  # from here on: scratch, written before read
     off_cw = off_wt + n
     off_g = off_cw + n
     Z = np.zeros(off_g + given_n, np.int64)
@@ -95,6 +100,7 @@ def pack(vals, soff, cuts, allv, attv, bstart, bend, given_n: int):
     )
     Z[off_abin : off_abin + k] = np.searchsorted(allv, cuts, side="left")
     Z[off_abin + k] = n
+    Z[off_below:off_wt] = att_below
     Z[off_soff:off_nc] = soff
     Z[off_nc:off_exp] = np.diff(soff)
     tab = Z[off_tab:off_abin].reshape(k + 1, 4 * c)
@@ -739,37 +745,38 @@ def _scan_bin2(F, Z, b, best_n, first_u, last_u):
 
     Only resampled bona fide scores are visited: passing a resampled attack lowers the cost
     strictly, so the interval ending at a score that holds attacks alone never reaches the
-    least cost, nor ties it. At a bona fide score ``u`` the running bona fide count may
-    already hold earlier presentations equal to ``u``; then ``u`` was met before with a cost
-    lower by at least ``M``, so the later visit changes nothing."""
+    least cost, nor ties it. At bona fide score ``u`` the resampled attacks below it are
+    read from their running sums ``cw`` at ``#(attack < u)`` (fixed by the layout), the bona
+    fide below it from theirs; the latter may hold earlier presentations equal to ``u``,
+    but then ``u`` was met before with a cost lower by at least ``M``, so the later visit
+    changes nothing."""
     wt = Z[H_WT]
+    cw = Z[H_CW]
     n_live = _nc(Z, 0)
     n_att = _nc(Z, 1)
     s0 = Z[Z[H_SOFF]]
     s1 = Z[Z[H_SOFF] + 1]
-    p0 = s0 + Z[_tab(Z, b, 0)]
-    e0 = s0 + Z[_tab(Z, b, 2)]
-    p1 = s1 + Z[_tab(Z, b, 1)]
-    e1 = s1 + Z[_tab(Z, b, 3)]
-    run0 = Z[_tab(Z, b, 6)]  # resampled bona fide below u
-    run1 = Z[_tab(Z, b, 7)]  # resampled attacks below u
-    for p in range(p0, e0):
+    lo0 = Z[_tab(Z, b, 0)]
+    e0 = Z[_tab(Z, b, 2)]
+    lo1 = Z[_tab(Z, b, 1)]
+    run0 = Z[_tab(Z, b, 6)]  # resampled bona fide below the bin
+    run1 = Z[_tab(Z, b, 7)]  # resampled attacks below the bin
+    below = Z[H_ABIN] + Z[H_K] + 1 - s0  # #(attack < live score), by live position
+    for p in range(s0 + lo0, s0 + e0):
         w0 = Z[wt + p]
         if w0 == 0:
             continue
-        u = F[p]
-        while p1 < e1 and F[p1] < u:
-            run1 += Z[wt + p1]
-            p1 += 1
-        cn = (n_att - run1) * n_live + run0 * n_att
+        j = Z[below + p] - lo1  # attacks of this bin below the score
+        a = Z[cw + s1 + lo1 + j - 1] if j > 0 else 0
+        cn = (n_att - run1 - a) * n_live + (run0 + Z[cw + p] - w0) * n_att
         if cn <= best_n:
+            u = F[p]
             if cn < best_n:
                 best_n = cn
                 first_u = u
             elif first_u != first_u:
                 first_u = u
             last_u = u
-        run0 += w0
     return best_n, first_u, last_u
 
 
