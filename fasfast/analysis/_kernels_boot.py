@@ -245,22 +245,26 @@ def _btrd(n, p):
     Comput. Simul. 46, algorithm BTRD). Exact; about 1.2 uniforms a draw and a few flops
     (numba's BTPE recomputes its tables on every call, about 3x slower here)."""
     q = 1.0 - p
-    m = np.int64(np.floor((n + 1) * p))
-    r = p / q
-    nr = (n + 1) * r
     npq = n * p * q
     spq = np.sqrt(npq)
     b = 1.15 + 2.53 * spq
     a = -0.0873 + 0.0248 * b + 0.01 * p
     c = n * p + 0.5
-    alpha = (2.83 + 5.1 / b) * spq
-    vr = 0.92 - 4.2 / b
+    ib = 1.0 / b
+    vr = 0.92 - 4.2 * ib
     urvr = 0.86 * vr
+    m = np.int64(-1)  # the rest of the set-up only when the box rejects (about 1 in 7)
+    r = nr = alpha = 0.0
     while True:
         v = np.random.random()
         if v <= urvr:  # the box: accepted at once
             u = v / vr - 0.43
             return np.int64(np.floor((2.0 * a / (0.5 - abs(u)) + b) * u + c))
+        if m < 0:
+            m = np.int64(np.floor((n + 1) * p))
+            r = p / q
+            nr = (n + 1) * r
+            alpha = (2.83 + 5.1 * ib) * spq
         if v >= vr:
             u = np.random.random() - 0.5
         else:
