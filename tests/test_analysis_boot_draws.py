@@ -1,5 +1,5 @@
 """The binned bootstrap's random draws follow the laws they stand for: the binomial sampler
-(BTRD above a mean of 30, numba's inversion below) against ``scipy.stats.binom``, and a
+(BTRD above a mean of 30, inversion below) against ``scipy.stats.binom``, and a
 replicate's per-bin counts against the multinomial law of resampling with replacement."""
 
 import itertools
@@ -55,6 +55,8 @@ def _chisquare_p(x, n, p):
         (10**6, 0.999),  # flipped p
         (37, 0.9),  # flipped, small mean: inversion
         (200, 0.05),  # inversion
+        (500_000, 1e-5),  # inversion, a sparse bin of a large class
+        (59, 0.5),  # inversion at the largest p
     ],
 )
 def test_binomial_sampler_matches_scipy(n, p):

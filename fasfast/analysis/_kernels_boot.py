@@ -306,17 +306,39 @@ def _btrd(n, p):
 
 
 @njit(**_NB)
+def _binv(n, p):
+    """Binomial(n, p) for ``p <= 1/2`` and ``n p < 30`` by inversion (Kachitvichyanukul &
+    Schmeiser 1988, BINV): walk up the pmf from ``P(0) = q^n`` with ``P(x) / P(x - 1) =
+    (n + 1) p / (q x) - p / q``; ``q^n`` as ``exp(n log1p(-p))`` (numba's raises to the
+    power ``n`` by repeated products)."""
+    s = p / (1.0 - p)
+    a = (n + 1) * s
+    qn = np.exp(n * np.log1p(-p))
+    bound = min(n, n * p + 10.0 * np.sqrt(n * p * (1.0 - p) + 1.0))
+    while True:
+        u = np.random.random()
+        px = qn
+        x = 0
+        while u > px:
+            x += 1
+            if x > bound:
+                break
+            u -= px
+            px *= a / x - s
+        if x <= bound:
+            return np.int64(x)
+
+
+@njit(**_NB)
 def _binomial(n, p):
-    """Binomial(n, p): inversion (numba's BINV) for a small mean, else :func:`_btrd`."""
+    """Binomial(n, p): inversion (:func:`_binv`) for a mean under 30, else :func:`_btrd`."""
     if n <= 0 or p <= 0.0:
         return 0
     if p >= 1.0:
         return n
     flip = p > 0.5
     pp = 1.0 - p if flip else p
-    if n * pp < 30.0:
-        return np.random.binomial(n, p)
-    k = _btrd(n, pp)
+    k = _binv(n, pp) if n * pp < 30.0 else _btrd(n, pp)
     return n - k if flip else k
 
 
