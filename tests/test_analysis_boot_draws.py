@@ -18,9 +18,11 @@ from fasfast.analysis.bootstrap import Strata
 @njit(cache=False)
 def _many_binomials(n, p, m, seed):
     np.random.seed(seed)
+    Z = np.zeros(kb.HEADER, np.int64)
+    Z[kb.H_RNG] = np.random.randint(1, 2**62)
     out = np.empty(m, np.int64)
     for i in range(m):
-        out[i] = kb._binomial(n, p)
+        out[i] = kb._binomial(Z, n, p)
     return out
 
 
@@ -79,6 +81,7 @@ def _bin_counts(F, Z, reps):
     out = np.empty((reps, C, K), np.int64)
     for r in range(reps):
         np.random.seed(r)
+        Z[kb.H_RNG] = np.random.randint(1, 2**62)
         kb._draw_bins(F, Z)
         for c in range(C):
             for b in range(K):

@@ -58,8 +58,9 @@ N_FIXED = 9
     H_CW,
     H_G,
     H_ABIN,
-) = range(15)
-HEADER = 15
+    H_RNG,
+) = range(16)
+HEADER = 16
 
 
 def pack(vals, soff, cuts, allv, attv, bstart, bend, given_n: int, att_below=None):
@@ -97,6 +98,7 @@ def pack(vals, soff, cuts, allv, attv, bstart, bend, given_n: int, att_below=Non
         off_cw,
         off_g,
         off_abin,
+        0,
     )
     Z[off_abin : off_abin + k] = np.searchsorted(allv, cuts, side="left")
     Z[off_abin + k] = n
@@ -212,6 +214,20 @@ def _nc(Z, c):
     return Z[Z[H_NC] + c]
 
 
+@njit(inline="always", **_NB)
+def _u01(Z):
+    """A uniform double in [0, 1): xorshift64* (Vigna 2016) on the replicate's state
+    ``Z[H_RNG]`` (seeded from numba's generator per replicate), 53 high bits."""
+    x = np.uint64(Z[H_RNG])
+    x ^= x >> np.uint64(12)
+    x ^= x << np.uint64(25)
+    x ^= x >> np.uint64(27)
+    Z[H_RNG] = np.int64(x)
+    return np.float64((x * np.uint64(2685821657736338717)) >> np.uint64(11)) * (
+        1.0 / 9007199254740992.0
+    )
+
+
 _FC = np.array(
     [
         0.08106146679532726,
@@ -239,7 +255,7 @@ def _fc(k):
 
 
 @njit(**_NB)
-def _btrd(n, p):
+def _btrd(Z, n, p):
     """Binomial(n, p) for ``p <= 1/2`` and ``n p >= 10``: transformed rejection with
     decomposition (Hoermann 1993, "The generation of binomial random variates", J. Statist.
     Comput. Simul. 46, algorithm BTRD). Exact; about 1.2 uniforms a draw and a few flops
@@ -256,7 +272,7 @@ def _btrd(n, p):
     m = np.int64(-1)  # the rest of the set-up only when the box rejects (about 1 in 7)
     r = nr = alpha = 0.0
     while True:
-        v = np.random.random()
+        v = _u01(Z)
         if v <= urvr:  # the box: accepted at once
             u = v / vr - 0.43
             return np.int64(np.floor((2.0 * a / (0.5 - abs(u)) + b) * u + c))
@@ -266,11 +282,11 @@ def _btrd(n, p):
             nr = (n + 1) * r
             alpha = (2.83 + 5.1 * ib) * spq
         if v >= vr:
-            u = np.random.random() - 0.5
+            u = _u01(Z) - 0.5
         else:
             u = v / vr - 0.93
             u = (0.5 if u >= 0 else -0.5) - u
-            v = np.random.random() * vr
+            v = _u01(Z) * vr
         us = 0.5 - abs(u)
         kf = np.floor((2.0 * a / us + b) * u + c)
         if kf < 0 or kf > n:
@@ -306,7 +322,7 @@ def _btrd(n, p):
 
 
 @njit(**_NB)
-def _binv(n, p):
+def _binv(Z, n, p):
     """Binomial(n, p) for ``p <= 1/2`` and ``n p < 30`` by inversion (Kachitvichyanukul &
     Schmeiser 1988, BINV): walk up the pmf from ``P(0) = q^n`` with ``P(x) / P(x - 1) =
     (n + 1) p / (q x) - p / q``; ``q^n`` as ``exp(n log1p(-p))`` (numba's raises to the
@@ -316,7 +332,7 @@ def _binv(n, p):
     qn = np.exp(n * np.log1p(-p))
     bound = min(n, n * p + 10.0 * np.sqrt(n * p * (1.0 - p) + 1.0))
     while True:
-        u = np.random.random()
+        u = _u01(Z)
         px = qn
         x = 0
         while u > px:
@@ -330,7 +346,7 @@ def _binv(n, p):
 
 
 @njit(**_NB)
-def _binomial(n, p):
+def _binomial(Z, n, p):
     """Binomial(n, p): inversion (:func:`_binv`) for a mean under 30, else :func:`_btrd`."""
     if n <= 0 or p <= 0.0:
         return 0
@@ -338,7 +354,7 @@ def _binomial(n, p):
         return n
     flip = p > 0.5
     pp = 1.0 - p if flip else p
-    k = _binv(n, pp) if n * pp < 30.0 else _btrd(n, pp)
+    k = _binv(Z, n, pp) if n * pp < 30.0 else _btrd(Z, n, pp)
     return n - k if flip else k
 
 
@@ -701,7 +717,7 @@ def _draw_bins(F, Z):
             elif remlen == rr:
                 w = rem
             else:
-                w = _binomial(rem, rr / remlen)
+                w = _binomial(Z, rem, rr / remlen)
             Z[_tab(Z, b, 2 * C + c)] = w
             rem -= w
             remlen -= rr
@@ -1078,6 +1094,7 @@ def binned_replicates(
         Zc[: Z[H_WT]] = Z[: Z[H_WT]]
         for r in range(ch * per, min(reps, (ch + 1) * per)):
             np.random.seed(seed + r)
+            Zc[H_RNG] = np.random.randint(1, 2**62)
             if Zc[H_GIVEN]:
                 g0 = Zc[H_G]
                 for i in range(n):
