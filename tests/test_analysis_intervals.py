@@ -287,3 +287,31 @@ def test_binned_engine_auc_and_eer_coverage():
         hits_eer += r["eer"][0] <= true_eer <= r["eer"][1]
     assert 0.93 <= hits_auc / DRAWS <= 0.97, hits_auc / DRAWS
     assert 0.93 <= hits_eer / DRAWS <= 0.97, hits_eer / DRAWS
+
+
+@pytest.mark.parametrize("bins", [1, 3, 7, 64])
+@pytest.mark.parametrize("config", [dict(), dict(eer_rule="fvc2000"), dict(border="midpoint")])
+def test_binned_engine_one_attack_stratum_is_exact(bins, config):
+    """Without PAI species (one attack stratum, pooled: the least-ACER scan visits only the
+    resampled bona fide scores), with ties across the classes and inside them."""
+    from fasfast.analysis._boot_binned import binned_bootstrap
+    from fasfast.analysis.conventions import Conventions
+    from fasfast.analysis.thresholds import thresholds_from_classes
+
+    rng = np.random.default_rng(bins * 7 + len(config))
+    conv = Conventions(**config)
+    for kind in ("ties", "overlap", "separated"):
+        n, m = int(rng.integers(15, 60)), int(rng.integers(15, 60))
+        shift = 0.5 if kind == "separated" else 0.1
+        live, attack = rng.normal(0.5 + shift, 0.2, n), rng.normal(0.5 - shift, 0.2, m)
+        if kind == "ties":
+            live, attack = np.round(live * 8) / 8, np.round(attack * 8) / 8
+        st = Strata(live, attack)
+        given, draws = _given(st, 16, 5)
+        res = binned_bootstrap(st, conv, 16, 0, bins, False, given=given)
+        for i, (cl, ca) in enumerate(draws):
+            th = thresholds_from_classes(st.classes(cl, ca), "balance", "paper", conv)
+            assert res["min_acer"][i] == th.min_acer, (kind, bins)
+            assert res["eer"][i] == th.eer, (kind, bins)
+            for k in ("acer_left", "acer_mid", "acer_right", "acer_point", "fake_border"):
+                assert res[f"threshold:{k}"][i] == getattr(th, k), (kind, bins, k)

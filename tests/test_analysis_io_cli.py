@@ -294,3 +294,47 @@ def test_analyze_warns_when_the_scores_rank_attacks_above_bona_fide(tmp_path, ca
     assert main(["analyze", str(p), "--out", str(tmp_path / "r"), "--no-plots"]) == 0
     err = capsys.readouterr().err
     assert ("--higher-is-attack" in err) is inverted, err
+
+
+@pytest.mark.parametrize("kind", ["4col", "5col", "csv", "csv-no-type"])
+def test_bob_species_from_attack_paths(tmp_path, kind):
+    """bob.pad files whose species column says only "attack": the PAI species is the
+    directory after ``attack/`` in the sample path (fresh-user tryout)."""
+    rows = [
+        ("c1", "real/c1/v0", 0.9, True, ""),
+        ("c2", "real/c2/v1", 0.8, True, ""),
+        ("c1", "attack/print/c1/v2", 0.3, False, "attack/print/c1/v2"),
+        ("c2", "attack/print/c2/v3", 0.2, False, "attack"),
+        ("c1", "devel/attack/replay/c1_v4.avi", 0.4, False, "attack"),
+        ("c2", "attack/c2_v5.avi", 0.1, False, "attack"),  # no species directory
+    ]
+    p = tmp_path / f"scores.{'csv' if kind.startswith('csv') else kind}"
+    with open(p, "w", newline="") as f:
+        if kind.startswith("csv"):
+            import csv
+
+            w = csv.writer(f)
+            typed = kind == "csv"
+            w.writerow(
+                ["claimed_id", "test_label", "is_bonafide"] + ["attack_type"] * typed + ["score"]
+            )
+            for cid, path, s, bona, real in rows:
+                w.writerow([cid, path, bona] + ([real or ""] * typed) + [s])
+        else:
+            for cid, path, s, bona, real in rows:
+                rid = cid if bona else real
+                mid = f"{cid} " if kind == "5col" else ""
+                f.write(f"{cid} {mid}{rid} {path} {s}\n")
+    ss = read_scores(p)
+    got = list(ss.attack_types[ss.labels == 0])
+    assert got == ["print", "print", "replay", "attack"], (kind, got)
+
+
+def test_bob_species_column_with_species_is_kept(tmp_path):
+    """Several species in the column: the column wins, paths are not read."""
+    p = tmp_path / "scores.4col"
+    p.write_text(
+        "c1 c1 real/c1/v0 0.9\nc1 print attack/hand/c1_v1 0.3\nc2 replay attack/fixed/c2_v2 0.2\n"
+    )
+    ss = read_scores(p)
+    assert list(ss.attack_types[ss.labels == 0]) == ["print", "replay"]

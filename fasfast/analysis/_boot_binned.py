@@ -6,8 +6,39 @@ import math
 import os
 
 import numpy as np
+from numba import njit
 
 BINS_DEFAULT = 1024
+
+
+@njit(cache=True, nogil=True)
+def _within_bin_pairs(live, att, cuts):
+    """Per bin, ``2 * #(live > attack) + #(live == attack)`` over the pairs inside the bin
+    (``live``, ``att`` sorted ascending, every score at or above ``cuts[0]``), float64 [K],
+    and per live score ``#(attack < live)``, int64 [N]: one merge."""
+    k = cuts.size
+    out = np.zeros(k, np.float64)
+    below = np.empty(live.size, np.int64)
+    i = 0
+    b = 0
+    a0 = 0  # attacks below the current bin
+    lo = 0  # attacks < x
+    hi = 0  # attacks <= x
+    for x in live:
+        while b + 1 < k and cuts[b + 1] <= x:
+            b += 1
+            while a0 < att.size and att[a0] < cuts[b]:
+                a0 += 1
+        while lo < att.size and att[lo] < x:
+            lo += 1
+        if hi < lo:
+            hi = lo
+        while hi < att.size and att[hi] <= x:
+            hi += 1
+        out[b] += 2 * (lo - a0) + (hi - lo)
+        below[i] = lo
+        i += 1
+    return out, below
 
 
 class Layout:
@@ -39,14 +70,10 @@ class Layout:
         self.rl = (self.bend[:, 0] - self.bstart[:, 0]).astype(np.float64)
         self.ra = (self.bend[:, 1:] - self.bstart[:, 1:]).sum(axis=1).astype(np.float64)
         # 2 * #(live > attack) + #(live == attack) inside each bin (pooled attacks)
-        live = self.vals[: self.soff[1]]
-        b = np.searchsorted(self.cuts, live, side="right") - 1
-        a0 = np.searchsorted(self.attv, self.cuts, side="left")
-        lo = np.searchsorted(self.attv, live, side="left")
-        hi = np.searchsorted(self.attv, live, side="right")
-        self.p2 = np.bincount(
-            b, weights=(2 * (lo - a0[b]) + (hi - lo)).astype(np.float64), minlength=kk
-        )
+        self.p2, below = _within_bin_pairs(self.vals[: self.soff[1]], self.attv, self.cuts)
+        # one attack stratum: where each bona fide score falls among the attacks (the
+        # least-ACER scan reads the resampled attacks below it from their running sums)
+        self.att_below = below if len(parts) == 2 else np.zeros(0, np.int64)
 
 
 TARGET_KINDS = {"bpcer@apcer": 0, "tpr@fpr": 0, "apcer@bpcer": 1}
@@ -90,6 +117,7 @@ def binned_bootstrap(st, conv, reps: int, seed: int, bins: int, targets: bool, g
         lay.bstart,
         lay.bend,
         0 if given is None else lay.vals.size,
+        lay.att_below,
     )
     out = binned_replicates(
         F,

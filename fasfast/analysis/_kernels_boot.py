@@ -13,13 +13,17 @@ presentations; every decision compares exact integer fractions.
 
 The state travels in two flat arrays (a call passing many arrays costs tens of ns per
 array): ``F`` float64 ``[vals (n) | cuts (K) | allv (n) | attv (M)]`` and ``Z`` int64, a
-header of sizes and offsets followed by the strata offsets, counts, the bin table
-(``bstart | bend | W | cum`` per bin row), the per-replicate scratch (expanded flags,
-their list, the draws ``wt`` and their running sums ``cw``, the given counts) and where
-each bin starts in ``allv``. Every search runs first over the bin boundaries (counts known
-without resolving a bin), then inside the one bin that holds the answer.
+header of sizes and offsets followed by the strata offsets, counts, the expanded flags
+and their list, the bin table (``bstart | bend | W | cum`` per bin row), where each bin
+starts in ``allv``, with one attack stratum ``#(attack < s)`` per bona fide score ``s``,
+then the per-presentation scratch (the draws ``wt``, their running sums
+``cw``, the given counts), which a replicate writes before it reads it, so a thread's copy
+of ``Z`` copies only what comes before ``wt``. Every search runs first over the bin
+boundaries (counts known without resolving a bin), then inside the one bin that holds the
+answer. The binomial draws are this file's own (:func:`_btrd`, :func:`_binv`) on a
+per-replicate xorshift64* state, seeded from numba's generator after ``seed + r``.
 
-One file on purpose (about twice the project's file length): these are the steps of one
+One file on purpose (about 2.5 times the project's file length): these are the steps of one
 replicate, compiled into one kernel, and numba's on-disk cache (``cache=True``) checks only
 a function's own source file, so a kernel calling helpers in another file keeps running their
 stale compiled code after only that file changes (numba's caching notes, "Cache
@@ -56,25 +60,30 @@ N_FIXED = 9
     H_CW,
     H_G,
     H_ABIN,
-) = range(15)
-HEADER = 15
+    H_RNG,
+) = range(16)
+HEADER = 16
 
 
-def pack(vals, soff, cuts, allv, attv, bstart, bend, given_n: int):
-    """``(F, Z)`` for :func:`binned_replicates` (``given_n``: room for given counts)."""
+def pack(vals, soff, cuts, allv, attv, bstart, bend, given_n: int, att_below=None):
+    """``(F, Z)`` for :func:`binned_replicates` (``given_n``: room for given counts;
+    ``att_below``: with one attack stratum, ``#(attack < s)`` per bona fide score ``s``)."""
+    if att_below is None:
+        att_below = np.zeros(0, np.int64)
     n, k, c = vals.size, cuts.size, soff.size - 1
     m = attv.size
-    F = np.concatenate([vals, cuts, allv, attv]).astype(np.float64)
+    F = np.concatenate([vals, cuts, allv, attv]).astype(np.float64, copy=False)
     off_soff = HEADER
     off_nc = off_soff + c + 1
     off_exp = off_nc + c
     off_expl = off_exp + k
     off_tab = off_expl + k
-    off_wt = off_tab + (k + 1) * 4 * c
+    off_abin = off_tab + (k + 1) * 4 * c
+    off_below = off_abin + k + 1
+    off_wt = off_below + att_below.size  # from here on: scratch, written before read
     off_cw = off_wt + n
     off_g = off_cw + n
-    off_abin = off_g + given_n
-    Z = np.zeros(off_abin + k + 1, np.int64)
+    Z = np.zeros(off_g + given_n, np.int64)
     Z[:HEADER] = (
         k,
         c,
@@ -91,12 +100,14 @@ def pack(vals, soff, cuts, allv, attv, bstart, bend, given_n: int):
         off_cw,
         off_g,
         off_abin,
+        0,
     )
     Z[off_abin : off_abin + k] = np.searchsorted(allv, cuts, side="left")
     Z[off_abin + k] = n
+    Z[off_below:off_wt] = att_below
     Z[off_soff:off_nc] = soff
     Z[off_nc:off_exp] = np.diff(soff)
-    tab = Z[off_tab:off_wt].reshape(k + 1, 4 * c)
+    tab = Z[off_tab:off_abin].reshape(k + 1, 4 * c)
     tab[:k, :c] = bstart
     tab[:k, c : 2 * c] = bend
     return F, Z
@@ -205,13 +216,149 @@ def _nc(Z, c):
     return Z[Z[H_NC] + c]
 
 
+@njit(inline="always", **_NB)
+def _u01(Z):
+    """A uniform double in [0, 1): xorshift64* (Vigna 2016) on the replicate's state
+    ``Z[H_RNG]`` (seeded from numba's generator per replicate), 53 high bits."""
+    x = np.uint64(Z[H_RNG])
+    x ^= x >> np.uint64(12)
+    x ^= x << np.uint64(25)
+    x ^= x >> np.uint64(27)
+    Z[H_RNG] = np.int64(x)
+    return np.float64((x * np.uint64(2685821657736338717)) >> np.uint64(11)) * (
+        1.0 / 9007199254740992.0
+    )
+
+
+_FC = np.array(
+    [
+        0.08106146679532726,
+        0.04134069595540929,
+        0.02767792568499834,
+        0.02079067210376509,
+        0.01664469118982119,
+        0.01387612882307075,
+        0.01189670994589177,
+        0.01041126526197209,
+        0.009255462182712733,
+        0.008330563433362871,
+    ]
+)
+
+
 @njit(**_NB)
-def _binomial(n, p):
+def _fc(k):
+    """Stirling's correction ``log(k!) - [(k + 1/2) log(k + 1) - (k + 1) + log(2 pi)/2]``."""
+    if k < 10:
+        return _FC[k]
+    r = 1.0 / (k + 1.0)
+    r2 = r * r
+    return (1.0 / 12.0 - (1.0 / 360.0 - 1.0 / 1260.0 * r2) * r2) * r
+
+
+@njit(**_NB)
+def _btrd(Z, n, p):
+    """Binomial(n, p) for ``p <= 1/2`` and ``n p >= 10``: transformed rejection with
+    decomposition (Hoermann 1993, "The generation of binomial random variates", J. Statist.
+    Comput. Simul. 46, algorithm BTRD). Exact; about 1.2 uniforms a draw and a few flops,
+    the rest of the set-up only when the box rejects (numba's BTPE builds all its tables on
+    every call: ~75 ns against ~64 ns a draw in the bootstrap's sequence of bins)."""
+    q = 1.0 - p
+    npq = n * p * q
+    spq = np.sqrt(npq)
+    b = 1.15 + 2.53 * spq
+    a = -0.0873 + 0.0248 * b + 0.01 * p
+    c = n * p + 0.5
+    ib = 1.0 / b
+    vr = 0.92 - 4.2 * ib
+    urvr = 0.86 * vr
+    m = np.int64(-1)  # the rest of the set-up only when the box rejects (about 1 in 7)
+    r = nr = alpha = 0.0
+    while True:
+        v = _u01(Z)
+        if v <= urvr:  # the box: accepted at once
+            u = v / vr - 0.43
+            return np.int64(np.floor((2.0 * a / (0.5 - abs(u)) + b) * u + c))
+        if m < 0:
+            m = np.int64(np.floor((n + 1) * p))
+            r = p / q
+            nr = (n + 1) * r
+            alpha = (2.83 + 5.1 * ib) * spq
+        if v >= vr:
+            u = _u01(Z) - 0.5
+        else:
+            u = v / vr - 0.93
+            u = (0.5 if u >= 0 else -0.5) - u
+            v = _u01(Z) * vr
+        us = 0.5 - abs(u)
+        kf = np.floor((2.0 * a / us + b) * u + c)
+        if kf < 0 or kf > n:
+            continue
+        k = np.int64(kf)
+        v = v * alpha / (a / (us * us) + b)
+        km = abs(k - m)
+        if km <= 15:  # f(k) / f(m) by the recursion
+            f = 1.0
+            if m < k:
+                for i in range(m + 1, k + 1):
+                    f *= nr / i - r
+            elif m > k:
+                for i in range(k + 1, m + 1):
+                    v *= nr / i - r
+            if v <= f:
+                return k
+            continue
+        v = np.log(v)  # squeeze, then the exact log-ratio
+        rho = (km / npq) * (((km / 3.0 + 0.625) * km + 1.0 / 6.0) / npq + 0.5)
+        t = -km * km / (2.0 * npq)
+        if v < t - rho:
+            return k
+        if v > t + rho:
+            continue
+        nm = n - m + 1
+        h = (m + 0.5) * np.log((m + 1) / (r * nm)) + _fc(m) + _fc(n - m)
+        nk = n - k + 1
+        if v <= h + (n + 1) * np.log(nm / nk) + (k + 0.5) * np.log(nk * r / (k + 1)) - _fc(k) - _fc(
+            n - k
+        ):
+            return k
+
+
+@njit(**_NB)
+def _binv(Z, n, p):
+    """Binomial(n, p) for ``p <= 1/2`` and ``n p < 30`` by inversion (Kachitvichyanukul &
+    Schmeiser 1988, BINV): walk up the pmf from ``P(0) = q^n`` with ``P(x) / P(x - 1) =
+    (n + 1) p / (q x) - p / q``; ``q^n`` as ``exp(n log1p(-p))`` (numba's raises to the
+    power ``n`` by repeated products)."""
+    s = p / (1.0 - p)
+    a = (n + 1) * s
+    qn = np.exp(n * np.log1p(-p))
+    bound = min(n, n * p + 10.0 * np.sqrt(n * p * (1.0 - p) + 1.0))
+    while True:
+        u = _u01(Z)
+        px = qn
+        x = 0
+        while u > px:
+            x += 1
+            if x > bound:
+                break
+            u -= px
+            px *= a / x - s
+        if x <= bound:
+            return np.int64(x)
+
+
+@njit(**_NB)
+def _binomial(Z, n, p):
+    """Binomial(n, p): inversion (:func:`_binv`) for a mean under 30, else :func:`_btrd`."""
     if n <= 0 or p <= 0.0:
         return 0
     if p >= 1.0:
         return n
-    return np.random.binomial(n, p)
+    flip = p > 0.5
+    pp = 1.0 - p if flip else p
+    k = _binv(Z, n, pp) if n * pp < 30.0 else _btrd(Z, n, pp)
+    return n - k if flip else k
 
 
 @njit(**_NB)
@@ -573,7 +720,7 @@ def _draw_bins(F, Z):
             elif remlen == rr:
                 w = rem
             else:
-                w = _binomial(rem, rr / remlen)
+                w = _binomial(Z, rem, rr / remlen)
             Z[_tab(Z, b, 2 * C + c)] = w
             rem -= w
             remlen -= rr
@@ -639,43 +786,42 @@ def _scan_bin2(F, Z, b, best_n, first_u, last_u):
     """The inner scan of :func:`_least_acer` over expanded bin ``b`` for one bona fide and
     one attack stratum, pooled: every cost has the denominator ``M * N``, so the numerators
     ``(M - run_a) * N + run_l * M`` are compared as integers. Returns the updated
-    ``(best_n, first_u, last_u)``."""
+    ``(best_n, first_u, last_u)``.
+
+    Only resampled bona fide scores are visited: passing a resampled attack lowers the cost
+    strictly, so the interval ending at a score that holds attacks alone never reaches the
+    least cost, nor ties it. At bona fide score ``u`` the resampled attacks below it are
+    read from their running sums ``cw`` at ``#(attack < u)`` (fixed by the layout), the bona
+    fide below it from theirs; the latter may hold earlier presentations equal to ``u``,
+    but then ``u`` was met before with a cost lower by at least ``M``, so the later visit
+    changes nothing."""
     wt = Z[H_WT]
+    cw = Z[H_CW]
     n_live = _nc(Z, 0)
     n_att = _nc(Z, 1)
     s0 = Z[Z[H_SOFF]]
     s1 = Z[Z[H_SOFF] + 1]
-    p0 = s0 + Z[_tab(Z, b, 0)]
-    e0 = s0 + Z[_tab(Z, b, 2)]
-    p1 = s1 + Z[_tab(Z, b, 1)]
-    e1 = s1 + Z[_tab(Z, b, 3)]
-    run0 = Z[_tab(Z, b, 6)]  # resampled bona fide below u
-    run1 = Z[_tab(Z, b, 7)]  # resampled attacks below u
-    while True:
-        while p0 < e0 and Z[wt + p0] == 0:
-            p0 += 1
-        while p1 < e1 and Z[wt + p1] == 0:
-            p1 += 1
-        u = F[p0] if p0 < e0 else np.inf
-        if p1 < e1 and F[p1] < u:
-            u = F[p1]
-        if u == np.inf:
-            break
-        cn = (n_att - run1) * n_live + run0 * n_att
-        if cn < best_n:
-            best_n = cn
-            first_u = u
-            last_u = u
-        elif cn == best_n:
-            if first_u != first_u:
+    lo0 = Z[_tab(Z, b, 0)]
+    e0 = Z[_tab(Z, b, 2)]
+    lo1 = Z[_tab(Z, b, 1)]
+    run0 = Z[_tab(Z, b, 6)]  # resampled bona fide below the bin
+    run1 = Z[_tab(Z, b, 7)]  # resampled attacks below the bin
+    below = Z[H_ABIN] + Z[H_K] + 1 - s0  # #(attack < live score), by live position
+    for p in range(s0 + lo0, s0 + e0):
+        w0 = Z[wt + p]
+        if w0 == 0:
+            continue
+        j = Z[below + p] - lo1  # attacks of this bin below the score
+        a = Z[cw + s1 + lo1 + j - 1] if j > 0 else 0
+        cn = (n_att - run1 - a) * n_live + (run0 + Z[cw + p] - w0) * n_att
+        if cn <= best_n:
+            u = F[p]
+            if cn < best_n:
+                best_n = cn
+                first_u = u
+            elif first_u != first_u:
                 first_u = u
             last_u = u
-        while p0 < e0 and F[p0] == u:
-            run0 += Z[wt + p0]
-            p0 += 1
-        while p1 < e1 and F[p1] == u:
-            run1 += Z[wt + p1]
-            p1 += 1
     return best_n, first_u, last_u
 
 
@@ -688,9 +834,10 @@ def _least_acer(F, Z, per_pai):
     n_live = _nc(Z, 0)
     best_n = np.int64(-1)
     best_d = np.int64(1)
+    # pooled, every cost has the denominator M * N: the numerators compare as integers
     for b in range(K + 1):  # at the bin boundaries: the counts are the running sums
         cn, cd = _boundary_cost(Z, b, b, per_pai)
-        if best_n < 0 or frac_cmp(cn, cd, best_n, best_d) < 0:
+        if best_n < 0 or (frac_cmp(cn, cd, best_n, best_d) < 0 if per_pai else cn < best_n):
             best_n, best_d = cn, cd
     first_u = np.nan
     last_u = np.nan
@@ -704,7 +851,7 @@ def _least_acer(F, Z, per_pai):
             continue
         # inside bin b the cost is at least APCER at its end plus BPCER at its start
         lbn, lbd = _boundary_cost(Z, b + 1, b, per_pai)
-        if frac_cmp(lbn, lbd, best_n, best_d) > 0:
+        if frac_cmp(lbn, lbd, best_n, best_d) > 0 if per_pai else lbn > best_n:
             continue
         _expand(F, Z, b)
         if C == 2 and not per_pai:  # one pooled attack stratum: one denominator, a merge
@@ -946,9 +1093,11 @@ def binned_replicates(
     per = (reps + n_chunks - 1) // n_chunks
     n = Z[H_N]
     for ch in prange(n_chunks):
-        Zc = Z.copy()
+        Zc = np.empty_like(Z)  # the scratch after H_WT needs no copy (written before read)
+        Zc[: Z[H_WT]] = Z[: Z[H_WT]]
         for r in range(ch * per, min(reps, (ch + 1) * per)):
             np.random.seed(seed + r)
+            Zc[H_RNG] = np.random.randint(1, 2**62)
             if Zc[H_GIVEN]:
                 g0 = Zc[H_G]
                 for i in range(n):

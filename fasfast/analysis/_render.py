@@ -54,14 +54,24 @@ def pct(x) -> str:
     return f"{100 * x:.3f}" if x == x else "nan"
 
 
-def pct_ci(x, iv) -> str:
+def pct_ci(x, iv, degenerate: bool = False) -> str:
+    """``x`` in % with its interval; ``[degenerate]`` for a bootstrap interval that took no
+    variance from a class holding a single unit (:mod:`fasfast.analysis.intervals`)."""
     s = pct(x)
     if iv is None:
         return s
     lo, hi = as_float(iv[0]), as_float(iv[1])
     if lo != lo:
         return s
+    if degenerate:
+        return f"{s} [degenerate]"
     return f"{s} [{100 * lo:.2f}, {100 * hi:.2f}]"
+
+
+def degenerate_ci(ci: dict, key: str) -> bool:
+    """Whether the interval ``key`` of a metrics ``ci`` dict is a degenerate bootstrap one
+    (ACER and HTER are bootstrapped; the binomial rates are not)."""
+    return key in ("acer", "hter") and bool((ci or {}).get("degenerate"))
 
 
 def _md_cell(x: str) -> str:

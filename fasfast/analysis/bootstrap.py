@@ -36,7 +36,12 @@ import numpy as np
 from fasfast.analysis._classes import Classes
 from fasfast.analysis._core import as_scores, from_sorted, score_dtype, sort_into
 from fasfast.analysis.conventions import Conventions
-from fasfast.analysis.intervals import check_level, percentile
+from fasfast.analysis.intervals import (
+    check_level,
+    one_unit_classes,
+    percentile,
+    warn_degenerate,
+)
 
 __all__ = ["bootstrap", "bootstrap_scoreset"]
 
@@ -129,6 +134,15 @@ class Strata:
         inv = inv.reshape(-1)
         return inv, (int(inv.max()) + 1 if inv.size else 0)
 
+    def unit_ids(self, unit: str = "video/subject"):
+        """``({class name: unit ids}, unit)`` for :func:`one_unit_classes` (presentations when
+        there are no units)."""
+        names = [str(n) for n in self.names] if self.types_known else ["attack"] * len(self.parts)
+        pairs = [("live", self.live_p, self.live_u)] + list(zip(names, self.parts, self.part_u))
+        if not self.units:
+            return {nm: np.arange(p.size) for nm, p, _ in pairs}, "presentation"
+        return {nm: (np.arange(p.size) if u is None else u) for nm, p, u in pairs}, unit
+
     @property
     def n(self) -> int:
         return int(self.live_p.size + sum(p.size for p in self.parts))
@@ -215,6 +229,7 @@ def bootstrap(
     bins: int = 1024,
     values: bool = False,
     progress: bool = False,
+    unit: str = "video/subject",
 ) -> dict:
     """Bootstrap intervals of EER, AUC, the least ACER and the chosen thresholds.
 
@@ -227,9 +242,13 @@ def bootstrap(
         reps, seed, level: replicates, RNG seed, confidence level (percentile intervals).
         engine: "auto" | "exact" | "binned" (see the module docstring); ``bins`` for binned.
         values: also return the replicate values.  progress: a progress bar (tqdm).
+        unit: what the units are ("video", "subject"), for the degenerate-class note.
     Returns:
         ``{"eer": (lo, hi), "auc": ..., "min_acer": ..., "thresholds": {key: (lo, hi)},
-        "replicates", "seed", "level", "engine", "resampling"}`` (+ ``"values"``).
+        "replicates", "seed", "level", "engine", "resampling", "degenerate"}`` (+
+        ``"values"``). ``"degenerate"``: notes naming each class that holds a single unit
+        (every interval then takes no variance from it; a DegenerateIntervalWarning says
+        so in one line), empty when none.
     """
     from fasfast.analysis._core import check_center, check_choice, check_convention
 
@@ -243,6 +262,8 @@ def bootstrap(
     st = Strata(live, attack, attack_types, live_units, attack_units, higher_is_live)
     if st.live_p.size == 0 or st.n_attack == 0:
         raise ValueError("bootstrap needs responses of both classes")
+    degenerate = one_unit_classes(*st.unit_ids(unit))
+    warn_degenerate(degenerate)
     if engine == "auto":
         engine = "exact" if st.n * int(reps) <= EXACT_BUDGET else "binned"
     if engine == "binned":
@@ -262,6 +283,7 @@ def bootstrap(
             else "presentations, stratified by class and PAI species"
         ),
         "thresholds": {},
+        "degenerate": degenerate,
     }
     for key, v in vals.items():
         iv = percentile(v, level)

@@ -12,15 +12,61 @@
   (``B`` replicates, percentile interval). A replicate at a fixed threshold depends only on
   how many resampled presentations are errors, so it is drawn exactly as one binomial per
   class (or, resampling whole videos / subjects, one multinomial over that class's units).
+
+A class whose resampling leaves a single unit (one video, one subject, one presentation)
+is the same in every replicate: the bootstrap takes no variance from it, and an interval
+can come out as ``[x, x]`` without being exact. :func:`one_unit_classes` names such
+classes, :func:`warn_degenerate` says so in one line, and the intervals that depend on them
+carry ``"degenerate"`` (the notes) in their dicts; the tables print ``[degenerate]``.
 """
 
 from __future__ import annotations
 
 import math
+import warnings
 
 import numpy as np
 
-__all__ = ["clopper_pearson", "fixed_threshold_bootstrap", "max_interval"]
+__all__ = [
+    "DegenerateIntervalWarning",
+    "clopper_pearson",
+    "fixed_threshold_bootstrap",
+    "max_interval",
+    "one_unit_classes",
+    "warn_degenerate",
+]
+
+
+class DegenerateIntervalWarning(UserWarning):
+    """A bootstrap resampled a class that holds a single unit: its intervals are degenerate."""
+
+
+def one_unit_classes(classes: dict, unit: str = "video/subject") -> list[str]:
+    """``["class 'live' has one video ('v1')", ...]`` for every class whose resampling leaves
+    a single unit. ``classes``: ``{class name: unit ids, one per presentation}`` (empty
+    classes are skipped); ``unit`` names the unit ("video", "subject", "presentation")."""
+    out = []
+    for name, ids in classes.items():
+        ids = np.asarray(ids).reshape(-1)
+        if ids.size == 0:
+            continue
+        first = ids[0]
+        if ids.size == 1 or (ids == first).all():
+            what = f"one {unit}" + ("" if unit == "presentation" else f" ({str(first)!r})")
+            out.append(f"class {str(name)!r} has {what}")
+    return out
+
+
+def warn_degenerate(notes: list[str], where: str = "") -> None:
+    """One line (a :class:`DegenerateIntervalWarning`) when ``notes`` is not empty; the same
+    notes are said once (one warning site)."""
+    if notes:
+        warnings.warn(
+            f"{where}{'; '.join(notes)} to resample: the bootstrap takes no variance from "
+            "it and its intervals are marked degenerate",
+            DegenerateIntervalWarning,
+            stacklevel=1,
+        )
 
 
 def clopper_pearson(k: int, n: int, level: float = 0.95) -> tuple[float, float]:
@@ -116,7 +162,8 @@ def fixed_threshold_bootstrap(
             species and accepted ones.
         definition: "max" (ACER with the worst species' APCER) or "pooled".
     Returns:
-        ``{"acer": (lo, hi), "hter": (lo, hi), "replicates": reps, "resampling": str}``.
+        ``{"acer": (lo, hi), "hter": (lo, hi), "replicates": reps, "resampling": str,
+        "degenerate": [notes]}`` (the classes with a single unit: see the module docstring).
     """
     check_level(level)
     rng = np.random.default_rng(seed)
@@ -128,6 +175,11 @@ def fixed_threshold_bootstrap(
         pooled = sum(e for e, _ in sp.values()) / sum(s for _, s in sp.values())
         apcer = np.nanmax(np.vstack(rates), axis=0) if definition == "max" else pooled
     units = any(len(v) > 2 for v in [live, *species.values()])
+    single = [
+        f"class {name!r} has one " + ("video/subject" if len(v) > 2 else "presentation")
+        for name, v in [("live", live), *species.items()]
+        if int(v[0]) > 0 and (len(v[2][0]) if len(v) > 2 else int(v[0])) == 1
+    ]
     return {
         "acer": percentile((apcer + bpcer) / 2, level),
         "hter": percentile((pooled + bpcer) / 2, level),
@@ -135,6 +187,7 @@ def fixed_threshold_bootstrap(
         "resampling": "videos/subjects (stratified by class)"
         if units
         else "presentations (stratified by class)",
+        "degenerate": single,
     }
 
 

@@ -13,6 +13,11 @@ Formats read (``format="auto"`` picks one from the first line):
   ``claimed_id model_label real_id test_label score`` text files; bona fide iff
   ``claimed_id == real_id``, the PAI species is ``real_id`` otherwise (as bob.pad writes
   them).
+
+  In the three bob formats, when the species column holds one value for every attack (e.g.
+  ``attack``, or no ``attack_type`` column) the PAI species is read from the sample path
+  (``test_label``): the directory after an ``attack/`` component (``attack/print/x`` ->
+  ``print``), where there is one; a species column holding a path is read the same way.
 - ``list``: lines ``path score`` joined with a ``labels`` file of lines
   ``path label [attack_type]`` (or lines ``path score label`` without one).
 
@@ -266,6 +271,8 @@ def _read_csv(path: Path, live_value: str, bob: bool, nan_policy: str) -> ScoreS
         raise ScoreFileError(f"{path}:{rows.line_num}: no score rows after the header")
     if not bob:
         _warn_repeated_ids(path, ids, "video" in col)
+    else:
+        types = _species_from_paths(types, ids, labels)
     return ScoreSet(
         np.array(ids),
         np.array(labels),
@@ -275,6 +282,29 @@ def _read_csv(path: Path, live_value: str, bob: bool, nan_policy: str) -> ScoreS
         name=path.stem,
         subjects=np.array(subjects) if subj_col is not None else None,
     )
+
+
+def _after_attack(path: str) -> str:
+    """The directory after an ``attack`` component of ``path`` ("" when none)."""
+    parts = [p for p in path.replace("\\", "/").split("/") if p]
+    for j in range(len(parts) - 2):  # a directory: something must follow it
+        if parts[j].lower() == "attack":
+            return parts[j + 1]
+    return ""
+
+
+def _species_from_paths(types: list, paths: list, labels: list) -> list:
+    """bob files: the attacks' PAI species from their paths where the species column holds
+    one value for all of them (or a path); see the module docstring."""
+    att = [i for i, lab in enumerate(labels) if lab == 0]
+    single = len({types[i] for i in att if "/" not in types[i]}) <= 1
+    out = list(types)
+    for i in att:
+        src = types[i] if "/" in types[i] else (paths[i] if single else "")
+        sp = _after_attack(src) if src else ""
+        if sp:
+            out[i] = sp
+    return out
 
 
 def _read_bob_columns(path: Path, n_cols: int, nan_policy: str) -> ScoreSet:
@@ -301,6 +331,7 @@ def _read_bob_columns(path: Path, n_cols: int, nan_policy: str) -> ScoreSet:
             subjects.append(claimed)
     if not scores:
         raise ScoreFileError(f"{path}:1: no scores in file")
+    types = _species_from_paths(types, ids, labels)
     return ScoreSet(
         np.array(ids),
         np.array(labels),
@@ -355,6 +386,7 @@ def _read_list(path: Path, labels_path, live_value: str, nan_policy: str) -> Sco
             types.append("live" if lab == 1 else (at or "attack"))
     if not scores:
         raise ScoreFileError(f"{path}:1: no scores in file")
+    types = _species_from_paths(types, ids, labels)
     return ScoreSet(
         np.array(ids),
         np.array(labels),

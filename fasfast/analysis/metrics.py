@@ -230,6 +230,8 @@ def _intervals(
         spd = {k: (n, a) + ((units[k],) if k in units else ()) for k, (n, a) in sp.items() if n > 0}
         boot = fixed_threshold_bootstrap(lv, spd, definition, reps, seed, level)
         out["acer"], out["hter"] = boot["acer"], boot["hter"]
+        if boot["degenerate"]:  # ACER and HTER take no variance from these classes
+            out["degenerate"] = boot["degenerate"]
         out["methods"]["acer"] = (
             f"percentile bootstrap at the fixed threshold, {reps} "
             f"replicates, seed {seed}, resampling {boot['resampling']}"

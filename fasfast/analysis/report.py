@@ -27,6 +27,7 @@ from fasfast.analysis._core import CENTERS, units_of
 from fasfast.analysis._render import (
     as_float,
     clean,
+    degenerate_ci,
     fmt,
     html_page,
     html_table,
@@ -146,8 +147,11 @@ def _summary(
             seed=seed,
             level=ci,
             progress=progress,
+            unit=what.rstrip("s"),
         )
         out["intervals"] = {k: b[k] for k in ("eer", "auc", "min_acer")}
+        if b["degenerate"]:
+            out["intervals"]["degenerate"] = b["degenerate"]
         out["bootstrap"] = b
     return out
 
@@ -223,20 +227,26 @@ def _table_rows(table, has_apply: bool, names, apcer: str):
             m = r[s]
             ci = m.get("ci") or {}
             keys = ("apcer", "bpcer", "acer", "fpr", "tpr") + (("apnrr", "bpnrr") if nr[s] else ())
-            line += [pct_ci(m[k], ci.get(k)) for k in keys]
+            line += [pct_ci(m[k], ci.get(k), degenerate_ci(ci, k)) for k in keys]
         rows.append(line)
     return head, rows
 
 
 def _split_text(s: dict) -> tuple[str, str]:
     iv = s.get("intervals") or {}
+    dg = bool(iv.get("degenerate"))
     types = ", ".join(f"{k}: {v}" for k, v in s["attack_types"].items())
     summ = (
         f"{s['n']} rows: {s['n_live']} bona fide and {s['n_attack']} attack responses "
-        f"({types}); EER {pct_ci(s['eer'], iv.get('eer'))}%, AUC "
+        f"({types}); EER {pct_ci(s['eer'], iv.get('eer'), dg)}%, AUC "
         f"{fmt(s['auc'])}"
-        + (f" [{fmt(iv['auc'][0], 4)}, {fmt(iv['auc'][1], 4)}]" if iv.get("auc") else "")
-        + f", least ACER {pct_ci(s['min_acer'], iv.get('min_acer'))}%"
+        + (
+            " [degenerate]"
+            if dg and iv.get("auc")
+            else (f" [{fmt(iv['auc'][0], 4)}, {fmt(iv['auc'][1], 4)}]" if iv.get("auc") else "")
+        )
+        + f", least ACER {pct_ci(s['min_acer'], iv.get('min_acer'), dg)}%"
+        + (f" (intervals degenerate: {'; '.join(iv['degenerate'])})" if dg else "")
     )
     nr = s["nonresponses"]
     ci = nr.get("ci") or {}
@@ -494,7 +504,7 @@ def system_section(report_sys: dict, has_apply: bool, level: int = 2) -> tuple[l
             n.append(
                 ""
                 if not iv or as_float(iv[0]) != as_float(iv[0])
-                else f"[{fmt(iv[0])}, {fmt(iv[1])}]"
+                else ("degenerate" if boot.get("degenerate") else f"[{fmt(iv[0])}, {fmt(iv[1])}]")
             )
     nh = ["method", "threshold", "how it was chosen and applied"] + (
         ["bootstrap interval"] if boot else []
@@ -507,6 +517,11 @@ def system_section(report_sys: dict, has_apply: bool, level: int = 2) -> tuple[l
             f"{boot['engine']} engine), resampling {boot['resampling']}; percentile "
             "intervals. Binomial rates: Clopper-Pearson; the worst species' APCER: "
             "Clopper-Pearson per species with a Bonferroni correction."
+            + (
+                f" Degenerate (no interval printed): {'; '.join(boot['degenerate'])}."
+                if boot.get("degenerate")
+                else ""
+            )
         )
         md += [line, ""]
         hb += [f"<p>{html.escape(line)}</p>"]

@@ -19,6 +19,7 @@ from pathlib import Path
 from fasfast.analysis._render import (
     as_float,
     clean,
+    degenerate_ci,
     fmt,
     html_page,
     html_table,
@@ -281,13 +282,13 @@ def _render_systems(report: dict, out: Path) -> tuple[str, str]:
                 c["system"],
                 c["split"],
                 c["data"],
-                pct_ci(c["eer"], iv.get("eer")),
+                pct_ci(c["eer"], iv.get("eer"), bool(iv.get("degenerate"))),
                 fmt(c["auc"], 4),
-                pct_ci(c["min_acer"], iv.get("min_acer")),
+                pct_ci(c["min_acer"], iv.get("min_acer"), bool(iv.get("degenerate"))),
                 fmt(c["threshold"]),
                 pct_ci(m["apcer"], ci.get("apcer")),
                 pct_ci(m["bpcer"], ci.get("bpcer")),
-                pct_ci(m["acer"], ci.get("acer")),
+                pct_ci(m["acer"], ci.get("acer"), degenerate_ci(ci, "acer")),
             ]
         )
     md += ["## Comparison", "", md_table(head, rows), ""]

@@ -13,6 +13,7 @@ import numpy as np
 
 from fasfast.analysis._classes import Classes
 from fasfast.analysis.conventions import Conventions
+from fasfast.analysis.intervals import one_unit_classes, warn_degenerate
 from fasfast.analysis.metrics import (
     METHOD_LABELS,
     TARGETS,
@@ -31,7 +32,14 @@ def _unit_codes(ss, c: Classes, resample: str = "auto"):
     when resampling single presentations)."""
     from fasfast.analysis._core import units_of
 
-    units, _ = units_of(ss, resample)
+    units, what = units_of(ss, resample)
+    groups = {"live": ss.labels == 1} | {
+        name: (ss.labels == 0) & ((ss.attack_types == name) if c.types_known else True)
+        for name in c.species
+    }
+    ok = ~np.isnan(ss.scores)
+    ids = np.arange(len(ss)) if units is None else np.asarray(units).astype(str)
+    warn_degenerate(one_unit_classes({k: ids[m & ok] for k, m in groups.items()}, what.rstrip("s")))
     if units is None:
         return None
     _, codes = np.unique(np.asarray(units).astype(str), return_inverse=True)
@@ -125,6 +133,8 @@ def _fmt_ci(m: PadMetrics, key: str) -> str:
     lo, hi = m.ci[key]
     if lo != lo:
         return ""
+    if key in ("acer", "hter") and m.ci.get("degenerate"):
+        return " [degenerate]"
     return f" [{100 * lo:.2f}, {100 * hi:.2f}]"
 
 

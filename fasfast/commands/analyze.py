@@ -293,6 +293,8 @@ def _summary_line(report: dict) -> str:
 
     def ci(key):
         v = iv.get(key)
+        if v and iv.get("degenerate"):
+            return " [degenerate]"
         return "" if not v else f" [{100 * float(v[0]):.2f}, {100 * float(v[1]):.2f}]"
 
     nr = sel["nonresponses"]
