@@ -68,6 +68,13 @@ def _common(p: argparse.ArgumentParser, name: str) -> None:
         help="synthetic difficulty knob (override; see fasfast synth --artefacts)",
     )
     p.add_argument(
+        "--recapture",
+        type=float,
+        default=None,
+        help="synthetic print / replay source detail loss (override; see fasfast synth "
+        "--recapture)",
+    )
+    p.add_argument(
         "--unit",
         default="subject",
         choices=("subject", "video"),
@@ -149,6 +156,7 @@ def run(args: argparse.Namespace) -> int:
         "workers": args.workers,
         "seeds": args.seeds,
         "artefacts": args.artefacts,
+        "recapture": args.recapture,
     }
     if args.experiment == "augmentation":
         over["cls_epochs"] = over.pop("epochs")

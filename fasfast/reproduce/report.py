@@ -77,6 +77,7 @@ class Budget:
     workers: int = 0
     phones: int = 1  # synthetic capture devices (more test videos per subject)
     artefacts: float = 1.0  # synthetic difficulty knob (fasfast.data.synth, 1 = default)
+    recapture: float = 0.0  # synthetic print / replay source detail loss (0 = none)
     color_jitter: float = 0.0  # EulerNet training: brightness / contrast / saturation jitter
     schedule: str | None = None  # EulerNet lr schedule (None: the recipe's)
     cls_eval_every: int = 1  # classifier: dev evaluation (checkpoint choice) every k epochs
@@ -248,10 +249,12 @@ def ensure_data(
         size=budget.synth_size,
         phones=budget.phones,
         artefacts=budget.artefacts,
+        recapture=budget.recapture,
     )
     meta = root / "synth.json"
     if meta.is_file():
-        have = json.loads(meta.read_text())
+        have = dict(json.loads(meta.read_text()))
+        have.setdefault("recapture", 0.0)  # written before the knob existed
         if all(have.get(k) == v for k, v in want.items()):
             return root
     t0 = time.time()
@@ -295,6 +298,12 @@ def synth_text(budget: Budget) -> str:
         f"synthetic: {budget.subjects} subjects, {budget.phones} phone(s), "
         f"{budget.seconds:g} s at {budget.fps:g} fps, {budget.synth_size} px, artefact "
         f"strength {budget.artefacts:g} (`fasfast synth --artefacts`)"
+        + (
+            f", print / replay source detail loss {budget.recapture:g} "
+            "(`fasfast synth --recapture`)"
+            if budget.recapture
+            else ""
+        )
     )
 
 
