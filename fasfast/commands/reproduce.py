@@ -71,8 +71,7 @@ def _common(p: argparse.ArgumentParser, name: str) -> None:
         "--recapture",
         type=float,
         default=None,
-        help="synthetic print / replay source detail loss (override; see fasfast synth "
-        "--recapture)",
+        help="synthetic attack media detail loss (override; see fasfast synth --recapture)",
     )
     p.add_argument(
         "--unit",
@@ -161,6 +160,7 @@ def run(args: argparse.Namespace) -> int:
     if args.experiment == "augmentation":
         over["cls_epochs"] = over.pop("epochs")
         over["cls_model"] = args.model
+        over["cls_recapture"] = over.pop("recapture")
     budget = get_budget(args.budget, **over)
     if args.threads < 0:
         raise ValueError(f"--threads must be >= 0, got {args.threads}")

@@ -40,8 +40,9 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
         "--recapture",
         type=float,
         default=0.0,
-        help="detail a print's / replay's source lost before the re-capture (its camera's "
-        "blur and resampling), 0-2 (0 default: none)",
+        help="detail the attacks' media lost before presentation (a print's / replay's "
+        "source capture, a digital edit's re-encoding: blur and resampling), 0-2 "
+        "(0 default: none)",
     )
     parser.add_argument("--no-progress", action="store_true", help="no progress bar")
 

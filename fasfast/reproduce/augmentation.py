@@ -27,6 +27,7 @@ are the first part to split off.
 
 from __future__ import annotations
 
+import dataclasses
 import math
 from pathlib import Path
 
@@ -610,6 +611,8 @@ def run_augmentation(
     out = Path(out)
     work = Path(work) if work is not None else out / "work"
     out.mkdir(parents=True, exist_ok=True)
+    if budget.cls_recapture is not None:  # this study's own synthetic data
+        budget = dataclasses.replace(budget, recapture=budget.cls_recapture)
     clock = Clock()
     data_root = ensure_data(data, work, budget, seed=seed, progress=progress)
     lists = work / "lists"

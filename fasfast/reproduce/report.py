@@ -77,10 +77,12 @@ class Budget:
     workers: int = 0
     phones: int = 1  # synthetic capture devices (more test videos per subject)
     artefacts: float = 1.0  # synthetic difficulty knob (fasfast.data.synth, 1 = default)
-    recapture: float = 0.0  # synthetic print / replay source detail loss (0 = none)
+    recapture: float = 0.0  # synthetic attack media detail loss (0 = none)
     color_jitter: float = 0.0  # EulerNet training: brightness / contrast / saturation jitter
     schedule: str | None = None  # EulerNet lr schedule (None: the recipe's)
     cls_eval_every: int = 1  # classifier: dev evaluation (checkpoint choice) every k epochs
+    # classifier study's synthetic data: attack media detail loss (None: recapture)
+    cls_recapture: float | None = None
 
     def to_dict(self) -> dict[str, Any]:
         return dataclasses.asdict(self)
@@ -156,7 +158,7 @@ BUDGETS: dict[str, Budget] = {
         batch_size=4,
         seeds=1,
         cls_model="convnextv2_atto",
-        cls_image_size=48,
+        cls_image_size=32,  # ConvNeXt's stride is 32: 48 px is refused
         cls_epochs=3,
         cls_max_steps=0,
         cls_batch_size=16,
@@ -299,8 +301,7 @@ def synth_text(budget: Budget) -> str:
         f"{budget.seconds:g} s at {budget.fps:g} fps, {budget.synth_size} px, artefact "
         f"strength {budget.artefacts:g} (`fasfast synth --artefacts`)"
         + (
-            f", print / replay source detail loss {budget.recapture:g} "
-            "(`fasfast synth --recapture`)"
+            f", attack media detail loss {budget.recapture:g} (`fasfast synth --recapture`)"
             if budget.recapture
             else ""
         )

@@ -39,7 +39,7 @@ class SynthConfig:
     faces: str | None = None
     codec: str = "FFV1"
     artefacts: float = 1.0  # the difficulty knob: strength of the attacks' appearance cues
-    recapture: float = 0.0  # detail lost by the source of a print / replay (0 = none)
+    recapture: float = 0.0  # detail lost by the attacks' media before presentation
 
 
 def split_users(subjects: int) -> dict[str, list[int]]:
@@ -131,10 +131,11 @@ def generate(
 
     ``artefacts`` in [0, 2] is the difficulty knob: the strength of the attacks' appearance
     cues (1, the default: as drawn; lower: harder to tell from live faces; 0: only the
-    motion cues are left). ``recapture`` in [0, 2]: the detail a print's or a replay's
-    source lost before it was re-captured (its camera's blur and a down- / up-sampling,
-    :func:`~fasfast.data.synth.live.source_capture`); 0, the default, leaves it out (and
-    the bytes unchanged). Raises ValueError on an out-of-range setting."""
+    motion cues are left). ``recapture`` in [0, 2]: the detail an attack's media lost
+    before it is presented (a print's / replay's source capture, a digital edit's
+    re-encoding: a blur and a down- / up-sampling,
+    :func:`~fasfast.data.synth.live.source_loss`); 0, the default, leaves it out (and the
+    bytes unchanged). Raises ValueError on an out-of-range setting."""
     from fasfast.data.protocols import oulu_protocol_includes
     from fasfast.data.video import write_video
     from fasfast.labels.landmarks import save_landmarks
