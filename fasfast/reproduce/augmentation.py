@@ -709,6 +709,10 @@ def run_augmentation(
         align="ll",
     )
     sections.append(("Settings", settings))
+    if budget.name == "standard":
+        from fasfast.reproduce.calibration import augmentation_calibration_md
+
+        sections.append(("How this budget was chosen", augmentation_calibration_md()))
     acer_rows = []
     for (proto, var), a in acers.items():
         sd = (

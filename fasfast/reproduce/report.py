@@ -187,6 +187,7 @@ BUDGETS: dict[str, Budget] = {
         cls_max_steps=0,
         cls_batch_size=16,
         cls_eval_every=2,
+        cls_recapture=2.0,  # chosen by the orig classifier's pilots (reproduce/calibration.py)
         lr=3e-3,
         optimizer="adam",
         balance=True,
