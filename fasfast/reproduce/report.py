@@ -160,6 +160,7 @@ BUDGETS: dict[str, Budget] = {
         cls_model="convnextv2_atto",
         cls_image_size=32,  # ConvNeXt's stride is 32: 48 px is refused
         cls_epochs=3,
+        cls_recapture=2.0,  # the standard budget's data path
         cls_max_steps=0,
         cls_batch_size=16,
         lr=3e-3,
