@@ -185,6 +185,19 @@ def test_augmentation_tiny_end_to_end(data_root, tmp_path):
     _png_ok(out / "table2_grid.png")
 
 
+def test_augmentation_generates_its_own_data_with_recapture(tmp_path):
+    """Without --data the study generates its synthetic set; ``--recapture`` (the budget's
+    cls_recapture) reaches the generator and the report's data line, and the other studies'
+    budgets are left without it."""
+    out, work = tmp_path / "aug", tmp_path / "work"
+    args = ["reproduce", "augmentation", "--tiny", "--out", str(out), "--work", str(work)]
+    args += ["--protocols", "p2.2", "--variants", "orig", "--no-progress", "--seeds", "1"]
+    assert main([*args, "--recapture", "1.5"]) == 0
+    assert json.loads((work / "data" / "synth.json").read_text())["recapture"] == 1.5
+    assert "media detail loss 1.5 (`fasfast synth --recapture`)" in (out / "REPORT.md").read_text()
+    assert get_budget("tiny").recapture == 0.0
+
+
 def test_thresholds_tiny_end_to_end(thresholds_run):
     from fasfast.analysis import read_scores
 
@@ -569,7 +582,12 @@ def test_augmentation_verdicts_on_constructed_scores(rng):
 
 
 def test_budgets_and_md_table():
+    from fasfast.engine import TrainConfig
+
     assert get_budget("quick", epochs=3).epochs == 3
+    for name in ("tiny", "quick", "standard", "full"):  # every budget's classifier is valid
+        b = get_budget(name)
+        TrainConfig(model=b.cls_model, image_size=b.cls_image_size).validate()
     with pytest.raises(ValueError, match="unknown budget"):
         get_budget("huge")
     with pytest.raises(ValueError, match="unknown budget field"):

@@ -68,6 +68,12 @@ def _common(p: argparse.ArgumentParser, name: str) -> None:
         help="synthetic difficulty knob (override; see fasfast synth --artefacts)",
     )
     p.add_argument(
+        "--recapture",
+        type=float,
+        default=None,
+        help="synthetic attack media detail loss (override; see fasfast synth --recapture)",
+    )
+    p.add_argument(
         "--unit",
         default="subject",
         choices=("subject", "video"),
@@ -149,10 +155,12 @@ def run(args: argparse.Namespace) -> int:
         "workers": args.workers,
         "seeds": args.seeds,
         "artefacts": args.artefacts,
+        "recapture": args.recapture,
     }
     if args.experiment == "augmentation":
         over["cls_epochs"] = over.pop("epochs")
         over["cls_model"] = args.model
+        over["cls_recapture"] = over.pop("recapture")
     budget = get_budget(args.budget, **over)
     if args.threads < 0:
         raise ValueError(f"--threads must be >= 0, got {args.threads}")

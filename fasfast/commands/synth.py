@@ -36,6 +36,14 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
         help="difficulty knob: strength of the attacks' appearance cues, 0-2 "
         "(1 default; lower is harder; 0 leaves only the motion cues)",
     )
+    parser.add_argument(
+        "--recapture",
+        type=float,
+        default=0.0,
+        help="detail the attacks' media lost before presentation (a print's / replay's "
+        "source capture, a digital edit's re-encoding: blur and resampling), 0-2 "
+        "(0 default: none)",
+    )
     parser.add_argument("--no-progress", action="store_true", help="no progress bar")
 
 
@@ -63,6 +71,7 @@ def run(args: argparse.Namespace) -> int:
         sessions=args.sessions,
         files=files,
         artefacts=args.artefacts,
+        recapture=args.recapture,
     )
     dt = time.perf_counter() - t0
     print(f"wrote {root} in {dt:.1f} s")

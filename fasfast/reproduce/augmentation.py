@@ -27,6 +27,7 @@ are the first part to split off.
 
 from __future__ import annotations
 
+import dataclasses
 import math
 from pathlib import Path
 
@@ -610,6 +611,8 @@ def run_augmentation(
     out = Path(out)
     work = Path(work) if work is not None else out / "work"
     out.mkdir(parents=True, exist_ok=True)
+    if budget.cls_recapture is not None:  # this study's own synthetic data
+        budget = dataclasses.replace(budget, recapture=budget.cls_recapture)
     clock = Clock()
     data_root = ensure_data(data, work, budget, seed=seed, progress=progress)
     lists = work / "lists"
@@ -706,6 +709,10 @@ def run_augmentation(
         align="ll",
     )
     sections.append(("Settings", settings))
+    if budget.name == "standard":
+        from fasfast.reproduce.calibration import augmentation_calibration_md
+
+        sections.append(("How this budget was chosen", augmentation_calibration_md()))
     acer_rows = []
     for (proto, var), a in acers.items():
         sd = (

@@ -47,8 +47,15 @@ and printed-in noise; the screen's pixel grid, moire, glare, gamma and tint; the
 edit's down-sampling, sharpening halo, colour mismatch and smoothed noise. The motion cues
 (a print's rigid motion and fixed noise, a replay's judder) are kept, so at 0 the attacks
 differ from live faces only in how they move. At 1 the bytes are those of the default;
-values above 1 (up to 2) make the cues stronger. Everything is drawn from ``numpy.random.default_rng([seed, ...])``: the same
-seed gives the same bytes.
+values above 1 (up to 2) make the cues stronger. ``recapture`` (0-2, default 0 = none)
+adds the detail every attack's media lost before it is presented, the cue Huang et al. 2024
+(Sec. 3.2) say the PAI species share: the image a print or a replay shows was itself
+captured (a source camera's blur) and resampled, and a digital edit is re-encoded at a
+lower resolution (``live.source_loss``: a blur and a 2-4x down- / up-sampling, moved toward
+none by the knob; live videos untouched). Without it the print's halftone and the screen's
+grid *add* high-frequency energy while the digital edit removes it, so the seen and unseen
+attack types of a leave-one-type-out protocol share no cue. Everything is drawn from
+``numpy.random.default_rng([seed, ...])``: the same seed gives the same bytes.
 
 Layout (one file per part of the generator; underscore names are private to the package)::
 

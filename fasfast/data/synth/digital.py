@@ -1,5 +1,6 @@
 """Digital edits (file 6): the inner face replaced by another face rendered at low
-resolution, up-sampled and sharpened, pasted with a feathered seam.
+resolution, up-sampled and sharpened, pasted with a feathered seam; with ``recapture`` > 0
+the edited frame is re-encoded at a lower resolution.
 """
 
 from __future__ import annotations
@@ -8,7 +9,7 @@ import numpy as np
 
 from fasfast.data.synth.capture import capture_frame
 from fasfast.data.synth.face import poly_mask, render_face
-from fasfast.data.synth.live import Context, live_clip, toward
+from fasfast.data.synth.live import Context, live_clip, source_loss, toward
 
 
 def video_digital(ctx: Context, rng):
@@ -21,6 +22,7 @@ def video_digital(ctx: Context, rng):
     sharpen = toward(rng.uniform(0.6, 1.5), 0.0, k)
     mismatch = toward(rng.uniform(0.9, 1.1, 3).astype(np.float32), np.float32(1.0), k)
     feather = rng.uniform(0.8, 2.0)
+    lose = source_loss(ctx)  # the edited video re-encoded at a lower resolution
     out = []
     for f in range(ctx.n):
         lm = lms[f]
@@ -46,6 +48,6 @@ def video_digital(ctx: Context, rng):
         mask = poly_mask(size, [region])
         mask = cv2.GaussianBlur(mask, (0, 0), feather)[..., None]
         noisy = frames[f] + rng.normal(0, ctx.cam.noise, frames[f].shape).astype(np.float32)
-        img = noisy * (1 - mask) + up * mask
+        img = lose(noisy * (1 - mask) + up * mask)
         out.append(capture_frame(img, ctx.cam, ctx.light, rng, noise_scale=toward(0.35, 1.0, k)))
     return out, lms

@@ -8,7 +8,7 @@ import numpy as np
 
 from fasfast.data.synth.capture import capture_frame
 from fasfast.data.synth.face import apply_affine, rigid_shake, warp_frame
-from fasfast.data.synth.live import Context, live_clip, toward
+from fasfast.data.synth.live import Context, live_clip, source_loss, toward
 
 
 def _halftone(size: int, rng, printer: int = 2, strength: float = 1.0) -> np.ndarray:
@@ -32,6 +32,7 @@ def video_print(ctx: Context, rng, printer: int):
 
     size, k = ctx.size, ctx.artefacts
     still, lms, _ = live_clip(ctx, rng, 0.0, n=1)
+    still = [source_loss(ctx)(still[0])]
     photo_noise = toward(rng.normal(0, 0.012, still[0].shape).astype(np.float32), 0.0, k)
     img = np.clip(still[0] + photo_noise, 0, 1)
     # printing: contrast / saturation loss, paper tint, halftone screen, paper texture

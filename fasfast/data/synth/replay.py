@@ -8,7 +8,7 @@ import numpy as np
 
 from fasfast.data.synth.capture import capture_frame
 from fasfast.data.synth.face import apply_affine, rigid_shake, warp_frame
-from fasfast.data.synth.live import Context, live_clip, toward
+from fasfast.data.synth.live import Context, live_clip, source_loss, toward
 
 
 def _screen_grid(size: int, rng, strength: float = 1.0) -> np.ndarray:
@@ -31,6 +31,8 @@ def video_replay(ctx: Context, rng, display: int):
     src_idx -= src_idx[0]
     n_src = int(src_idx[-1]) + 1
     clip, lms, _ = live_clip(ctx, rng, rng.uniform(0.0, 0.015), n=n_src, fps=src_fps)
+    lose = source_loss(ctx)
+    clip = [lose(c) for c in clip]
     yy, xx = np.mgrid[0:size, 0:size].astype(np.float32)
     k = ctx.artefacts
     grid = _screen_grid(size, rng, k)

@@ -39,6 +39,7 @@ class SynthConfig:
     faces: str | None = None
     codec: str = "FFV1"
     artefacts: float = 1.0  # the difficulty knob: strength of the attacks' appearance cues
+    recapture: float = 0.0  # detail lost by the attacks' media before presentation
 
 
 def split_users(subjects: int) -> dict[str, list[int]]:
@@ -93,6 +94,8 @@ def render_video(
         photo,
         donor_photo,
         float(cfg.artefacts),
+        float(cfg.recapture),
+        np.random.default_rng([seed, user, phone, session, file, 11]),
     )
     kind = ATTACK_FILES.get(file)
     if kind == "live":
@@ -122,12 +125,17 @@ def generate(
     files=(1, 2, 3, 4, 5, 6),
     codec: str = "FFV1",
     artefacts: float = 1.0,
+    recapture: float = 0.0,
 ) -> Path:
     """Write a synthetic OULU-NPU-shaped data set to ``out_dir`` (see module doc) -> root.
 
     ``artefacts`` in [0, 2] is the difficulty knob: the strength of the attacks' appearance
     cues (1, the default: as drawn; lower: harder to tell from live faces; 0: only the
-    motion cues are left). Raises ValueError on an out-of-range setting."""
+    motion cues are left). ``recapture`` in [0, 2]: the detail an attack's media lost
+    before it is presented (a print's / replay's source capture, a digital edit's
+    re-encoding: a blur and a down- / up-sampling,
+    :func:`~fasfast.data.synth.live.source_loss`); 0, the default, leaves it out (and the
+    bytes unchanged). Raises ValueError on an out-of-range setting."""
     from fasfast.data.protocols import oulu_protocol_includes
     from fasfast.data.video import write_video
     from fasfast.labels.landmarks import save_landmarks
@@ -144,7 +152,12 @@ def generate(
         faces=None if faces is None else str(faces),
         codec=codec,
         artefacts=float(artefacts),
+        recapture=float(recapture),
     )
+    if not 0.0 <= cfg.recapture <= ARTEFACTS_MAX:
+        raise ValueError(
+            f"recapture must be between 0 and {ARTEFACTS_MAX:g} (0 = none), got {recapture}"
+        )
     if not 0.0 <= cfg.artefacts <= ARTEFACTS_MAX:
         raise ValueError(
             f"artefacts must be between 0 and {ARTEFACTS_MAX:g} (1 = the default "
