@@ -268,11 +268,14 @@ def test_predict_exit_2_only_when_no_input_could_be_read(workdir, monkeypatch, c
     assert row.split()[0] == "error"
     assert "Traceback" not in err
     Image.fromarray(np.full((24, 24, 3), 128, np.uint8)).save(workdir / "plain.png")
-    rc = main(["predict", bad, "plain.png", "-c", "good.pt", "--no-progress"])
+    # a missing input among readable ones is an error row too, in its place
+    rc = main(["predict", bad, "nope.mp4", "plain.png", "-c", "good.pt", "--no-progress"])
     out, err = capsys.readouterr()
     assert rc == 0, err
-    rows = {x.split()[-1]: x.split()[0] for x in out.splitlines()[1:3]}
-    assert rows[bad] == "error" and rows["plain.png"] in ("no-face", "live", "attack")
+    rows = [(x.split()[-1], x.split()[0]) for x in out.splitlines()[1:4]]
+    assert [r[0] for r in rows] == [bad, "nope.mp4", "plain.png"]
+    assert rows[0][1] == rows[1][1] == "error" and rows[2][1] in ("no-face", "live", "attack")
+    assert "error: nope.mp4: input not found: nope.mp4" in out  # the reason under the table
 
 
 def test_info_bad_option_is_argparse_exit_2(capsys):

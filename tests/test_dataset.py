@@ -128,7 +128,7 @@ def test_bad_videos_are_skipped_and_counted(root, tmp_path):
     shutil.copy(good[0].path, moved)
     ev = SequenceDataset(samples, image_size=32, map_size=8)
     moved.unlink()
-    with pytest.warns(UserWarning, match="leaving out unreadable sample .*moved.avi"):
+    with pytest.warns(UserWarning, match="left out unreadable sample .*moved.avi"):
         items = [ev[i] for i in range(len(ev))]
     assert [it["video"] for it in items] == [ev.samples[si].video_id for si, _, _ in ev.index]
     failed = [it for it in items if it["error"]]

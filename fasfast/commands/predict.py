@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import argparse
+import sys
 
 
 def add_arguments(parser: argparse.ArgumentParser) -> None:
@@ -106,6 +107,9 @@ def run(args: argparse.Namespace) -> int:
         if bg is not None:
             bg.close()
     print(format_predictions(preds))
+    for p in preds:  # why an input has no decision, under the table
+        if p.decision == "error":
+            print(f"error: {p.input}: {p.note}")
     if preds:
         # where the threshold came from: the note of a decided row (the others carry their
         # own reason: no face, an unreadable input)
@@ -119,4 +123,7 @@ def run(args: argparse.Namespace) -> int:
     if args.out:
         print(f"written: {write_predictions(args.out, preds)}")
     # one exit rule for every bad input: 2 only when no input could be processed
-    return 2 if preds and all(p.decision == "error" for p in preds) else 0
+    if preds and all(p.decision == "error" for p in preds):
+        print("fasfast predict: error: no input could be processed", file=sys.stderr)
+        return 2
+    return 0

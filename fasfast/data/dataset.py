@@ -339,7 +339,7 @@ class _SkippingDataset(Dataset):
         except _READ_ERRORS as e:
             sample = self.samples[self.index[idx][0]]
             self.stats["failed_items"] += 1
-            self.source._bad(sample, e, "leaving out")
+            self.source._bad(sample, e, "left out")
             return self._failed_item(idx, _reason(e))
         item["error"] = ""
         return item

@@ -63,8 +63,8 @@ def _read(ds, video: Path, idx: list[int]) -> list[dict]:
         warnings.simplefilter("always")
         items = [ds[k] for k in idx]
     failed = next((it["error"] for it in items if it.get("error")), None)
-    for w in seen:  # the dataset's own "leaving out" line would repeat the error below
-        if not (failed and str(w.message).startswith("leaving out unreadable sample")):
+    for w in seen:  # the dataset's own "left out" line would repeat the error below
+        if not (failed and str(w.message).startswith("left out unreadable sample")):
             warnings.warn_explicit(w.message, w.category, w.filename, w.lineno)
     if failed:
         from fasfast.data.video import VideoReadError

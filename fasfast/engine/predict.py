@@ -83,39 +83,55 @@ def _dataset(meta, samples, interval, frames_per_video, cache_dir, detect):
     )
 
 
-def collect_inputs(inputs, per_image: bool = False) -> list[tuple[str, str]]:
-    """Expand the user's inputs into ``(path, kind)`` pairs; missing paths raise."""
+def collect_inputs(
+    inputs, per_image: bool = False, problems: dict[str, Exception] | None = None
+) -> list[tuple[str, str]]:
+    """Expand the user's inputs into ``(path, kind)`` pairs. A missing path, an empty folder
+    or an unsupported file raises (FileNotFoundError, ValueError); with ``problems`` (a dict)
+    it is recorded there instead (``{path: error}``) as the pair ``(path, "bad")``."""
     out: list[tuple[str, str]] = []
     for item in inputs:
-        p = Path(item)
-        if not p.exists():
-            raise FileNotFoundError(f"input not found: {p}")
-        if p.is_dir():
-            # hidden / side files (macOS "._*", .DS_Store, Thumbs.db) are neither
-            entries = sorted(
-                (q for q in p.iterdir() if q.is_file() and not q.name.startswith(".")),
-                key=lambda q: natural_key(q.name),
-            )
-            videos = [q for q in entries if q.suffix.lower() in VIDEO_EXTS]
-            images = [q for q in entries if is_frame_file(q)]
-            if videos:
-                out += [(str(q), "video") for q in videos]
-            if images:
-                if per_image:
-                    out += [(str(q), "image") for q in images]
-                elif not videos:
-                    out.append((str(p), "frames"))
-            if not videos and not images:
-                raise ValueError(f"folder {p} holds no videos or images")
-        elif p.suffix.lower() in VIDEO_EXTS:
-            out.append((str(p), "video"))
-        elif p.suffix.lower() in IMAGE_EXTS:
-            out.append((str(p), "image"))
-        else:
-            raise ValueError(
-                f"unsupported input {p}: expected a video ({', '.join(VIDEO_EXTS)}),"
-                f" an image or a folder"
-            )
+        try:
+            out += _expand_input(Path(item), per_image)
+        except (FileNotFoundError, ValueError) as e:
+            if problems is None:
+                raise
+            problems[str(item)] = e
+            out.append((str(item), "bad"))
+    return out
+
+
+def _expand_input(p: Path, per_image: bool) -> list[tuple[str, str]]:
+    """The ``(path, kind)`` pairs of one input (see :func:`collect_inputs`)."""
+    out: list[tuple[str, str]] = []
+    if not p.exists():
+        raise FileNotFoundError(f"input not found: {p}")
+    if p.is_dir():
+        # hidden / side files (macOS "._*", .DS_Store, Thumbs.db) are neither
+        entries = sorted(
+            (q for q in p.iterdir() if q.is_file() and not q.name.startswith(".")),
+            key=lambda q: natural_key(q.name),
+        )
+        videos = [q for q in entries if q.suffix.lower() in VIDEO_EXTS]
+        images = [q for q in entries if is_frame_file(q)]
+        if videos:
+            out += [(str(q), "video") for q in videos]
+        if images:
+            if per_image:
+                out += [(str(q), "image") for q in images]
+            elif not videos:
+                out.append((str(p), "frames"))
+        if not videos and not images:
+            raise ValueError(f"folder {p} holds no videos or images")
+    elif p.suffix.lower() in VIDEO_EXTS:
+        out.append((str(p), "video"))
+    elif p.suffix.lower() in IMAGE_EXTS:
+        out.append((str(p), "image"))
+    else:
+        raise ValueError(
+            f"unsupported input {p}: expected a video ({', '.join(VIDEO_EXTS)}),"
+            f" an image or a folder"
+        )
     return out
 
 
@@ -210,7 +226,13 @@ def predict(
     if not math.isfinite(threshold):
         raise ValueError(f"threshold must be a finite number, got {threshold}")
 
-    items = collect_inputs(inputs, per_image)
+    problems: dict[str, Exception] = {}
+    every = collect_inputs(inputs, per_image, problems)
+    items = [(p, k) for p, k in every if k != "bad"]
+    if not items:  # nothing to score: the one-line error of the first bad input
+        raise next(iter(problems.values()))
+    for path, e in problems.items():
+        warnings.warn(f"left out input {path}: {e}", DataWarning, stacklevel=2)
     kinds = dict(items)
     samples = [Sample(path, -1, "unknown", path, "test", {"kind": k}) for path, k in items]
     try:
@@ -219,10 +241,11 @@ def predict(
         reasons = dict(e.errors)
         for path, reason in e.errors:
             warnings.warn(f"left out unreadable sample {path}: {reason}", DataWarning, stacklevel=2)
-        return [
+        out = [
             Prediction(path, kinds[path], "error", None, threshold, 0, 0, reasons.get(path, str(e)))
             for path, _ in items
         ]
+        return _in_input_order(every, out, problems, threshold)
     if landmarks is not None:
         found = landmarks.results()
         if (
@@ -296,7 +319,19 @@ def predict(
                     note,
                 )
             )
-    return out
+    return _in_input_order(every, out, problems, threshold)
+
+
+def _in_input_order(every, out, problems, threshold) -> list[Prediction]:
+    """The predictions of the scored inputs (``out``, in order) with an ``error`` row for
+    each bad input (``problems``) at its place among ``every`` input."""
+    done = iter(out)
+    return [
+        Prediction(p, "unknown", "error", None, threshold, 0, 0, str(problems[p]))
+        if k == "bad"
+        else next(done)
+        for p, k in every
+    ]
 
 
 def write_predictions(path: str | Path, preds: list[Prediction]) -> Path:
