@@ -142,7 +142,7 @@ def run(args: argparse.Namespace) -> int:
 
                 if not several:  # the one input: its problem is the error
                     return _fail(describe_error(e))
-                print(f"{PROG}: skipped {item}: {describe_error(e)}", file=sys.stderr)
+                print(f"{PROG}: warning: skipped {item}: {describe_error(e)}", file=sys.stderr)
                 skipped += 1
                 continue
             done += 1

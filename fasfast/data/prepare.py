@@ -317,7 +317,7 @@ def prepare(
                     res.no_face.append(r["path"])
             else:
                 res.skipped.append((r["path"], r["error"]))
-                warn(f"skipped {r['path']}: {r['error']}")
+                warn(f"warning: skipped {r['path']}: {r['error']}")
             bar.set_postfix(
                 videos=f"{res.done + len(res.skipped)}/{len(todo)}",
                 skipped=len(res.skipped),
