@@ -311,3 +311,14 @@ def test_recapture_knob_low_passes_the_attack_media(tmp_path, capsys):
     args = ["synth", "--out", str(out_dir), *SMALL, "--sessions", "1", "--files", "1,2"]
     assert main([*args, "--recapture", "1.5"]) == 0
     assert json.loads((out_dir / "synth.json").read_text())["recapture"] == 1.5
+
+
+def test_synth_warns_when_a_protocol_split_is_empty(tmp_path, capsys):
+    """One session gives no Protocol 1 test videos (session 3): one warning naming the fix."""
+    args = ["synth", "--out", str(tmp_path / "s"), "--subjects", "3", "--seconds", "0.3"]
+    args += ["--fps", "10", "--size", "96", "--phones", "1", "--no-progress"]
+    assert main(args + ["--sessions", "1"]) == 0
+    err = capsys.readouterr().err
+    assert "no test videos" in err and "--sessions 3" in err
+    assert main(args + ["--out", str(tmp_path / "t"), "--sessions", "3"]) == 0
+    assert "warning" not in capsys.readouterr().err

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import argparse
+import sys
 
 
 def add_arguments(parser: argparse.ArgumentParser) -> None:
@@ -75,8 +76,22 @@ def run(args: argparse.Namespace) -> int:
     )
     dt = time.perf_counter() - t0
     print(f"wrote {root} in {dt:.1f} s")
+    empty = []
     for split in ("train", "dev", "test"):
         s = summarize(oulu_npu(root, "1", split))
         types = ", ".join(f"{k} {v}" for k, v in sorted(s["types"].items()))
         print(f"  Protocol 1 {split:5s}: {s['total']:4d} videos ({types})")
+        if not s["total"]:
+            empty.append(split)
+    if empty:
+        why = (
+            "its test split is session 3 (OULU-NPU's rule): use --sessions 3"
+            if empty == ["test"] and args.sessions < 3
+            else "too few subjects or sessions"
+        )
+        print(
+            f"fasfast synth: warning: Protocol 1 has no {' / '.join(empty)} videos in "
+            f"{root}: {why}",
+            file=sys.stderr,
+        )
     return 0
