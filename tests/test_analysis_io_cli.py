@@ -292,8 +292,9 @@ def test_analyze_warns_when_the_scores_rank_attacks_above_bona_fide(tmp_path, ca
     rows += [f"a{i},0,{v:.5f}" for i, v in enumerate(attack)]
     p.write_text("id,label,score\n" + "\n".join(rows) + "\n")
     assert main(["analyze", str(p), "--out", str(tmp_path / "r"), "--no-plots"]) == 0
-    err = capsys.readouterr().err
+    out, err = capsys.readouterr()
     assert ("--higher-is-attack" in err) is inverted, err
+    assert "ACER point: where APCER and BPCER meet" in out  # the row's rule, under the table
 
 
 @pytest.mark.parametrize("kind", ["4col", "5col", "csv", "csv-no-type"])

@@ -315,6 +315,11 @@ def _summary_line(report: dict) -> str:
 def _notes(report: dict) -> str:
     """How the thresholds taken from attack scores were applied (the rest: report.md)."""
     lines = []
+    if any(r["key"] == "acer_point" for r in report["table"]):
+        lines.append(
+            "  ACER point: where APCER and BPCER meet (paper 000's rule, the EER point), not "
+            "the lowest ACER; the lowest is the ACER-left / mid / right interval"
+        )
     for r in report["table"]:
         if r["key"] in ("fake_border", "acer_left", "acer_right", "balance", "cross") and r.get(
             "note"
