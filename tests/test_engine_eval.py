@@ -314,3 +314,28 @@ def test_eval_on_a_data_root_without_videos(ckpt, tmp_path, capsys):
     assert main(["eval", str(ckpt), "--data-root", str(tmp_path / "nowhere"), "--no-progress"]) == 2
     err = capsys.readouterr().err.strip().splitlines()
     assert len(err) == 1 and "not found" in err[0] and "nowhere" in err[0]
+
+
+@pytest.mark.parametrize("below", [True, False])
+def test_evaluation_warns_when_the_model_is_below_chance(tmp_path, below):
+    """A model that ranks attacks above bona fide presentations on the select split (a few
+    steps of training, inverted labels) gets one warning; a model above chance none."""
+    import warnings
+
+    import numpy as np
+
+    from fasfast.engine.evaluate import report_from_scores
+    from fasfast.engine.scoring import Scores
+
+    rng = np.random.default_rng(2)
+    live, attack = rng.normal(0.7, 0.1, 30), rng.normal(0.3, 0.1, 60)
+    if below:
+        live, attack = attack[:30], live
+    rows = [(f"l{i}", f"l{i}", 1, "live", float(v)) for i, v in enumerate(live)]
+    rows += [(f"a{i}", f"a{i}", 0, "print", float(v)) for i, v in enumerate(attack)]
+    scored = {"dev": Scores(video=rows, kinds=("video",))}
+    with warnings.catch_warnings(record=True) as got:
+        warnings.simplefilter("always")
+        report_from_scores(scored, "dev", None, tmp_path, level="video", verbose=False)
+    hits = [w for w in got if "below chance" in str(w.message)]
+    assert len(hits) == int(below), [str(w.message) for w in got]

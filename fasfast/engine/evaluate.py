@@ -29,6 +29,7 @@ Under torchrun, every rank scores its share of the items and rank 0 gathers them
 from __future__ import annotations
 
 import json
+import warnings
 from pathlib import Path
 
 import torch
@@ -240,6 +241,7 @@ def report_from_scores(
         title=title,
         names=(select_split, apply_split or "apply"),
     )
+    _warn_below_chance(report, select_split)
     summary = {
         "title": title,
         "level": level,
@@ -278,6 +280,21 @@ def report_from_scores(
             print(line)
         print(f"\nreport: {out_dir / 'report'}")
     return summary
+
+
+def _warn_below_chance(report, split: str) -> None:
+    """One warning when the model ranks attacks above bona fide presentations on the split
+    the thresholds are chosen on (AUC below 0.5): its thresholds mean little."""
+    sel = (report or {}).get("splits", {}).get("select_on", {}) if isinstance(report, dict) else {}
+    auc = float(sel.get("auc", float("nan")))
+    if auc < 0.5:
+        warnings.warn(
+            f"the model ranks attacks above bona fide presentations on {split} (AUC {auc:.3f}, "
+            "below chance): it has not learned the task (train longer), or the labels are "
+            "inverted; the thresholds chosen there mean little",
+            UserWarning,
+            stacklevel=3,
+        )
 
 
 def left_out_lines(summary: dict) -> list[str]:
