@@ -144,7 +144,7 @@ def _serve(conn, jobs, detect: DetectSettings, workers: int, size, margin, paren
     signal.signal(signal.SIGTERM, lambda *_: sys.exit(1))
     from fasfast.data import video
 
-    video._DECODE_THREADS = 1  # this process and its trackers: one core each (no FFmpeg threads)
+    video.set_decode_threads(1)  # this process and its trackers: one core each
     shared_detector(upsample=detect.upsample, min_score=detect.min_score)
     ctx = mp.get_context("fork")
     if workers <= 1 or len(jobs) <= 1:

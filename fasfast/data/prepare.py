@@ -239,7 +239,7 @@ def _init_worker(threads: int, parent: int | None = None) -> None:
 
     die_with(parent)
     cv2.setNumThreads(threads)
-    video._DECODE_THREADS = 1  # this process only: a worker is one core
+    video.set_decode_threads(1)  # a worker is one core
 
 
 def _work(job):

@@ -218,17 +218,24 @@ def load_hyperspectral(path, key: str = "var", prefer: str = "mat") -> np.ndarra
 _DECODE_THREADS: int | None = None
 
 
-@contextlib.contextmanager
-def decode_threads(n: int | None):
-    """Within the block, videos are opened with ``n`` FFmpeg decoding threads (OpenCV's
-    ``CAP_PROP_N_THREADS``; None: FFmpeg's choice). ``fasfast prepare`` opens with 1, so that
-    a worker is one core: FFmpeg's frame threads would otherwise take a second one."""
+def set_decode_threads(n: int | None) -> int | None:
+    """Open videos from now on with ``n`` FFmpeg decoding threads (OpenCV's
+    ``CAP_PROP_N_THREADS``; None: FFmpeg's choice) in this process; returns the old value.
+    A worker process of ``fasfast prepare`` or ``predict`` sets 1, so that it is one core:
+    FFmpeg's frame threads would otherwise take a second one."""
     global _DECODE_THREADS
     old, _DECODE_THREADS = _DECODE_THREADS, n
+    return old
+
+
+@contextlib.contextmanager
+def decode_threads(n: int | None):
+    """:func:`set_decode_threads` for the block only."""
+    old = set_decode_threads(n)
     try:
         yield
     finally:
-        _DECODE_THREADS = old
+        set_decode_threads(old)
 
 
 def _open(path: Path):
