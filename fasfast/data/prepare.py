@@ -229,16 +229,19 @@ def available_cores() -> int:
         return max(1, os.cpu_count() or 1)
 
 
-def _init_worker(threads: int, parent: int | None = None) -> None:
-    """A worker process: ``threads`` OpenCV threads, one FFmpeg decoding thread per video,
-    and (Linux) killed with its parent, so a ``kill -9`` of ``fasfast prepare`` leaves no
-    worker running on (its unfinished entry is a temporary file the next run removes)."""
-    import cv2
-
+def _init_worker(threads: int | None, parent: int | None = None) -> None:
+    """A worker process: ``threads`` OpenCV threads (None: leave OpenCV alone, as a forked
+    worker must: it inherits one thread, and touching a pool that did not survive the fork
+    hangs), one FFmpeg decoding thread per video, and (Linux) killed with its parent, so a
+    ``kill -9`` of ``fasfast prepare`` leaves no worker running on (its unfinished entry is a
+    temporary file the next run removes)."""
     from fasfast.data import video
 
     die_with(parent)
-    cv2.setNumThreads(threads)
+    if threads is not None:
+        import cv2
+
+        cv2.setNumThreads(threads)
     video.set_decode_threads(1)  # a worker is one core
 
 
@@ -351,7 +354,9 @@ def _run(jobs, workers: int, settings: PrepareSettings):
         d = settings.detect
         shared_detector(upsample=d.upsample, min_score=d.min_score)  # inherited by the forks
     if not fork:
-        pool = mp.get_context("spawn").Pool(workers, initializer=_init_worker, initargs=(1,))
+        pool = mp.get_context("spawn").Pool(
+            workers, initializer=_init_worker, initargs=(1, os.getpid())
+        )
         return _pooled(pool, jobs)
     import cv2
 
@@ -361,7 +366,7 @@ def _run(jobs, workers: int, settings: PrepareSettings):
     cv2.setNumThreads(1)
     try:
         pool = mp.get_context("fork").Pool(
-            workers, initializer=_init_worker, initargs=(1, os.getpid())
+            workers, initializer=_init_worker, initargs=(None, os.getpid())
         )
     finally:
         cv2.setNumThreads(threads)

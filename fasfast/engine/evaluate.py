@@ -285,7 +285,7 @@ def report_from_scores(
 def _warn_below_chance(report, split: str) -> None:
     """One warning when the model ranks attacks above bona fide presentations on the split
     the thresholds are chosen on (AUC below 0.5): its thresholds mean little."""
-    sel = (report or {}).get("splits", {}).get("select_on", {}) if isinstance(report, dict) else {}
+    sel = report.get("splits", {}).get("select_on", {}) if isinstance(report, dict) else {}
     auc = float(sel.get("auc", float("nan")))
     if auc < 0.5:
         warnings.warn(
