@@ -5,7 +5,6 @@ from __future__ import annotations
 import json
 import math
 import os
-import shutil
 import subprocess
 import sys
 
@@ -16,8 +15,9 @@ from engine_support import IMAGE, WIDTHS, read_csv, tiny_data
 @pytest.mark.slow
 def test_torchrun_two_processes_train_and_evaluate(tmp_path_factory, tmp_path):
     root = tiny_data(tmp_path_factory)
-    torchrun = shutil.which("torchrun")
-    launcher = [torchrun] if torchrun else [sys.executable, "-m", "torch.distributed.run"]
+    # torchrun of this interpreter: a `torchrun` on PATH may belong to another Python (one
+    # without fasfast installed, which then only works from the repository root)
+    launcher = [sys.executable, "-m", "torch.distributed.run"]
     out = tmp_path / "ddp"
     # `fasfast protocol` = train, then evaluate, under ONE process group
     cmd = launcher + [

@@ -6,7 +6,6 @@ from __future__ import annotations
 
 import math
 import os
-import shutil
 import subprocess
 import sys
 
@@ -216,8 +215,9 @@ def test_torchrun_two_ranks_then_resume_in_one_process(root, tmp_path, capsys):
     world size change is stated and epochs 2-3 follow the 1-process 3-epoch cosine."""
     from fasfast.engine import load_checkpoint, train
 
-    torchrun = shutil.which("torchrun")
-    launcher = [torchrun] if torchrun else [sys.executable, "-m", "torch.distributed.run"]
+    # torchrun of this interpreter: a `torchrun` on PATH may belong to another Python (one
+    # without fasfast installed, which then only works from the repository root)
+    launcher = [sys.executable, "-m", "torch.distributed.run"]
     out = tmp_path / "ddp"
     cmd = launcher + [
         "--standalone",
