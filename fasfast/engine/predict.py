@@ -269,7 +269,9 @@ def _choose_threshold(threshold, threshold_from, method: str, meta: dict) -> tup
     note = ""
     if threshold is None and threshold_from is not None:
         threshold = threshold_from_file(threshold_from, method)
-        note = f"{method} threshold from {threshold_from}"
+        from fasfast.analysis.thresholds import RENAMED_THRESHOLDS
+
+        note = f"{RENAMED_THRESHOLDS.get(method, method)} threshold from {threshold_from}"
     if threshold is None:
         stored = (meta.get("best_metrics") or {}).get("dev_threshold")
         if stored is not None and math.isfinite(float(stored)):
