@@ -224,8 +224,7 @@ def render_face(
 ) -> tuple[np.ndarray, np.ndarray]:
     """Draw the face with landmarks ``lm`` [68, 2] (pixels) over ``bg`` [S, S, 3] float.
 
-    Returns (image float32 [S,S,3] in [0,1], skin mask float32 [S,S]). Back to front: hair,
-    shoulders, skin (neck and head), fringe, eyes, brows and nose, mouth.
+    Returns (image float32 [S,S,3] in [0,1], skin mask float32 [S,S]), drawn back to front.
     """
     size = bg.shape[0]
     img = bg.copy()
@@ -272,8 +271,7 @@ def _draw_hair_and_shoulders(img: np.ndarray, lm: np.ndarray, app: Appearance, f
 
 
 def _draw_skin(img: np.ndarray, lm: np.ndarray, skin: np.ndarray, face_w, pulse: float):
-    """Neck and head in ``skin``, shaded from the nose outwards (and tinted by ``pulse``).
-    Returns the skin's box and its mask (uint8, 0-255, over the box)."""
+    """Neck and head in ``skin``, shaded from the nose out; returns (box, uint8 mask in it)."""
     size = img.shape[0]
     f32 = np.float32
     centre = lm[27:31].mean(0)
