@@ -9,4 +9,11 @@ stay instant: ``fasfast.ops`` (compiled DIIRF/FCAM and residual-pyramid operator
 
 __version__ = "0.1.0"
 
-__all__ = ["__version__"]
+
+class FasfastDeprecationWarning(DeprecationWarning):
+    """A former fasfast name or checkpoint key, still accepted for one release. A
+    DeprecationWarning (``pytest.warns(DeprecationWarning)`` and ``-W error`` see it) that
+    the ``fasfast`` command line shows, where Python would hide one raised in a library."""
+
+
+__all__ = ["__version__", "FasfastDeprecationWarning"]

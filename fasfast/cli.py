@@ -29,7 +29,7 @@ import os
 import sys
 import warnings
 
-from fasfast import __version__
+from fasfast import FasfastDeprecationWarning, __version__
 
 # name -> one-line help. Module: fasfast.commands.<name>.
 COMMANDS: dict[str, str] = {
@@ -193,7 +193,11 @@ def main(argv: list[str] | None = None) -> int:
     if not debug:
         warnings.formatwarning = _format_warning(prog)
     try:
-        return int(_load(args.command).run(args) or 0)
+        with warnings.catch_warnings():
+            # fasfast's own deprecations (a former name or key the user typed or saved):
+            # Python hides a DeprecationWarning raised inside a library, the user must see it
+            warnings.simplefilter("default", FasfastDeprecationWarning)
+            return int(_load(args.command).run(args) or 0)
     except KeyboardInterrupt:
         print("interrupted", file=sys.stderr)
         return 130

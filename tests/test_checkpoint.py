@@ -204,7 +204,7 @@ def weights_files(tmp_path_factory):
     opt.step()  # an optimizer state with tensors, as after training
     net.load_state_dict(a)
     files = {}
-    # paper 000's public ConvNeXt-V2 code (main_finetune.py / utils.save_model)
+    # the public ConvNeXt-V2 code of Huang et al. 2024 (main_finetune.py / utils.save_model)
     args = argparse.Namespace(
         model=ATTO,
         input_size=SIZE,
@@ -322,7 +322,7 @@ def test_load_model_infers_plain_files(weights_files):
     import warnings
 
     with warnings.catch_warnings():
-        warnings.simplefilter("error")  # paper 000's args name the model and the size
+        warnings.simplefilter("error")  # Huang et al.'s args name the model and the size
         _, meta = ck.load_model(weights_files["paper000"][0])
     assert meta["epoch"] == 42 and meta["model_config"]["image_size"] == SIZE
     with pytest.warns(
@@ -451,8 +451,8 @@ def data_root(tmp_path_factory):
 
 @pytest.mark.parametrize("kind", KINDS)
 def test_every_command_loads_every_kind(weights_files, data_root, kind, tmp_path, capsys):
-    """fasfast train --init, predict, explain, and for the two files of issue 14 (paper 000's
-    checkpoint, a plain timm state dict) eval and export too, with each kind of file. (eval
+    """fasfast train --init, predict, explain, and for the two files of issue 14 (Huang et
+    al. 2024's checkpoint, a plain timm state dict) eval and export too, with each kind of file. (eval
     and export reach the loader through the same load_model that the test above checks with
     every kind; the full sweep costs about 25 s a file.)"""
     from fasfast.cli import main

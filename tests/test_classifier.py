@@ -1,4 +1,4 @@
-"""timm ConvNeXt-V2 classifier (paper 000): build, forward, local-file init, clear errors."""
+"""timm ConvNeXt-V2 classifier (Huang et al. 2024): build, forward, local-file init, clear errors."""
 
 from __future__ import annotations
 

@@ -356,6 +356,34 @@ def test_warnings_are_one_line():
     assert r.stderr == "fasfast info: warning: something to know over two lines\n"
 
 
+def test_deprecations_reach_the_command_line_user(tmp_path):
+    """A former name on the command line (``predict --method acer``) or an older
+    checkpoint's ``fused`` key gives its one-line deprecation note, although Python hides a
+    DeprecationWarning raised inside a library by default (issue 17: the old names accepted
+    with a deprecation warning; the key ignored with a note)."""
+    report = tmp_path / "summary.json"
+    report.write_text(json.dumps({"thresholds": {"acer_point": 0.25}}))
+    code = (
+        "import sys\n"
+        "from fasfast.commands import info\n"
+        "from fasfast.engine.predict import _choose_threshold\n"
+        "from fasfast.models import config_from_dict\n"
+        "def run(args):\n"
+        f"    assert _choose_threshold(None, {str(report)!r}, 'acer', {{}})[0] == 0.25\n"
+        "    config_from_dict('eulernet', {'fused': True})\n"
+        "    return 0\n"
+        "info.run = run\n"
+        "from fasfast.cli import main\n"
+        "sys.exit(main(['info']))"
+    )
+    r = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, timeout=60)
+    assert r.returncode == 0, r.stderr
+    lines = r.stderr.splitlines()
+    assert len(lines) == 2, r.stderr
+    assert lines[0].startswith("fasfast info: warning: the threshold name 'acer' is deprecated")
+    assert lines[1].startswith("fasfast info: warning: EulerNetConfig: the 'fused' key is ignored")
+
+
 def test_bad_device_is_a_bad_option(workdir, monkeypatch, capsys):
     monkeypatch.chdir(workdir)
     assert main(["explain", "good.pt", "bad.avi", "--out", "o", "--device", "gpu0"]) == 2

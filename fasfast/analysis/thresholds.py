@@ -64,6 +64,7 @@ import warnings
 from dataclasses import dataclass, field
 from fractions import Fraction
 
+from fasfast import FasfastDeprecationWarning
 from fasfast.analysis._classes import Classes
 from fasfast.analysis._core import (
     FiniteScores,
@@ -135,7 +136,7 @@ def threshold_name(name: str) -> str:
     warnings.warn(
         f"the threshold name {name!r} is deprecated (it is taken for the error rate ACER); "
         f"use {new!r}",
-        DeprecationWarning,
+        FasfastDeprecationWarning,
         stacklevel=3,
     )
     return new
@@ -178,7 +179,7 @@ class Thresholds:
         warnings.warn(
             "Thresholds.acer is deprecated: it is the ACER point threshold, not an "
             "ACER; use Thresholds.acer_point",
-            DeprecationWarning,
+            FasfastDeprecationWarning,
             stacklevel=2,
         )
         return self.acer_point

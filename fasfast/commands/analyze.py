@@ -317,7 +317,7 @@ def _notes(report: dict) -> str:
     lines = []
     if any(r["key"] == "acer_point" for r in report["table"]):
         lines.append(
-            "  ACER point: where APCER and BPCER meet (paper 000's rule, the EER point), not "
+            "  ACER point: where APCER and BPCER meet (the rule of Huang et al. 2024, the EER point), not "
             "the lowest ACER; the lowest is the ACER-left / mid / right interval"
         )
     for r in report["table"]:

@@ -31,7 +31,7 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
     parser.add_argument(
         "--method",
         default="balance",
-        help="which threshold of --threshold-from (default balance; e.g. acer, "
+        help="which threshold of --threshold-from (default balance; e.g. acer_point, "
         "cross, fake_border, live_border)",
     )
     parser.add_argument(

@@ -131,13 +131,7 @@ def oulu_npu(
     ``missing``: a listed video not found -> "error" (default) or "skip".
     """
     root = Path(root)
-    protocol = str(protocol)
-    if protocol.startswith("Protocol_"):
-        protocol = protocol[len("Protocol_") :]
-    if protocol not in OULU_PROTOCOLS:
-        raise ValueError(
-            f"unknown OULU-NPU protocol {protocol!r}; expected one of {OULU_PROTOCOLS}"
-        )
+    protocol = _oulu_protocol(protocol)
     split = _split_name(split)
     if not root.is_dir():
         raise FileNotFoundError(f"OULU-NPU root not found: {root}")
@@ -145,67 +139,89 @@ def oulu_npu(
     media = _index_media(folder)
     if source == "auto":
         source = "files" if (root / "Protocols").is_dir() else "rules"
-    entries: list[tuple[str, int | None]] = []
     if source == "files":
-        major, _, fold = protocol.partition("_")
-        fname = f"{split.capitalize()}{'_' + fold if fold else ''}.txt"
-        pfile = root / "Protocols" / f"Protocol_{major}" / fname
-        if not pfile.is_file():
-            raise FileNotFoundError(f"OULU-NPU protocol file not found: {pfile}")
-        for n, line in enumerate(pfile.read_text().splitlines(), 1):
-            line = line.strip()
-            if not line:
-                continue
-            parts = [p.strip() for p in line.split(",")]
-            if len(parts) != 2:
-                raise ValueError(
-                    f"{pfile}:{n}: expected '+1,Phone_Session_User_File', got {line!r}"
-                )
-            try:
-                val = int(parts[0])
-            except ValueError as e:
-                raise ValueError(f"{pfile}:{n}: bad label {parts[0]!r}") from e
-            entries.append((parts[1], 1 if val > 0 else 0))
+        entries = _oulu_listed(root, protocol, split)
     elif source == "rules":
         if not folder.is_dir():
             raise FileNotFoundError(f"OULU-NPU split folder not found: {folder}")
-        for name in media:
-            try:
-                info = parse_oulu_name(name)
-            except ValueError:
-                continue
-            if oulu_protocol_includes(protocol, split, info):
-                entries.append((name, None))
+        entries = _oulu_by_rule(media, protocol, split)
     else:
         raise ValueError(f"source must be 'auto', 'files' or 'rules', got {source!r}")
     samples, absent = [], []
     for name, lab in entries:
-        info = parse_oulu_name(name)
-        if name not in media:
+        info = parse_oulu_name(name)  # a bad name in a list fails here, listed or not
+        if name in media:
+            samples.append(_oulu_sample(media[name], name, info, lab, protocol, split))
+        else:
             absent.append(name)
-            continue
-        atype = OULU_FILE_TYPES.get(info["file"], "attack")
-        label = (1 if info["file"] == 1 else 0) if lab is None else lab
-        if label == 1:
-            atype = "live"
-        elif atype == "live":
-            atype = "attack"
-        samples.append(
-            Sample(
-                str(media[name]),
-                label,
-                atype,
-                name,
-                split,
-                dict(info, protocol=protocol, dataset="oulu-npu"),
-            )
-        )
     if absent and missing == "error":
         raise FileNotFoundError(
             f"{len(absent)} OULU-NPU videos listed for protocol {protocol} / {split} are not in "
             f"{folder}: {', '.join(absent[:5])}{' ...' if len(absent) > 5 else ''}"
         )
     return samples
+
+
+def _oulu_protocol(protocol) -> str:
+    """``"1"``, ``"3_2"``, ... from ``protocol`` (``"Protocol_"`` prefix allowed), checked."""
+    protocol = str(protocol)
+    if protocol.startswith("Protocol_"):
+        protocol = protocol[len("Protocol_") :]
+    if protocol not in OULU_PROTOCOLS:
+        raise ValueError(
+            f"unknown OULU-NPU protocol {protocol!r}; expected one of {OULU_PROTOCOLS}"
+        )
+    return protocol
+
+
+def _oulu_listed(root: Path, protocol: str, split: str) -> list[tuple[str, int | None]]:
+    """(name, label) of every line of the protocol's list file ``Protocols/Protocol_P/...``."""
+    major, _, fold = protocol.partition("_")
+    fname = f"{split.capitalize()}{'_' + fold if fold else ''}.txt"
+    pfile = root / "Protocols" / f"Protocol_{major}" / fname
+    if not pfile.is_file():
+        raise FileNotFoundError(f"OULU-NPU protocol file not found: {pfile}")
+    entries: list[tuple[str, int | None]] = []
+    for n, line in enumerate(pfile.read_text().splitlines(), 1):
+        line = line.strip()
+        if not line:
+            continue
+        parts = [p.strip() for p in line.split(",")]
+        if len(parts) != 2:
+            raise ValueError(f"{pfile}:{n}: expected '+1,Phone_Session_User_File', got {line!r}")
+        try:
+            val = int(parts[0])
+        except ValueError as e:
+            raise ValueError(f"{pfile}:{n}: bad label {parts[0]!r}") from e
+        entries.append((parts[1], 1 if val > 0 else 0))
+    return entries
+
+
+def _oulu_by_rule(media: dict, protocol: str, split: str) -> list[tuple[str, int | None]]:
+    """(name, None) of every video in the split folder the protocol's naming rule takes."""
+    entries: list[tuple[str, int | None]] = []
+    for name in media:
+        try:
+            info = parse_oulu_name(name)
+        except ValueError:
+            continue
+        if oulu_protocol_includes(protocol, split, info):
+            entries.append((name, None))
+    return entries
+
+
+def _oulu_sample(path, name: str, info: dict, lab: int | None, protocol: str, split: str):
+    """The :class:`Sample` of video ``name`` (``info``: its parsed name): the label from the
+    list (``lab``) or, without one, from the file number."""
+    atype = OULU_FILE_TYPES.get(info["file"], "attack")
+    label = (1 if info["file"] == 1 else 0) if lab is None else lab
+    if label == 1:
+        atype = "live"
+    elif atype == "live":
+        atype = "attack"
+    return Sample(
+        str(path), label, atype, name, split, dict(info, protocol=protocol, dataset="oulu-npu")
+    )
 
 
 def _read_list(path: Path, with_label: bool) -> list[tuple[str, int | None, list[str]]]:

@@ -137,27 +137,12 @@ def _expand_input(p: Path, per_image: bool) -> list[tuple[str, str]]:
 
 def threshold_from_file(path: str | Path, method: str = "balance") -> float:
     """The ``method`` threshold from an eval summary / table7 / analysis report."""
-    p = Path(path)
-    if p.is_dir():
-        for cand in ("summary.json", "report.json", "report/report.json", "table7.json"):
-            if (p / cand).is_file():
-                p = p / cand
-                break
-        else:
-            raise FileNotFoundError(f"no summary.json / report.json / table7.json in {path}")
-    if not p.is_file():
-        raise FileNotFoundError(f"threshold file not found: {p}")
+    p = _report_file(Path(path))
     try:
         data = json.loads(p.read_text())
     except ValueError as e:
         raise ValueError(f"{p} is not a JSON report: {e}") from e
-    found: dict[str, float] = {}
-    if isinstance(data, dict) and isinstance(data.get("thresholds"), dict):
-        found.update({k: v for k, v in data["thresholds"].items() if isinstance(v, (int, float))})
-    rows = data if isinstance(data, list) else (data.get("table7") or data.get("table") or [])
-    for r in rows if isinstance(rows, list) else []:
-        if isinstance(r, dict) and "key" in r and "threshold" in r:
-            found.setdefault(r["key"], r["threshold"])
+    found = _thresholds_in(data)
     if not found:
         raise ValueError(f"{p} holds no thresholds (expected fasfast eval / analyze output)")
     from fasfast.analysis.thresholds import RENAMED_THRESHOLDS, threshold_name
@@ -172,6 +157,32 @@ def threshold_from_file(path: str | Path, method: str = "balance") -> float:
     if not math.isfinite(t):
         raise ValueError(f"{p}: the {method!r} threshold is not finite ({t})")
     return t
+
+
+def _report_file(p: Path) -> Path:
+    """The JSON report ``p`` names: the file itself, or the first of the known names in a
+    folder."""
+    if p.is_dir():
+        for cand in ("summary.json", "report.json", "report/report.json", "table7.json"):
+            if (p / cand).is_file():
+                return p / cand
+        raise FileNotFoundError(f"no summary.json / report.json / table7.json in {p}")
+    if not p.is_file():
+        raise FileNotFoundError(f"threshold file not found: {p}")
+    return p
+
+
+def _thresholds_in(data) -> dict[str, float]:
+    """Threshold name -> value of a report: its ``thresholds`` mapping, then the ``key`` /
+    ``threshold`` of the rows of its Table 7 (a list, or under ``table7`` / ``table``)."""
+    found: dict[str, float] = {}
+    if isinstance(data, dict) and isinstance(data.get("thresholds"), dict):
+        found.update({k: v for k, v in data["thresholds"].items() if isinstance(v, (int, float))})
+    rows = data if isinstance(data, list) else (data.get("table7") or data.get("table") or [])
+    for r in rows if isinstance(rows, list) else []:
+        if isinstance(r, dict) and "key" in r and "threshold" in r:
+            found.setdefault(r["key"], r["threshold"])
+    return found
 
 
 def predict(
@@ -212,19 +223,7 @@ def predict(
         raise ValueError("give either threshold or threshold_from, not both")
     dev = pick_device(device)
     model, meta = load_model(checkpoint, dev, model=model_name, image_size=image_size)
-    note = ""
-    if threshold is None and threshold_from is not None:
-        threshold = threshold_from_file(threshold_from, method)
-        note = f"{method} threshold from {threshold_from}"
-    if threshold is None:
-        stored = (meta.get("best_metrics") or {}).get("dev_threshold")
-        if stored is not None and math.isfinite(float(stored)):
-            threshold, note = float(stored), "dev threshold stored in the checkpoint"
-        else:
-            threshold, note = 0.5, "default 0.5 (no threshold given or stored)"
-    threshold = float(threshold)
-    if not math.isfinite(threshold):
-        raise ValueError(f"threshold must be a finite number, got {threshold}")
+    threshold, note = _choose_threshold(threshold, threshold_from, method, meta)
 
     problems: dict[str, Exception] = {}
     every = collect_inputs(inputs, per_image, problems)
@@ -246,17 +245,8 @@ def predict(
             for path, _ in items
         ]
         return _in_input_order(every, out, problems, threshold)
-    if landmarks is not None:
-        found = landmarks.results()
-        if (
-            getattr(landmarks, "size", None) == ds.source.image_size
-            and ds.source.crop
-            and getattr(landmarks, "margin", None) == ds.source.margin
-        ):
-            ds.source.known_entries.update(found)  # crops made in the background
-        ds.source.known_landmarks.update(landmarks.landmarks(found))
-        if all(s.path in ds.source.known_entries for s in ds.samples):
-            workers = 0  # only the model is left to run: no loader processes to start
+    if landmarks is not None and _use_background(ds, landmarks):
+        workers = 0  # only the model is left to run: no loader processes to start
     loader = DataLoader(
         ds, batch_size=batch_size, shuffle=False, num_workers=workers, pin_memory=dev.type == "cuda"
     )
@@ -265,61 +255,86 @@ def predict(
         from tqdm.auto import tqdm
 
         bar = tqdm(loader, desc="predict", leave=False, dynamic_ncols=True)
+    scores, skipped, errors = _score_batches(model, bar, meta["kind"], dev, items, ds.left_out)
+    out = [
+        _decide(path, kinds[path], vals, skipped[path], errors.get(path), threshold, note)
+        for path, vals in scores.items()
+    ]
+    return _in_input_order(every, out, problems, threshold)
+
+
+def _choose_threshold(threshold, threshold_from, method: str, meta: dict) -> tuple[float, str]:
+    """(threshold, where it came from): the number given, the ``method`` threshold of the
+    report ``threshold_from``, the dev threshold stored in the checkpoint, else 0.5."""
+    note = ""
+    if threshold is None and threshold_from is not None:
+        threshold = threshold_from_file(threshold_from, method)
+        from fasfast.analysis.thresholds import RENAMED_THRESHOLDS
+
+        note = f"{RENAMED_THRESHOLDS.get(method, method)} threshold from {threshold_from}"
+    if threshold is None:
+        stored = (meta.get("best_metrics") or {}).get("dev_threshold")
+        if stored is not None and math.isfinite(float(stored)):
+            threshold, note = float(stored), "dev threshold stored in the checkpoint"
+        else:
+            threshold, note = 0.5, "default 0.5 (no threshold given or stored)"
+    threshold = float(threshold)
+    if not math.isfinite(threshold):
+        raise ValueError(f"threshold must be a finite number, got {threshold}")
+    return threshold, note
+
+
+def _use_background(ds, landmarks) -> bool:
+    """Hand the landmarks (and, when made at the dataset's size and margin, the crops) of
+    the background process to ``ds``; True when every sample's crops are there."""
+    found = landmarks.results()
+    if (
+        getattr(landmarks, "size", None) == ds.source.image_size
+        and ds.source.crop
+        and getattr(landmarks, "margin", None) == ds.source.margin
+    ):
+        ds.source.known_entries.update(found)  # crops made in the background
+    ds.source.known_landmarks.update(landmarks.landmarks(found))
+    return all(s.path in ds.source.known_entries for s in ds.samples)
+
+
+def _score_batches(model, batches, kind: str, dev, items, left_out):
+    """Run the model over ``batches``: per input path its scores, the number of sequences
+    skipped for a face in fewer than half their frames, and its error (if any)."""
     scores: dict[str, list[float]] = OrderedDict((p, []) for p, _ in items)
     skipped: dict[str, int] = {p: 0 for p, _ in items}
-    errors: dict[str, str] = {s.path: reason for s, reason in ds.left_out}
+    errors: dict[str, str] = {s.path: reason for s, reason in left_out}
     with torch.no_grad():
-        for batch in bar:
+        for batch in batches:
             ok = [i for i, e in enumerate(batch["error"]) if not e]
             for i, e in enumerate(batch["error"]):
                 if e:  # a failed item: its input is an error, nothing stands in for it
                     errors.setdefault(batch["video"][i], e)
             if not ok:
                 continue
-            x = batch["frames" if meta["kind"] == "eulernet" else "image"][ok].to(dev)
+            x = batch["frames" if kind == "eulernet" else "image"][ok].to(dev)
             s = model.score(x).float().cpu()
-            frames = x.shape[1] if meta["kind"] == "eulernet" else 1
+            frames = x.shape[1] if kind == "eulernet" else 1
             for k, i in enumerate(ok):
                 vid = batch["video"][i]
                 if 2 * int(batch["no_face"][i]) > frames:  # a face in fewer than half
                     skipped[vid] += 1
                 else:
                     scores[vid].append(float(s[k]))
-    out = []
-    for path, vals in scores.items():
-        kind = kinds[path]
-        if path in errors:
-            out.append(
-                Prediction(path, kind, "error", None, threshold, 0, skipped[path], errors[path])
-            )
-        elif not vals:
-            out.append(
-                Prediction(
-                    path,
-                    kind,
-                    "no-face",
-                    None,
-                    threshold,
-                    0,
-                    skipped[path],
-                    "no face found" + (" in any sequence" if skipped[path] else ""),
-                )
-            )
-        else:
-            score = sum(vals) / len(vals)
-            out.append(
-                Prediction(
-                    path,
-                    kind,
-                    "live" if score >= threshold else "attack",
-                    score,
-                    threshold,
-                    len(vals),
-                    skipped[path],
-                    note,
-                )
-            )
-    return _in_input_order(every, out, problems, threshold)
+    return scores, skipped, errors
+
+
+def _decide(path, kind, vals, skipped: int, error, threshold: float, note: str) -> Prediction:
+    """The prediction of one input from its sequence scores ``vals`` (their mean against
+    ``threshold``), or its error / no-face row."""
+    if error is not None:
+        return Prediction(path, kind, "error", None, threshold, 0, skipped, error)
+    if not vals:
+        reason = "no face found" + (" in any sequence" if skipped else "")
+        return Prediction(path, kind, "no-face", None, threshold, 0, skipped, reason)
+    score = sum(vals) / len(vals)
+    decision = "live" if score >= threshold else "attack"
+    return Prediction(path, kind, decision, score, threshold, len(vals), skipped, note)
 
 
 def _in_input_order(every, out, problems, threshold) -> list[Prediction]:

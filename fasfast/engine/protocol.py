@@ -1,4 +1,5 @@
-"""Train and evaluate every sub-protocol of a benchmark; mean +- std (EulerNet Table II).
+"""Train and evaluate every sub-protocol of a benchmark; mean +- std (Cong et al. 2022,
+Table II).
 
 ``run_protocol(base_cfg, "oulu", "3")`` trains one model per sub-protocol 3_1 .. 3_6 (the
 ones present in ``<root>/Protocols``), evaluates each (thresholds chosen on dev with

@@ -14,6 +14,8 @@ import warnings
 from dataclasses import dataclass
 from typing import Any
 
+from fasfast import FasfastDeprecationWarning
+
 LABEL_KINDS = ("location", "binary", "depth")
 PYRAMID_MODES = ("bilinear", "nearest")
 POOL_KINDS = ("max", "avg")
@@ -38,7 +40,7 @@ def _drop_fused(d: dict[str, Any]) -> dict[str, Any]:
     warnings.warn(
         "EulerNetConfig: the 'fused' key is ignored: compiled or reference ops is a "
         "process-wide choice now, fasfast.ops.use_reference() or FASFAST_REFERENCE_OPS=1",
-        DeprecationWarning,
+        FasfastDeprecationWarning,
         stacklevel=3,
     )
     return {k: v for k, v in d.items() if k != "fused"}

@@ -26,6 +26,7 @@ from collections.abc import Iterator
 
 import torch
 
+from fasfast import FasfastDeprecationWarning
 from fasfast.ops import reference
 from fasfast.ops._checks import check_diirf, check_fcam_gate
 from fasfast.ops._library import HAS_C, use_reference, uses_kernel
@@ -66,7 +67,7 @@ def force_reference(enabled: bool = True) -> Iterator[None]:
     warnings.warn(
         "fasfast.ops.diirf.force_reference() is deprecated; use fasfast.ops.use_reference(), "
         "which switches all four ops (or FASFAST_REFERENCE_OPS=1)",
-        DeprecationWarning,
+        FasfastDeprecationWarning,
         stacklevel=3,
     )
     with use_reference(enabled):

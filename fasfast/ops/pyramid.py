@@ -77,7 +77,7 @@ def _index_dtype(max_ratio) -> torch.dtype:
     return torch.uint8 if max_ratio <= 16 else torch.int32
 
 
-def register_ops(ns: str) -> None:  # noqa: C901, PLR0915 - one nested def per op formula
+def register_ops(ns: str) -> None:
     """Fake kernels and autograd formulas of the ops of library ``ns``: ``"fasfast"`` (the
     extension) or ``"fasfast_emu"`` (the tests' emulated CUDA build, same schemas).
 
@@ -87,8 +87,15 @@ def register_ops(ns: str) -> None:  # noqa: C901, PLR0915 - one nested def per o
     code, because the emulated build registers the same formulas.
     """
     lib = getattr(torch.ops, ns)
+    _register_fakes(ns)
+    _register_upsample_sub_autograd(ns, lib)
+    _register_pool_concat_autograd(ns, lib)
+    _register_pool_concat_backward_autograd(ns)
 
-    # fake (meta) kernels: shapes and dtypes only, for torch.compile and opcheck
+
+def _register_fakes(ns: str) -> None:
+    """Fake (meta) kernels: shapes and dtypes only, for torch.compile and opcheck."""
+
     @torch.library.register_fake(f"{ns}::upsample_sub")
     def _upsample_sub_fake(hi, lo, mode):
         return hi.new_empty(hi.shape)
@@ -114,8 +121,11 @@ def register_ops(ns: str) -> None:  # noqa: C901, PLR0915 - one nested def per o
         n, _, h, w = grad.shape
         return [grad.new_empty((n, c, h * r, w * r)) for c, r in zip(channels, ratios)]
 
-    # autograd: first derivatives run the backward ops, whose own derivatives follow
-    # upsample_sub: out = hi - U lo; grad_hi = grad, grad_lo = -U^T grad (_upsample_sub_backward)
+
+def _register_upsample_sub_autograd(ns: str, lib) -> None:
+    """upsample_sub: out = hi - U lo; grad_hi = grad, grad_lo = -U^T grad (the backward op),
+    whose own derivative follows."""
+
     def _upsample_sub_setup(ctx, inputs, output):
         ctx.mode = inputs[2]
 
@@ -140,6 +150,11 @@ def register_ops(ns: str) -> None:  # noqa: C901, PLR0915 - one nested def per o
     torch.library.register_autograd(
         f"{ns}::_upsample_sub_backward", _adjoint_backward, setup_context=_adjoint_setup
     )
+
+
+def _register_pool_concat_autograd(ns: str, lib) -> None:
+    """pool_concat: a slice of grad for each input at the output's size, the backward op for
+    each pooled one."""
 
     def _pool_concat_setup(ctx, inputs, output):
         tensors, kind, with_indices = inputs
@@ -179,9 +194,12 @@ def register_ops(ns: str) -> None:  # noqa: C901, PLR0915 - one nested def per o
         f"{ns}::pool_concat", _pool_concat_backward, setup_context=_pool_concat_setup
     )
 
-    # _pool_concat_backward routes grad back through each window (max: to the stored
-    # arg-max; avg: 1 / r^2 to every element), linear in grad. Its derivative gathers each
-    # input-sized gradient back to the pooled size the same way.
+
+def _register_pool_concat_backward_autograd(ns: str) -> None:
+    """_pool_concat_backward routes grad back through each window (max: to the stored
+    arg-max; avg: 1 / r^2 to every element), linear in grad. Its derivative gathers each
+    input-sized gradient back to the pooled size the same way."""
+
     def _routes_setup(ctx, inputs, output):
         grad, indices, offsets, channels, ratios, kind = inputs
         ctx.save_for_backward(indices)

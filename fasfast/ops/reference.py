@@ -1,4 +1,8 @@
-"""Pure-PyTorch reference versions of every fasfast operator.
+"""Pure-PyTorch reference versions of every fasfast operator: EulerNet's DIIRF, FCAM gate
+and residual-pyramid steps (Cong et al. 2022, eq. 1-6).
+
+Paper: Multi-Frames Temporal Abnormal Clues Learning Method for Face Anti-Spoofing
+(EulerNet; Cong, Zhang, He, Gao, 2022) - https://arxiv.org/abs/2208.04076
 
 They are the oracle the compiled kernels are tested against and the fallback when
 ``fasfast._C`` is missing. Same names and signatures as :mod:`fasfast.ops`.

@@ -19,10 +19,10 @@ every attack type (train, dev and test splits of the whole tree, as the paper's 
 of Table 2), and the score domains are summarised with Radius / Normalize / Density per class
 (Tables 3, 4, 6) and drawn as domain-plot grids (Tables 1, 2, 5).
 
-Length: the longest reproduction (about 830 lines once ruff-formatted): lists, variant
+Length: the longest reproduction (about 860 lines once ruff-formatted): lists, variant
 training, domain statistics, paired comparison, claims and report of Tables 1-6 in one
-place. ``compare_variants`` and the claims (about 300 lines, over the complexity limit)
-are the first part to split off.
+place, each step a function within ruff's complexity limits. ``compare_variants`` and the
+claims (about 300 lines) are the first part to move to a module of their own.
 """
 
 from __future__ import annotations
@@ -373,14 +373,21 @@ def compare_variants(scores: dict, unit: str = "video", reps: int = 1000, seed: 
     drawn unit together). The ACER claim: per protocol, extend minus orig on the unseen test
     types at each model's dev ACER threshold, the mean over the protocols.
     """
+    n_seeds = min(len(v) for v in scores.values())
+    return {
+        "domains": _domain_comparisons(scores, n_seeds, unit, reps, seed),
+        "acer": _acer_comparison(scores, n_seeds, unit, reps, seed),
+    }
+
+
+def _domain_comparisons(scores: dict, n_seeds: int, unit: str, reps: int, seed: int) -> dict:
+    """Claim key -> :class:`Comparison` of the domain statistics of the train split (see
+    :func:`compare_variants`)."""
     from fasfast.analysis import domain_stats, paired_bootstrap
     from fasfast.reproduce.verdicts import Comparison, min_units, units_of
 
-    keys = list(scores)
-    n_seeds = min(len(v) for v in scores.values())
-    out: dict = {"domains": {}, "acer": None}
-    # ---- domains of the train split
-    flat = [(k, s) for k in keys for s in range(n_seeds)]
+    out: dict = {}
+    flat = [(k, s) for k in scores for s in range(n_seeds)]
     ref, mat = _aligned([scores[k][s]["train"] for k, s in flat], "train")
     col = {ks: i for i, ks in enumerate(flat)}
     vids = ref.videos if ref.videos is not None else ref.ids
@@ -391,137 +398,146 @@ def compare_variants(scores: dict, unit: str = "video", reps: int = 1000, seed: 
         for proto, cls in cells:
             if (proto, a) in scores and (proto, b) in scores:
                 plan.append((key, (proto, cls), stat, a, b))
-    if plan:
-        need = sorted({(proto, v, cls, st) for _, (proto, cls), st, a, b in plan for v in (a, b)})
+    if not plan:
+        return out
+    need = sorted({(proto, v, cls, st) for _, (proto, cls), st, a, b in plan for v in (a, b)})
 
-        def domain(idx):
-            val = {}
-            for proto, v, cls, st in need:
-                per = []
-                for s in range(n_seeds):
-                    x = mat[col[((proto, v), s)], idx]
-                    x = x[cls_mask[cls][idx]]
-                    d = domain_stats(x, "balance")
-                    per.append(off_one(d.normalize) if st == "normalize" else getattr(d, st))
-                val[(proto, v, cls, st)] = per
-            cells = [
-                np.mean(val[(p, a, c, st)]) - np.mean(val[(p, b, c, st)])
-                for _, (p, c), st, a, b in plan
-            ]
-            means = [
-                np.mean([x for (k2, *_), x in zip(plan, cells) if k2 == k])
-                for k in dict.fromkeys(k for k, *_ in plan)
-            ]
-            return np.array(cells + means)
+    def domain(idx):
+        val = {}
+        for proto, v, cls, st in need:
+            per = []
+            for s in range(n_seeds):
+                x = mat[col[((proto, v), s)], idx]
+                x = x[cls_mask[cls][idx]]
+                d = domain_stats(x, "balance")
+                per.append(off_one(d.normalize) if st == "normalize" else getattr(d, st))
+            val[(proto, v, cls, st)] = per
+        cells = [
+            np.mean(val[(p, a, c, st)]) - np.mean(val[(p, b, c, st)])
+            for _, (p, c), st, a, b in plan
+        ]
+        means = [
+            np.mean([x for (k2, *_), x in zip(plan, cells) if k2 == k])
+            for k in dict.fromkeys(k for k, *_ in plan)
+        ]
+        return np.array(cells + means)
 
-        res = paired_bootstrap(domain, ref.attack_types, units, reps=reps, seed=seed)
-        order = list(dict.fromkeys(k for k, *_ in plan))
-        ncell = len(plan)
-        for key, stat, a, b, direction, _, _, _ in DOMAIN_CLAIMS:
-            if key not in order:
-                continue
-            j = ncell + order.index(key)
-            cells = []
-            for i, (k2, cell, *_) in enumerate(plan):
-                if k2 == key:
-                    cells.append(
-                        {
-                            "cell": list(cell),
-                            "difference": res["difference"][i],
-                            "interval": list(res["interval"][i]),
-                            "pvalue": res["pvalue"][i],
-                        }
-                    )
-            out["domains"][key] = Comparison(
-                a,
-                b,
-                res["difference"][j],
-                tuple(res["interval"][j]),
-                f"paired bootstrap of the mean change over {len(cells)} cells, {unit}s "
-                f"resampled, {n_seeds} seed(s) pooled",
-                direction,
-                res["pvalue"][j],
-                extra={
-                    "cells": cells,
-                    "statistic": stat,
-                    "replicates": reps,
-                    "resampling": f"{unit}s; {res['resampling']}",
-                },
-                min_units=min_units(ref.attack_types, units),
-            )
-    # ---- cross-domain ACER on the unseen type
-    protos = [p for p in PROTOCOLS if (p, "extend") in scores and (p, "orig") in scores]
-    if protos:
-        flat = [((p, v), s) for p in protos for v in ("orig", "extend") for s in range(n_seeds)]
-        tref, tmat = _aligned([scores[k][s]["test"] for k, s in flat], "test")
-        tcol = {ks: i for i, ks in enumerate(flat)}
-        thr = {}
-        for k, s in flat:
-            seen = PROTOCOLS[k[0]][0]
-            dev = _subset(scores[k][s]["dev"], seen)
-            thr[(k, s)] = _acer(dev, dev)["threshold"]
-        tvids = tref.videos if tref.videos is not None else tref.ids
-        live = tref.labels == 1
-        unseen = {p: np.isin(tref.attack_types, PROTOCOLS[p][1]) for p in protos}
-
-        def acer_of(k, s, idx):
-            x, y = tmat[tcol[(k, s)], idx], live[idx]
-            keep = y | unseen[k[0]][idx]
-            x, y = x[keep], y[keep]
-            t = thr[(k, s)]
-            return ((x[~y] >= t).mean() + (x[y] < t).mean()) / 2
-
-        def acer_diff(idx):
-            per = [
-                np.mean(
-                    [
-                        acer_of((p, "extend"), s, idx) - acer_of((p, "orig"), s, idx)
-                        for s in range(n_seeds)
-                    ]
-                )
-                for p in protos
-            ]
-            return np.array(per + [np.mean(per)])
-
-        tunits = units_of(tvids, unit)
-        res = paired_bootstrap(acer_diff, tref.attack_types, tunits, reps=reps, seed=seed)
-        full = np.arange(len(tref))
-        out["acer"] = Comparison(
-            "extend",
-            "orig",
-            res["difference"][-1],
-            tuple(res["interval"][-1]),
-            f"paired bootstrap of the mean ACER change over {len(protos)} protocol(s), "
-            f"{unit}s resampled, {n_seeds} seed(s) pooled",
-            "< 0",
-            res["pvalue"][-1],
-            [
-                float(
-                    np.mean(
-                        [
-                            acer_of((p, "extend"), s, full) - acer_of((p, "orig"), s, full)
-                            for p in protos
-                        ]
-                    )
-                )
-                for s in range(n_seeds)
-            ],
-            {
-                "cells": [
+    res = paired_bootstrap(domain, ref.attack_types, units, reps=reps, seed=seed)
+    order = list(dict.fromkeys(k for k, *_ in plan))
+    ncell = len(plan)
+    for key, stat, a, b, direction, _, _, _ in DOMAIN_CLAIMS:
+        if key not in order:
+            continue
+        j = ncell + order.index(key)
+        cells = []
+        for i, (k2, cell, *_) in enumerate(plan):
+            if k2 == key:
+                cells.append(
                     {
-                        "cell": [p],
+                        "cell": list(cell),
                         "difference": res["difference"][i],
                         "interval": list(res["interval"][i]),
                         "pvalue": res["pvalue"][i],
                     }
-                    for i, p in enumerate(protos)
-                ],
+                )
+        out[key] = Comparison(
+            a,
+            b,
+            res["difference"][j],
+            tuple(res["interval"][j]),
+            f"paired bootstrap of the mean change over {len(cells)} cells, {unit}s "
+            f"resampled, {n_seeds} seed(s) pooled",
+            direction,
+            res["pvalue"][j],
+            extra={
+                "cells": cells,
+                "statistic": stat,
                 "replicates": reps,
                 "resampling": f"{unit}s; {res['resampling']}",
             },
-            min_units(tref.attack_types, tunits),
+            min_units=min_units(ref.attack_types, units),
         )
     return out
+
+
+def _acer_comparison(scores: dict, n_seeds: int, unit: str, reps: int, seed: int):
+    """The cross-domain ACER claim (extend minus orig on the unseen test types, see
+    :func:`compare_variants`) as a :class:`Comparison`, or None without both variants."""
+    from fasfast.analysis import paired_bootstrap
+    from fasfast.reproduce.verdicts import Comparison, min_units, units_of
+
+    protos = [p for p in PROTOCOLS if (p, "extend") in scores and (p, "orig") in scores]
+    if not protos:
+        return None
+    flat = [((p, v), s) for p in protos for v in ("orig", "extend") for s in range(n_seeds)]
+    tref, tmat = _aligned([scores[k][s]["test"] for k, s in flat], "test")
+    tcol = {ks: i for i, ks in enumerate(flat)}
+    thr = {}
+    for k, s in flat:
+        seen = PROTOCOLS[k[0]][0]
+        dev = _subset(scores[k][s]["dev"], seen)
+        thr[(k, s)] = _acer(dev, dev)["threshold"]
+    tvids = tref.videos if tref.videos is not None else tref.ids
+    live = tref.labels == 1
+    unseen = {p: np.isin(tref.attack_types, PROTOCOLS[p][1]) for p in protos}
+
+    def acer_of(k, s, idx):
+        x, y = tmat[tcol[(k, s)], idx], live[idx]
+        keep = y | unseen[k[0]][idx]
+        x, y = x[keep], y[keep]
+        t = thr[(k, s)]
+        return ((x[~y] >= t).mean() + (x[y] < t).mean()) / 2
+
+    def acer_diff(idx):
+        per = [
+            np.mean(
+                [
+                    acer_of((p, "extend"), s, idx) - acer_of((p, "orig"), s, idx)
+                    for s in range(n_seeds)
+                ]
+            )
+            for p in protos
+        ]
+        return np.array(per + [np.mean(per)])
+
+    tunits = units_of(tvids, unit)
+    res = paired_bootstrap(acer_diff, tref.attack_types, tunits, reps=reps, seed=seed)
+    full = np.arange(len(tref))
+    return Comparison(
+        "extend",
+        "orig",
+        res["difference"][-1],
+        tuple(res["interval"][-1]),
+        f"paired bootstrap of the mean ACER change over {len(protos)} protocol(s), "
+        f"{unit}s resampled, {n_seeds} seed(s) pooled",
+        "< 0",
+        res["pvalue"][-1],
+        [
+            float(
+                np.mean(
+                    [
+                        acer_of((p, "extend"), s, full) - acer_of((p, "orig"), s, full)
+                        for p in protos
+                    ]
+                )
+            )
+            for s in range(n_seeds)
+        ],
+        {
+            "cells": [
+                {
+                    "cell": [p],
+                    "difference": res["difference"][i],
+                    "interval": list(res["interval"][i]),
+                    "pvalue": res["pvalue"][i],
+                }
+                for i, p in enumerate(protos)
+            ],
+            "replicates": reps,
+            "resampling": f"{unit}s; {res['resampling']}",
+        },
+        min_units(tref.attack_types, tunits),
+    )
 
 
 def _claims(cmp: dict) -> list[Claim]:
@@ -594,29 +610,9 @@ def _mean_stats(per_seed: list[dict]) -> dict:
     return out
 
 
-def run_augmentation(
-    out: Path,
-    budget: Budget,
-    data: str | Path | None = None,
-    work: Path | None = None,
-    protocols=tuple(PROTOCOLS),
-    variants=VARIANTS,
-    seed: int = 0,
-    progress: bool = True,
-    unit: str = "video",
-) -> dict:
-    """Train the classifier variants, write ``<out>/REPORT.md`` and the grids."""
-    from fasfast.reproduce.verdicts import RULE
-
-    out = Path(out)
-    work = Path(work) if work is not None else out / "work"
-    out.mkdir(parents=True, exist_ok=True)
-    if budget.cls_recapture is not None:  # this study's own synthetic data
-        budget = dataclasses.replace(budget, recapture=budget.cls_recapture)
-    clock = Clock()
-    data_root = ensure_data(data, work, budget, seed=seed, progress=progress)
-    lists = work / "lists"
-    counts = write_lists(data_root, lists, per_type=budget.limit // 4)
+def _train_variants(protocols, variants, lists, work, budget, seed, progress, clock):
+    """Train every (protocol, variant, seed): per (protocol, variant) the score sets, the
+    domain statistics and the ACERs of each seed; and the training histories."""
     runs, histories, stats_seeds, acers_seeds = {}, {}, {}, {}
     for proto in protocols:
         seen, unseen, _ = PROTOCOLS[proto]
@@ -641,6 +637,35 @@ def run_augmentation(
                     f"{pct(a['test_acer'])}%, AUC {a['test_auc']:.3f} ({clock.text()})",
                     flush=True,
                 )
+    return runs, histories, stats_seeds, acers_seeds
+
+
+def run_augmentation(
+    out: Path,
+    budget: Budget,
+    data: str | Path | None = None,
+    work: Path | None = None,
+    protocols=tuple(PROTOCOLS),
+    variants=VARIANTS,
+    seed: int = 0,
+    progress: bool = True,
+    unit: str = "video",
+) -> dict:
+    """Train the classifier variants, write ``<out>/REPORT.md`` and the grids."""
+    from fasfast.reproduce.verdicts import RULE
+
+    out = Path(out)
+    work = Path(work) if work is not None else out / "work"
+    out.mkdir(parents=True, exist_ok=True)
+    if budget.cls_recapture is not None:  # this study's own synthetic data
+        budget = dataclasses.replace(budget, recapture=budget.cls_recapture)
+    clock = Clock()
+    data_root = ensure_data(data, work, budget, seed=seed, progress=progress)
+    lists = work / "lists"
+    counts = write_lists(data_root, lists, per_type=budget.limit // 4)
+    runs, histories, stats_seeds, acers_seeds = _train_variants(
+        protocols, variants, lists, work, budget, seed, progress, clock
+    )
     stats = {k: _mean_stats(v) for k, v in stats_seeds.items()}
     acers = {
         k: {m: float(np.mean([a[m] for a in v])) for m in v[0]} for k, v in acers_seeds.items()

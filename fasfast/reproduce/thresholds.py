@@ -13,7 +13,7 @@ EulerNet is trained on the synthetic data first.
 
 Length: over the project's ~450-line guide once ruff-formatted: one reproduction (settings,
 runs, paired comparison, claims, report) reads top to bottom; the comparison and claims are
-the part to split off (``run_thresholds`` is also over the statement limit).
+the part to split off.
 """
 
 from __future__ import annotations
@@ -306,6 +306,55 @@ def _claims(cmp: dict) -> list[Claim]:
     return claims
 
 
+def _models(checkpoint, data, work: Path, budget: Budget, seed: int, progress: bool):
+    """(data root, trained here?, checkpoints): ``checkpoint`` on ``data``, or
+    ``budget.seeds`` quick models trained on ``data`` (synthetic data made when None)."""
+    if checkpoint is not None:
+        if data is None:
+            raise ValueError(
+                "--checkpoint needs --data (the data set its train/dev splits come from)"
+            )
+        return Path(data), False, [Path(checkpoint)]
+    data_root = ensure_data(data, work, budget, seed=seed, progress=progress)
+    checkpoints = []
+    for s in range(budget.seeds):
+        print(f"[thresholds] training seed {seed + s}", flush=True)
+        checkpoints.append(quick_model(data_root, work, budget, seed + s, progress))
+    return data_root, True, checkpoints
+
+
+def _train_dev_scores(ck, dataset: str, data_root, protocol: str, level, budget: Budget):
+    """({"train", "dev": ScoreSet}, level) of checkpoint ``ck`` at ``level`` (default:
+    sequences for EulerNet, frames for a classifier)."""
+    from fasfast.engine import load_model
+    from fasfast.engine.evaluate import score_split
+
+    model, meta = load_model(ck)
+    kind = meta["kind"]
+    level = level or ("sequence" if kind == "eulernet" else "frame")
+    by_split = {}
+    for split in ("train", "dev"):
+        sc = score_split(
+            model,
+            meta,
+            dataset=dataset,
+            data_root=data_root,
+            protocol=protocol,
+            split=split,
+            batch_size=budget.batch_size,
+            workers=budget.workers,
+            progress=False,
+            limit=budget.limit,
+        )
+        rows = getattr(sc, level, None)
+        if not rows:
+            raise ValueError(
+                f"no {level}-level scores for a {kind} model; have {list(sc.levels())}"
+            )
+        by_split[split] = scoreset_from_rows(rows, split)
+    return by_split, level
+
+
 def run_thresholds(
     out: Path,
     budget: Budget,
@@ -323,52 +372,16 @@ def run_thresholds(
     """Table 7 + Fig. 7 for ``checkpoint`` (else ``budget.seeds`` models trained here, seeds
     pooled in the claims). Writes ``REPORT.md``."""
     from fasfast.analysis import auc, write_scores
-    from fasfast.engine import load_model
-    from fasfast.engine.evaluate import score_split
     from fasfast.reproduce.verdicts import RULE
 
     out = Path(out)
     work = Path(work) if work is not None else out / "work"
     out.mkdir(parents=True, exist_ok=True)
     clock = Clock()
-    if checkpoint is None:
-        data_root = ensure_data(data, work, budget, seed=seed, progress=progress)
-        checkpoints = []
-        for s in range(budget.seeds):
-            print(f"[thresholds] training seed {seed + s}", flush=True)
-            checkpoints.append(quick_model(data_root, work, budget, seed + s, progress))
-        trained_here = True
-    else:
-        if data is None:
-            raise ValueError(
-                "--checkpoint needs --data (the data set its train/dev splits come from)"
-            )
-        data_root, trained_here, checkpoints = Path(data), False, [Path(checkpoint)]
+    data_root, trained_here, checkpoints = _models(checkpoint, data, work, budget, seed, progress)
     sets, seed_thresholds, rows_per_seed = [], [], []
     for ck in checkpoints:
-        model, meta = load_model(ck)
-        kind = meta["kind"]
-        level = level or ("sequence" if kind == "eulernet" else "frame")
-        by_split = {}
-        for split in ("train", "dev"):
-            sc = score_split(
-                model,
-                meta,
-                dataset=dataset,
-                data_root=data_root,
-                protocol=protocol,
-                split=split,
-                batch_size=budget.batch_size,
-                workers=budget.workers,
-                progress=False,
-                limit=budget.limit,
-            )
-            rows = getattr(sc, level, None)
-            if not rows:
-                raise ValueError(
-                    f"no {level}-level scores for a {kind} model; have {list(sc.levels())}"
-                )
-            by_split[split] = scoreset_from_rows(rows, split)
+        by_split, level = _train_dev_scores(ck, dataset, data_root, protocol, level, budget)
         th, rows = threshold_transfer(by_split["train"], by_split["dev"], center)
         sets.append(by_split)
         seed_thresholds.append(th)

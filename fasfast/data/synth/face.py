@@ -224,15 +224,30 @@ def render_face(
 ) -> tuple[np.ndarray, np.ndarray]:
     """Draw the face with landmarks ``lm`` [68, 2] (pixels) over ``bg`` [S, S, 3] float.
 
-    Returns (image float32 [S,S,3] in [0,1], skin mask float32 [S,S]).
+    Returns (image float32 [S,S,3] in [0,1], skin mask float32 [S,S]), drawn back to front.
     """
     size = bg.shape[0]
     img = bg.copy()
-    f32 = np.float32
     face_w = np.linalg.norm(lm[16] - lm[0])
-    centre = lm[27:31].mean(0)
-    skin = (app.skin if skin_override is None else skin_override).astype(f32)
-    # hair (behind), shirt, neck
+    skin = (app.skin if skin_override is None else skin_override).astype(np.float32)
+    _draw_hair_and_shoulders(img, lm, app, face_w)
+    b_skin, m_skin = _draw_skin(img, lm, skin, face_w, pulse)
+    if app.hair_len > 0.5:
+        _draw_fringe(img, lm, app)
+    _draw_eyes(img, lm, app, skin)
+    _draw_brows_and_nose(img, lm, app, skin, face_w)
+    _draw_mouth(img, lm, app)
+    x0, y0, x1, y1 = b_skin
+    full = np.zeros((size, size), np.float32)
+    full[y0:y1, x0:x1] = m_skin * np.float32(1 / 255)
+    np.clip(img, 0, 1, out=img)
+    return img, full
+
+
+def _draw_hair_and_shoulders(img: np.ndarray, lm: np.ndarray, app: Appearance, face_w) -> None:
+    """The hair behind the head and the shirt's shoulders."""
+    size = img.shape[0]
+    f32 = np.float32
     hair_poly = _head_outline(lm, extra=0.25)
     hair_poly = np.concatenate(
         [
@@ -253,6 +268,13 @@ def render_face(
     )
     b = _bbox(shoulders, size)
     _blend(img, b, _local_mask([shoulders], b), app.shirt.astype(f32))
+
+
+def _draw_skin(img: np.ndarray, lm: np.ndarray, skin: np.ndarray, face_w, pulse: float):
+    """Neck and head in ``skin``, shaded from the nose out; returns (box, uint8 mask in it)."""
+    size = img.shape[0]
+    f32 = np.float32
+    centre = lm[27:31].mean(0)
     neck = np.array(
         [
             lm[6] + [face_w * 0.05, 0],
@@ -277,18 +299,23 @@ def render_face(
     if pulse:
         skin_img[y0:y1, x0:x1] *= np.array([1 + pulse, 1 + 0.6 * pulse, 1.0], f32)
     _blend(img, b_skin, m_skin, skin_img)
-    # fringe
-    if app.hair_len > 0.5:
-        fr = _head_outline(lm, extra=0.05)[17:]
-        fr = np.concatenate(
-            [fr, [lm[24] + (lm[24] - lm[44]) * 0.8, lm[19] + (lm[19] - lm[37]) * 0.8]]
-        )
-        b = _bbox(fr, size)
-        _blend(img, b, _local_mask([fr], b), app.hair.astype(f32))
-    # eyes: sclera, iris clipped to the eye, lids
+    return b_skin, m_skin
+
+
+def _draw_fringe(img: np.ndarray, lm: np.ndarray, app: Appearance) -> None:
+    """Hair over the forehead (long hair only)."""
+    fr = _head_outline(lm, extra=0.05)[17:]
+    fr = np.concatenate([fr, [lm[24] + (lm[24] - lm[44]) * 0.8, lm[19] + (lm[19] - lm[37]) * 0.8]])
+    b = _bbox(fr, img.shape[0])
+    _blend(img, b, _local_mask([fr], b), app.hair.astype(np.float32))
+
+
+def _draw_eyes(img: np.ndarray, lm: np.ndarray, app: Appearance, skin: np.ndarray) -> None:
+    """Each eye: sclera, the iris clipped to the eye, the upper lid."""
+    f32 = np.float32
     for a in (36, 42):
         eye = lm[a : a + 6]
-        b = _bbox(eye, size)
+        b = _bbox(eye, img.shape[0])
         m_eye = _local_mask([eye], b)
         rad = 0.33 * np.linalg.norm(lm[a + 3] - lm[a])
         m_iris = _local_mask([], b, circles=[(eye.mean(0), rad)])
@@ -296,6 +323,12 @@ def render_face(
         _blend(img, b, m_eye, np.array([0.92, 0.9, 0.88], f32))
         _blend(img, b, m_iris, app.iris.astype(f32))
         _blend(img, b, _local_mask([], b, lines=[lm[a : a + 4]]), skin * f32(0.35), 0.6)
+
+
+def _draw_brows_and_nose(img, lm: np.ndarray, app: Appearance, skin: np.ndarray, face_w):
+    """The brows, the nostrils and the highlight along the nose bridge."""
+    size = img.shape[0]
+    f32 = np.float32
     th = max(1, int(round(face_w * app.brow_thick)))
     b = _bbox(lm[17:27], size, pad=th + 2)
     _blend(
@@ -313,14 +346,13 @@ def render_face(
     b = _bbox(lm[27:31], size, pad=4)
     hl = _local_mask([], b, lines=[lm[27:31]], thickness=max(1, int(face_w * 0.04)))
     img[b[1] : b[3], b[0] : b[2]] += hl.astype(f32)[..., None] * f32(0.06 / 255)
-    # mouth
-    b = _bbox(lm[48:60], size)
-    _blend(img, b, _local_mask([lm[48:60]], b), app.lips.astype(f32))
-    _blend(img, b, _local_mask([lm[60:68]], b), np.array([0.25, 0.08, 0.08], f32))
-    full = np.zeros((size, size), f32)
-    full[y0:y1, x0:x1] = m_skin * f32(1 / 255)
-    np.clip(img, 0, 1, out=img)
-    return img, full
+
+
+def _draw_mouth(img: np.ndarray, lm: np.ndarray, app: Appearance) -> None:
+    """Lips and the dark inner mouth."""
+    b = _bbox(lm[48:60], img.shape[0])
+    _blend(img, b, _local_mask([lm[48:60]], b), app.lips.astype(np.float32))
+    _blend(img, b, _local_mask([lm[60:68]], b), np.array([0.25, 0.08, 0.08], np.float32))
 
 
 def _smooth(rng, n: int, fps: float, amp: float, fmin=0.2, fmax=1.5, k=3) -> np.ndarray:
