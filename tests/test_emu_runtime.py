@@ -36,6 +36,9 @@ def test_schedules_expose_a_missing_barrier():
         ("kernel_check", 16, r"FASFAST_KERNEL_CHECK\(threadIdx.x < 8\) failed"),
         ("empty_grid", 32, r"shuffle_kernel: bad grid \(0, 1, 1\)"),
         ("shuffle", 0, r"shuffle_kernel: bad block \(0, 1, 1\)"),
+        ("oversized_block", 1024, r"shuffle_kernel: bad block \(1024, 2, 1\)"),
+        ("oversized_grid", 32, r"shuffle_kernel: bad grid \(1, 65536, 1\)"),
+        ("oversized_shared", 32, r"shuffle_kernel launched with .* 49153 bytes of dynamic shared"),
     ],
 )
 def test_faults_fail_naming_the_kernel(case, threads, match):
@@ -43,6 +46,7 @@ def test_faults_fail_naming_the_kernel(case, threads, match):
     with pytest.raises(RuntimeError, match=match) as err:
         lib.emu_selftest(case, threads)
     kernel = "shuffle_kernel" if case in ("shuffle", "empty_grid") else f"{case}_kernel"
+    kernel = "shuffle_kernel" if case.startswith("oversized") else kernel
     assert kernel in str(err.value)
     # the runtime is usable again afterwards
     assert torch.equal(

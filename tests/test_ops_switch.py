@@ -126,3 +126,42 @@ def test_torch_compile_follows_the_switch():
         fn(hi, lo)
     assert len(graphs) == 2
     assert "fasfast.upsample_sub" in graphs[0] and "fasfast" not in graphs[1]
+
+
+@needs_c
+@pytest.mark.parametrize("op", OPS)
+def test_torch_func_transforms_run_the_reference_with_exact_derivatives(op):
+    """torch.func cannot transform the compiled ops' autograd formulas (first derivatives
+    included: "autograd.Function ... must override the setup_context staticmethod"), so under
+    a transform each op runs the reference: torch.func.grad and torch.func.hessian of
+    sum(op(t) ** 2) equal the reference's by plain autograd (float64, small inputs)."""
+    from torch.func import grad, hessian
+
+    g = torch.Generator().manual_seed(1)
+    b = torch.tensor([0.5, -0.3, 0.2], dtype=torch.float64)
+    a = torch.tensor([-0.4, 0.1], dtype=torch.float64)
+    x = torch.randn(1, 3, 2, 2, 2, dtype=torch.float64, generator=g)  # fcam_gate's x
+    hi = torch.randn(1, 2, 4, 4, dtype=torch.float64, generator=g)  # upsample_sub's hi
+    low = torch.randn(1, 2, 2, 2, dtype=torch.float64, generator=g)  # pool_concat's 2nd
+    calls = {
+        "diirf": lambda f, t: f(t, b, a),
+        "fcam_gate": lambda f, t: f(x, t, b, a),
+        "upsample_sub": lambda f, t: f(hi, t, "bilinear"),
+        "pool_concat": lambda f, t: f([t, low], "max"),
+    }
+    call = calls[op]
+    shape = {"upsample_sub": (1, 2, 2, 2), "pool_concat": (1, 2, 4, 4)}.get(op, (1, 3, 2, 2))
+    t = torch.randn(shape, dtype=torch.float64, generator=g)
+
+    def loss(f):
+        return lambda t: call(f, t).square().sum()
+
+    fused, ref = getattr(ops, op), getattr(reference, op)
+    assert ops.uses_kernel(op, t)
+    leaf = t.clone().requires_grad_()
+    want_g = torch.autograd.grad(loss(ref)(leaf), leaf)[0]
+    want_h = torch.autograd.functional.hessian(loss(ref), t)
+    assert want_h.abs().sum() > 0
+    torch.testing.assert_close(grad(loss(fused))(t), want_g, rtol=1e-12, atol=1e-12)
+    torch.testing.assert_close(hessian(loss(fused))(t), want_h, rtol=1e-12, atol=1e-12)
+    assert ops.uses_kernel(op, t)  # outside the transform: the compiled kernel again

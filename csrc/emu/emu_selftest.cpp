@@ -94,6 +94,12 @@ at::Tensor selftest(c10::string_view which, int64_t threads) {
     cuda::launch("kernel_check_kernel", kernel_check_kernel, 1, block, 0, nullptr, p);
   } else if (c == "empty_grid") {
     cuda::launch("shuffle_kernel", shuffle_kernel, 0, block, 0, nullptr, p);
+  } else if (c == "oversized_block") {  // two rows of `threads`: over 1024 when threads > 512
+    cuda::launch("shuffle_kernel", shuffle_kernel, 1, dim3(block.x, 2), 0, nullptr, p);
+  } else if (c == "oversized_grid") {  // 65536 blocks in y: one more than CUDA allows
+    cuda::launch("shuffle_kernel", shuffle_kernel, dim3(1, 65536), block, 0, nullptr, p);
+  } else if (c == "oversized_shared") {  // 48 KiB + 1 of dynamic shared memory
+    cuda::launch("shuffle_kernel", shuffle_kernel, 1, block, 48 * 1024 + 1, nullptr, p);
   } else {
     TORCH_CHECK(false, "emu_selftest: unknown case '", c, "'");
   }

@@ -146,9 +146,17 @@ def use_reference(enabled: bool = True) -> Iterator[None]:
 
 def uses_kernel(op: str, t: torch.Tensor) -> bool:
     """True when ``fasfast.ops.<op>`` (one of :data:`OPS`) runs the compiled kernel for
-    tensor ``t``: the switch is off, the kernel is built for ``t``'s device and takes its
-    dtype."""
+    tensor ``t``: the switch is off, no ``torch.func`` transform is active, the kernel is
+    built for ``t``'s device and takes its dtype.
+
+    Under ``torch.func`` transforms (``grad``, ``hessian``, ``jacrev``, ``vmap``, ...) the
+    ops run the reference: PyTorch cannot apply those transforms to the compiled ops'
+    autograd formulas (it stops with "autograd.Function ... must override the
+    setup_context staticmethod"), and the reference gives exact higher derivatives.
+    """
     if _REFERENCE:
+        return False
+    if not torch.compiler.is_compiling() and torch._C._are_functorch_transforms_active():
         return False
     dev = t.device.type
     return _KERNELS.get((op, dev), False) and t.dtype in KERNEL_DTYPES[dev]

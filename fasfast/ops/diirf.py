@@ -11,7 +11,8 @@ reference switch is off (:func:`fasfast.ops.use_reference`), else the pure-PyTor
 autograd formulas registered here, so ``torch.compile(fullgraph=True)`` traces them
 without a graph break and gradients reach ``x``, ``z``, ``b`` and ``a``. Second
 derivatives are refused with a RuntimeError (the fused backward kernels have no
-derivative); the reference ops (``fasfast.ops.use_reference()``) give them.
+derivative); the reference ops (``fasfast.ops.use_reference()``) give them, and run by
+themselves under ``torch.func`` transforms (:func:`fasfast.ops.uses_kernel`).
 
 The C++ wrappers make inputs contiguous (a no-op for contiguous tensors); outputs are
 contiguous. Coefficient gradients are reduced over all pixels in a fixed order, so they
