@@ -19,7 +19,7 @@ import torch
 
 ROOT = Path(__file__).resolve().parent.parent
 SANITIZE = os.environ.get("FASFAST_EMU_SANITIZE", "0") == "1"
-SCHEDULES = ("forward", "reverse", "random")
+SCHEDULES = ("forward", "reverse", "random", "warps")
 NARROW_MAX = 2**15 - 1  # the emulated narrow index type is a checked int16
 
 _loaded = False

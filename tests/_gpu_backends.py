@@ -7,6 +7,7 @@ the emulated half alone.
 from __future__ import annotations
 
 import os
+from collections.abc import Iterator
 
 import pytest
 import torch
@@ -77,11 +78,19 @@ BACKENDS = [
 
 
 @pytest.fixture(params=BACKENDS)
-def backend(request) -> Backend:
+def backend(request) -> Iterator[Backend]:
+    """The backend under test. Outputs the kernels allocate (``at::empty``) start as NaN
+    (PyTorch's deterministic mode fills uninitialised memory), so an element a kernel skips
+    shows up instead of passing with a value left in reused memory."""
     if request.param == "cuda" and not torch.cuda.is_available():
         pytest.skip("needs a CUDA device")
     if request.param == "cuda":
         from fasfast.ops import cuda_usable
 
         assert cuda_usable(), "a GPU is visible but fasfast._C has no CUDA kernels"
-    return Backend(request.param)
+    before = torch.are_deterministic_algorithms_enabled()
+    torch.use_deterministic_algorithms(True)
+    try:
+        yield Backend(request.param)
+    finally:
+        torch.use_deterministic_algorithms(before)

@@ -24,6 +24,42 @@ def test_schedules_expose_a_missing_barrier():
     assert not torch.equal(results["forward"], results["reverse"])
 
 
+def test_warps_schedule_exposes_a_buffer_reused_without_a_barrier():
+    """Warp 0 reads a shared buffer that the other warps overwrite after 8 shuffles. With the
+    barrier between, every schedule reads the first values. Without it the lock-step
+    schedules still do (warp 0 reads before any warp finishes a shuffle), and only the warps
+    schedule, which runs warps 7..1 to their end before warp 0, reads overwritten ones."""
+    lib = ops()
+    want = torch.zeros(256, dtype=torch.int32)
+    want[:8] = torch.arange(1, 9, dtype=torch.int32)
+    for schedule in SCHEDULES:
+        with config(schedule, seed=4):
+            assert torch.equal(lib.emu_selftest("reuse_with_barrier", 256), want), schedule
+            got = lib.emu_selftest("reuse", 256)
+        assert torch.equal(got, want) == (schedule != "warps"), (schedule, got[:8])
+
+
+@pytest.mark.parametrize("threads", [32, 96, 256, 1024])
+def test_block_reduce_store_twice_in_one_kernel(threads):
+    """diirf.cu's block reduction, called twice in one kernel (a test kernel in
+    csrc/emu/diirf_emu.cpp): both block sums are exact on every schedule. Its trailing
+    barrier is what keeps the second call's warps from overwriting warp_sums before warp 0
+    has read the first call's; without it the warps schedule fails this test."""
+    lib = ops()
+    t = torch.arange(threads, dtype=torch.float64)
+    n = float(threads)
+    want = torch.tensor(
+        [
+            [t.sum(), n, (t * t).sum(), -t.sum(), 2 * n],
+            [n, t.sum(), 3 * n, (t * t).sum(), -n],
+        ],
+        dtype=torch.float64,
+    )
+    for schedule in SCHEDULES:
+        with config(schedule, seed=2):
+            assert torch.equal(lib.emu_reduce_twice(threads), want), schedule
+
+
 @pytest.mark.parametrize(
     "case, threads, match",
     [
@@ -60,7 +96,7 @@ def test_configuration_is_checked_and_restored():
     with config("random", seed=9, max_grid=5, index_limit=100):
         assert lib.emu_config() == ("random", 9, 5, 100)
     assert lib.emu_config() == before
-    with pytest.raises(RuntimeError, match="schedule must be forward, reverse or random"):
+    with pytest.raises(RuntimeError, match="schedule must be forward, reverse, random or warps"):
         lib.emu_configure("sideways", 0, 1, 1)
     with pytest.raises(RuntimeError, match="max_grid must be >= 1"):
         lib.emu_configure("forward", 0, 0, 1)

@@ -262,7 +262,9 @@ def test_bitwise_equal_across_runs(backend):
 
 
 @pytest.mark.emu
-@pytest.mark.parametrize("schedule,seed", [("reverse", 0), ("random", 1), ("random", 2)])
+@pytest.mark.parametrize(
+    "schedule,seed", [("reverse", 0), ("random", 1), ("random", 2), ("warps", 0)]
+)
 def test_emu_bitwise_equal_across_schedules(schedule, seed):
     """Threads and blocks run in another order: a missing barrier or a read of another
     thread's unsynchronised write would change the results."""

@@ -299,7 +299,7 @@ def test_emu_grid_stride_loops_beyond_the_grid_cap(max_grid):
 
 
 @pytest.mark.emu
-@pytest.mark.parametrize("schedule,seed", [("reverse", 0), ("random", 5)])
+@pytest.mark.parametrize("schedule,seed", [("reverse", 0), ("random", 5), ("warps", 0)])
 def test_emu_bitwise_equal_across_schedules(schedule, seed):
     emu = Backend("emu")
     want = _pyramid_outputs(emu, s=20)

@@ -15,8 +15,8 @@
 // Execution (csrc/emu/emu_runtime.cpp): blocks run one after another; every CUDA thread of
 // a block is a fiber (ucontext) that runs until it reaches a barrier, a warp operation or its
 // end. The order in which runnable threads (and blocks) run is the schedule: forward,
-// reverse or seeded random, so a missing barrier changes the result instead of passing by
-// luck. A launch fails with an error naming the kernel on: an empty or oversized grid or
+// reverse, seeded random, or warp by warp (each warp alone up to its next barrier), so a
+// missing barrier changes the result instead of passing by luck. A launch fails with an error naming the kernel on: an empty or oversized grid or
 // block; a __syncthreads not reached by every thread of the block (one exited, or threads
 // wait at different barriers); a warp operation whose mask names a lane that does not exist
 // (a partial warp) or has exited, or lanes that disagree on the mask; a deadlock; an
@@ -75,7 +75,12 @@ namespace fasfast {
 namespace emu {
 
 // ---- configuration (set from the tests through torch.ops.fasfast_emu.emu_configure) ----
-enum class Schedule : int { kForward = 0, kReverse = 1, kRandom = 2 };
+// kWarps: warp by warp, the last warp first; each warp runs alone until all its lanes wait at
+// a barrier or have ended (its warp operations complete as soon as its own lanes arrive), as
+// a GPU may run one warp far ahead of the others. It exposes a shared-memory race that the
+// lock-step schedules cannot: one warp reading a buffer while another, already several warp
+// operations further, overwrites it (for example a missing trailing barrier before reuse).
+enum class Schedule : int { kForward = 0, kReverse = 1, kRandom = 2, kWarps = 3 };
 
 struct Config {
   Schedule schedule = Schedule::kForward;

@@ -1,7 +1,7 @@
 // The `fasfast_emu` op library of the tests: the schemas of every fasfast op family (the
 // CUDA kernels in csrc/cuda/*.cu, compiled against the emulated runtime, register their
 // implementations on its CPU key), and the emulator's settings:
-//   emu_configure(schedule, seed, max_grid, index_limit)   schedule: forward|reverse|random
+//   emu_configure(schedule, seed, max_grid, index_limit)   schedule: forward|reverse|random|warps
 //   emu_config() -> (schedule, seed, max_grid, index_limit)
 //   emu_take_launches() -> (kernel names, grid sizes, threads per block, parameter types)
 //                          of the launches since the last call
@@ -29,6 +29,8 @@ const char* schedule_name(Schedule s) {
       return "reverse";
     case Schedule::kRandom:
       return "random";
+    case Schedule::kWarps:
+      return "warps";
   }
   return "?";
 }
@@ -41,8 +43,10 @@ void configure(c10::string_view schedule, int64_t seed, int64_t max_grid, int64_
     c.schedule = Schedule::kReverse;
   } else if (schedule == "random") {
     c.schedule = Schedule::kRandom;
+  } else if (schedule == "warps") {
+    c.schedule = Schedule::kWarps;
   } else {
-    TORCH_CHECK(false, "fasfast emu: schedule must be forward, reverse or random, got '",
+    TORCH_CHECK(false, "fasfast emu: schedule must be forward, reverse, random or warps, got '",
                 std::string(schedule), "'");
   }
   TORCH_CHECK(max_grid >= 1, "fasfast emu: max_grid must be >= 1, got ", max_grid);

@@ -5,6 +5,8 @@
 // schedule order, runs until it blocks (barrier, warp operation) or ends. When none is
 // runnable, warp operations whose lanes have all arrived complete, then a barrier that
 // every live thread waits at opens; anything else is a failure (divergence, deadlock).
+// The warps schedule runs each warp alone instead (last warp first), completing its warp
+// operations as soon as its own lanes arrive, until the warp waits at a barrier or ends.
 #include "cuda_runtime.h"
 
 #include <c10/util/Exception.h>
@@ -205,6 +207,8 @@ void order(std::vector<int>& ids, std::mt19937_64& rng) {
     case Schedule::kRandom:
       std::shuffle(ids.begin(), ids.end(), rng);
       break;
+    case Schedule::kWarps:  // run_warps_alone orders the warps; lanes in order
+      break;
   }
 }
 
@@ -214,87 +218,93 @@ void order(std::vector<int>& ids, std::mt19937_64& rng) {
   std::abort();
 }
 
+// Completes the warp operation of warp w if its named lanes have all arrived (no lane of w
+// may be runnable); true if it did.
+bool resolve_warp(Block& b, int w) {
+  bool progressed = false;
+  const int first = w * kWarp;
+  const int lanes = std::min(kWarp, b.nthreads - first);
+  for (int l = 0; l < lanes; ++l) {
+    Thread& t = b.threads[first + l];
+    if (t.state != State::kWarp) continue;
+    const std::string at = std::string(op_name(t.op)) + " at " + where_str(t.where) + " (" +
+                           thread_str(t) + ", lane " + std::to_string(l) + ", mask " +
+                           hex(t.mask) + ")";
+    if (!(t.mask >> l & 1u)) block_failure(b, t, at + ": the calling lane is not in its mask");
+    for (int k = 0; k < kWarp; ++k) {
+      if (!(t.mask >> k & 1u)) continue;
+      if (k >= lanes) {
+        block_failure(b, t,
+                      at + " names lane " + std::to_string(k) +
+                          ", which does not exist: the block has " +
+                          std::to_string(b.nthreads) + " threads, so warp " + std::to_string(w) +
+                          " has " + std::to_string(lanes) + " lanes");
+      }
+      const Thread& o = b.threads[first + k];
+      if (o.state == State::kDone) {
+        block_failure(b, t, at + " names lane " + std::to_string(k) + ", which has exited");
+      }
+      if (o.state == State::kBarrier) {
+        block_failure(b, t,
+                      "deadlock: " + at + " waits for lane " + std::to_string(k) +
+                          ", which waits at __syncthreads at " + where_str(o.where));
+      }
+      if (o.mask != t.mask || o.op != t.op || o.where.line() != t.where.line()) {
+        block_failure(b, t,
+                      "divergent warp operations: " + at + " and lane " + std::to_string(k) +
+                          " in " + op_name(o.op) + " at " + where_str(o.where) + " (mask " +
+                          hex(o.mask) + ")");
+      }
+    }
+  }
+  // Every waiting lane's group is complete and consistent: compute the results.
+  bool any = false;
+  for (int l = 0; l < lanes; ++l) {
+    Thread& t = b.threads[first + l];
+    if (t.state != State::kWarp) continue;
+    any = true;
+    int src = l;
+    const int width = t.width;
+    const int seg = l - l % width;
+    switch (t.op) {
+      case WarpOp::kIdx:
+        src = seg + ((t.arg % width) + width) % width;
+        break;
+      case WarpOp::kUp:
+        src = (l - seg) - t.arg >= 0 ? l - t.arg : l;
+        break;
+      case WarpOp::kDown:
+        src = (l - seg) + t.arg < width ? l + t.arg : l;
+        break;
+      case WarpOp::kXor:
+        src = ((l ^ t.arg) - seg) < width && (l ^ t.arg) >= seg ? (l ^ t.arg) : l;
+        break;
+      case WarpOp::kSync:
+        break;
+    }
+    if (src >= lanes || !(t.mask >> src & 1u)) {
+      block_failure(b, t,
+                    std::string(op_name(t.op)) + " at " + where_str(t.where) + ": lane " +
+                        std::to_string(l) + " reads lane " + std::to_string(src) +
+                        ", which is not in the mask " + hex(t.mask));
+    }
+    t.result = b.threads[first + src].value;
+  }
+  if (any) {
+    for (int l = 0; l < lanes; ++l) {
+      Thread& t = b.threads[first + l];
+      if (t.state == State::kWarp) t.state = State::kRunnable;
+    }
+    progressed = true;
+  }
+  return progressed;
+}
+
 // Completes every warp operation whose named lanes have all arrived; true if any did.
 bool resolve_warps(Block& b) {
   bool progressed = false;
   const int nwarps = (b.nthreads + kWarp - 1) / kWarp;
-  for (int w = 0; w < nwarps; ++w) {
-    const int first = w * kWarp;
-    const int lanes = std::min(kWarp, b.nthreads - first);
-    for (int l = 0; l < lanes; ++l) {
-      Thread& t = b.threads[first + l];
-      if (t.state != State::kWarp) continue;
-      const std::string at = std::string(op_name(t.op)) + " at " + where_str(t.where) + " (" +
-                             thread_str(t) + ", lane " + std::to_string(l) + ", mask " +
-                             hex(t.mask) + ")";
-      if (!(t.mask >> l & 1u)) block_failure(b, t, at + ": the calling lane is not in its mask");
-      for (int k = 0; k < kWarp; ++k) {
-        if (!(t.mask >> k & 1u)) continue;
-        if (k >= lanes) {
-          block_failure(b, t,
-                        at + " names lane " + std::to_string(k) +
-                            ", which does not exist: the block has " +
-                            std::to_string(b.nthreads) + " threads, so warp " + std::to_string(w) +
-                            " has " + std::to_string(lanes) + " lanes");
-        }
-        const Thread& o = b.threads[first + k];
-        if (o.state == State::kDone) {
-          block_failure(b, t, at + " names lane " + std::to_string(k) + ", which has exited");
-        }
-        if (o.state == State::kBarrier) {
-          block_failure(b, t,
-                        "deadlock: " + at + " waits for lane " + std::to_string(k) +
-                            ", which waits at __syncthreads at " + where_str(o.where));
-        }
-        if (o.mask != t.mask || o.op != t.op || o.where.line() != t.where.line()) {
-          block_failure(b, t,
-                        "divergent warp operations: " + at + " and lane " + std::to_string(k) +
-                            " in " + op_name(o.op) + " at " + where_str(o.where) + " (mask " +
-                            hex(o.mask) + ")");
-        }
-      }
-    }
-    // Every waiting lane's group is complete and consistent: compute the results.
-    bool any = false;
-    for (int l = 0; l < lanes; ++l) {
-      Thread& t = b.threads[first + l];
-      if (t.state != State::kWarp) continue;
-      any = true;
-      int src = l;
-      const int width = t.width;
-      const int seg = l - l % width;
-      switch (t.op) {
-        case WarpOp::kIdx:
-          src = seg + ((t.arg % width) + width) % width;
-          break;
-        case WarpOp::kUp:
-          src = (l - seg) - t.arg >= 0 ? l - t.arg : l;
-          break;
-        case WarpOp::kDown:
-          src = (l - seg) + t.arg < width ? l + t.arg : l;
-          break;
-        case WarpOp::kXor:
-          src = ((l ^ t.arg) - seg) < width && (l ^ t.arg) >= seg ? (l ^ t.arg) : l;
-          break;
-        case WarpOp::kSync:
-          break;
-      }
-      if (src >= lanes || !(t.mask >> src & 1u)) {
-        block_failure(b, t,
-                      std::string(op_name(t.op)) + " at " + where_str(t.where) + ": lane " +
-                          std::to_string(l) + " reads lane " + std::to_string(src) +
-                          ", which is not in the mask " + hex(t.mask));
-      }
-      t.result = b.threads[first + src].value;
-    }
-    if (any) {
-      for (int l = 0; l < lanes; ++l) {
-        Thread& t = b.threads[first + l];
-        if (t.state == State::kWarp) t.state = State::kRunnable;
-      }
-      progressed = true;
-    }
-  }
+  for (int w = 0; w < nwarps; ++w) progressed = resolve_warp(b, w) || progressed;
   return progressed;
 }
 
@@ -340,6 +350,35 @@ bool resolve_barrier(Block& b) {
   block_failure(b, b.threads[0], s.str());
 }
 
+// Runs one thread until it blocks or ends; a failure inside it fails the launch.
+void run_until_blocked(Block& b, Thread& t) {
+  resume(b, t);
+  if (!b.failure.empty()) {
+    t_stacks_dirty = true;
+    TORCH_CHECK(false, "fasfast emu: kernel ", b.kernel, ", ", b.failure);
+  }
+}
+
+// The warps schedule: each warp, the last first, runs alone until every lane waits at a
+// barrier or has ended; its warp operations complete as soon as its own lanes arrive.
+void run_warps_alone(Block& b) {
+  const int nwarps = (b.nthreads + kWarp - 1) / kWarp;
+  for (int w = nwarps - 1; w >= 0; --w) {
+    const int first = w * kWarp;
+    const int lanes = std::min(kWarp, b.nthreads - first);
+    bool ran = true;
+    while (ran || resolve_warp(b, w)) {
+      ran = false;
+      for (int l = 0; l < lanes; ++l) {
+        Thread& t = b.threads[first + l];
+        if (t.state != State::kRunnable) continue;
+        run_until_blocked(b, t);
+        ran = true;
+      }
+    }
+  }
+}
+
 void run_block(Block& b, uint3 block_idx, dim3 grid, dim3 block, std::mt19937_64& rng) {
   for (int i = 0; i < b.nthreads; ++i) {
     Thread& t = b.threads[i];
@@ -365,20 +404,18 @@ void run_block(Block& b, uint3 block_idx, dim3 grid, dim3 block, std::mt19937_64
   std::vector<int> ids;
   ids.reserve(b.nthreads);
   while (true) {
-    ids.clear();
-    for (int i = 0; i < b.nthreads; ++i) {
-      if (b.threads[i].state == State::kRunnable) ids.push_back(i);
-    }
-    if (!ids.empty()) {
-      order(ids, rng);
-      for (int i : ids) {
-        resume(b, b.threads[i]);
-        if (!b.failure.empty()) {
-          t_stacks_dirty = true;
-          TORCH_CHECK(false, "fasfast emu: kernel ", b.kernel, ", ", b.failure);
-        }
+    if (g_config.schedule == Schedule::kWarps) {
+      run_warps_alone(b);
+    } else {
+      ids.clear();
+      for (int i = 0; i < b.nthreads; ++i) {
+        if (b.threads[i].state == State::kRunnable) ids.push_back(i);
       }
-      continue;
+      if (!ids.empty()) {
+        order(ids, rng);
+        for (int i : ids) run_until_blocked(b, b.threads[i]);
+        continue;
+      }
     }
     bool done = true;
     for (const Thread& t : b.threads) done = done && t.state == State::kDone;
@@ -500,6 +537,9 @@ void launch(const char* kernel, dim3 grid, dim3 block, size_t shared_bytes, cuda
       break;
     case Schedule::kRandom:
       std::shuffle(order_ids.begin(), order_ids.end(), rng);
+      break;
+    case Schedule::kWarps:  // the last block first, as its last warp
+      std::reverse(order_ids.begin(), order_ids.end());
       break;
   }
   try {

@@ -1,7 +1,7 @@
 // Deliberately faulty kernels that show the emulator's checks fire (tests/test_emu_runtime.py):
 //   emu_selftest(str case, int threads) -> Tensor
-// Each case is one small kernel; "race" returns what the threads read (it differs between
-// schedules without its barrier), the others fail with the emulator's error.
+// Each case is one small kernel; "race" and "reuse" return what the threads read (it differs
+// between schedules without their barrier), the others fail with the emulator's error.
 #include <ATen/ops/zeros.h>
 #include <torch/library.h>
 
@@ -25,6 +25,22 @@ __global__ void race_kernel(int* out, bool barrier) {
   out[threadIdx.x] = buf[n - 1 - threadIdx.x];
   __syncthreads();
   buf[threadIdx.x] = 0;
+}
+
+// Warp 0 reads buf after the barrier while the other warps shuffle 8 times and then overwrite
+// it; without the second barrier only the warps schedule (one warp far ahead of another)
+// lets warp 0 read the overwritten entries: the lock-step schedules always read first.
+__global__ void reuse_kernel(int* out, bool barrier) {
+  __shared__ int buf[kMax / 32];
+  const int warp = static_cast<int>(threadIdx.x) / 32;
+  const int lane = static_cast<int>(threadIdx.x) % 32;
+  if (lane == 0) buf[warp] = warp + 1;
+  __syncthreads();
+  if (warp == 0) out[lane] = lane < static_cast<int>(blockDim.x) / 32 ? buf[lane] : 0;
+  if (barrier) __syncthreads();
+  int v = static_cast<int>(threadIdx.x);
+  for (int k = 0; k < 8; ++k) v += __shfl_xor_sync(0xffffffffu, v, 1);
+  if (lane == 0) buf[warp] = -v;
 }
 
 __global__ void shuffle_kernel(int* out) {
@@ -78,6 +94,8 @@ at::Tensor selftest(c10::string_view which, int64_t threads) {
   const dim3 block(static_cast<unsigned>(threads));
   if (c == "race" || c == "race_with_barrier") {
     cuda::launch("race_kernel", race_kernel, 1, block, 0, nullptr, p, c == "race_with_barrier");
+  } else if (c == "reuse" || c == "reuse_with_barrier") {
+    cuda::launch("reuse_kernel", reuse_kernel, 1, block, 0, nullptr, p, c == "reuse_with_barrier");
   } else if (c == "shuffle") {
     cuda::launch("shuffle_kernel", shuffle_kernel, 1, block, 0, nullptr, p);
   } else if (c == "exited_lane") {
