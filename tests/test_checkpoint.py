@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import json
 import os
 import random
 import signal
@@ -451,8 +452,9 @@ def data_root(tmp_path_factory):
 
 @pytest.mark.parametrize("kind", KINDS)
 def test_every_command_loads_every_kind(weights_files, data_root, kind, tmp_path, capsys):
-    """fasfast train --init, predict, explain, and for the two files of issue 14 (Huang et
-    al. 2024's checkpoint, a plain timm state dict) eval and export too, with each kind of file. (eval
+    """fasfast train --init, predict, explain (Grad-CAM of the classifier's stages), and for
+    the two files of issue 14 (Huang et al. 2024's checkpoint, a plain timm state dict) eval
+    and export too, with each kind of file. (eval
     and export reach the loader through the same load_model that the test above checks with
     every kind; the full sweep costs about 25 s a file.)"""
     from fasfast.cli import main
@@ -494,10 +496,12 @@ def test_every_command_loads_every_kind(weights_files, data_root, kind, tmp_path
     size = ["--image-size", str(SIZE)]
     assert main(["predict", video, "-c", path, *size, *quick]) == 0
     assert "score" in capsys.readouterr().out
-    assert main(["explain", path, video, "--out", str(tmp_path / "cam")]) == 2
-    err = capsys.readouterr().err.strip().splitlines()
-    assert err[-1].startswith("fasfast explain: error: ")
-    assert f"{path} holds a {ATTO} classifier" in err[-1] and "EulerNet checkpoint" in err[-1]
+    assert main(["explain", path, video, "--out", str(tmp_path / "cam"), *size]) == 0
+    assert "Traceback" not in capsys.readouterr().err
+    cam = json.loads((tmp_path / "cam" / "gradcam.json").read_text())
+    assert cam["models"][0]["config"]["model_name"] == ATTO and len(cam["frames"][0]) == 1
+    assert (tmp_path / "cam" / "gradcam.png").is_file()
+    assert (tmp_path / "cam" / "model0" / "window0" / "frame0_backbone.stages.3.png").is_file()
     if kind not in ("paper000", "timm_state_dict"):
         return
     assert (
