@@ -364,6 +364,49 @@ def test_imagenet_head_skipped_when_finetuning_fatal_when_exact(tmp_path):
         ck.load_state_into(m, net.state_dict(), path)  # resume is exact
 
 
+def test_resume_from_plain_files_loads_exactly_and_starts_afresh(
+    weights_files, tmp_path, monkeypatch
+):
+    """--resume with a file that is not a fasfast checkpoint (issue 14: the two files load
+    through resume too): exact weights, a fresh start (another program's optimizer / epoch
+    unused) said in one warning; a 1000-class head is fatal on resume (skipped by --init)."""
+    import argparse
+    from types import SimpleNamespace
+
+    from fasfast.engine import training
+    from fasfast.models import ClassifierConfig, build_classifier
+
+    started = []
+    monkeypatch.setattr(training, "start_afresh", started.append)
+
+    def run():
+        model = build_classifier(ClassifierConfig(image_size=SIZE))
+        return SimpleNamespace(model=model, cfg=None, info=SimpleNamespace(is_main=True))
+
+    for kind in ("paper000", "timm_state_dict", "safetensors"):
+        path, want = weights_files[kind]
+        r = run()
+        with pytest.warns(
+            UserWarning,
+            match=rf"resume: .*{path.name} is not a fasfast checkpoint .*: its 140 tensors are "
+            "loaded exactly.*training starts at epoch 1 with a fresh optimizer",
+        ):
+            training.resume(r, path)
+        _assert_weights(r.model, want)
+        assert started[-1] is r
+    net = _timm_atto(num_classes=1000)
+    torch.save(
+        {"model": net.state_dict(), "args": argparse.Namespace(model=ATTO)}, tmp_path / "a.pth"
+    )
+    with pytest.raises(
+        ck.CheckpointError,
+        match=r"cannot resume: .*a.pth was saved from another model.*head.fc.weight: "
+        r"file \[1000, 320\] vs model \[2, 320\].*use --init",
+    ):
+        training.resume(run(), tmp_path / "a.pth")
+    assert len(started) == 3
+
+
 def test_finetune_refuses_another_architecture(tmp_path):
     from fasfast.engine import TrainConfig
     from fasfast.engine.training import setup_model

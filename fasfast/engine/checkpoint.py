@@ -257,14 +257,20 @@ def _check_fasfast(ckpt: dict, path) -> dict:
     return ckpt
 
 
-def load_checkpoint(path: str | Path, map_location: str | torch.device = "cpu") -> dict:
+def load_checkpoint(
+    path: str | Path,
+    map_location: str | torch.device = "cpu",
+    *,
+    weights: WeightsFile | None = None,
+) -> dict:
     """Read a whole fasfast checkpoint (weights, optimizer, RNG, ...) for resuming.
 
-    Read by the one loader (:func:`fasfast.models.weights.read_weights`, ``weights_only=True``).
+    Read by the one loader (:func:`fasfast.models.weights.read_weights`, ``weights_only=True``);
+    ``weights``: the file as :func:`read_weights` returned it already (not read again).
     Raises FileNotFoundError for a missing file and :class:`CheckpointError` for a truncated /
     corrupt file or a file that is not a fasfast checkpoint (plain weights belong to ``--init``).
     """
-    wf = read_weights(path, map_location=map_location)
+    wf = weights if weights is not None else read_weights(path, map_location=map_location)
     if not wf.is_fasfast:
         raise CheckpointError(
             f"{path} is not a fasfast checkpoint (no format={FORMAT!r} tag; it holds a "
