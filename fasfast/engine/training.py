@@ -28,6 +28,8 @@ epochs, steps per epoch, world size, batch size, limits, balancing, optimizer, s
 a changed epochs / world size / batch size / max steps / lr / schedule / warm-up is carried
 through (the schedule re-planned, said in one line), a changed optimizer, weight decay or
 training set is refused in one line naming the setting (:mod:`fasfast.engine.schedule`).
+A file that is not a fasfast checkpoint (plain or wrapped state dict, safetensors) is
+resumed as its weights alone, loaded exactly, from epoch 1 (:func:`resume_from_weights`).
 Under torchrun, DDP with a DistributedSampler; rank 0 writes.
 
 The steps of :func:`train`: setup (model, data, optimizer), resume (or start afresh), then per
