@@ -3,6 +3,8 @@ overlays, errors."""
 
 from __future__ import annotations
 
+import json
+
 import numpy as np
 import pytest
 import torch
@@ -327,3 +329,9 @@ def test_explain_compare_takes_one_kind_of_model(black_then_face, explain_ckpt, 
     err = capsys.readouterr().err.strip().splitlines()
     assert len(err) == 1 and err[0].startswith("fasfast explain: error: ")
     assert "atto.pt holds another kind of model than" in err[0] and "one kind" in err[0]
+    atto = str(tmp_path / "atto.pt")
+    cls = ["explain", atto, str(black_then_face), "--out", str(tmp_path / "c"), "--image-size"]
+    assert main([*cls, "32", "--compare", atto]) == 0  # two classifier rows
+    capsys.readouterr()
+    rows = json.loads((tmp_path / "c" / "gradcam.json").read_text())["models"]
+    assert len(rows) == 2 and rows[0]["scores"] == pytest.approx(rows[1]["scores"])

@@ -106,13 +106,13 @@ def run(args: argparse.Namespace) -> int:
     else:
         layers = [s.strip() for s in args.layers.split(",") if s.strip()]
     cfg = first.config
-    frames = int(getattr(cfg, "frames", 1))  # a classifier scores single frames
+    length = int(getattr(cfg, "frames", 1))  # a classifier scores single frames
     if args.interval < 1:
         raise ValueError(f"--interval must be >= 1, got {args.interval}")
     chosen = choose_windows(
         args.video,
         cfg.image_size,
-        frames,
+        length,
         args.interval,
         count=args.windows,
         window=args.window,
@@ -134,7 +134,7 @@ def run(args: argparse.Namespace) -> int:
     }
     for k, (ck, model) in enumerate(models):
         c = model.config
-        if c.image_size != cfg.image_size or int(getattr(c, "frames", 1)) != frames:
+        if c.image_size != cfg.image_size or int(getattr(c, "frames", 1)) != length:
             raise ValueError(f"{ck}: input size / frames differ from {models[0][0]}")
         res = GradCAM(model, layers, args.target)(x)
         tag = f"({chr(97 + k % 26)}) {ck.parent.name or ck.stem}\n" + (
