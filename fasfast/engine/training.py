@@ -28,8 +28,6 @@ epochs, steps per epoch, world size, batch size, limits, balancing, optimizer, s
 a changed epochs / world size / batch size / max steps / lr / schedule / warm-up is carried
 through (the schedule re-planned, said in one line), a changed optimizer, weight decay or
 training set is refused in one line naming the setting (:mod:`fasfast.engine.schedule`).
-A file that is not a fasfast checkpoint (plain or wrapped state dict, safetensors) is
-resumed as its weights alone, loaded exactly, from epoch 1 (:func:`resume_from_weights`).
 Under torchrun, DDP with a DistributedSampler; rank 0 writes.
 
 The steps of :func:`train`: setup (model, data, optimizer), resume (or start afresh), then per
@@ -298,40 +296,17 @@ def start_afresh(run: Run) -> None:
         (run.out_dir / "best.pt.next").unlink(missing_ok=True)
 
 
-def resume_from_weights(run: Run, wf: ck.WeightsFile) -> None:
-    """``--resume`` with a file that is not a fasfast checkpoint (a plain or wrapped state dict,
-    e.g. Huang et al. 2024's ``{'model', 'optimizer', 'epoch', 'scaler', 'args'}``, or
-    safetensors): its weights are loaded exactly (any missing, extra or mis-shaped tensor, such
-    as a 1000-class head, is fatal); the optimizer, epoch and schedule such a file may hold
-    belong to another program and are not used, so training starts at epoch 1 with a fresh
-    optimizer. One warning line says so."""
-    try:
-        report = ck.load_weights(run.model, wf, mode="exact")
-    except ck.CheckpointError as e:
-        raise ck.CheckpointError(
-            f"cannot resume: {e}; to fine-tune from it (tensors of another shape "
-            "skipped) use --init"
-        ) from e
-    start_afresh(run)
-    if run.info.is_main:
-        warnings.warn(
-            f"resume: {wf.path} is not a fasfast checkpoint ({wf.container}): its "
-            f"{len(report.loaded)} tensors are loaded exactly, but an optimizer, epoch or "
-            "schedule in it belongs to another program and is not used: training starts at "
-            "epoch 1 with a fresh optimizer",
-            UserWarning,
-            stacklevel=2,
-        )
-
-
 def resume(run: Run, resume_path: Path) -> None:
     """Resume step: the model, optimizer, scaler, epoch, step, history, best, RNG states
     from ``resume_path``; the plan compared (:func:`~fasfast.engine.schedule.compare_plans`)
     and ``best.pt`` / ``log.csv`` of the output folder made consistent with it."""
     cfg, info = run.cfg, run.info
     wf = ck.read_weights(resume_path)
-    if not wf.is_fasfast:
-        resume_from_weights(run, wf)
+    if not wf.is_fasfast:  # plain weights: loaded exactly, the run starts at epoch 1
+        note = ck.load_resume_weights(run.model, wf)
+        start_afresh(run)
+        if info.is_main:
+            warnings.warn(note, UserWarning, stacklevel=2)
         return
     state = ck.load_checkpoint(resume_path, weights=wf)
     # older checkpoints hold EulerNet's retired "fused" key: not architecture
