@@ -46,7 +46,7 @@ COMMANDS: dict[str, str] = {
     "export": "export a checkpoint to ONNX or TorchScript",
     "bench": "run the operator / analysis benchmarks and print ratio tables",
     "reproduce": "reproduce the papers' experiments on synthetic data",
-    "explain": "Grad-CAM overlays of the EulerNet stages for a video",
+    "explain": "Grad-CAM overlays of the model's stages (EulerNet or classifier) for a video",
     "magnify": "Eulerian video magnification of a clip",
 }
 

@@ -180,6 +180,22 @@ def _namespace_checkpoint_ok(d):
         assert torch.equal(got.state_dict()[k], v), k
 
 
+def _plain_files_load(d):
+    """The other files of the issue's checkpoint case load exactly: a bare state dict, one
+    with DataParallel / DDP ``module.`` prefixes and a safetensors file (any name)."""
+    from safetensors.torch import save_file
+
+    m = _eulernet()
+    torch.save(m.state_dict(), d / "bare.pth")
+    torch.save(torch.nn.DataParallel(m).state_dict(), d / "ddp.pth")
+    save_file(m.state_dict(), str(d / "weights.bin"))
+    for name in ("bare.pth", "ddp.pth", "weights.bin"):
+        got, meta = ck.load_model(d / name, model="eulernet:tiny", image_size=16)
+        assert meta["kind"] == "eulernet", name
+        for k, v in m.state_dict().items():
+            assert torch.equal(got.state_dict()[k], v), (name, k)
+
+
 def _nan_rows_are_nonresponses(d):
     """bob's pipeline writes ``nan`` for samples it failed on: ISO non-responses (APNRR and
     BPNRR), left out of APCER and BPCER, never an error and never a silent score."""
@@ -882,6 +898,21 @@ ROWS = [
         ["eval", "{d}/trunc.pt", "--data-root", "{d}"],
         2,
         "truncated or corrupt",
+    ),
+    Row("checkpoints", "bare, DDP-prefixed and safetensors state dicts", _plain_files_load, OK),
+    Row(
+        "checkpoints",
+        "export of a truncated checkpoint",
+        ["export", "{d}/trunc.pt"],
+        2,
+        "truncated or corrupt",
+    ),
+    Row(
+        "checkpoints",
+        "predict with a missing checkpoint",
+        ["predict", "{d}/bad.avi", "-c", "{d}/nope.pt"],
+        2,
+        "checkpoint not found: {d}/nope.pt",
     ),
     # ----------------------------------------------------------------- CLI options
     Row(

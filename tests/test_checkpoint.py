@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import json
 import os
 import random
 import signal
@@ -363,6 +364,49 @@ def test_imagenet_head_skipped_when_finetuning_fatal_when_exact(tmp_path):
         ck.load_state_into(m, net.state_dict(), path)  # resume is exact
 
 
+def test_resume_from_plain_files_loads_exactly_and_starts_afresh(
+    weights_files, tmp_path, monkeypatch
+):
+    """--resume with a file that is not a fasfast checkpoint (issue 14: the two files load
+    through resume too): exact weights, a fresh start (another program's optimizer / epoch
+    unused) said in one warning; a 1000-class head is fatal on resume (skipped by --init)."""
+    import argparse
+    from types import SimpleNamespace
+
+    from fasfast.engine import training
+    from fasfast.models import ClassifierConfig, build_classifier
+
+    started = []
+    monkeypatch.setattr(training, "start_afresh", started.append)
+
+    def run():
+        model = build_classifier(ClassifierConfig(image_size=SIZE))
+        return SimpleNamespace(model=model, cfg=None, info=SimpleNamespace(is_main=True))
+
+    for kind in ("paper000", "timm_state_dict", "safetensors"):
+        path, want = weights_files[kind]
+        r = run()
+        with pytest.warns(
+            UserWarning,
+            match=rf"resume: .*{path.name} is not a fasfast checkpoint .*: its 140 tensors are "
+            "loaded exactly.*training starts at epoch 1 with a fresh optimizer",
+        ):
+            training.resume(r, path)
+        _assert_weights(r.model, want)
+        assert started[-1] is r
+    net = _timm_atto(num_classes=1000)
+    torch.save(
+        {"model": net.state_dict(), "args": argparse.Namespace(model=ATTO)}, tmp_path / "a.pth"
+    )
+    with pytest.raises(
+        ck.CheckpointError,
+        match=r"cannot resume: .*a.pth was saved from another model.*head.fc.weight: "
+        r"file \[1000, 320\] vs model \[2, 320\].*use --init",
+    ):
+        training.resume(run(), tmp_path / "a.pth")
+    assert len(started) == 3
+
+
 def test_finetune_refuses_another_architecture(tmp_path):
     from fasfast.engine import TrainConfig
     from fasfast.engine.training import setup_model
@@ -451,8 +495,9 @@ def data_root(tmp_path_factory):
 
 @pytest.mark.parametrize("kind", KINDS)
 def test_every_command_loads_every_kind(weights_files, data_root, kind, tmp_path, capsys):
-    """fasfast train --init, predict, explain, and for the two files of issue 14 (Huang et
-    al. 2024's checkpoint, a plain timm state dict) eval and export too, with each kind of file. (eval
+    """fasfast train --init, predict, explain (Grad-CAM of the classifier's stages), and for
+    the two files of issue 14 (Huang et al. 2024's checkpoint, a plain timm state dict) eval
+    and export too, with each kind of file. (eval
     and export reach the loader through the same load_model that the test above checks with
     every kind; the full sweep costs about 25 s a file.)"""
     from fasfast.cli import main
@@ -494,10 +539,12 @@ def test_every_command_loads_every_kind(weights_files, data_root, kind, tmp_path
     size = ["--image-size", str(SIZE)]
     assert main(["predict", video, "-c", path, *size, *quick]) == 0
     assert "score" in capsys.readouterr().out
-    assert main(["explain", path, video, "--out", str(tmp_path / "cam")]) == 2
-    err = capsys.readouterr().err.strip().splitlines()
-    assert err[-1].startswith("fasfast explain: error: ")
-    assert f"{path} holds a {ATTO} classifier" in err[-1] and "EulerNet checkpoint" in err[-1]
+    assert main(["explain", path, video, "--out", str(tmp_path / "cam"), *size]) == 0
+    assert "Traceback" not in capsys.readouterr().err
+    cam = json.loads((tmp_path / "cam" / "gradcam.json").read_text())
+    assert cam["models"][0]["config"]["model_name"] == ATTO and len(cam["frames"][0]) == 1
+    assert (tmp_path / "cam" / "gradcam.png").is_file()
+    assert (tmp_path / "cam" / "model0" / "window0" / "frame0_backbone.stages.3.png").is_file()
     if kind not in ("paper000", "timm_state_dict"):
         return
     assert (

@@ -1,6 +1,9 @@
-"""Grad-CAM on EulerNet: shapes, non-constant maps, an autograd oracle, overlays, errors."""
+"""Grad-CAM on EulerNet and on a frame classifier: shapes, non-constant maps, autograd oracles,
+overlays, errors."""
 
 from __future__ import annotations
+
+import json
 
 import numpy as np
 import pytest
@@ -80,6 +83,55 @@ def test_matches_autograd_oracle_without_hooks():
     assert (rng_ > 0).any()  # at least one informative frame is compared
     np.testing.assert_allclose(res.cams["fcam2"][0], ref, atol=1e-4)
     assert res.scores[0] == pytest.approx(float(maps.mean().detach()), rel=1e-5)
+
+
+def _classifier(size=64):
+    from fasfast.models import ClassifierConfig, build_classifier
+
+    torch.manual_seed(0)
+    clf = build_classifier(ClassifierConfig("convnextv2_atto", image_size=size)).eval()
+    with torch.no_grad():  # away from the fresh init (zero biases, tiny layer scales)
+        for prm in clf.parameters():
+            prm.add_(0.05 * torch.randn_like(prm))
+    return clf.double()
+
+
+def test_frame_classifier_matches_autograd_oracle():
+    """A ConvNeXt-V2 classifier's Grad-CAM (issue 14: explain takes classifier weights too):
+    every backbone stage against the gradient of softmax(logits)[:, 1] taken by hand through
+    timm's stem / stages / head, float64; 2 sequences of 2 frames folded into the batch."""
+    from fasfast.diagnostics.gradcam import FrameClassifier, default_layers
+
+    clf, size = _classifier(), 64
+    model = FrameClassifier(clf)
+    layers = default_layers(model)
+    assert layers == tuple(f"backbone.stages.{i}" for i in range(4))
+    assert [n for n, _ in model.named_children()] == ["backbone"]  # registered once
+    x = torch.rand(2, 2, 3, size, size, generator=torch.Generator().manual_seed(5))
+    res = GradCAM(model, layers)(x.double())
+    bb = clf.backbone
+    a = bb.stem((x.double().flatten(0, 1) - clf.mean) / clf.std)
+    acts = []
+    for stage in bb.stages:
+        a = stage(a)
+        acts.append(a)
+    p = torch.softmax(bb.forward_head(bb.norm_pre(a)), dim=1)[:, 1]  # [4] frame scores
+    grads = torch.autograd.grad(p.view(2, 2).mean(1).sum(), acts)
+    for name, act, g in zip(layers, acts, grads):
+        cam = torch.relu((g.mean(dim=(2, 3), keepdim=True) * act).sum(1, keepdim=True))
+        cam = F.interpolate(cam, size=(size, size), mode="bilinear", align_corners=False)[:, 0]
+        cam = cam.detach()
+        lo = cam.flatten(1).min(1).values.view(-1, 1, 1)
+        span = cam.flatten(1).max(1).values.view(-1, 1, 1) - lo
+        assert (span > 0).all(), name  # every map is informative here
+        ref = ((cam - lo) / span).view(2, 2, size, size).numpy()
+        np.testing.assert_allclose(res.cams[name], ref, atol=1e-5, err_msg=name)
+        assert res.native[name] == tuple(act.shape[-2:])
+    np.testing.assert_allclose(res.scores, p.view(2, 2).mean(1).detach().numpy(), rtol=1e-6)
+    assert not model.training and not clf.backbone.training  # left in eval mode, as given
+    assert res.pred.shape == (2, 2, size, size)
+    with pytest.raises(ValueError, match=r"expects x \[B, T, 3, S, S\], got \[2, 3, 64, 64\]"):
+        model(x[0].double())
 
 
 def test_sequences_in_a_batch_are_independent():
@@ -265,3 +317,21 @@ def test_explain_flags_a_black_window_the_user_chose(
     )
     err = capsys.readouterr().err.strip().splitlines()
     assert len(err) == 1 and "--window 99 is out of range" in err[0]
+
+
+def test_explain_compare_takes_one_kind_of_model(black_then_face, explain_ckpt, tmp_path, capsys):
+    """An EulerNet checkpoint compared with classifier weights: one error line, exit 2."""
+    from fasfast.cli import main
+
+    torch.save(_classifier(32).float().backbone.state_dict(), tmp_path / "atto.pt")
+    argv = ["explain", str(explain_ckpt), str(black_then_face), "--out", str(tmp_path / "o")]
+    assert main([*argv, "--compare", str(tmp_path / "atto.pt")]) == 2
+    err = capsys.readouterr().err.strip().splitlines()
+    assert len(err) == 1 and err[0].startswith("fasfast explain: error: ")
+    assert "atto.pt holds another kind of model than" in err[0] and "one kind" in err[0]
+    atto = str(tmp_path / "atto.pt")
+    cls = ["explain", atto, str(black_then_face), "--out", str(tmp_path / "c"), "--image-size"]
+    assert main([*cls, "32", "--compare", atto]) == 0  # two classifier rows
+    capsys.readouterr()
+    rows = json.loads((tmp_path / "c" / "gradcam.json").read_text())["models"]
+    assert len(rows) == 2 and rows[0]["scores"] == pytest.approx(rows[1]["scores"])

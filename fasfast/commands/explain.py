@@ -1,10 +1,14 @@
-"""``fasfast explain CHECKPOINT VIDEO --out DIR``: Grad-CAM of EulerNet's stages on a video.
+"""``fasfast explain CHECKPOINT VIDEO --out DIR``: Grad-CAM of a model's stages on a video.
 
 Writes, for the chosen windows of the video (T frames, ``interval`` apart, face-cropped as
-in training): one overlay PNG per frame and layer (stage 1-3 after their FCAM, the residual
-pyramid) plus the predicted map, ``gradcam.png``, a grid like the EulerNet paper's Fig. 8
+in training): one overlay PNG per frame and layer (EulerNet: stage 1-3 after their FCAM, the
+residual pyramid; a ConvNeXt-V2 classifier: its backbone stages) plus the predicted map (a
+classifier's: its frame score), ``gradcam.png``, a grid like the EulerNet paper's Fig. 8
 (one row per checkpoint when ``--compare`` adds models, e.g. without FCAM / pyramid), and
-``gradcam.json`` (windows, frames, scores, flags).
+``gradcam.json`` (windows, frames, scores, flags). A classifier scores single frames: its
+windows are single frames (T = 1), as ``fasfast predict`` crops them. Any weights file the
+one loader reads is taken (a fasfast checkpoint, a plain or wrapped state dict, safetensors;
+``--model`` / ``--image-size`` for a plain file).
 
 Which windows: ``--window auto`` (default) takes the first ``--windows`` windows in which a
 face was found in every frame and no crop is blank (a clip that opens on black frames is
@@ -20,7 +24,11 @@ import argparse
 
 
 def add_arguments(parser: argparse.ArgumentParser) -> None:
-    parser.add_argument("checkpoint", help="EulerNet checkpoint (fasfast train)")
+    parser.add_argument(
+        "checkpoint",
+        help="weights file: a fasfast checkpoint (EulerNet or classifier), a plain or wrapped "
+        "state dict, or safetensors",
+    )
     parser.add_argument("video", help="video to explain")
     parser.add_argument("--out", required=True, help="output folder")
     parser.add_argument(
@@ -28,7 +36,7 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
         nargs="*",
         default=[],
         metavar="CKPT",
-        help="more EulerNet checkpoints: extra rows of the comparison figure",
+        help="more checkpoints of the same kind: extra rows of the comparison figure",
     )
     parser.add_argument("--windows", type=int, default=1, help="windows to explain (1)")
     parser.add_argument(
@@ -42,8 +50,9 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
     parser.add_argument("--interval", type=int, default=3, help="frames between sequence frames")
     parser.add_argument(
         "--layers",
-        default="fcam1,fcam2,fcam3,pyramid",
-        help="module names to explain (default fcam1,fcam2,fcam3,pyramid)",
+        default=None,
+        help="module names to explain (default: EulerNet fcam1,fcam2,fcam3,pyramid; a "
+        "classifier its backbone stages backbone.stages.0,...)",
     )
     parser.add_argument(
         "--target",
@@ -55,8 +64,9 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
     parser.add_argument(
         "--model",
         default=None,
-        metavar="PRESET",
-        help="for plain EulerNet state dicts: eulernet[:PRESET] (default: inferred from the file)",
+        metavar="NAME",
+        help="for plain state dicts: a timm name or eulernet[:PRESET] (default: inferred from "
+        "the file)",
     )
     parser.add_argument(
         "--image-size", type=int, default=None, help="input size of a plain state dict's model"
@@ -68,29 +78,41 @@ def run(args: argparse.Namespace) -> int:
     import warnings
     from pathlib import Path
 
-    from fasfast.diagnostics.gradcam import GradCAM, comparison_figure, write_overlays
+    from fasfast.diagnostics.gradcam import (
+        FrameClassifier,
+        GradCAM,
+        comparison_figure,
+        default_layers,
+        write_overlays,
+    )
     from fasfast.diagnostics.inputs import choose_windows
     from fasfast.engine import load_model
 
     out = Path(args.out)
-    layers = [s.strip() for s in args.layers.split(",") if s.strip()]
     models = []
     for ck in [args.checkpoint, *args.compare]:
         model, meta = load_model(ck, args.device, model=args.model, image_size=args.image_size)
         if meta.get("kind") != "eulernet":
-            name = meta["model_config"].get("model_name", meta.get("kind"))
+            model = FrameClassifier(model)  # frames folded into the batch, as EulerNet does
+        if models and type(model) is not type(models[0][1]):
             raise ValueError(
-                f"{ck} holds a {name} classifier; fasfast explain shows Grad-CAM "
-                "of EulerNet's stages: give an EulerNet checkpoint"
+                f"{ck} holds another kind of model than {models[0][0]} (EulerNet vs "
+                "classifier): --compare takes checkpoints of one kind"
             )
         models.append((Path(ck), model))
-    cfg = models[0][1].config
+    first = models[0][1]
+    if args.layers is None:
+        layers = list(default_layers(first))
+    else:
+        layers = [s.strip() for s in args.layers.split(",") if s.strip()]
+    cfg = first.config
+    length = int(getattr(cfg, "frames", 1))  # a classifier scores single frames
     if args.interval < 1:
         raise ValueError(f"--interval must be >= 1, got {args.interval}")
     chosen = choose_windows(
         args.video,
         cfg.image_size,
-        cfg.frames,
+        length,
         args.interval,
         count=args.windows,
         window=args.window,
@@ -111,13 +133,14 @@ def run(args: argparse.Namespace) -> int:
         "models": [],
     }
     for k, (ck, model) in enumerate(models):
-        if model.config.image_size != cfg.image_size or model.config.frames != cfg.frames:
+        c = model.config
+        if c.image_size != cfg.image_size or int(getattr(c, "frames", 1)) != length:
             raise ValueError(f"{ck}: input size / frames differ from {models[0][0]}")
         res = GradCAM(model, layers, args.target)(x)
-        c = model.config
-        tag = (
-            f"({chr(97 + k % 26)}) {ck.parent.name or ck.stem}\nlabel={c.label}\n"
-            f"FCAM {'on' if c.use_fcam else 'off'}, "
+        tag = f"({chr(97 + k % 26)}) {ck.parent.name or ck.stem}\n" + (
+            f"{c.model_name} classifier"
+            if isinstance(model, FrameClassifier)
+            else f"label={c.label}\nFCAM {'on' if c.use_fcam else 'off'}, "
             f"pyramid {'on' if c.use_pyramid else 'off'}"
         )
         frames = x.detach().cpu().permute(0, 1, 3, 4, 2).numpy()

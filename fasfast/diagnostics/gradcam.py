@@ -1,4 +1,5 @@
-"""Grad-CAM (Selvaraju et al. 2017) on EulerNet's stages, its pyramid and its predicted map.
+"""Grad-CAM (Selvaraju et al. 2017) on EulerNet's stages, its pyramid and its predicted map,
+and on the stages of a frame classifier (a timm ConvNeXt-V2, :class:`FrameClassifier`).
 
 Cong et al. 2022 (EulerNet), Fig. 8 / 9: the activations after each of the three stages (max pooling 1-3, at
 S/2, S/4, S/8), the fused residual-pyramid features (S/8) and the predicted map. EulerNet folds
@@ -10,6 +11,12 @@ sequences scored >= 0.5, else one minus it). A batch back-propagates the sum of 
 which keeps the sequences independent in eval mode. Maps are
 up-sampled (bilinear) to the input size and normalised to [0, 1] per frame (a map that is
 constant, e.g. all zero after the ReLU, is returned as zeros and flagged in ``constant``).
+
+A frame classifier scores one frame at a time: :class:`FrameClassifier` folds the frames of
+``[B, T, 3, S, S]`` into the batch and returns the live probability of each frame as a 1x1
+"map" ``[B, T, 1, 1]``, so the same :class:`GradCAM` explains the classifier's backbone stages
+(``backbone.stages.0`` ..., :func:`default_layers`) with the target ``softmax(logits)[:, 1]``
+(mean over the frames of a sequence).
 
 Min-max normalisation draws any map at full contrast, so two flags say when one means
 nothing: ``flat_frames`` marks near-constant input frames (pixel standard deviation below
@@ -35,6 +42,8 @@ from torch import nn
 __all__ = [
     "DEFAULT_LAYERS",
     "LAYER_TITLES",
+    "FrameClassifier",
+    "default_layers",
     "GradCAMResult",
     "GradCAM",
     "gradcam_sequence",
@@ -55,6 +64,43 @@ LAYER_TITLES = {
     "pyramid": "fusion",
     "head": "head",
 }
+LAYER_TITLES.update({f"backbone.stages.{i}": f"stage {i + 1}" for i in range(8)})
+
+
+class FrameClassifier(nn.Module):
+    """A frame classifier (:class:`fasfast.models.Classifier`) seen as :class:`GradCAM` sees
+    EulerNet: ``x [B, T, 3, S, S]`` in [0, 1] -> the live probability of every frame
+    ``[B, T, 1, 1]`` (``softmax(logits)[:, 1]``). Its modules are the classifier's
+    (``backbone``, ``backbone.stages.0``, ...): hooks on them see ``[B*T, C, h, w]``."""
+
+    def __init__(self, classifier: nn.Module):
+        super().__init__()
+        self.backbone = classifier.backbone  # the only module the classifier holds
+        object.__setattr__(self, "classifier", classifier)  # not a second registration
+        self.config = classifier.config
+        self.train(classifier.training)  # a new Module says training: keep the model's mode
+
+    def forward(self, x: torch.Tensor) -> torch.Tensor:
+        if not isinstance(x, torch.Tensor) or x.dim() != 5:
+            shape = list(x.shape) if isinstance(x, torch.Tensor) else type(x).__name__
+            raise ValueError(f"FrameClassifier expects x [B, T, 3, S, S], got {shape}")
+        b, t = x.shape[:2]
+        return self.classifier.score(x.flatten(0, 1)).view(b, t, 1, 1)
+
+
+def default_layers(model: nn.Module) -> tuple[str, ...]:
+    """The layers :class:`GradCAM` explains by default: EulerNet's :data:`DEFAULT_LAYERS`, or
+    the backbone stages of a :class:`FrameClassifier` (``backbone.stages.0`` ...). Raises a
+    ValueError for a backbone without ``stages`` (name the layers instead)."""
+    if not isinstance(model, FrameClassifier):
+        return DEFAULT_LAYERS
+    stages = getattr(model.backbone, "stages", None)
+    if not isinstance(stages, nn.Sequential) or len(stages) == 0:
+        raise ValueError(
+            f"{type(model.backbone).__name__} has no 'stages' to explain by default: name "
+            "the modules with --layers (e.g. backbone.<module>)"
+        )
+    return tuple(f"backbone.stages.{i}" for i in range(len(stages)))
 
 
 @dataclass

@@ -61,6 +61,7 @@ __all__ = [
     "CheckpointError",
     "save_checkpoint",
     "load_checkpoint",
+    "load_resume_weights",
     "load_model",
     "load_init_weights",
     "load_state_into",
@@ -257,14 +258,20 @@ def _check_fasfast(ckpt: dict, path) -> dict:
     return ckpt
 
 
-def load_checkpoint(path: str | Path, map_location: str | torch.device = "cpu") -> dict:
+def load_checkpoint(
+    path: str | Path,
+    map_location: str | torch.device = "cpu",
+    *,
+    weights: WeightsFile | None = None,
+) -> dict:
     """Read a whole fasfast checkpoint (weights, optimizer, RNG, ...) for resuming.
 
-    Read by the one loader (:func:`fasfast.models.weights.read_weights`, ``weights_only=True``).
+    Read by the one loader (:func:`fasfast.models.weights.read_weights`, ``weights_only=True``);
+    ``weights``: the file as :func:`read_weights` returned it already (not read again).
     Raises FileNotFoundError for a missing file and :class:`CheckpointError` for a truncated /
     corrupt file or a file that is not a fasfast checkpoint (plain weights belong to ``--init``).
     """
-    wf = read_weights(path, map_location=map_location)
+    wf = weights if weights is not None else read_weights(path, map_location=map_location)
     if not wf.is_fasfast:
         raise CheckpointError(
             f"{path} is not a fasfast checkpoint (no format={FORMAT!r} tag; it holds a "
@@ -272,6 +279,28 @@ def load_checkpoint(path: str | Path, map_location: str | torch.device = "cpu") 
             "weights use --init"
         )
     return _check_fasfast({**wf.raw, "model": wf.state}, path)
+
+
+def load_resume_weights(model: torch.nn.Module, wf: WeightsFile) -> str:
+    """``--resume`` with a file that is not a fasfast checkpoint (a plain or wrapped state dict,
+    e.g. Huang et al. 2024's ``{'model', 'optimizer', 'epoch', 'scaler', 'args'}``, or
+    safetensors): its weights are loaded exactly into ``model`` (any missing, extra or
+    mis-shaped tensor, such as a 1000-class head, is a :class:`CheckpointError` pointing to
+    ``--init``). An optimizer, epoch or schedule in such a file belongs to another program and
+    is not used: the run starts at epoch 1. Returns the one warning line that says so."""
+    try:
+        report = load_weights(model, wf, mode="exact")
+    except CheckpointError as e:
+        raise CheckpointError(
+            f"cannot resume: {e}; to fine-tune from it (tensors of another shape "
+            "skipped) use --init"
+        ) from e
+    return (
+        f"resume: {wf.path} is not a fasfast checkpoint ({wf.container}): its "
+        f"{len(report.loaded)} tensors are loaded exactly, but an optimizer, epoch or "
+        "schedule in it belongs to another program and is not used: training starts at "
+        "epoch 1 with a fresh optimizer"
+    )
 
 
 # ----------------------------------------------------------------- models

@@ -41,6 +41,7 @@ import math
 import random
 import time
 import uuid
+import warnings
 from dataclasses import dataclass, field
 from pathlib import Path
 
@@ -300,7 +301,14 @@ def resume(run: Run, resume_path: Path) -> None:
     from ``resume_path``; the plan compared (:func:`~fasfast.engine.schedule.compare_plans`)
     and ``best.pt`` / ``log.csv`` of the output folder made consistent with it."""
     cfg, info = run.cfg, run.info
-    state = ck.load_checkpoint(resume_path)
+    wf = ck.read_weights(resume_path)
+    if not wf.is_fasfast:  # plain weights: loaded exactly, the run starts at epoch 1
+        note = ck.load_resume_weights(run.model, wf)
+        start_afresh(run)
+        if info.is_main:
+            warnings.warn(note, UserWarning, stacklevel=2)
+        return
+    state = ck.load_checkpoint(resume_path, weights=wf)
     # older checkpoints hold EulerNet's retired "fused" key: not architecture
     saved_config = {k: v for k, v in state["model_config"].items() if k != "fused"}
     if state["kind"] != run.kind or saved_config != run.model_config:
