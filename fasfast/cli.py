@@ -166,8 +166,17 @@ def _internal_error(e: BaseException) -> str:
 
 
 def _format_warning(prog: str):
+    """``warnings.formatwarning`` for one command: one line, and each distinct line once
+    (a repeat formats as nothing), even when a library resets the warnings registry between
+    two identical warnings (any ``catch_warnings`` or filter change does)."""
+    shown: set[str] = set()
+
     def fmt(message, category, filename, lineno, line=None):
-        return f"{prog}: warning: {_one_line(message)}\n"
+        text = f"{prog}: warning: {_one_line(message)}\n"
+        if text in shown:
+            return ""
+        shown.add(text)
+        return text
 
     return fmt
 

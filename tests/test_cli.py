@@ -356,6 +356,29 @@ def test_warnings_are_one_line():
     assert r.stderr == "fasfast info: warning: something to know over two lines\n"
 
 
+def test_a_warning_line_is_printed_once_per_command():
+    """The same warning twice, with the registry reset between them (as any
+    ``catch_warnings`` in a library does), prints one line; a different one prints too."""
+    code = (
+        "import sys, warnings\n"
+        "from fasfast.commands import info\n"
+        "def run(args):\n"
+        "    for text in ('class x has one video', 'class x has one video', 'other'):\n"
+        "        with warnings.catch_warnings():\n"
+        "            warnings.simplefilter('default')\n"
+        "            warnings.warn(text)\n"
+        "    return 0\n"
+        "info.run = run\n"
+        "from fasfast.cli import main\n"
+        "sys.exit(main(['info']))"
+    )
+    r = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, timeout=60)
+    assert r.returncode == 0
+    assert r.stderr == (
+        "fasfast info: warning: class x has one video\nfasfast info: warning: other\n"
+    )
+
+
 def test_deprecations_reach_the_command_line_user(tmp_path):
     """A former name on the command line (``predict --method acer``) or an older
     checkpoint's ``fused`` key gives its one-line deprecation note, although Python hides a
