@@ -37,6 +37,8 @@ def _input(b=2):
 def test_maps_have_input_size_and_are_not_constant(preset):
     model, x = _model(preset), _input()
     res = GradCAM(model)(x)
+    side = x.shape[-1] // 8  # EulerNet's map: image_size // 8
+    assert res.map_size == (side, side)
     # The ReLU of Grad-CAM keeps the evidence FOR the target only: where a layer holds none
     # for "live", it holds evidence for "attack" (the opposite gradient), so one of the two
     # maps of every layer and frame carries spatial structure.
@@ -130,6 +132,7 @@ def test_frame_classifier_matches_autograd_oracle():
     np.testing.assert_allclose(res.scores, p.view(2, 2).mean(1).detach().numpy(), rtol=1e-6)
     assert not model.training and not clf.backbone.training  # left in eval mode, as given
     assert res.pred.shape == (2, 2, size, size)
+    assert res.map_size == (1, 1)  # the figure's last panel reads "frame score"
     with pytest.raises(ValueError, match=r"expects x \[B, T, 3, S, S\], got \[2, 3, 64, 64\]"):
         model(x[0].double())
 

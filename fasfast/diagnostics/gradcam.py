@@ -111,7 +111,8 @@ class GradCAMResult:
     up-sampling; pred: ``[B, T, S, S]`` predicted maps (up-sampled, in [0, 1]);
     scores: ``[B]`` sequence scores; constant: layer -> ``[B, T]`` bool (exactly constant);
     flat: layer -> ``[B, T]`` bool (near-constant, module doc); flat_frames: ``[B, T]`` bool
-    (near-constant input frames).
+    (near-constant input frames); map_size: the model's map ``(h, w)`` before up-sampling,
+    ``(1, 1)`` for a frame classifier (its figure panel reads "frame score").
     """
 
     cams: dict[str, np.ndarray]
@@ -121,6 +122,7 @@ class GradCAMResult:
     constant: dict[str, np.ndarray] = field(default_factory=dict)
     flat: dict[str, np.ndarray] = field(default_factory=dict)
     flat_frames: np.ndarray | None = None
+    map_size: tuple[int, int] = (0, 0)
 
     def flags(self) -> list[tuple[int, int, list[str]]]:
         """``(sequence, frame, [flagged layers])`` of every frame that is near-constant
@@ -256,6 +258,7 @@ class GradCAM:
             constant,
             flat,
             flat_frames.cpu().numpy(),
+            (int(maps.shape[-2]), int(maps.shape[-1])),
         )
 
 
@@ -340,7 +343,8 @@ def comparison_figure(
                     overlay(img, res.cams[name][i, t]),
                 )
             )
-        cells.append((f"predicted map\nscore {res.scores[i]:.3f}", res.pred[i, t]))
+        what = "frame score" if res.map_size == (1, 1) else "predicted map"
+        cells.append((f"{what}\nscore {res.scores[i]:.3f}", res.pred[i, t]))
         for c, (label, im) in enumerate(cells):
             ax = axes[r, c]
             if im.ndim == 2:
