@@ -145,27 +145,53 @@ def test_threshold_from_files(tmp_path):
         threshold_from_file(tmp_path / "x.json")
 
 
+def test_threshold_source_is_checked(tmp_path):
+    """A threshold belongs to one model's score scale: a report made for another model
+    config or another epoch is named, one that records no checkpoint is said to be
+    unchecked, and the same model (its checkpoint moved) passes silently."""
+    from fasfast.engine.predict import threshold_source_warning
+
+    meta = {"model_config": {"preset": "tiny", "image_size": 32, "sizes": (1, 2)}, "epoch": 3}
+    report = {
+        "thresholds": {"balance": 0.3},
+        "checkpoint": "runs/a/best.pt",
+        "model_config": {"preset": "tiny", "image_size": 32, "sizes": [1, 2]},  # JSON lists
+        "epoch": 3,
+    }
+    p = tmp_path / "summary.json"
+    p.write_text(json.dumps(report))
+    assert threshold_source_warning(tmp_path, "moved/best.pt", meta) is None
+    p.write_text(json.dumps({**report, "model_config": {"model_name": "convnextv2_atto"}}))
+    why = threshold_source_warning(p, "runs/b/best.pt", meta)
+    assert "chosen for runs/a/best.pt (another model config), not for runs/b/best.pt" in why
+    p.write_text(json.dumps({**report, "epoch": 2}))
+    assert "epoch 2, this checkpoint is epoch 3" in threshold_source_warning(p, "b.pt", meta)
+    p.write_text(json.dumps({"thresholds": {"balance": 0.3}}))  # an analyze report
+    assert "records no checkpoint" in threshold_source_warning(p, "b.pt", meta)
+
+
 def test_predict_cli(root, ckpt, tmp_path, capsys):
     from fasfast.cli import main
     from fasfast.data import oulu_npu
 
     video = oulu_npu(root, "1", "test")[0].path
     (tmp_path / "summary.json").write_text(json.dumps({"thresholds": {"balance": 0.0}}))
-    rc = main(
-        [
-            "predict",
-            video,
-            "-c",
-            str(ckpt),
-            "--threshold-from",
-            str(tmp_path),
-            "--workers",
-            "0",
-            "--no-progress",
-            "-o",
-            str(tmp_path / "out.json"),
-        ]
-    )
+    with pytest.warns(UserWarning, match="records no checkpoint"):
+        rc = main(
+            [
+                "predict",
+                video,
+                "-c",
+                str(ckpt),
+                "--threshold-from",
+                str(tmp_path),
+                "--workers",
+                "0",
+                "--no-progress",
+                "-o",
+                str(tmp_path / "out.json"),
+            ]
+        )
     assert rc == 0
     text = capsys.readouterr().out
     assert "live" in text and "balance threshold from" in text

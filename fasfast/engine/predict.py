@@ -159,6 +159,39 @@ def threshold_from_file(path: str | Path, method: str = "balance") -> float:
     return t
 
 
+def threshold_source_warning(path: str | Path, checkpoint: str | Path, meta: dict) -> str | None:
+    """Why the thresholds of report ``path`` may not fit the model of ``checkpoint`` (its
+    ``meta`` from :func:`~fasfast.engine.checkpoint.load_model`), or None when the report
+    was made from this checkpoint. A threshold is a point on one model's score scale: an
+    ``eval`` summary records its checkpoint, model config and epoch, and any difference is
+    named; a report that records no checkpoint (``analyze`` of score files) cannot be
+    checked, which is said too."""
+    p = _report_file(Path(path))
+    try:
+        data = json.loads(p.read_text())
+    except ValueError:
+        return None  # threshold_from_file has said what is wrong with it
+    made_from = data.get("checkpoint") if isinstance(data, dict) else None
+    if not made_from:
+        return (
+            f"{p} records no checkpoint (an analysis of score files?): its thresholds are "
+            f"used as they are; they fit only if its scores came from {checkpoint}"
+        )
+    differs = []
+    ours = json.loads(json.dumps(meta.get("model_config"), default=str))  # as the JSON has it
+    if data.get("model_config") is not None and data["model_config"] != ours:
+        differs.append("another model config")
+    if data.get("epoch") is not None and data.get("epoch") != meta.get("epoch"):
+        differs.append(f"epoch {data['epoch']}, this checkpoint is epoch {meta.get('epoch')}")
+    if not differs:
+        return None
+    return (
+        f"{p} holds thresholds chosen for {made_from} ({'; '.join(differs)}), not for "
+        f"{checkpoint}: a threshold is a point on one model's score scale; use the "
+        f"`fasfast eval` output of {checkpoint}"
+    )
+
+
 def _report_file(p: Path) -> Path:
     """The JSON report ``p`` names: the file itself, or the first of the known names in a
     folder."""
@@ -224,6 +257,10 @@ def predict(
     dev = pick_device(device)
     model, meta = load_model(checkpoint, dev, model=model_name, image_size=image_size)
     threshold, note = _choose_threshold(threshold, threshold_from, method, meta)
+    if threshold_from is not None and (
+        why := threshold_source_warning(threshold_from, checkpoint, meta)
+    ):
+        warnings.warn(why, UserWarning, stacklevel=2)
 
     problems: dict[str, Exception] = {}
     every = collect_inputs(inputs, per_image, problems)
