@@ -12,6 +12,13 @@ Example YAML (every key is a :class:`TrainConfig` field)::
     dataset: oulu
     protocol: "1"
     epochs: 50
+    lr: 1e-3                 # read as 0.001 (see below)
+
+Each value is read as its field's type; a wrong one is a one-line error
+``<file>: <key>: expected <type>, got <value>``. PyYAML reads YAML 1.1, where ``1e-3``
+(no dot) is text, not a number: text that parses as the field's type is taken (``"0.4"``
+for a float, ``"3"`` for an int), and so is an integral float for an int (``64.0``). Quote
+protocols with an underscore (``protocol: "3_2"``): YAML 1.1 reads ``3_2`` as the number 32.
 """
 
 from __future__ import annotations
@@ -20,6 +27,7 @@ import argparse
 import dataclasses
 import json
 import math
+from collections.abc import Callable
 from dataclasses import dataclass, field, fields
 from pathlib import Path
 from typing import Any
@@ -158,7 +166,12 @@ class TrainConfig:
             else (32, f"{self.model} (ConvNeXt down-samples 32x)")
         )
         size = self.image_size
-        if not isinstance(size, int) or size < stride or size % stride:
+        if isinstance(size, bool) or not isinstance(size, int) or size < 1:
+            raise ValueError(
+                f"--image-size must be a positive integer (a multiple of {stride}, the stride "
+                f"of {what}), got {size}"
+            )
+        if size < stride or size % stride:
             lo, hi = max(stride, size // stride * stride), (size // stride + 1) * stride
             hint = f"use {lo} or {hi}" if lo != hi and lo < size else f"use {hi}"
             raise ValueError(
@@ -247,6 +260,8 @@ class TrainConfig:
             ) from e
         if not isinstance(data, dict):
             raise ValueError(f"config file {path} must hold a mapping of TrainConfig keys")
+        names = {f.name: str(f.type) for f in fields(cls)}
+        data = {k: _typed(path, k, v, names[k]) if k in names else v for k, v in data.items()}
         data.update(overrides)
         return cls.from_dict(data)
 
@@ -254,6 +269,50 @@ class TrainConfig:
         import yaml
 
         Path(path).write_text(yaml.safe_dump(self.to_dict(), sort_keys=False))
+
+
+def _typed(path: Path, key: str, value: Any, annotation: str) -> Any:
+    """``value`` of the file's ``key`` as the field's type (``annotation``, e.g.
+    ``"float | None"``). Text that parses as the type is taken (PyYAML reads YAML 1.1, where
+    ``1e-3`` without a dot is a string), an integral float is taken for an int (``64.0``), a
+    number for a text field (``protocol: 1``); anything else is a one-line ValueError."""
+    if value is None and "None" in annotation:
+        return None
+    want = annotation.split(" |")[0].split("[")[0]  # bool, int, float, str, tuple, dict
+    try:
+        if isinstance(value, bool) and want != "bool":
+            raise ValueError
+        return _CONVERT[want](value)
+    except (TypeError, ValueError):
+        kind = {"tuple": "a list of int", "dict": "a mapping"}.get(want, want)
+        raise ValueError(f"{path}: {key}: expected {kind}, got {value!r}") from None
+
+
+def _as_int(value: Any) -> int:
+    if isinstance(value, float) and value.is_integer():
+        return int(value)
+    if isinstance(value, (int, str)):
+        return int(value)  # int("1.5") and int("abc") raise
+    raise TypeError
+
+
+def _only(*types: type, convert: Callable[[Any], Any]) -> Callable[[Any], Any]:
+    def check(value: Any) -> Any:
+        if not isinstance(value, types):
+            raise TypeError
+        return convert(value)
+
+    return check
+
+
+_CONVERT: dict[str, Callable[[Any], Any]] = {
+    "bool": _only(bool, convert=bool),
+    "int": _as_int,
+    "float": _only(int, float, str, convert=float),
+    "str": _only(str, int, float, convert=str),
+    "dict": _only(dict, convert=dict),
+    "tuple": _only(list, tuple, convert=lambda v: tuple(_as_int(w) for w in v)),
+}
 
 
 # down-sampling classes every data set has (besides its PAI species, e.g. print, replay)
@@ -349,7 +408,11 @@ _CLI_SKIP = {"extra"}
 
 def add_train_arguments(parser: argparse.ArgumentParser) -> None:
     """One flag per TrainConfig field (``--batch-size`` ...); all default to "not given"."""
-    parser.add_argument("--config", help="YAML file of TrainConfig keys (flags override it)")
+    parser.add_argument(
+        "--config",
+        help="YAML file of TrainConfig keys (flags override it); values are checked against "
+        "the field types, text such as 1e-3 is read as the number",
+    )
     for f in fields(TrainConfig):
         if f.name in _CLI_SKIP:
             continue
