@@ -223,6 +223,15 @@ def test_config_file_values_are_read_as_the_field_type(tmp_path, line, key, want
     assert value == want and type(value) is type(want)
 
 
+def test_a_saved_config_reads_back_unchanged(tmp_path):
+    """The checks take every value config.yaml holds (a run's own file, e.g. for --config)."""
+    cfg = TrainConfig(
+        widths=(4, 6, 4), image_size=64, lr=1e-3, use_fcam=False, protocol="3_2", extra={"a": 1}
+    )
+    cfg.save_yaml(tmp_path / "config.yaml")
+    assert TrainConfig.from_yaml(tmp_path / "config.yaml") == cfg
+
+
 @pytest.mark.parametrize(
     "line,fragment",
     [
