@@ -213,6 +213,8 @@ def test_cli_refusal_is_one_line_exit_2(capsys, tmp_path):
         ("image_size: 64.0", "image_size", 64),
         ("widths: [4, 6.0, 4]", "widths", (4, 6, 4)),
         ("protocol: 1", "protocol", "1"),
+        ("protocol: 3_2", "protocol", "3_2"),  # YAML 1.1 reads the number 32
+        ("protocol: 01", "protocol", "01"),
         ("drop_path_rate: 0", "drop_path_rate", 0.0),
         ("resume: null", "resume", None),
     ],

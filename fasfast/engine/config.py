@@ -17,8 +17,9 @@ Example YAML (every key is a :class:`TrainConfig` field)::
 Each value is read as its field's type; a wrong one is a one-line error
 ``<file>: <key>: expected <type>, got <value>``. PyYAML reads YAML 1.1, where ``1e-3``
 (no dot) is text, not a number: text that parses as the field's type is taken (``"0.4"``
-for a float, ``"3"`` for an int), and so is an integral float for an int (``64.0``). Quote
-protocols with an underscore (``protocol: "3_2"``): YAML 1.1 reads ``3_2`` as the number 32.
+for a float, ``"3"`` for an int), and so is an integral float for an int (``64.0``); a
+number for a text key is taken as written (``protocol: 3_2``, which YAML 1.1 reads as 32, is
+``"3_2"``). See :mod:`fasfast.engine.config_values`.
 """
 
 from __future__ import annotations
@@ -27,10 +28,11 @@ import argparse
 import dataclasses
 import json
 import math
-from collections.abc import Callable
 from dataclasses import dataclass, field, fields
 from pathlib import Path
 from typing import Any
+
+from fasfast.engine.config_values import raw_scalars, typed_values
 
 # Per-model recipe defaults, applied where the user left a field at None.
 EULERNET_DEFAULTS = {
@@ -260,8 +262,9 @@ class TrainConfig:
             ) from e
         if not isinstance(data, dict):
             raise ValueError(f"config file {path} must hold a mapping of TrainConfig keys")
-        names = {f.name: str(f.type) for f in fields(cls)}
-        data = {k: _typed(path, k, v, names[k]) if k in names else v for k, v in data.items()}
+        types = {f.name: str(f.type) for f in fields(cls)}
+        raw = raw_scalars(text) if path.suffix != ".json" else {}
+        data = typed_values(path, data, types, raw)
         data.update(overrides)
         return cls.from_dict(data)
 
@@ -269,50 +272,6 @@ class TrainConfig:
         import yaml
 
         Path(path).write_text(yaml.safe_dump(self.to_dict(), sort_keys=False))
-
-
-def _typed(path: Path, key: str, value: Any, annotation: str) -> Any:
-    """``value`` of the file's ``key`` as the field's type (``annotation``, e.g.
-    ``"float | None"``). Text that parses as the type is taken (PyYAML reads YAML 1.1, where
-    ``1e-3`` without a dot is a string), an integral float is taken for an int (``64.0``), a
-    number for a text field (``protocol: 1``); anything else is a one-line ValueError."""
-    if value is None and "None" in annotation:
-        return None
-    want = annotation.split(" |")[0].split("[")[0]  # bool, int, float, str, tuple, dict
-    try:
-        if isinstance(value, bool) and want != "bool":
-            raise ValueError
-        return _CONVERT[want](value)
-    except (TypeError, ValueError):
-        kind = {"tuple": "a list of int", "dict": "a mapping"}.get(want, want)
-        raise ValueError(f"{path}: {key}: expected {kind}, got {value!r}") from None
-
-
-def _as_int(value: Any) -> int:
-    if isinstance(value, float) and value.is_integer():
-        return int(value)
-    if isinstance(value, (int, str)):
-        return int(value)  # int("1.5") and int("abc") raise
-    raise TypeError
-
-
-def _only(*types: type, convert: Callable[[Any], Any]) -> Callable[[Any], Any]:
-    def check(value: Any) -> Any:
-        if not isinstance(value, types):
-            raise TypeError
-        return convert(value)
-
-    return check
-
-
-_CONVERT: dict[str, Callable[[Any], Any]] = {
-    "bool": _only(bool, convert=bool),
-    "int": _as_int,
-    "float": _only(int, float, str, convert=float),
-    "str": _only(str, int, float, convert=str),
-    "dict": _only(dict, convert=dict),
-    "tuple": _only(list, tuple, convert=lambda v: tuple(_as_int(w) for w in v)),
-}
 
 
 # down-sampling classes every data set has (besides its PAI species, e.g. print, replay)
