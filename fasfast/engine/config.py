@@ -154,6 +154,10 @@ class TrainConfig:
             raise ValueError(f"label must be location, binary or depth, got {self.label!r}")
         if self.length < 1 or self.interval < 1:
             raise ValueError("length and interval must be >= 1")
+        for key in ("seed", "workers", "eval_batch_size", "max_steps", "limit", "time_limit"):
+            if not getattr(self, key) >= 0:  # numpy / DataLoader would refuse them mid-run
+                flag = "--" + key.replace("_", "-")
+                raise ValueError(f"{flag} must be >= 0, got {getattr(self, key)}")
         self._validate_size()
         self._validate_augmentation()
 
