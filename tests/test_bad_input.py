@@ -1028,6 +1028,62 @@ ROWS = [
         2,
         "argument --format: invalid choice",
     ),
+    Row(
+        "cli",
+        "predict --batch-size 0 (named, exit 2)",
+        ["predict", "{d}/bad.avi", "-c", "{d}/good.pt", "--batch-size", "0"],
+        2,
+        "argument --batch-size: expected an integer >= 1, got 0",
+    ),
+    Row(
+        "cli",
+        "predict -j -1 (named, exit 2)",
+        ["predict", "{d}/bad.avi", "-c", "{d}/good.pt", "-j", "-1"],
+        2,
+        "argument --workers/-j: expected an integer >= 0, got -1",
+    ),
+    Row(
+        "cli",
+        "eval --batch-size 0 (named, exit 2)",
+        ["eval", "{d}/good.pt", "--batch-size", "0"],
+        2,
+        "argument --batch-size: expected an integer >= 1, got 0",
+    ),
+    Row(
+        "cli",
+        "analyze --seed -1 (named, exit 2)",
+        ["analyze", "{d}/one.csv", "--seed", "-1"],
+        2,
+        "argument --seed: expected an integer >= 0, got -1",
+    ),
+    Row(
+        "cli",
+        "analyze --ci 2 (named, exit 2)",
+        ["analyze", "{d}/one.csv", "--ci", "2"],
+        2,
+        "argument --ci: expected a confidence level in (0, 1)",
+    ),
+    Row(
+        "cli",
+        "analyze --ci -0.5 (named, exit 2)",
+        ["analyze", "{d}/one.csv", "--ci", "-0.5"],
+        2,
+        "argument --ci: expected a confidence level in (0, 1)",
+    ),
+    Row(
+        "cli",
+        "analyze --bootstrap -5 (named, exit 2)",
+        ["analyze", "{d}/one.csv", "--bootstrap", "-5"],
+        2,
+        "argument --bootstrap: expected an integer >= 0, got -5",
+    ),
+    Row(
+        "cli",
+        "train --image-size 0 (named, exit 2)",
+        ["train", "--data-root", "{d}", "--image-size", "0"],
+        2,
+        "--image-size must be a positive integer",
+    ),
 ]
 
 

@@ -411,3 +411,31 @@ def test_bad_device_is_a_bad_option(workdir, monkeypatch, capsys):
     monkeypatch.chdir(workdir)
     assert main(["explain", "good.pt", "bad.avi", "--out", "o", "--device", "gpu0"]) == 2
     assert "unknown device 'gpu0'" in capsys.readouterr().err
+
+
+def test_options_are_checked_before_the_score_files_are_read(tmp_path, capsys):
+    """analyze --ci 2 on a file with NaN scores: the option's one line only, not the
+    file's NaN warning first (the check used to run after the files were read)."""
+    scores = tmp_path / "nan.csv"
+    scores.write_text("id,label,attack_type,score\na,live,,0.9\nb,live,,nan\nc,attack,print,0.1\n")
+    with pytest.raises(SystemExit) as e:
+        main(["analyze", str(scores), "--ci", "2", "--out", str(tmp_path / "o")])
+    err = capsys.readouterr().err
+    assert e.value.code == 2
+    assert err.strip().splitlines()[-1].startswith("fasfast analyze: error: argument --ci: ")
+    assert "NaN" not in err and "nan.csv" not in err
+    assert not (tmp_path / "o").exists()
+
+
+@pytest.mark.parametrize("workers,ok", [("0", True), ("2", True), ("-1", False), ("x", False)])
+def test_predict_workers_zero_loads_in_this_process(workers, ok):
+    """-j 0 is PyTorch's num_workers=0 (load in this process; said in --help), -j -1 is
+    refused while the command line is parsed."""
+    from fasfast.cli import build_parser
+
+    argv = ["predict", "x.avi", "-c", "y.pt", "-j", workers]
+    if ok:
+        assert build_parser("predict").parse_args(argv).workers == int(workers)
+    else:
+        with pytest.raises(SystemExit):
+            build_parser("predict").parse_args(argv)

@@ -98,6 +98,21 @@ def test_more_epochs_on_resume_replans_the_schedule(root, cache, tmp_path, capsy
     assert [r["epoch"] for r in log] == ["1", "2", "3"]
 
 
+def test_fewer_epochs_than_done_says_only_nothing_left(root, cache, tmp_path, capsys):
+    """Resume with --epochs below the epochs done: one line that the run already has them;
+    no re-planned schedule line (it named a step past the end, e.g. "step 16 of 8")."""
+    from fasfast.engine import train
+
+    train(_cfg(root, cache_dir=cache, out=tmp_path / "f", epochs=2))
+    capsys.readouterr()
+    again = train(_cfg(root, cache_dir=cache, out=tmp_path / "f", epochs=1, resume="auto"))
+    out = capsys.readouterr().out
+    resume_lines = [x for x in out.splitlines() if x.startswith("resume:")]
+    assert len(resume_lines) == 1, out
+    assert "already has 2 epochs and --epochs is 1: nothing left to train" in resume_lines[0]
+    assert "re-planned" not in out and again.lrs == []
+
+
 @pytest.mark.parametrize(
     "change,fragment",
     [

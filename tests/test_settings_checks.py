@@ -182,6 +182,12 @@ def test_train_refuses_a_downsample_class_the_data_lacks(root, tmp_path):
             "down-samples 32x); use 96 or 128",
         ),
         ({"model": "convnextv2_atto", "image_size": 16}, "use 32"),
+        ({"image_size": 0}, "--image-size must be a positive integer (a multiple of 8"),
+        ({"seed": -1}, "--seed must be >= 0, got -1"),
+        ({"workers": -1}, "--workers must be >= 0, got -1"),
+        ({"eval_batch_size": -2}, "--eval-batch-size must be >= 0, got -2"),
+        ({"time_limit": float("nan")}, "--time-limit must be >= 0, got nan"),
+        ({"image_size": 64.0}, "--image-size must be a positive integer"),
         ({"model": "convnextv2_atto", "cutmix": -1.0}, "--cutmix (the CutMix alpha) must be >= 0"),
         ({"model": "convnextv2_atto", "label_smoothing": 1.0}, "--label-smoothing must lie in"),
         ({"cutmix": 1.0}, "--cutmix 1.0 is for the classifier"),
@@ -199,6 +205,61 @@ def test_cli_refusal_is_one_line_exit_2(capsys, tmp_path):
     assert main(["train", "--data-root", str(tmp_path), "--color-jitter", "-1"]) == 2
     err = capsys.readouterr().err.strip().splitlines()
     assert len(err) == 1 and err[0].startswith("fasfast train: error: --color-jitter")
+
+
+# ------------------------------------------------------------------ --config YAML types
+@pytest.mark.parametrize(
+    "line,key,want",
+    [
+        ("lr: 1e-3", "lr", 1e-3),  # YAML 1.1 (PyYAML): a string without a dot
+        ('color_jitter: "0.4"', "color_jitter", 0.4),
+        ("epochs: '3'", "epochs", 3),
+        ("image_size: 64.0", "image_size", 64),
+        ("widths: [4, 6.0, 4]", "widths", (4, 6, 4)),
+        ("protocol: 1", "protocol", "1"),
+        ("protocol: 3_2", "protocol", "3_2"),  # YAML 1.1 reads the number 32
+        ("protocol: 01", "protocol", "01"),
+        ("drop_path_rate: 0", "drop_path_rate", 0.0),
+        ("resume: null", "resume", None),
+    ],
+)
+def test_config_file_values_are_read_as_the_field_type(tmp_path, line, key, want):
+    (tmp_path / "run.yaml").write_text(line + "\n")
+    value = getattr(TrainConfig.from_yaml(tmp_path / "run.yaml"), key)
+    assert value == want and type(value) is type(want)
+
+
+def test_a_saved_config_reads_back_unchanged(tmp_path):
+    """The checks take every value config.yaml holds (a run's own file, e.g. for --config)."""
+    cfg = TrainConfig(
+        widths=(4, 6, 4), image_size=64, lr=1e-3, use_fcam=False, protocol="3_2", extra={"a": 1}
+    )
+    cfg.save_yaml(tmp_path / "config.yaml")
+    assert TrainConfig.from_yaml(tmp_path / "config.yaml") == cfg
+
+
+@pytest.mark.parametrize(
+    "line,fragment",
+    [
+        ("epochs: abc", "epochs: expected int, got 'abc'"),
+        ("image_size: 64.5", "image_size: expected int, got 64.5"),
+        ("epochs: true", "epochs: expected int, got True"),
+        ("lr: fast", "lr: expected float, got 'fast'"),
+        ("color_jitter: [0.4]", "color_jitter: expected float, got [0.4]"),
+        ("hflip: 1", "hflip: expected bool, got 1"),
+        ("widths: [4, a, 4]", "widths: expected a list of int, got [4, 'a', 4]"),
+        ("model: {a: 1}", "model: expected str, got {'a': 1}"),
+        ("epochs: null", "epochs: expected int, got None"),
+    ],
+)
+def test_config_file_type_errors_are_one_line_exit_2(tmp_path, capsys, line, fragment):
+    from fasfast.cli import main
+
+    cfg = tmp_path / "run.yaml"
+    cfg.write_text(line + "\n")
+    assert main(["train", "--config", str(cfg), "--data-root", str(tmp_path)]) == 2
+    err = capsys.readouterr().err.strip().splitlines()
+    assert err == [f"fasfast train: error: {cfg}: {fragment}"]
 
 
 # ------------------------------------------------------------------ T and interval

@@ -15,6 +15,8 @@ from __future__ import annotations
 import argparse
 import sys
 
+from fasfast.commands._argtypes import confidence_level, int_at_least
+
 
 def add_arguments(parser: argparse.ArgumentParser) -> None:
     parser.add_argument(
@@ -93,19 +95,19 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
     )
     parser.add_argument(
         "--ci",
-        type=float,
+        type=confidence_level,
         default=0.95,
         help="confidence level of the intervals (0 turns them off)",
     )
     parser.add_argument(
         "--bootstrap",
-        type=int,
+        type=int_at_least(0),
         default=1000,
         metavar="B",
         help="bootstrap replicates for ACER/EER/AUC/threshold intervals "
         "(0: Clopper-Pearson intervals only)",
     )
-    parser.add_argument("--seed", type=int, default=0, help="bootstrap seed")
+    parser.add_argument("--seed", type=int_at_least(0), default=0, help="bootstrap seed")
     parser.add_argument(
         "--resample",
         default="auto",
@@ -214,7 +216,7 @@ def run(args: argparse.Namespace) -> int:
         border=args.border,
         nan_policy=args.nan_policy,
         ci=ci,
-        bootstrap=max(0, args.bootstrap) if ci else 0,
+        bootstrap=args.bootstrap if ci else 0,
         resample=args.resample,
         progress=sys.stderr.isatty(),
     )

@@ -4,6 +4,8 @@ from __future__ import annotations
 
 import argparse
 
+from fasfast.commands._argtypes import int_at_least
+
 
 def add_arguments(parser: argparse.ArgumentParser) -> None:
     parser.add_argument(
@@ -31,8 +33,14 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
         help="score level of the thresholds and the report (default video)",
     )
     parser.add_argument("--out", default=None, help="output folder (default <ckpt dir>/eval)")
-    parser.add_argument("--batch-size", type=int, default=16)
-    parser.add_argument("--workers", "-j", type=int, default=2)
+    parser.add_argument("--batch-size", type=int_at_least(1), default=16)
+    parser.add_argument(
+        "--workers",
+        "-j",
+        type=int_at_least(0),
+        default=2,
+        help="data loader processes (default 2; 0 loads in this process)",
+    )
     parser.add_argument("--device", default="auto")
     parser.add_argument("--amp", action=argparse.BooleanOptionalAction, default=True)
     parser.add_argument("--limit", type=int, default=0, help="at most N videos per split")

@@ -12,6 +12,14 @@ Example YAML (every key is a :class:`TrainConfig` field)::
     dataset: oulu
     protocol: "1"
     epochs: 50
+    lr: 1e-3                 # read as 0.001 (see below)
+
+Each value is read as its field's type; a wrong one is a one-line error
+``<file>: <key>: expected <type>, got <value>``. PyYAML reads YAML 1.1, where ``1e-3``
+(no dot) is text, not a number: text that parses as the field's type is taken (``"0.4"``
+for a float, ``"3"`` for an int), and so is an integral float for an int (``64.0``); a
+number for a text key is taken as written (``protocol: 3_2``, which YAML 1.1 reads as 32, is
+``"3_2"``). See :mod:`fasfast.engine.config_values`.
 """
 
 from __future__ import annotations
@@ -23,6 +31,8 @@ import math
 from dataclasses import dataclass, field, fields
 from pathlib import Path
 from typing import Any
+
+from fasfast.engine.config_values import raw_scalars, typed_values
 
 # Per-model recipe defaults, applied where the user left a field at None.
 EULERNET_DEFAULTS = {
@@ -144,6 +154,10 @@ class TrainConfig:
             raise ValueError(f"label must be location, binary or depth, got {self.label!r}")
         if self.length < 1 or self.interval < 1:
             raise ValueError("length and interval must be >= 1")
+        for key in ("seed", "workers", "eval_batch_size", "max_steps", "limit", "time_limit"):
+            if not getattr(self, key) >= 0:  # numpy / DataLoader would refuse them mid-run
+                flag = "--" + key.replace("_", "-")
+                raise ValueError(f"{flag} must be >= 0, got {getattr(self, key)}")
         self._validate_size()
         self._validate_augmentation()
 
@@ -158,7 +172,12 @@ class TrainConfig:
             else (32, f"{self.model} (ConvNeXt down-samples 32x)")
         )
         size = self.image_size
-        if not isinstance(size, int) or size < stride or size % stride:
+        if isinstance(size, bool) or not isinstance(size, int) or size < 1:
+            raise ValueError(
+                f"--image-size must be a positive integer (a multiple of {stride}, the stride "
+                f"of {what}), got {size}"
+            )
+        if size < stride or size % stride:
             lo, hi = max(stride, size // stride * stride), (size // stride + 1) * stride
             hint = f"use {lo} or {hi}" if lo != hi and lo < size else f"use {hi}"
             raise ValueError(
@@ -247,6 +266,9 @@ class TrainConfig:
             ) from e
         if not isinstance(data, dict):
             raise ValueError(f"config file {path} must hold a mapping of TrainConfig keys")
+        types = {f.name: str(f.type) for f in fields(cls)}
+        raw = raw_scalars(text) if path.suffix != ".json" else {}
+        data = typed_values(path, data, types, raw)
         data.update(overrides)
         return cls.from_dict(data)
 
@@ -349,7 +371,11 @@ _CLI_SKIP = {"extra"}
 
 def add_train_arguments(parser: argparse.ArgumentParser) -> None:
     """One flag per TrainConfig field (``--batch-size`` ...); all default to "not given"."""
-    parser.add_argument("--config", help="YAML file of TrainConfig keys (flags override it)")
+    parser.add_argument(
+        "--config",
+        help="YAML file of TrainConfig keys (flags override it); values are checked against "
+        "the field types, text such as 1e-3 is read as the number",
+    )
     for f in fields(TrainConfig):
         if f.name in _CLI_SKIP:
             continue

@@ -339,13 +339,13 @@ def resume(run: Run, resume_path: Path) -> None:
     run.scheduler = resume_scheduler(cfg, run.optimizer, run.steps_per_epoch, run.start_epoch)
     if info.is_main:
         print(f"resumed from {resume_path} at epoch {run.start_epoch} (step {run.global_step})")
-        if changes:
-            print(replan_message(changes, old_plan, run.plan, run.start_epoch, run.lr))
-        if run.start_epoch >= cfg.epochs:
+        if run.start_epoch >= cfg.epochs:  # no schedule to re-plan: say only that
             print(
-                f"resume: {resume_path} has completed {run.start_epoch} epochs and --epochs "
+                f"resume: {resume_path} already has {run.start_epoch} epochs and --epochs "
                 f"is {cfg.epochs}: nothing left to train"
             )
+        elif changes:
+            print(replan_message(changes, old_plan, run.plan, run.start_epoch, run.lr))
 
 
 # --------------------------------------------------------------------------- evaluate
