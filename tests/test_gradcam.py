@@ -371,3 +371,32 @@ def test_explain_a_truncated_video_only_its_readable_windows(explain_ckpt, tmp_p
     assert main([*argv, str(tmp_path / "w3"), "--window", "3"]) == 2
     err = capsys.readouterr().err.strip().splitlines()
     assert len(err) == 1 and err[0].startswith(f"fasfast explain: error: {cut}: truncated video")
+
+
+def test_explain_says_when_a_temporal_model_sees_a_still_image(explain_ckpt, tmp_path):
+    """An image file shown to EulerNet is repeated over the window: one warning line says
+    the temporal model sees no motion cue; a frame classifier (per frame) gets none."""
+    pytest.importorskip("skimage.data")
+    import warnings
+
+    import cv2
+    from skimage import data as skimage_data
+
+    from fasfast.cli import main
+
+    photo = tmp_path / "face.png"
+    cv2.imwrite(str(photo), cv2.resize(skimage_data.astronaut(), (256, 256))[..., ::-1])
+    torch.save(_classifier(32).float().backbone.state_dict(), tmp_path / "atto.pt")
+
+    def still_lines(*argv):
+        with warnings.catch_warnings(record=True) as seen:
+            warnings.simplefilter("always")
+            assert main(["explain", *argv]) == 0
+        return [str(w.message) for w in seen if "still image" in str(w.message)]
+
+    assert still_lines(str(explain_ckpt), str(photo), "--out", str(tmp_path / "e")) == [
+        f"{photo} is a still image (one frame): each window repeats it 4 times, so the "
+        "temporal model sees no motion cue"
+    ]
+    atto = [str(tmp_path / "atto.pt"), str(photo), "--out", str(tmp_path / "c")]
+    assert still_lines(*atto, "--image-size", "32") == []

@@ -127,7 +127,7 @@ def choose_windows(
         idx = list(range(k, min(total, k + count)))
         items = _read(ds, video, idx)
         choice = f"window {k} as asked (--window {k})"
-        return _result(items, total, choice, flat_std)
+        return _still(_result(items, total, choice, flat_std), ds, video, length)
     good, seen, failed = _scan(ds, video, count, flat_std)
     if len(good) == count:
         chosen = good
@@ -146,6 +146,17 @@ def choose_windows(
         out.notes.append(
             f"{len(failed)} window(s) {[int(it['window']) for it in failed]} of {video} "
             f"not explained, they cannot be read: {failed[0]['error']}"
+        )
+    return _still(out, ds, video, length)
+
+
+def _still(out: ExplainWindows, ds, video: Path, length: int) -> ExplainWindows:
+    """``out`` with a note when a temporal model (``length`` > 1) is shown a still image
+    (one frame): each window repeats it, a still face without motion cues."""
+    if length > 1 and ds.num_frames[0] == 1:
+        out.notes.append(
+            f"{video} is a still image (one frame): each window repeats it {length} times, "
+            "so the temporal model sees no motion cue"
         )
     return out
 
