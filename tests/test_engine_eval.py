@@ -365,3 +365,48 @@ def test_evaluation_warns_when_the_model_is_below_chance(tmp_path, below):
         report_from_scores(scored, "dev", None, tmp_path, level="video", verbose=False)
     hits = [w for w in got if "below chance" in str(w.message)]
     assert len(hits) == int(below), [str(w.message) for w in got]
+
+
+def test_predict_warns_once_when_a_temporal_model_scores_still_images(ckpt, tmp_path):
+    """EulerNet (4-frame windows) on an image file repeats it over the window, a still face
+    without motion cues: one warning line for all such inputs (as a too-short clip gets
+    one); a clip of more than one frame is not counted. A frame classifier (a per-frame
+    model) scores images as they are: no such line."""
+    import warnings
+
+    import cv2
+
+    from fasfast.data.video import DataWarning
+    from fasfast.engine.predict import predict
+    from fasfast.models import ClassifierConfig, build_classifier
+
+    g = np.random.default_rng(1)
+    clip, shots = tmp_path / "clip", tmp_path / "shots"
+    clip.mkdir(), shots.mkdir()
+    for folder, n in ((clip, 6), (shots, 3)):
+        for i in range(n):
+            img = (g.random((40, 40, 3)) * 255).astype(np.uint8)
+            cv2.imwrite(str(folder / f"{i:04d}.png"), img)
+    photo = shots / "0000.png"
+
+    def still_lines(path, inputs, **kw):
+        with warnings.catch_warnings(record=True) as seen:
+            warnings.simplefilter("always")
+            predict(inputs, path, threshold=0.5, workers=0, progress=False, **kw)
+        return [str(w.message) for w in seen if "still image" in str(w.message)]
+
+    (line,) = still_lines(ckpt, [str(photo), str(clip)])
+    assert line.startswith(f"1 of 2 inputs are still images (one frame), e.g. {photo}: ")
+    assert "repeats the image 4 times" in line and "no motion cue" in line
+    with pytest.warns(DataWarning, match="3 of 3 inputs are still images"):
+        predict([str(shots)], ckpt, per_image=True, threshold=0.5, workers=0, progress=False)
+    assert still_lines(ckpt, [str(clip)]) == []
+
+    torch.manual_seed(0)
+    m = build_classifier(ClassifierConfig(image_size=32, drop_path_rate=0.0)).eval()
+    cls = tmp_path / "c.pt"
+    ck.save_checkpoint(
+        cls,
+        {"kind": "classifier", "model_config": m.config.to_dict(), "model": m.state_dict()},
+    )
+    assert still_lines(cls, [str(photo)]) == []

@@ -338,3 +338,65 @@ def test_explain_compare_takes_one_kind_of_model(black_then_face, explain_ckpt, 
     capsys.readouterr()
     rows = json.loads((tmp_path / "c" / "gradcam.json").read_text())["models"]
     assert len(rows) == 2 and rows[0]["scores"] == pytest.approx(rows[1]["scores"])
+
+
+def test_explain_a_truncated_video_only_its_readable_windows(explain_ckpt, tmp_path, capsys):
+    """A video cut short (40 frames promised, 23 decodable: windows 2 and 3 need frames
+    past the end): explain chooses among the readable windows and says which were not
+    explained; a window asked for past the end is one error line naming the video."""
+    pytest.importorskip("skimage.data")
+    import shutil
+    import warnings
+
+    from _video_files import truncate
+
+    from fasfast.cli import main
+    from fasfast.data.clips import astronaut_clip
+
+    whole = astronaut_clip(tmp_path / "whole.avi", seconds=1.6, fps=25.0, size=(480, 270))
+    cut = tmp_path / "cut.avi"
+    shutil.copy(whole, cut)
+    truncate(cut, 0.5)
+    argv = ["explain", str(explain_ckpt), str(cut), "--out"]
+    with warnings.catch_warnings(record=True) as seen:
+        warnings.simplefilter("always")
+        assert main([*argv, str(tmp_path / "all"), "--windows", "4"]) == 0
+    out = capsys.readouterr().out
+    summary = json.loads((tmp_path / "all" / "gradcam.json").read_text())
+    assert summary["windows"] == [0, 1]
+    assert "only 2 of the 4 windows can be read, 2 of them with a face in every frame" in out
+    (note,) = [str(w.message) for w in seen if "not explained" in str(w.message)]
+    assert note.startswith(f"2 window(s) [2, 3] of {cut} not explained, they cannot be read: ")
+    assert "truncated video: the header promises 40 frames" in note
+    assert main([*argv, str(tmp_path / "w3"), "--window", "3"]) == 2
+    err = capsys.readouterr().err.strip().splitlines()
+    assert len(err) == 1 and err[0].startswith(f"fasfast explain: error: {cut}: truncated video")
+
+
+def test_explain_says_when_a_temporal_model_sees_a_still_image(explain_ckpt, tmp_path):
+    """An image file shown to EulerNet is repeated over the window: one warning line says
+    the temporal model sees no motion cue; a frame classifier (per frame) gets none."""
+    pytest.importorskip("skimage.data")
+    import warnings
+
+    import cv2
+    from skimage import data as skimage_data
+
+    from fasfast.cli import main
+
+    photo = tmp_path / "face.png"
+    cv2.imwrite(str(photo), cv2.resize(skimage_data.astronaut(), (256, 256))[..., ::-1])
+    torch.save(_classifier(32).float().backbone.state_dict(), tmp_path / "atto.pt")
+
+    def still_lines(*argv):
+        with warnings.catch_warnings(record=True) as seen:
+            warnings.simplefilter("always")
+            assert main(["explain", *argv]) == 0
+        return [str(w.message) for w in seen if "still image" in str(w.message)]
+
+    assert still_lines(str(explain_ckpt), str(photo), "--out", str(tmp_path / "e")) == [
+        f"{photo} is a still image (one frame): each window repeats it 4 times, so the "
+        "temporal model sees no motion cue"
+    ]
+    atto = [str(tmp_path / "atto.pt"), str(photo), "--out", str(tmp_path / "c")]
+    assert still_lines(*atto, "--image-size", "32") == []

@@ -245,3 +245,77 @@ def test_eval_refuses_windows_past_a_truncated_videos_end(root, tmp_path):
     assert failed and good, [it["error"] for it in items]
     assert all("truncated video" in it["error"] and str(promised) in it["error"] for it in failed)
     assert trained["skipped"] == 0  # training reads to the end (the repeated frame)
+
+
+@pytest.fixture(scope="module")
+def cut_clip(tmp_path_factory):
+    """A real-face video (40 frames of the astronaut clip, no landmark file: the
+    face-tracking path) cut to half its bytes: 23 decodable frames, so of its four windows
+    (4 frames 3 apart) the last two need frames past the end; and the uncut video."""
+    pytest.importorskip("skimage.data")
+    from _video_files import truncate
+
+    from fasfast.data.clips import astronaut_clip
+
+    d = tmp_path_factory.mktemp("cut")
+    whole = astronaut_clip(d / "whole.avi", seconds=1.6, fps=25.0, size=(480, 270))
+    cut = d / "cut.avi"
+    shutil.copy(whole, cut)
+    return truncate(cut, 0.5), whole
+
+
+@pytest.mark.parametrize("workers", [1, 2])
+def test_predict_tracking_path_refuses_windows_past_a_cut_videos_end(cut_clip, ckpt, workers):
+    """The faces tracked in the background (what ``fasfast predict`` uses for a video
+    without a landmark file) never make a truncated video's repeated frames scorable: the
+    video is an ``error`` with the reason of the dataset's own pass, the same wording as
+    with a landmark file; the uncut video beside it is scored as on its own."""
+    import warnings
+
+    from fasfast.data.background import BackgroundFaces
+    from fasfast.engine.predict import predict
+
+    cut, whole = map(str, cut_clip)
+    kw = dict(threshold=0.5, workers=0, progress=False)
+    with warnings.catch_warnings():
+        warnings.simplefilter("ignore")
+        own = predict([cut], ckpt, **kw)[0]  # the dataset's own pass: refused
+        bg = BackgroundFaces([cut, whole], length=4, interval=3, workers=workers, size=IMAGE)
+        got = predict([cut, whole], ckpt, landmarks=bg, **kw)
+        alone = predict([whole], ckpt, **kw)[0]
+    assert own.decision == "error" and "needs frame" in own.note
+    assert (got[0].decision, got[0].score, got[0].units) == ("error", None, 0)
+    assert got[0].note == own.note
+    assert "truncated video: the header promises 40 frames" in got[0].note
+    assert got[1].decision in ("live", "attack") and got[1].units == alone.units == 4
+    assert got[1].score == pytest.approx(alone.score, abs=1e-6)
+
+
+def test_predict_command_gives_a_truncated_video_the_error_decision(cut_clip, ckpt):
+    """``fasfast predict`` (its background face pass; torch not imported yet): the
+    truncated video's row is ``error``, one line under the table says why, and the exit
+    code follows predict's rule (2 only when no input could be processed)."""
+    import subprocess
+    import sys
+
+    cut, whole = map(str, cut_clip)
+
+    def run(*inputs):
+        cmd = [sys.executable, "-m", "fasfast", "predict", *inputs, "-c", str(ckpt)]
+        return subprocess.run(
+            cmd + ["--threshold", "0.5", "--no-progress"],
+            capture_output=True,
+            text=True,
+            timeout=300,
+        )
+
+    both = run(cut, whole)
+    assert both.returncode == 0, both.stderr
+    rows = {line.split()[-1]: line.split()[0] for line in both.stdout.splitlines()[1:3]}
+    assert rows[cut] == "error" and rows[whole] in ("live", "attack"), both.stdout
+    why = [line for line in both.stdout.splitlines() if line.startswith("error: ")]
+    assert len(why) == 1 and why[0].startswith(f"error: {cut}: truncated video: "), why
+    assert "needs frame" in why[0]
+    alone = run(cut)
+    assert alone.returncode == 2 and "no input could be processed" in alone.stderr
+    assert "Traceback" not in both.stderr + alone.stderr

@@ -307,6 +307,46 @@ def test_magnify_cli(tmp_path):
     assert main(["magnify", str(tmp_path / "missing.avi"), "--out", str(tmp_path / "x.avi")]) == 2
 
 
+def test_magnify_a_truncated_video_reads_its_decodable_frames_only(tmp_path, capsys):
+    """A video cut short: read_video (what magnify reads) gives the decodable frames, the
+    same as the uncut file's first ones, never the repeated last frame past the end; one
+    warning line says so, and magnify writes that many frames."""
+    import shutil
+    import warnings
+
+    import cv2
+    from _video_files import frame_number, truncate, write_numbered
+
+    from fasfast.data.video import TruncatedVideoWarning, VideoReader
+    from fasfast.diagnostics.video import read_video
+
+    whole = write_numbered(tmp_path / "whole.avi", 30)
+    cut = tmp_path / "cut.avi"
+    shutil.copy(whole, cut)
+    truncate(cut, 0.5)
+    ref, _ = read_video(whole)
+    with pytest.warns(TruncatedVideoWarning) as seen:
+        got, _ = read_video(cut)
+    cap = cv2.VideoCapture(str(cut))  # the decodable frames, counted by OpenCV itself
+    decodable = 0
+    while cap.read()[0]:
+        decodable += 1
+    cap.release()
+    assert 0 < decodable < 30 and len(got) == decodable
+    assert [frame_number(f) for f in got] == list(range(decodable))
+    np.testing.assert_array_equal(got, ref[:decodable])
+    (line,) = [str(w.message) for w in seen]
+    assert line == (
+        f"{cut}: truncated video: the header promises 30 frames, {decodable} are "
+        "decodable; only those are read"
+    )
+    with warnings.catch_warnings():
+        warnings.simplefilter("ignore", TruncatedVideoWarning)
+        assert main(["magnify", str(cut), "--out", str(tmp_path / "m.avi")]) == 0
+    assert f"wrote {tmp_path / 'm.avi'} ({decodable} frames" in capsys.readouterr().out
+    assert VideoReader(tmp_path / "m.avi").num_frames == decodable
+
+
 # --------------------------------------------------------------------------- pieces
 def test_write_lists_cross_domain_protocols(data_root, tmp_path):
     from fasfast.data import path_label_list

@@ -165,15 +165,23 @@ def _serve(conn, jobs, detect: DetectSettings, workers: int, size, margin, paren
 
 
 def _merge(parts: list[dict | None]) -> dict | None:
-    """One entry from the parts of a video (None when any part failed)."""
+    """One entry from the parts of a video (None when any part failed). The frame counts
+    (``num_frames``, ``decoded``) are kept: a part whose pass reached past the end of a
+    truncated video found its decodable frames (the others' ``decoded`` is the header's
+    count), so the smallest is the video's; evaluation refuses windows past it
+    (:func:`fasfast.data.dataset._check_decodable`) instead of scoring repeated frames."""
     if not parts or any(p is None for p in parts):
         return None
     order = np.argsort(np.concatenate([p["indices"] for p in parts]), kind="stable")
-    return {
+    out = {
         k: np.concatenate([p[k] for p in parts])[order]
         for k in parts[0]
         if isinstance(parts[0][k], np.ndarray) and parts[0][k].ndim >= 1
     }
+    if all("decoded" in p and "num_frames" in p for p in parts):
+        out["num_frames"] = np.int64(parts[0]["num_frames"])
+        out["decoded"] = np.int64(min(int(p["decoded"]) for p in parts))
+    return out
 
 
 class BackgroundFaces:

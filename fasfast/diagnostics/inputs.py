@@ -54,9 +54,11 @@ def _dataset(video: Path, image_size: int, length: int, interval: int):
     )
 
 
-def _read(ds, video: Path, idx: list[int]) -> list[dict]:
+def _read(ds, video: Path, idx: list[int], keep_failed: bool = False) -> list[dict]:
     """Items ``idx`` of ``ds`` from one front-to-back pass over their frames; a frame that
-    cannot be read is a VideoReadError (never a black stand-in), reported once."""
+    cannot be read (or a window past a truncated video's last decodable frame) is a
+    VideoReadError naming the video (never a black or repeated stand-in), reported once;
+    with ``keep_failed`` such items come back with their ``error`` instead."""
     ds.source.plan[str(video)] = sorted({i for k in idx for i in ds.index[k][2]})
     ds.source._memo = None
     with warnings.catch_warnings(record=True) as seen:
@@ -66,11 +68,16 @@ def _read(ds, video: Path, idx: list[int]) -> list[dict]:
     for w in seen:  # the dataset's own "left out" line would repeat the error below
         if not (failed and str(w.message).startswith("left out unreadable sample")):
             warnings.warn_explicit(w.message, w.category, w.filename, w.lineno)
-    if failed:
+    if failed and not keep_failed:
         from fasfast.data.video import VideoReadError
 
-        raise VideoReadError(failed)
+        raise VideoReadError(_named(video, failed))
     return items
+
+
+def _named(video: Path, reason: str) -> str:
+    """``reason`` with the video's path in front unless it names it already."""
+    return reason if str(video) in reason else f"{video}: {reason}"
 
 
 def _flat(frames: torch.Tensor, flat_std: float) -> np.ndarray:
@@ -120,19 +127,8 @@ def choose_windows(
         idx = list(range(k, min(total, k + count)))
         items = _read(ds, video, idx)
         choice = f"window {k} as asked (--window {k})"
-        return _result(items, total, choice, flat_std)
-    good: list[dict] = []
-    seen: list[dict] = []
-    start, step = 0, 4
-    while start < total and len(good) < count:
-        idx = list(range(start, min(total, start + step)))
-        for it in _read(ds, video, idx):
-            seen.append(it)
-            if int(it["no_face"]) == 0 and not _flat(it["frames"], flat_std).any():
-                good.append(it)
-                if len(good) == count:
-                    break
-        start, step = start + step, step * 2
+        return _still(_result(items, total, choice, flat_std), ds, video, length)
+    good, seen, failed = _scan(ds, video, count, flat_std)
     if len(good) == count:
         chosen = good
         skipped = int(good[0]["window"])
@@ -144,22 +140,76 @@ def choose_windows(
         if skipped:
             choice += f" (windows 0..{skipped - 1} have frames without a face or blank)"
     else:
-
-        def quality(it):
-            return (
-                length - int(it["no_face"]) - int(_flat(it["frames"], flat_std).sum()),
-                -int(it["window"]),
-            )
-
-        rest = sorted(
-            (it for it in seen if all(it is not g for g in good)), key=quality, reverse=True
+        chosen, choice = _fewer(good, seen, failed, count, total, length, flat_std)
+    out = _result(chosen, total, choice, flat_std)
+    if failed:
+        out.notes.append(
+            f"{len(failed)} window(s) {[int(it['window']) for it in failed]} of {video} "
+            f"not explained, they cannot be read: {failed[0]['error']}"
         )
-        chosen = sorted(good + rest[: count - len(good)], key=lambda it: int(it["window"]))
+    return _still(out, ds, video, length)
+
+
+def _still(out: ExplainWindows, ds, video: Path, length: int) -> ExplainWindows:
+    """``out`` with a note when a temporal model (``length`` > 1) is shown a still image
+    (one frame): each window repeats it, a still face without motion cues."""
+    if length > 1 and ds.num_frames[0] == 1:
+        out.notes.append(
+            f"{video} is a still image (one frame): each window repeats it {length} times, "
+            "so the temporal model sees no motion cue"
+        )
+    return out
+
+
+def _scan(ds, video: Path, count: int, flat_std: float):
+    """Windows read front to back in growing groups (4, 8, 16, ...) until ``count`` have a
+    face in every frame and no near-constant crop -> ``(good, seen, failed)``: those, every
+    readable window read, and the windows that cannot be read (e.g. past a truncated
+    video's end); VideoReadError naming the video when none could be read."""
+    good: list[dict] = []
+    seen: list[dict] = []
+    failed: list[dict] = []
+    start, step = 0, 4
+    while start < len(ds) and len(good) < count:
+        idx = list(range(start, min(len(ds), start + step)))
+        for it in _read(ds, video, idx, keep_failed=True):
+            if it["error"]:
+                failed.append(it)
+                continue
+            seen.append(it)
+            if int(it["no_face"]) == 0 and not _flat(it["frames"], flat_std).any():
+                good.append(it)
+                if len(good) == count:
+                    break
+        start, step = start + step, step * 2
+    if not seen:  # no window could be read: the first one's reason
+        from fasfast.data.video import VideoReadError
+
+        raise VideoReadError(_named(video, failed[0]["error"]))
+    return good, seen, failed
+
+
+def _fewer(good, seen, failed, count: int, total: int, length: int, flat_std: float):
+    """(chosen, choice) when fewer than ``count`` windows are good: the good ones and the
+    readable ones with the most frames with a face and a crop that is not blank."""
+
+    def quality(it):
+        return (
+            length - int(it["no_face"]) - int(_flat(it["frames"], flat_std).sum()),
+            -int(it["window"]),
+        )
+
+    rest = sorted((it for it in seen if all(it is not g for g in good)), key=quality, reverse=True)
+    chosen = sorted(good + rest[: count - len(good)], key=lambda it: int(it["window"]))
+    choice = f"only {len(good)} of the {total} windows have a face in every frame"
+    if failed:
         choice = (
-            f"only {len(good)} of the {total} windows have a face in every frame; the "
-            "others chosen have the most frames with one"
+            f"only {len(seen)} of the {total} windows can be read, {len(good)} of "
+            "them with a face in every frame"
         )
-    return _result(chosen, total, choice, flat_std)
+    if len(chosen) > len(good):
+        choice += "; the others chosen have the most frames with one"
+    return chosen, choice
 
 
 def _result(items: list[dict], total: int, choice: str, flat_std: float) -> ExplainWindows:

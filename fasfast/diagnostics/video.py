@@ -3,6 +3,7 @@
 
 from __future__ import annotations
 
+import warnings
 from pathlib import Path
 
 import numpy as np
@@ -14,9 +15,11 @@ __all__ = ["read_video", "write_video"]
 
 def read_video(path: str | Path, max_frames: int | None = None) -> tuple[np.ndarray, float]:
     """Decode a video file -> ``(frames [F, H, W, 3] uint8 RGB, fps)`` in one pass of
-    :meth:`fasfast.data.video.VideoReader.frames` (a truncated file repeats its last
-    decodable frame and is reported once). Errors: FileNotFoundError, ValueError."""
-    from fasfast.data.video import VideoReader, VideoReadError
+    :meth:`fasfast.data.video.VideoReader.frames`. A truncated file (its header promises
+    more frames than it holds) gives its decodable frames only, never the repeated last
+    one the reader puts past the end, with one warning line (TruncatedVideoWarning).
+    Errors: FileNotFoundError, ValueError."""
+    from fasfast.data.video import TruncatedVideoWarning, VideoReader, VideoReadError
 
     path = Path(path)
     if not path.is_file():
@@ -24,9 +27,19 @@ def read_video(path: str | Path, max_frames: int | None = None) -> tuple[np.ndar
     try:
         reader = VideoReader(path)
         n = reader.num_frames if max_frames is None else min(reader.num_frames, int(max_frames))
-        frames = [f for _, f in reader.frames(range(n))]
+        with warnings.catch_warnings():  # the reader's line would promise repeated frames
+            warnings.simplefilter("ignore", TruncatedVideoWarning)
+            frames = [f for _, f in reader.frames(range(n))]
     except VideoReadError as e:
         raise ValueError(str(e)) from e
+    if reader.short:
+        frames = frames[: reader.decoded]
+        warnings.warn(
+            f"{path}: truncated video: the header promises {reader.num_frames} frames, "
+            f"{reader.decoded} are decodable; only those are read",
+            TruncatedVideoWarning,
+            stacklevel=2,
+        )
     if not frames:
         raise ValueError(f"no frames could be decoded from {path}")
     return np.stack(frames), reader.fps or 30.0

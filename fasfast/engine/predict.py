@@ -9,7 +9,8 @@ Inputs (any mix):
   ignored; :func:`fasfast.data.video.frame_files`), a webcam-style frame directory; with
   ``per_image=True`` every image is decided on its own;
 - a folder of videos: every video in it;
-- an image file: a one-frame clip (EulerNet repeats the frame over the sequence).
+- an image file: a one-frame clip (EulerNet repeats the frame over the sequence: a still
+  face without motion cues; one warning line counts such inputs).
 
 Faces come from the landmark file beside the input (``<stem>.landmarks.npy``) or dlib's
 detector. A sequence is scored when at least half of its frames have a face found in them;
@@ -282,6 +283,8 @@ def predict(
             for path, _ in items
         ]
         return _in_input_order(every, out, problems, threshold)
+    if meta["kind"] == "eulernet":
+        _warn_still_images(ds, int(meta["model_config"]["frames"]))
     if landmarks is not None and _use_background(ds, landmarks):
         workers = 0  # only the model is left to run: no loader processes to start
     loader = DataLoader(
@@ -319,6 +322,23 @@ def _choose_threshold(threshold, threshold_from, method: str, meta: dict) -> tup
     if not math.isfinite(threshold):
         raise ValueError(f"threshold must be a finite number, got {threshold}")
     return threshold, note
+
+
+def _warn_still_images(ds, frames: int) -> None:
+    """One warning line when inputs of a temporal model hold a single frame (an image file,
+    a one-image folder): each window repeats it ``frames`` times, a still face without the
+    motion cues EulerNet judges by (a too-short clip gets the dataset's own line)."""
+    still = [s.path for s, n in zip(ds.samples, ds.num_frames) if n == 1]
+    if still and frames > 1:
+        from fasfast.data.video import DataWarning
+
+        warnings.warn(
+            f"{len(still)} of {len(ds.samples)} inputs are still images (one frame), e.g. "
+            f"{still[0]}: each window repeats the image {frames} times, so the temporal "
+            "model sees no motion cue",
+            DataWarning,
+            stacklevel=3,
+        )
 
 
 def _use_background(ds, landmarks) -> bool:
