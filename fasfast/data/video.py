@@ -391,8 +391,8 @@ class VideoReader:
             self.path,
             "truncated",
             f"{self.path}: truncated video: the header promises {self.num_frames} "
-            f"frames, {end} are decodable; frames {end}..{self.num_frames - 1} "
-            f"repeat frame {end - 1}",
+            f"frames, {end} are decodable (frames {end}..{self.num_frames - 1} cannot be "
+            "read; eval and predict leave out what needs them, training repeats the last)",
             TruncatedVideoWarning,
         )
         if last is None or last[0] != end - 1:
