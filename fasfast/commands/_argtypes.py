@@ -36,3 +36,15 @@ def confidence_level(text: str) -> float:
             f"expected a confidence level in (0, 1), e.g. 0.95, or 0 for no intervals, got {text!r}"
         )
     return value
+
+
+def add_loader_workers(parser: argparse.ArgumentParser, default: int = 2) -> None:
+    """``--workers/-j``: data loader processes for a command that scores videos
+    (``eval``, ``predict``); 0 loads in this process, as in PyTorch's DataLoader."""
+    parser.add_argument(
+        "--workers",
+        "-j",
+        type=int_at_least(0),
+        default=default,
+        help=f"data loader processes (default {default}; 0 loads in this process)",
+    )

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import argparse
 
-from fasfast.commands._argtypes import int_at_least
+from fasfast.commands._argtypes import add_loader_workers, int_at_least
 
 
 def add_arguments(parser: argparse.ArgumentParser) -> None:
@@ -34,13 +34,7 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
     )
     parser.add_argument("--out", default=None, help="output folder (default <ckpt dir>/eval)")
     parser.add_argument("--batch-size", type=int_at_least(1), default=16)
-    parser.add_argument(
-        "--workers",
-        "-j",
-        type=int_at_least(0),
-        default=2,
-        help="data loader processes (default 2; 0 loads in this process)",
-    )
+    add_loader_workers(parser)
     parser.add_argument("--device", default="auto")
     parser.add_argument("--amp", action=argparse.BooleanOptionalAction, default=True)
     parser.add_argument("--limit", type=int, default=0, help="at most N videos per split")

@@ -5,7 +5,7 @@ from __future__ import annotations
 import argparse
 import sys
 
-from fasfast.commands._argtypes import int_at_least
+from fasfast.commands._argtypes import add_loader_workers, int_at_least
 
 
 def add_arguments(parser: argparse.ArgumentParser) -> None:
@@ -41,13 +41,7 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
     )
     parser.add_argument("--out", "-o", default=None, help="write the decisions (.csv or .json)")
     parser.add_argument("--batch-size", type=int_at_least(1), default=32)
-    parser.add_argument(
-        "--workers",
-        "-j",
-        type=int_at_least(0),
-        default=2,
-        help="data loader processes (default 2; 0 loads in this process)",
-    )
+    add_loader_workers(parser)
     parser.add_argument("--device", default="auto")
     parser.add_argument(
         "--cache-dir", default=None, help="face crop cache (the one fasfast prepare / train fill)"
