@@ -379,6 +379,31 @@ def test_a_warning_line_is_printed_once_per_command():
     )
 
 
+def test_a_command_own_warning_lines_are_printed_once_data_lines_always():
+    """``one_line_warnings`` (eval, label): a repeated line is printed once, even with the
+    registry reset between (eval printed its bootstrap warning twice); a data warning line
+    every time (each names its own file, and the count of them is the news)."""
+    import io
+    import warnings
+
+    from fasfast.data.report import one_line_warnings
+    from fasfast.data.video import DataWarning
+
+    buf = io.StringIO()
+    with one_line_warnings("fasfast eval", stream=buf):
+        for text, cat in [("class 'live' has one video", UserWarning)] * 2 + [
+            ("a.avi: truncated", DataWarning)
+        ] * 2:
+            with warnings.catch_warnings():
+                warnings.simplefilter("always")
+                warnings.warn(text, cat, stacklevel=1)
+    assert buf.getvalue().splitlines() == [
+        "fasfast eval: warning: class 'live' has one video",
+        "fasfast eval: warning: a.avi: truncated",
+        "fasfast eval: warning: a.avi: truncated",
+    ]
+
+
 def test_deprecations_reach_the_command_line_user(tmp_path):
     """A former name on the command line (``predict --method acer``) or an older
     checkpoint's ``fused`` key gives its one-line deprecation note, although Python hides a

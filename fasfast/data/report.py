@@ -18,14 +18,21 @@ import warnings
 def one_line_warnings(prog: str, stream=None):
     """Within the block, every warning is printed as ``<prog>: warning: <message>`` (one
     line, no source line) on ``stream`` (default stderr); data warnings are never
-    deduplicated away (each names its own file)."""
+    deduplicated away (each names its own file), any other line is printed once even when
+    the registry is reset between two identical warnings (as any ``catch_warnings`` in a
+    library does; eval's bootstrap warned twice)."""
     from fasfast.data.video import DataWarning
 
     out = stream if stream is not None else sys.stderr
+    shown: set[str] = set()
 
     def show(message, category, filename, lineno, file=None, line=None):
-        text = " ".join(str(message).split())
-        print(f"{prog}: warning: {text}", file=out, flush=True)
+        text = f"{prog}: warning: {' '.join(str(message).split())}"
+        if not issubclass(category, DataWarning):
+            if text in shown:
+                return
+            shown.add(text)
+        print(text, file=out, flush=True)
 
     with warnings.catch_warnings():
         warnings.simplefilter("always", DataWarning)
