@@ -343,15 +343,23 @@ def test_missing_optional_dependency(workdir, monkeypatch, capsys):
     assert "optional package 'onnx" in err and "pip install onnx" in err
 
 
-def test_warnings_are_one_line():
+def _run_info_as(run_source: str) -> subprocess.CompletedProcess:
+    """``fasfast info`` in a fresh interpreter with its ``run`` replaced by ``run_source``
+    (Python text defining ``run(args)``; ``sys`` and ``warnings`` are imported): what the
+    CLI itself makes of a command's warnings."""
     code = (
         "import sys, warnings\n"
         "from fasfast.commands import info\n"
-        "info.run = lambda args: warnings.warn('something to know\\nover two lines') or 0\n"
+        f"{run_source}\n"
+        "info.run = run\n"
         "from fasfast.cli import main\n"
         "sys.exit(main(['info']))"
     )
-    r = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, timeout=60)
+    return subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, timeout=60)
+
+
+def test_warnings_are_one_line():
+    r = _run_info_as("run = lambda args: warnings.warn('something to know\\nover two lines') or 0")
     assert r.returncode == 0
     assert r.stderr == "fasfast info: warning: something to know over two lines\n"
 
@@ -359,20 +367,14 @@ def test_warnings_are_one_line():
 def test_a_warning_line_is_printed_once_per_command():
     """The same warning twice, with the registry reset between them (as any
     ``catch_warnings`` in a library does), prints one line; a different one prints too."""
-    code = (
-        "import sys, warnings\n"
-        "from fasfast.commands import info\n"
+    r = _run_info_as(
         "def run(args):\n"
         "    for text in ('class x has one video', 'class x has one video', 'other'):\n"
         "        with warnings.catch_warnings():\n"
         "            warnings.simplefilter('default')\n"
         "            warnings.warn(text)\n"
-        "    return 0\n"
-        "info.run = run\n"
-        "from fasfast.cli import main\n"
-        "sys.exit(main(['info']))"
+        "    return 0"
     )
-    r = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, timeout=60)
     assert r.returncode == 0
     assert r.stderr == (
         "fasfast info: warning: class x has one video\nfasfast info: warning: other\n"
@@ -411,20 +413,14 @@ def test_deprecations_reach_the_command_line_user(tmp_path):
     with a deprecation warning; the key ignored with a note)."""
     report = tmp_path / "summary.json"
     report.write_text(json.dumps({"thresholds": {"acer_point": 0.25}}))
-    code = (
-        "import sys\n"
-        "from fasfast.commands import info\n"
+    r = _run_info_as(
         "from fasfast.engine.predict import _choose_threshold\n"
         "from fasfast.models import config_from_dict\n"
         "def run(args):\n"
         f"    assert _choose_threshold(None, {str(report)!r}, 'acer', {{}})[0] == 0.25\n"
         "    config_from_dict('eulernet', {'fused': True})\n"
-        "    return 0\n"
-        "info.run = run\n"
-        "from fasfast.cli import main\n"
-        "sys.exit(main(['info']))"
+        "    return 0"
     )
-    r = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, timeout=60)
     assert r.returncode == 0, r.stderr
     lines = r.stderr.splitlines()
     assert len(lines) == 2, r.stderr
