@@ -27,7 +27,7 @@ def read_video(path: str | Path, max_frames: int | None = None) -> tuple[np.ndar
     try:
         reader = VideoReader(path)
         n = reader.num_frames if max_frames is None else min(reader.num_frames, int(max_frames))
-        with warnings.catch_warnings():  # the reader's line would promise repeated frames
+        with warnings.catch_warnings():  # the reader's line is about eval and training
             warnings.simplefilter("ignore", TruncatedVideoWarning)
             frames = [f for _, f in reader.frames(range(n))]
     except VideoReadError as e:
